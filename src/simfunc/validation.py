@@ -1,0 +1,178 @@
+"""Input validation shared by every layer: arrays in, float64 numpy out, or an InputError.
+
+Each checker names the argument it was given (``name="X"``) so the message says which input
+is wrong and why, before any arithmetic runs. Torch tensors on any device are accepted
+without importing torch here: they are detached and copied to host memory.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+
+from simfunc.errors import InputError
+
+__all__ = [
+    "to_numpy",
+    "as_features",
+    "as_feature_pair",
+    "as_vector",
+    "check_finite",
+    "check_positive",
+    "check_fraction",
+    "check_int",
+    "check_choice",
+]
+
+
+def _is_torch_tensor(value: Any) -> bool:
+    return type(value).__module__.startswith("torch") and hasattr(value, "detach")
+
+
+def to_numpy(value: Any, name: str) -> np.ndarray:
+    """Return ``value`` as a numpy array (no dtype change), or raise InputError.
+
+    Accepts numpy arrays, torch tensors (any device, any requires_grad), nested sequences
+    and array-likes. Rejects None, strings, objects and complex numbers.
+    """
+    if value is None:
+        raise InputError(f"{name} is None: expected a numeric array")
+    if isinstance(value, (str, bytes)):
+        raise InputError(f"{name} is a {type(value).__name__}: expected a numeric array")
+    if _is_torch_tensor(value):
+        tensor = value.detach()
+        if tensor.is_complex():
+            raise InputError(f"{name} is complex: expected real numbers")
+        if tensor.dtype.is_floating_point and tensor.dtype not in _TORCH_NUMPY_FLOATS:
+            tensor = tensor.double()  # bfloat16 / float8 have no numpy dtype
+        value = tensor.cpu().numpy()
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as error:  # ragged nested lists and the like
+        raise InputError(f"{name} could not be read as a numeric array: {error}") from None
+    if array.dtype == object or not (
+        np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_
+    ):
+        raise InputError(f"{name} has dtype {array.dtype}: expected a numeric array")
+    if np.iscomplexobj(array):
+        raise InputError(f"{name} is complex: expected real numbers")
+    return array
+
+
+class _LazyTorchFloats:
+    """The torch float dtypes numpy understands, looked up only when a tensor arrives."""
+
+    def __contains__(self, dtype: Any) -> bool:
+        import torch
+
+        return dtype in (torch.float16, torch.float32, torch.float64)
+
+
+_TORCH_NUMPY_FLOATS = _LazyTorchFloats()
+
+
+def check_finite(array: np.ndarray, name: str) -> None:
+    """Raise InputError if ``array`` holds NaN or infinite values, saying how many and where."""
+    if array.dtype.kind != "f":
+        return
+    finite = np.isfinite(array)
+    if finite.all():
+        return
+    bad = np.argwhere(~finite)
+    first = tuple(int(i) for i in bad[0])
+    kinds = []
+    if np.isnan(array).any():
+        kinds.append("NaN")
+    if np.isinf(array).any():
+        kinds.append("infinite")
+    raise InputError(
+        f"{name} contains {len(bad)} {' and '.join(kinds)} value(s), the first at index {first}"
+    )
+
+
+def as_features(X: Any, name: str = "X", min_examples: int = 2) -> np.ndarray:
+    """Validate a feature matrix and return it as a C-contiguous float64 array (n, p).
+
+    Rows are examples. Extra trailing axes (channels, height, width) are flattened into
+    features. Requires at least ``min_examples`` rows and one feature, all finite.
+    """
+    array = to_numpy(X, name)
+    if array.ndim < 2:
+        hint = " (use X.reshape(-1, 1) for a single feature)" if array.ndim == 1 else ""
+        raise InputError(
+            f"{name} has {array.ndim} dimension(s): expected (examples, features){hint}"
+        )
+    n = array.shape[0]
+    if n == 0 or array.size == 0:
+        raise InputError(f"{name} is empty (shape {array.shape})")
+    if n < min_examples:
+        raise InputError(
+            f"{name} has {n} example(s): this estimator needs at least {min_examples}"
+        )
+    array = array.reshape(n, -1)
+    check_finite(array, name)
+    return np.ascontiguousarray(array, dtype=np.float64)
+
+
+def as_feature_pair(
+    X: Any, Y: Any, min_examples: int = 2, names: tuple[str, str] = ("X", "Y")
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validate two feature matrices on the same examples (same number of rows)."""
+    name_x, name_y = names
+    x_array = as_features(X, name_x, min_examples)
+    y_array = as_features(Y, name_y, min_examples)
+    if x_array.shape[0] != y_array.shape[0]:
+        raise InputError(
+            f"{name_x} has {x_array.shape[0]} rows but {name_y} has {y_array.shape[0]}: "
+            "rows must be the same examples in both"
+        )
+    return x_array, y_array
+
+
+def as_vector(values: Any, name: str, min_length: int = 1) -> np.ndarray:
+    """Validate a one-dimensional finite sequence of numbers and return it as float64."""
+    array = to_numpy(values, name)
+    if array.ndim != 1:
+        raise InputError(f"{name} has shape {array.shape}: expected a one-dimensional sequence")
+    if array.shape[0] < min_length:
+        raise InputError(f"{name} has {array.shape[0]} value(s): at least {min_length} needed")
+    check_finite(array, name)
+    return array.astype(np.float64)
+
+
+def check_positive(value: Any, name: str) -> float:
+    """A finite real number > 0."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not np.isfinite(value):
+        raise InputError(f"{name} must be a finite number, got {value!r}")
+    if value <= 0:
+        raise InputError(f"{name} must be positive, got {value!r}")
+    return float(value)
+
+
+def check_fraction(value: Any, name: str, *, allow_zero: bool = False) -> float:
+    """A real number in (0, 1] (or [0, 1] with ``allow_zero``)."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not np.isfinite(value):
+        raise InputError(f"{name} must be a number in (0, 1], got {value!r}")
+    low_ok = value >= 0 if allow_zero else value > 0
+    if not (low_ok and value <= 1):
+        interval = "[0, 1]" if allow_zero else "(0, 1]"
+        raise InputError(f"{name} must be in {interval}, got {value!r}")
+    return float(value)
+
+
+def check_int(value: Any, name: str, minimum: int | None = None) -> int:
+    """An integer, optionally at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise InputError(f"{name} must be an integer, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise InputError(f"{name} must be at least {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
+    """One of a fixed set of strings."""
+    if value not in choices:
+        raise InputError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return value
