@@ -193,6 +193,20 @@ def test_a_failing_job_skips_its_dependents_and_the_rest_goes_on(tmp_path):
     assert "keep_going" in stopped.skip_reasons["train/later"]
 
 
+def test_a_long_chain_below_a_failure_is_skipped(tmp_path):
+    log = str(tmp_path / "log")
+    depth = 3 * sys.getrecursionlimit()
+    jobs = [Job("chain/0", "runner_jobs:fail", {"log": log})]
+    jobs += [
+        Job(f"chain/{i}", WRITE, {"value": i}, deps=[f"chain/{i - 1}"]) for i in range(1, depth)
+    ]
+    report = run_plan(Plan(jobs), Cache(tmp_path / "cache"), progress=False)
+    assert (report.failed, report.skipped, report.run) == (1, depth - 1, 0)
+    assert (
+        report.skip_reasons[f"chain/{depth - 1}"] == f"its dependency 'chain/{depth - 2}' skipped"
+    )
+
+
 def test_a_failing_record_function_fails_its_job(tmp_path):
     log = tmp_path / "log"
     jobs = [

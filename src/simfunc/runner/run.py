@@ -19,7 +19,7 @@ import heapq
 import sys
 import time
 import traceback
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,6 +142,7 @@ class _Driver:
         self.suspects: list[tuple[int, str]] = []
         self.solo: str | None = None
         self.stopping = False
+        self.counts: Counter[str] = Counter()
         self.bar = _plan_bar(len(plan), progress)
 
     # -- bookkeeping ---------------------------------------------------------------------------
@@ -163,15 +164,11 @@ class _Driver:
                 self.report.entries[job_id] = entry
         self.report.status[job_id] = status
         self.bar.update(1)
-        self.bar.set_postfix(
-            run=self.report.run,
-            cached=self.report.cached,
-            failed=self.report.failed,
-            skipped=self.report.skipped,
-            refresh=False,
-        )
-        key = self.plan.key(job_id)
-        twins = self.same_key.pop(key, []) if status != "skipped" else []
+        self.counts[status] += 1
+        self.bar.set_postfix({name: self.counts[name] for name in STATUSES}, refresh=False)
+        if status == "skipped":
+            return
+        twins = self.same_key.pop(self.plan.key(job_id), [])
         if status in ("run", "cached"):
             for twin in twins:  # identical work: the entry exists now, they will find it
                 heapq.heappush(self.ready, (self.position[twin], twin))
@@ -182,16 +179,28 @@ class _Driver:
             return
         if status == "failed" and not self.keep_going:
             self.stopping = True
-        for twin in twins:
-            self.skip(twin, f"it computes the same artifact as {job_id!r}, which failed")
-        for dependent in self.plan.dependents(job_id):
-            self.skip(dependent, f"its dependency {job_id!r} {status}")
+        doomed = [
+            (twin, f"it computes the same artifact as {job_id!r}, which failed") for twin in twins
+        ]
+        doomed += [
+            (dep, f"its dependency {job_id!r} {status}") for dep in self.plan.dependents(job_id)
+        ]
+        for doomed_id, reason in doomed:  # settle() of a skipped job returns at once
+            self.skip(doomed_id, reason)
 
     def skip(self, job_id: str, reason: str) -> None:
-        if job_id in self.report.status:
-            return
-        self.report.skip_reasons[job_id] = reason
-        self.settle(job_id, "skipped")
+        """Skip ``job_id`` and, transitively, everything downstream of it (iteratively)."""
+        pending = [(job_id, reason)]
+        while pending:
+            current, why = pending.pop()
+            if current in self.report.status:
+                continue
+            self.report.skip_reasons[current] = why
+            self.settle(current, "skipped")
+            pending += [
+                (dependent, f"its dependency {current!r} skipped")
+                for dependent in self.plan.dependents(current)
+            ]
 
     def record(self, job: Job, entry: Path) -> None:
         if self.db is not None and job.record is not None:
@@ -243,7 +252,9 @@ class _Driver:
         for handle in self.executor.wait_any(list(self.in_flight)):
             job_id = self.in_flight.pop(handle)
             result = self.executor.result(handle)
-            alone, self.solo = self.solo == job_id, (None if self.solo == job_id else self.solo)
+            alone = self.solo == job_id
+            if alone:
+                self.solo = None
             if result.worker_lost and not alone:  # maybe another job's crash: retry it alone
                 heapq.heappush(self.suspects, (self.position[job_id], job_id))
                 continue
@@ -263,6 +274,7 @@ class _Driver:
             self.collect()
         for job_id in self.plan.order:  # only when stopping after a failure
             self.skip(job_id, "not started: a job failed and keep_going is False")
+        self.bar.set_description_str("jobs", refresh=False)
         return self.report
 
     def interrupted_summary(self) -> str:
