@@ -1,0 +1,365 @@
+"""Run a plan: compute what is missing, reuse what is cached, record everything, report.
+
+``run_plan`` walks the plan in dependency order. A job whose cache entry exists and verifies is
+*cached* (not run again); any other job whose dependencies are done is submitted to the
+executor, and the driver waits for any completion before submitting more. After a job is done
+(run now or found in the cache) its ``record`` function is called in the driver with
+``(entry_path, db, job)`` — the driver is the only writer of the results database.
+
+A job that raises is *failed*: its error and traceback are in the report. With
+``keep_going=True`` everything that does not depend on it still runs and its dependents are
+*skipped*; with ``keep_going=False`` nothing new is started (running jobs finish) and every job
+not done is skipped. Ctrl-C stops submitting, interrupts running jobs, keeps their staging
+directories (a rerun resumes them), prints what finished and re-raises ``KeyboardInterrupt``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import sys
+import time
+import traceback
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from simfunc.errors import InputError
+from simfunc.runner.context import JobSettings
+from simfunc.runner.executors import Executor, LocalExecutor
+from simfunc.runner.plan import Job, Plan, resolve_callable
+from simfunc.runner.task import FAILED, RUN, JobTask
+from simfunc.store.cache import Cache
+
+__all__ = ["run_plan", "RunReport", "JobFailure", "JobsFailed"]
+
+STATUSES = ("run", "cached", "failed", "skipped")
+
+
+class JobsFailed(RuntimeError):
+    """Raised by :meth:`RunReport.raise_for_failures` when jobs failed or were skipped."""
+
+
+@dataclass(frozen=True)
+class JobFailure:
+    """Why a job failed: the error in one line and the full traceback."""
+
+    job_id: str
+    error: str
+    traceback: str
+
+
+@dataclass
+class RunReport:
+    """The outcome of :func:`run_plan`.
+
+    ``status`` maps every job id to "run", "cached", "failed" or "skipped"; ``entries`` maps
+    each done job to its cache entry; ``failures`` and ``skip_reasons`` say why;
+    ``seconds`` is each run job's compute time; ``wall_time`` the whole run's.
+    """
+
+    status: dict[str, str] = field(default_factory=dict)
+    entries: dict[str, Path] = field(default_factory=dict)
+    failures: dict[str, JobFailure] = field(default_factory=dict)
+    skip_reasons: dict[str, str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    wall_time: float = 0.0
+
+    def _count(self, status: str) -> int:
+        return sum(1 for value in self.status.values() if value == status)
+
+    @property
+    def run(self) -> int:
+        return self._count("run")
+
+    @property
+    def cached(self) -> int:
+        return self._count("cached")
+
+    @property
+    def failed(self) -> int:
+        return self._count("failed")
+
+    @property
+    def skipped(self) -> int:
+        return self._count("skipped")
+
+    @property
+    def ok(self) -> bool:
+        """True when every job is done (run or cached)."""
+        return self.failed == 0 and self.skipped == 0
+
+    def summary(self) -> str:
+        """Counts in one line, then one line per failed job."""
+        lines = [
+            f"{len(self.status)} jobs: {self.run} run, {self.cached} cached, {self.failed} "
+            f"failed, {self.skipped} skipped in {self.wall_time:.1f} s"
+        ]
+        lines += [
+            f"  failed {job_id}: {failure.error}" for job_id, failure in self.failures.items()
+        ]
+        return "\n".join(lines)
+
+    def raise_for_failures(self) -> None:
+        """Raise :class:`JobsFailed` (with the summary and first traceback) unless ``ok``."""
+        if self.ok:
+            return
+        detail = ""
+        if self.failures:
+            detail = "\n\nfirst failure:\n" + next(iter(self.failures.values())).traceback
+        raise JobsFailed(self.summary() + detail)
+
+
+class _Driver:
+    """The state of one run_plan call."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        cache: Cache,
+        db: Any,
+        executor: Executor,
+        settings: JobSettings,
+        progress: bool,
+        keep_going: bool,
+    ) -> None:
+        self.plan, self.cache, self.db, self.executor = plan, cache, db, executor
+        self.settings, self.keep_going = settings, keep_going
+        self.report = RunReport(status={})
+        self.position = {job_id: index for index, job_id in enumerate(plan.order)}
+        self.waiting_deps = {job.id: len(job.deps) for job in plan}
+        self.ready: list[tuple[int, str]] = [
+            (self.position[job_id], job_id)
+            for job_id, count in self.waiting_deps.items()
+            if not count
+        ]
+        heapq.heapify(self.ready)
+        self.runnable: list[tuple[int, str]] = []
+        self.queued_keys: set[str] = set()  # keys runnable or in flight
+        self.same_key: dict[str, list[str]] = defaultdict(list)  # key -> jobs waiting on its twin
+        self.in_flight: dict[Any, str] = {}
+        # jobs lost with a dying worker: retried one at a time, alone, to find the culprit
+        self.suspects: list[tuple[int, str]] = []
+        self.solo: str | None = None
+        self.stopping = False
+        self.counts: Counter[str] = Counter()
+        self.bar = _plan_bar(len(plan), progress)
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+
+    def settle(self, job_id: str, status: str, entry: Path | None = None) -> None:
+        """Give a job its final status, record it, and release or skip its dependents."""
+        job = self.plan[job_id]
+        if status in ("run", "cached") and entry is not None:
+            try:
+                self.record(job, entry)
+            except Exception as error:
+                self.report.failures[job_id] = JobFailure(
+                    job_id,
+                    f"record failed: {type(error).__name__}: {error}",
+                    traceback.format_exc(),
+                )
+                status = "failed"
+            else:
+                self.report.entries[job_id] = entry
+        self.report.status[job_id] = status
+        self.bar.update(1)
+        self.counts[status] += 1
+        self.bar.set_postfix({name: self.counts[name] for name in STATUSES}, refresh=False)
+        if status == "skipped":
+            return
+        twins = self.same_key.pop(self.plan.key(job_id), [])
+        if status in ("run", "cached"):
+            for twin in twins:  # identical work: the entry exists now, they will find it
+                heapq.heappush(self.ready, (self.position[twin], twin))
+            for dependent in self.plan.dependents(job_id):
+                self.waiting_deps[dependent] -= 1
+                if self.waiting_deps[dependent] == 0:
+                    heapq.heappush(self.ready, (self.position[dependent], dependent))
+            return
+        if status == "failed" and not self.keep_going:
+            self.stopping = True
+        doomed = [
+            (twin, f"it computes the same artifact as {job_id!r}, which failed") for twin in twins
+        ]
+        doomed += [
+            (dep, f"its dependency {job_id!r} {status}") for dep in self.plan.dependents(job_id)
+        ]
+        for doomed_id, reason in doomed:  # settle() of a skipped job returns at once
+            self.skip(doomed_id, reason)
+
+    def skip(self, job_id: str, reason: str) -> None:
+        """Skip ``job_id`` and, transitively, everything downstream of it (iteratively)."""
+        pending = [(job_id, reason)]
+        while pending:
+            current, why = pending.pop()
+            if current in self.report.status:
+                continue
+            self.report.skip_reasons[current] = why
+            self.settle(current, "skipped")
+            pending += [
+                (dependent, f"its dependency {current!r} skipped")
+                for dependent in self.plan.dependents(current)
+            ]
+
+    def record(self, job: Job, entry: Path) -> None:
+        if self.db is not None and job.record is not None:
+            resolve_callable(job.record)(entry, self.db, job)
+
+    def fail(self, job_id: str, error: str, trace: str) -> None:
+        self.report.failures[job_id] = JobFailure(job_id, error, trace)
+        self.settle(job_id, "failed")
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def schedule(self) -> None:
+        """Settle cached jobs and submit runnable ones, as far as capacity allows."""
+        while self.ready and not self.stopping:
+            _, job_id = heapq.heappop(self.ready)
+            job, key = self.plan[job_id], self.plan.key(job_id)
+            if key in self.queued_keys:  # an identical job is queued or running: wait for it
+                self.same_key[key].append(job_id)
+                continue
+            try:
+                entry = self.cache.lookup(job.namespace, key, verify=self.settings.verify)
+            except Exception as error:
+                self.fail(job_id, f"{type(error).__name__}: {error}", traceback.format_exc())
+                continue
+            if entry is not None:
+                self.settle(job_id, "cached", entry)
+            else:
+                heapq.heappush(self.runnable, (self.position[job_id], job_id))
+                self.queued_keys.add(key)
+        if self.suspects:
+            if not self.in_flight and not self.stopping:
+                _, job_id = heapq.heappop(self.suspects)
+                self.solo = job_id
+                self.submit(job_id)
+            return
+        while self.runnable and not self.stopping and len(self.in_flight) < self.executor.capacity:
+            _, job_id = heapq.heappop(self.runnable)
+            self.submit(job_id)
+
+    def submit(self, job_id: str) -> None:
+        job, key = self.plan[job_id], self.plan.key(job_id)
+        inputs = {dep: str(self.report.entries[dep]) for dep in job.deps}
+        task = JobTask(job, key, str(self.cache.root), inputs, self.settings)
+        self.in_flight[self.executor.submit(task)] = job_id
+        self.bar.set_description_str(_short(job.label), refresh=False)
+
+    def collect(self) -> None:
+        """Wait for at least one running job and settle what finished."""
+        for handle in self.executor.wait_any(list(self.in_flight)):
+            job_id = self.in_flight.pop(handle)
+            result = self.executor.result(handle)
+            alone = self.solo == job_id
+            if alone:
+                self.solo = None
+            if result.worker_lost and not alone:  # maybe another job's crash: retry it alone
+                heapq.heappush(self.suspects, (self.position[job_id], job_id))
+                continue
+            self.queued_keys.discard(self.plan.key(job_id))
+            if result.outcome == FAILED:
+                self.fail(job_id, result.error or "failed", result.traceback or "")
+                continue
+            if result.outcome == RUN:
+                self.report.seconds[job_id] = result.seconds
+            self.settle(job_id, "run" if result.outcome == RUN else "cached", Path(result.entry))
+
+    def run(self) -> RunReport:
+        while True:
+            self.schedule()
+            if not self.in_flight:
+                break
+            self.collect()
+        for job_id in self.plan.order:  # only when stopping after a failure
+            self.skip(job_id, "not started: a job failed and keep_going is False")
+        self.bar.set_description_str("jobs", refresh=False)
+        return self.report
+
+    def interrupted_summary(self) -> str:
+        running = [self.plan[job_id].label for job_id in self.in_flight.values()]
+        report = self.report
+        not_started = len(self.plan) - len(report.status) - len(running)
+        lines = [
+            f"interrupted: {report.run} run, {report.cached} cached, {report.failed} failed, "
+            f"{report.skipped} skipped, {len(running)} interrupted while running, "
+            f"{not_started} not started",
+        ]
+        if running:
+            lines.append("  interrupted: " + ", ".join(running))
+        lines.append(
+            "  partial outputs are kept in the cache's staging directories; rerun to resume"
+        )
+        return "\n".join(lines)
+
+
+def _short(text: str, width: int = 32) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _plan_bar(total: int, progress: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="jobs", unit="job", disable=not progress, dynamic_ncols=True)
+
+
+def run_plan(
+    plan: Plan,
+    cache: Cache,
+    db: Any = None,
+    executor: Executor | None = None,
+    progress: bool = True,
+    keep_going: bool = True,
+    device: str = "cpu",
+    verify: bool = True,
+) -> RunReport:
+    """Run ``plan`` against ``cache`` and return a :class:`RunReport` (see the module docstring).
+
+    Parameters
+    ----------
+    db:
+        A ``ResultsDB`` (or anything the plan's ``record`` functions accept); without one the
+        ``record`` functions are not called.
+    executor:
+        Where jobs run; default a :class:`LocalExecutor` (in this process, one at a time). An
+        executor passed in is not shut down (unless interrupted), so it can serve several plans.
+    progress:
+        Show one bar for the plan (jobs done / total, run / cached / failed counts), and, with the
+        local executor, the jobs' own bars.
+    device:
+        Handed to every job as ``ctx.device``.
+    verify:
+        Re-hash cache entries before reusing them (a damaged entry is recomputed).
+    """
+    if not isinstance(plan, Plan):
+        raise InputError(f"plan must be a Plan, got {type(plan).__name__}")
+    if not isinstance(cache, Cache):
+        raise InputError(f"cache must be a Cache, got {type(cache).__name__}")
+    if executor is not None and not isinstance(executor, Executor):
+        raise InputError(f"executor must be an Executor, got {type(executor).__name__}")
+    if not isinstance(device, str) or not device:
+        raise InputError(f"device must be a non-empty string such as 'cpu', got {device!r}")
+    owned = executor is None
+    executor = executor or LocalExecutor()
+    settings = JobSettings(
+        device=device,
+        progress=bool(progress) and executor.in_process,
+        limit_threads=not executor.in_process,
+        verify=bool(verify),
+    )
+    driver = _Driver(plan, cache, db, executor, settings, bool(progress), bool(keep_going))
+    started = time.perf_counter()
+    try:
+        report = driver.run()
+    except KeyboardInterrupt:
+        executor.shutdown(cancel=True)
+        driver.bar.close()
+        print(driver.interrupted_summary(), file=sys.stderr, flush=True)
+        raise
+    finally:
+        driver.report.wall_time = time.perf_counter() - started
+        driver.bar.close()
+    if owned:
+        executor.shutdown()
+    return report

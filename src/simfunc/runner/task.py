@@ -1,0 +1,120 @@
+"""The unit an executor ships to a worker, and the function that runs it there.
+
+:func:`execute_task` is the whole worker side of the runner: it takes the job's lock in the
+cache, checks whether another process committed the entry meanwhile, prepares the staging
+directory, imports and calls the job function, and commits. It never raises for a failing job:
+the error and its traceback come back in the :class:`TaskResult`, which is small and picklable
+(nothing big travels back to the driver; the outputs are in the cache). Only
+``KeyboardInterrupt`` and other non-``Exception`` signals propagate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from simfunc.runner.context import JobContext, JobSettings
+from simfunc.runner.plan import Job, resolve_callable
+from simfunc.store.cache import Cache
+
+__all__ = ["JobTask", "TaskResult", "execute_task", "THREAD_VARIABLES"]
+
+RUN, FOUND, FAILED = "run", "found", "failed"
+
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
+
+
+@dataclass(frozen=True)
+class JobTask:
+    """Everything a worker needs to run one job (picklable, small)."""
+
+    job: Job
+    key: str
+    cache_root: str
+    inputs: dict[str, str] = field(default_factory=dict)  # dep id -> committed entry path
+    settings: JobSettings = field(default_factory=JobSettings)
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """How a task ended: ``outcome`` is "run" (computed and committed), "found" (another
+    process committed it first) or "failed" (``error`` and ``traceback`` say why).
+
+    ``worker_lost`` marks a failure where the process running the task died (and possibly took
+    other tasks with it); the runner then retries the task on its own to find the culprit.
+    """
+
+    job_id: str
+    outcome: str
+    entry: str | None = None
+    seconds: float = 0.0
+    error: str | None = None
+    traceback: str | None = None
+    worker_lost: bool = False
+
+
+@contextlib.contextmanager
+def _thread_limits(cpus: int) -> Iterator[None]:
+    """Limit BLAS/OpenMP/torch threads to ``cpus`` for the job (worker processes only)."""
+    for variable in THREAD_VARIABLES:
+        os.environ[variable] = str(cpus)  # read by libraries the job imports for the first time
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(cpus)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # scikit-learn brings it; without it the variables above still apply
+        yield
+        return
+    with threadpool_limits(limits=cpus):
+        yield
+
+
+def execute_task(task: JobTask) -> TaskResult:
+    """Run one job in this process (see the module docstring)."""
+    started = time.perf_counter()
+    job = task.job
+    cache = Cache(task.cache_root)
+    try:
+        with cache.lock(job.namespace, task.key):
+            found = cache.lookup(job.namespace, task.key, verify=task.settings.verify)
+            if found is not None:
+                return TaskResult(job.id, FOUND, str(found), time.perf_counter() - started)
+            staging = cache.prepare_staging(job.namespace, task.key)
+            function = resolve_callable(job.fn)
+            context = JobContext(job, task.key, cache, staging, task.inputs, task.settings)
+            limits = (
+                _thread_limits(max(1, int(job.resources.get("cpus", 1))))
+                if task.settings.limit_threads
+                else contextlib.nullcontext()
+            )
+            with limits:
+                function(context)
+            entry = cache.commit(
+                staging,
+                fn=job.fn,
+                config=job.config,
+                inputs={dep: Path(path).name for dep, path in task.inputs.items()},
+            )
+    except Exception as error:
+        return TaskResult(
+            job.id,
+            FAILED,
+            None,
+            time.perf_counter() - started,
+            error=f"{type(error).__name__}: {error}",
+            traceback=traceback.format_exc(),
+        )
+    return TaskResult(job.id, RUN, str(entry), time.perf_counter() - started)

@@ -1,0 +1,475 @@
+"""Plans, executors and run_plan on a real cache, real databases and real worker processes.
+
+Job functions live in tests/runner_jobs.py and note every execution in a log file, so the
+tests count how often each job really ran.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from runner_jobs import events
+
+from simfunc import InputError
+from simfunc.runner import (
+    Job,
+    JobContext,
+    JobSettings,
+    JobsFailed,
+    LocalExecutor,
+    Plan,
+    ProcessExecutor,
+    run_plan,
+)
+from simfunc.store import MANIFEST_NAME, Cache, ResultsDB, config_hash
+
+REPO = Path(__file__).resolve().parents[1]
+SUBPROCESS_ENV = {
+    **os.environ,
+    "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO / "tests")]),
+}
+
+WRITE = "runner_jobs:write_value"
+RECORD = "runner_jobs:record_value"
+
+
+def value_jobs(log: Path) -> list[Job]:
+    """a and b independent, c reads both, d reads c: values 1, 2, 1+2+3, 6+4."""
+    common = {"log": str(log)}
+    return [
+        Job("train/a", WRITE, {"value": 1, **common}, record=RECORD),
+        Job("train/b", WRITE, {"value": 2, **common}, record=RECORD),
+        Job("extract/c", WRITE, {"value": 3, **common}, deps=("train/a", "train/b"), record=RECORD),
+        Job(
+            "compare/d", WRITE, {"value": 4, **common}, deps=["extract/c"], record=RECORD, label="d"
+        ),
+    ]
+
+
+def value_of(report, job_id: str) -> float:
+    return json.loads((report.entries[job_id] / "value.json").read_text())["value"]
+
+
+# -- jobs and plans --------------------------------------------------------------------------------
+
+
+def test_plan_orders_jobs_by_dependencies_keeping_the_given_order(tmp_path):
+    jobs = value_jobs(tmp_path / "log")
+    plan = Plan([jobs[3], jobs[2], jobs[0], jobs[1]])
+    assert plan.order == ("train/a", "train/b", "extract/c", "compare/d")
+    assert [job.id for job in plan] == list(plan.order) and len(plan) == 4
+    assert plan.dependents("extract/c") == ["compare/d"] and "train/a" in plan
+
+
+def test_plan_rejects_duplicate_ids_missing_dependencies_and_cycles(tmp_path):
+    a = Job("x/a", WRITE, {"value": 1})
+    with pytest.raises(InputError, match="repeated: x/a"):
+        Plan([a, Job("x/a", WRITE, {"value": 2})])
+    with pytest.raises(InputError, match="'x/b' needs 'x/zzz'"):
+        Plan([a, Job("x/b", WRITE, deps=["x/zzz"])])
+    cycle = [
+        Job("x/a", WRITE, deps=["x/c"]),
+        Job("x/b", WRITE, deps=["x/a"]),
+        Job("x/c", WRITE, deps=["x/b"]),
+        Job("x/free", WRITE),
+    ]
+    with pytest.raises(InputError, match="cycle") as info:
+        Plan(cycle)
+    assert all(name in str(info.value) for name in ("'x/a'", "'x/b'", "'x/c'"))
+    assert "x/free" not in str(info.value)
+    with pytest.raises(InputError, match="cycle"):
+        Plan([Job("x/self", WRITE, deps=["x/self"])])
+
+
+def test_job_validates_its_fields():
+    with pytest.raises(InputError, match="module:function"):
+        Job("x/a", "runner_jobs.write_value")
+    with pytest.raises(InputError, match="deps must be a list"):
+        Job("x/a", WRITE, deps="x/b")
+    with pytest.raises(InputError, match="namespace"):
+        Job("no-slash", WRITE)
+    with pytest.raises(InputError, match=r"config\['lr'\]"):
+        Job("x/a", WRITE, {"lr": float("nan")})
+    with pytest.raises(InputError, match="resources"):
+        Job("x/a", WRITE, resources={"cpus": -1})
+    job = Job("plain", WRITE, {"sizes": (1, 2)}, namespace="misc")
+    assert job.namespace == "misc" and job.config == {"sizes": [1, 2]} and job.label == "plain"
+    assert job.resources == {"cpus": 1, "gpus": 0}
+
+
+def test_a_job_key_changes_when_anything_upstream_changes(tmp_path):
+    jobs = value_jobs(tmp_path / "log")
+    plan = Plan(jobs)
+    changed = Plan([Job("train/a", WRITE, {**jobs[0].config, "value": 10}), *jobs[1:]])
+    assert plan.key("train/b") == changed.key("train/b")
+    for job_id in ("train/a", "extract/c", "compare/d"):
+        assert plan.key(job_id) != changed.key(job_id)
+    assert plan.key("train/a") == config_hash(WRITE, jobs[0].config)  # no deps: the plain hash
+    assert plan.entry_path(Cache(tmp_path), "train/a") == tmp_path / "train" / plan.key("train/a")
+
+
+# -- running ---------------------------------------------------------------------------------------
+
+
+def test_run_computes_in_dependency_order_then_reuses_everything(tmp_path):
+    log = tmp_path / "log"
+    plan, cache = Plan(value_jobs(log)), Cache(tmp_path / "cache")
+    with ResultsDB(tmp_path / "first.sqlite") as db:
+        report = run_plan(plan, cache, db, progress=False)
+    assert (report.run, report.cached, report.failed, report.skipped) == (4, 0, 0, 0) and report.ok
+    assert [value_of(report, job_id) for job_id in plan.order] == [1, 2, 6, 10]
+    assert events(log) == [
+        "run train/a",
+        "record train/a",
+        "run train/b",
+        "record train/b",
+        "run extract/c",
+        "record extract/c",
+        "run compare/d",
+        "record compare/d",
+    ]
+    for job_id in plan.order:
+        assert report.entries[job_id] == plan.entry_path(cache, job_id)
+        manifest = cache.manifest(report.entries[job_id])
+        assert manifest["config"] == plan[job_id].config and manifest["fn"] == WRITE
+    assert cache.manifest(report.entries["compare/d"])["inputs"] == {
+        "extract/c": plan.key("extract/c")
+    }
+
+    with ResultsDB(tmp_path / "second.sqlite") as db:  # a fresh database, the same cache
+        again = run_plan(plan, cache, db, progress=False)
+        scalars = dict(db.scalars()[["name", "value"]].values.tolist())
+    assert (again.run, again.cached) == (0, 4) and again.wall_time >= 0
+    assert not [line for line in events(log)[8:] if line.startswith("run")]  # nothing recomputed
+    assert sorted(line for line in events(log)[8:]) == sorted(f"record {j}" for j in plan.order)
+    assert scalars == {"train/a": 1, "train/b": 2, "extract/c": 6, "compare/d": 10}
+
+
+def test_without_a_database_record_functions_are_not_called(tmp_path):
+    log = tmp_path / "log"
+    report = run_plan(Plan(value_jobs(log)), Cache(tmp_path / "cache"), progress=False)
+    assert report.run == 4 and not [line for line in events(log) if line.startswith("record")]
+
+
+def test_a_failing_job_skips_its_dependents_and_the_rest_goes_on(tmp_path):
+    log = tmp_path / "log"
+    jobs = [
+        Job("train/a", WRITE, {"value": 1, "log": str(log)}),
+        Job("train/bad", "runner_jobs:fail", {"log": str(log)}),
+        Job("extract/needs-bad", WRITE, {"value": 2, "log": str(log)}, deps=["train/bad"]),
+        Job("compare/needs-that", WRITE, {"value": 3, "log": str(log)}, deps=["extract/needs-bad"]),
+        Job("train/later", WRITE, {"value": 4, "log": str(log)}),
+    ]
+    report = run_plan(Plan(jobs), Cache(tmp_path / "cache"), progress=False)
+    assert report.status == {
+        "train/a": "run",
+        "train/bad": "failed",
+        "extract/needs-bad": "skipped",
+        "compare/needs-that": "skipped",
+        "train/later": "run",
+    }
+    failure = report.failures["train/bad"]
+    assert failure.error == "ValueError: boom in train/bad"
+    assert "Traceback" in failure.traceback and "runner_jobs.py" in failure.traceback
+    assert report.skip_reasons["extract/needs-bad"] == "its dependency 'train/bad' failed"
+    assert "boom in train/bad" in report.summary() and not report.ok
+    with pytest.raises(JobsFailed, match="boom"):
+        report.raise_for_failures()
+    # the failed job left its staging directory (nothing committed) and reruns next time
+    assert (tmp_path / "cache" / "train" / (Plan(jobs).key("train/bad") + ".partial")).is_dir()
+
+    stopped = run_plan(Plan(jobs), Cache(tmp_path / "cache2"), progress=False, keep_going=False)
+    assert stopped.status["train/bad"] == "failed" and stopped.status["train/later"] == "skipped"
+    assert "keep_going" in stopped.skip_reasons["train/later"]
+
+
+def test_a_long_chain_below_a_failure_is_skipped(tmp_path):
+    log = str(tmp_path / "log")
+    depth = 3 * sys.getrecursionlimit()
+    jobs = [Job("chain/0", "runner_jobs:fail", {"log": log})]
+    jobs += [
+        Job(f"chain/{i}", WRITE, {"value": i}, deps=[f"chain/{i - 1}"]) for i in range(1, depth)
+    ]
+    report = run_plan(Plan(jobs), Cache(tmp_path / "cache"), progress=False)
+    assert (report.failed, report.skipped, report.run) == (1, depth - 1, 0)
+    assert (
+        report.skip_reasons[f"chain/{depth - 1}"] == f"its dependency 'chain/{depth - 2}' skipped"
+    )
+
+
+def test_a_failing_record_function_fails_its_job(tmp_path):
+    log = tmp_path / "log"
+    jobs = [
+        Job("train/a", WRITE, {"value": 1, "log": str(log)}, record="runner_jobs:record_fails"),
+        Job("train/b", WRITE, {"value": 2, "log": str(log)}, deps=["train/a"]),
+    ]
+    with ResultsDB(tmp_path / "r.sqlite") as db:
+        report = run_plan(Plan(jobs), Cache(tmp_path / "cache"), db, progress=False)
+    assert report.status == {"train/a": "failed", "train/b": "skipped"}
+    assert report.failures["train/a"].error == "record failed: RuntimeError: cannot record train/a"
+
+
+def test_a_corrupted_entry_is_recomputed_and_only_it(tmp_path, caplog):
+    log = tmp_path / "log"
+    plan, cache = Plan(value_jobs(log)), Cache(tmp_path / "cache")
+    first = run_plan(plan, cache, progress=False)
+    damaged = first.entries["extract/c"] / "array.npz"
+    data = bytearray(damaged.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    damaged.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING, logger="simfunc.store.cache"):
+        second = run_plan(plan, Cache(tmp_path / "cache"), progress=False)
+    assert second.status == {
+        "train/a": "cached",
+        "train/b": "cached",
+        "extract/c": "run",
+        "compare/d": "cached",
+    }
+    assert [line for line in events(log) if line.startswith("run")][4:] == ["run extract/c"]
+    assert f"extract/{plan.key('extract/c')}" in caplog.text and "array.npz" in caplog.text
+    restored = np.load(second.entries["extract/c"] / "array.npz", allow_pickle=False)["values"]
+    np.testing.assert_array_equal(restored, np.arange(6) * 6.0)
+
+
+def test_twin_jobs_with_the_same_configuration_compute_once(tmp_path):
+    log = tmp_path / "log"
+    config = {"value": 5, "log": str(log)}
+    jobs = [Job("train/one", WRITE, config), Job("train/two", WRITE, config)]
+    for executor in (LocalExecutor(), ProcessExecutor(2)):
+        report = run_plan(
+            Plan(jobs), Cache(tmp_path / type(executor).__name__), executor=executor, progress=False
+        )
+        executor.shutdown()
+        assert sorted(report.status.values()) == ["cached", "run"]
+        assert report.entries["train/one"] == report.entries["train/two"]
+    assert events(log) == ["run train/one", "run train/one"]  # once per cache
+
+
+def test_context_gives_config_inputs_device_and_a_log(tmp_path):
+    cache = Cache(tmp_path)
+    job = Job("x/a", WRITE, {"value": 1}, deps=["x/dep"])
+    ctx = JobContext(
+        job,
+        "f" * 20,
+        cache,
+        tmp_path / "out",
+        {"x/dep": str(tmp_path / "dep")},
+        JobSettings(device="cuda:1"),
+    )
+    assert ctx.device == "cuda:1" and ctx.input("x/dep") == tmp_path / "dep"
+    with pytest.raises(InputError, match="not among its deps"):
+        ctx.input("x/other")
+    ctx.config["value"] = 99
+    assert job.config["value"] == 1  # the job's own configuration is untouched
+    ctx.log("epoch 1 done")
+    assert cache.log_path("x", "f" * 20).read_text().endswith("epoch 1 done\n")
+    with ctx.progress(total=3) as bar:
+        bar.update(3)
+        assert bar.disable
+
+
+# -- executors -------------------------------------------------------------------------------------
+
+
+def snapshot(cache_root: Path) -> dict[str, bytes]:
+    """Every committed file of a cache, with the manifests' creation times blanked."""
+    files = {}
+    for path in sorted(cache_root.rglob("*")):
+        relative = path.relative_to(cache_root).as_posix()
+        if not path.is_file() or relative.startswith(".") or ".partial" in relative:
+            continue
+        data = path.read_bytes()
+        if path.name == MANIFEST_NAME:
+            manifest = json.loads(data)
+            manifest["created"] = None
+            data = json.dumps(manifest, sort_keys=True).encode()
+        files[relative] = data
+    return files
+
+
+def test_local_and_process_executors_give_identical_entries_and_rows(tmp_path):
+    plan = Plan(value_jobs(tmp_path / "events.log"))  # one plan, so the same keys for both
+    results = {}
+    for name, executor in (("local", LocalExecutor()), ("process", ProcessExecutor(2))):
+        with ResultsDB(tmp_path / f"{name}.sqlite") as db:
+            report = run_plan(plan, Cache(tmp_path / name), db, executor=executor, progress=False)
+            tables = {
+                "pairs": db.pairs().drop(columns="run_id").sort_values("model_a"),
+                "models": db.models().drop(columns="run_id").sort_values("model_id"),
+                "scalars": db.scalars().drop(columns="run_id").sort_values("name"),
+            }
+        executor.shutdown()
+        assert report.run == 4 and report.ok, report.summary()
+        results[name] = (snapshot(tmp_path / name), tables)
+    (local_files, local_tables), (process_files, process_tables) = (
+        results["local"],
+        results["process"],
+    )
+    assert len(local_files) == 4 * 3 and local_files == process_files
+    for table, frame in local_tables.items():
+        assert len(frame) == 4
+        assert frame.reset_index(drop=True).equals(process_tables[table].reset_index(drop=True))
+
+
+def test_a_worker_that_dies_fails_only_its_own_job(tmp_path):
+    log = tmp_path / "log"
+    jobs = [
+        Job("train/crash", "runner_jobs:crash", {"log": str(log)}),
+        Job(
+            "train/slow",
+            "runner_jobs:resumable",
+            {"log": str(log), "hold": str(tmp_path / "no-hold"), "ready": str(tmp_path / "ready")},
+        ),
+        Job("train/c", WRITE, {"value": 3, "log": str(log)}),
+        Job("train/d", WRITE, {"value": 4, "log": str(log)}, deps=["train/crash"]),
+    ]
+    executor = ProcessExecutor(2)
+    report = run_plan(Plan(jobs), Cache(tmp_path / "cache"), executor=executor, progress=False)
+    executor.shutdown()
+    assert report.status == {
+        "train/crash": "failed",
+        "train/slow": "run",
+        "train/c": "run",
+        "train/d": "skipped",
+    }
+    assert "died" in report.failures["train/crash"].error
+
+
+def test_worker_processes_limit_threads_to_each_job_cpus(tmp_path):
+    code = """
+        import os
+        from threadpoolctl import threadpool_info
+        from simfunc.store import atomic_write_json
+        def probe(ctx):
+            import torch
+            atomic_write_json(ctx.output_dir / "threads.json", {
+                "torch": torch.get_num_threads(), "omp": os.environ.get("OMP_NUM_THREADS"),
+                "pools": sorted({pool["num_threads"] for pool in threadpool_info()}),
+            })
+    """
+    (tmp_path / "thread_probe.py").write_text(textwrap.dedent(code))
+    jobs = [
+        Job(f"probe/{cpus}", "thread_probe:probe", {"cpus": cpus}, resources={"cpus": cpus})
+        for cpus in (2, 1)
+    ]
+    sys.path.insert(0, str(tmp_path))
+    try:
+        executor = ProcessExecutor(1)  # one worker runs both jobs, one after the other
+        report = run_plan(Plan(jobs), Cache(tmp_path / "cache"), executor=executor, progress=False)
+        executor.shutdown()
+    finally:
+        sys.path.remove(str(tmp_path))
+    assert report.ok, report.summary()
+    for cpus in (2, 1):
+        threads = json.loads((report.entries[f"probe/{cpus}"] / "threads.json").read_text())
+        assert threads == {"torch": cpus, "omp": str(cpus), "pools": [cpus]}
+
+
+# -- interruptions ---------------------------------------------------------------------------------
+
+DRIVER = """
+    import sys
+    from simfunc.runner import Job, Plan, ProcessExecutor, LocalExecutor, run_plan
+    from simfunc.store import Cache
+
+    def jobs(tmp):
+        common = {{"log": tmp + "/log"}}
+        return [
+            Job("train/first", "runner_jobs:write_value", {{"value": 1, **common}}),
+            Job("train/long", "runner_jobs:resumable",
+                {{**common, "hold": tmp + "/hold", "ready": tmp + "/ready"}}, deps=["train/first"]),
+            Job("compare/last", "runner_jobs:write_value", {{"value": 2, **common}},
+                deps=["train/long"]),
+        ]
+
+    if __name__ == "__main__":
+        executor = {executor}
+        run_plan(Plan(jobs({tmp!r})), Cache({tmp!r} + "/cache"), executor=executor, progress=False)
+        print("finished")
+"""
+
+
+def start_driver(tmp_path: Path, executor: str) -> subprocess.Popen:
+    script = tmp_path / "driver.py"
+    script.write_text(textwrap.dedent(DRIVER.format(executor=executor, tmp=str(tmp_path))))
+    (tmp_path / "hold").touch()
+    return subprocess.Popen(
+        [sys.executable, str(script)],
+        env=SUBPROCESS_ENV,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(path: Path, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if process.poll() is not None:
+            raise AssertionError(f"driver ended early: {process.communicate()}")
+        if time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError("the job never became ready")
+        time.sleep(0.05)
+
+
+def rerun_and_check_resume(tmp_path: Path) -> None:
+    (tmp_path / "hold").unlink()
+    sys.path.insert(0, str(tmp_path))
+    try:
+        from driver import jobs  # the same plan the killed driver ran
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("driver", None)
+    before = len(events(tmp_path / "log"))
+    report = run_plan(Plan(jobs(str(tmp_path))), Cache(tmp_path / "cache"), progress=False)
+    assert report.status == {"train/first": "cached", "train/long": "run", "compare/last": "run"}
+    assert events(tmp_path / "log")[before:] == [
+        "start train/long",
+        "resume train/long",
+        "done train/long",
+        "run compare/last",
+    ]
+    entry = report.entries["train/long"]
+    assert sorted(path.name for path in entry.iterdir()) == [
+        MANIFEST_NAME,
+        "part1.npz",
+        "value.json",
+    ]
+    assert json.loads((entry / "value.json").read_text())["value"] == sum(range(1000))
+
+
+def test_a_killed_run_resumes_and_reruns_only_the_interrupted_job(tmp_path):
+    driver = start_driver(tmp_path, "LocalExecutor()")
+    wait_for(tmp_path / "ready", driver)
+    driver.send_signal(signal.SIGKILL)
+    driver.wait(timeout=30)
+    assert events(tmp_path / "log") == ["run train/first", "start train/long", "part1 train/long"]
+    staging = next((tmp_path / "cache" / "train").glob("*.partial"))
+    assert [path.name for path in staging.iterdir()] == ["part1.npz"]
+    rerun_and_check_resume(tmp_path)
+
+
+def test_ctrl_c_stops_worker_jobs_keeps_their_staging_and_reports(tmp_path):
+    driver = start_driver(tmp_path, "ProcessExecutor(2)")
+    wait_for(tmp_path / "ready", driver)
+    driver.send_signal(signal.SIGINT)  # to the driver only: it must interrupt its workers itself
+    stdout, stderr = driver.communicate(timeout=60)
+    assert driver.returncode != 0 and "finished" not in stdout
+    assert "KeyboardInterrupt" in stderr
+    assert "interrupted: 1 run, 0 cached" in stderr and "rerun to resume" in stderr
+    assert "compare/last" not in " ".join(events(tmp_path / "log"))
+    staging = next((tmp_path / "cache" / "train").glob("*.partial"))
+    assert [path.name for path in staging.iterdir()] == ["part1.npz"]
+    rerun_and_check_resume(tmp_path)
