@@ -20,6 +20,7 @@ import json
 import os
 import tempfile
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,14 @@ import numpy as np
 
 from simfunc.data.sources import FileListing
 
-__all__ = ["CACHE_VERSION", "default_cache_dir", "cache_key", "cache_path", "read_cache",
-           "write_cache"]
+__all__ = [
+    "CACHE_VERSION",
+    "default_cache_dir",
+    "cache_key",
+    "cache_path",
+    "read_cache",
+    "write_cache",
+]
 
 CACHE_VERSION = 1
 
@@ -43,9 +50,11 @@ def default_cache_dir() -> Path:
 
 def _fingerprint(listing: FileListing) -> str:
     digest = hashlib.sha256()
+    root = os.fspath(listing.root) + os.sep
     for path in listing.paths:
-        stat = os.stat(path)
-        relative = os.path.relpath(path, listing.root)
+        name = os.fspath(path)
+        stat = os.stat(name)
+        relative = name[len(root) :] if name.startswith(root) else name
         digest.update(f"{relative}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
@@ -87,7 +96,7 @@ def read_cache(
             if json.loads(str(archive["key"])) != json.loads(json.dumps(key)):
                 return None
             return archive["images"], archive["labels"], tuple(str(c) for c in archive["classes"])
-    except (OSError, ValueError, KeyError, EOFError) as error:  # truncated or foreign file
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:  # truncated
         warnings.warn(f"ignoring unreadable cache file {path}: {error}", stacklevel=3)
         return None
 

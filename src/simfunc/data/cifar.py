@@ -32,7 +32,14 @@ CIFAR_LAYOUT = {
         "labels",
         "label_names",
     ),
-    "cifar100": ("cifar-100-python", ("train",), ("test",), "meta", "fine_labels", "fine_label_names"),
+    "cifar100": (
+        "cifar-100-python",
+        ("train",),
+        ("test",),
+        "meta",
+        "fine_labels",
+        "fine_label_names",
+    ),
 }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -92,7 +92,7 @@ class ImageDataset(Dataset):
             image = random_crop_flip(image, augmentation_padding(image.shape[-1]))
         return normalize(image, self.mean, self.std), self.labels[index]
 
-    def with_augment(self, augment: bool) -> "ImageDataset":
+    def with_augment(self, augment: bool) -> ImageDataset:
         """A copy sharing the same image memory, with augmentation switched on or off."""
         twin = copy.copy(self)
         twin.augment = bool(augment)

@@ -44,11 +44,15 @@ def split_folder(root: Path, split: str) -> Path:
 
 
 def _images_below(folder: Path) -> list[Path]:
-    found = []
-    for directory, subdirs, files in os.walk(folder):
-        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
-        found.extend(Path(directory) / f for f in files if is_image_file(f))
-    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+    found = []  # (relative posix path, full path) as strings: Path objects only at the end
+    top = os.fspath(folder)
+    for directory, subdirs, files in os.walk(top):
+        subdirs[:] = [d for d in subdirs if not d.startswith(".")]
+        relative = directory[len(top) + 1 :].replace(os.sep, "/")
+        prefix = relative + "/" if relative else ""
+        found.extend((prefix + f, os.path.join(directory, f)) for f in files if is_image_file(f))
+    found.sort()
+    return [Path(full) for _, full in found]
 
 
 def scan_image_folder(

@@ -189,7 +189,12 @@ def _resolve_catsdogs(root: Path, split: str) -> FileListing:
         _has_split(folder, split) and not kaggle_files(folder / "train")
     ):
         return scan_image_folder(folder, split, "cats-vs-dogs", "imagenet")
-    for kaggle in (folder / "train", folder, root / "dogs-vs-cats" / "train", root / "dogs-vs-cats"):
+    for kaggle in (
+        folder / "train",
+        folder,
+        root / "dogs-vs-cats" / "train",
+        root / "dogs-vs-cats",
+    ):
         tried.append(f"{kaggle}/{{cat,dog}}.N.jpg (Kaggle folder)")
         if kaggle_files(kaggle):
             return scan_kaggle_catsdogs(kaggle, split)

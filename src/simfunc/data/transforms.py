@@ -21,7 +21,7 @@ epoch gets a reproducible sequence.
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -116,9 +116,7 @@ def random_crop_flip(
     return crop
 
 
-def normalize(
-    images: torch.Tensor, mean: Sequence[float], std: Sequence[float]
-) -> torch.Tensor:
+def normalize(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
     """uint8 (…, C, H, W) -> float32 ``(x / 255 - mean) / std`` per channel."""
     mean_t = torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1)
     std_t = torch.tensor(std, dtype=torch.float32).view(-1, 1, 1)

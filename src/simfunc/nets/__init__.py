@@ -23,9 +23,9 @@ global RNG, so ``torch.manual_seed(s)`` before ``build`` gives identical weights
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable
 
 import torch
 
