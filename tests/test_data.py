@@ -196,6 +196,9 @@ def test_tiny_imagenet_greyscale_images_come_out_as_three_channels(tmp_path, cac
         assert torch.equal(image[0], image[1]) and torch.equal(image[0], image[2])
         with Image.open(path) as source:  # 64x64 native: the pixels are the decoded ones
             assert np.array_equal(image[0].numpy(), np.asarray(source))
+    for path in colour[:3]:
+        image = data.images[order.index(path.name)]
+        assert not torch.equal(image[0], image[2])
     single = load(folder, "test", image_size=32, channels=1, cache_dir=cache)
     assert single.images.shape == (6, 1, 32, 32) and len(single.mean) == 1
 
@@ -785,3 +788,21 @@ def test_unsafe_archives_are_refused(tmp_path, kind):
 def test_only_cifar_downloads(tmp_path):
     with pytest.raises(InputError, match="cifar10 and cifar100 only"):
         load("tiny-imagenet", data_root=tmp_path, download=True)
+
+
+def test_unusual_png_modes_decode_to_rgb(tmp_path, cache):
+    folder = tmp_path / "modes" / "train" / "only"
+    folder.mkdir(parents=True)
+    deep = (np.arange(64, dtype=np.uint16).reshape(8, 8) * 1000).astype(np.uint16)
+    Image.fromarray(deep).save(folder / "a_16bit.png")
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[..., 0], rgba[..., 3] = 200, 10  # red, almost transparent: alpha is dropped
+    Image.fromarray(rgba, "RGBA").save(folder / "b_rgba.png")
+    green = Image.fromarray(np.full((8, 8, 3), (0, 90, 0), np.uint8))
+    palette = green.convert("P", palette=Image.Palette.ADAPTIVE)
+    palette.save(folder / "c_palette.png", transparency=0)
+    data = load(tmp_path / "modes", image_size=8, cache_dir=cache)
+    assert data.images.shape == (3, 3, 8, 8)
+    np.testing.assert_allclose(data.images[0, 0].numpy(), deep / 257.0, atol=1)
+    assert torch.all(data.images[1, 0] == 200) and torch.all(data.images[1, 1:] == 0)
+    assert torch.all(data.images[2, 1] == 90) and torch.all(data.images[2, 0] == 0)
