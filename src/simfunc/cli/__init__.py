@@ -17,6 +17,8 @@ from simfunc.errors import InputError
 
 COMMAND_MODULES = [
     # "simfunc.cli.<module>" for each subcommand, in the order --help lists them
+    "simfunc.cli.train",
+    "simfunc.cli.compare",
 ]
 
 

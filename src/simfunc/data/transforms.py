@@ -15,7 +15,10 @@ Augmentation (``random_crop_flip``) is the standard CIFAR recipe: pad 4 pixels o
 each side (scaled with the image: ``round(4 * size / 32)``, at least 1), crop a random
 ``size`` x ``size`` window, flip horizontally with probability 1/2. Random numbers come from
 torch's global RNG (or a given ``torch.Generator``), so a training loop that seeds torch each
-epoch gets a reproducible sequence.
+epoch gets a reproducible sequence. ``random_crop_flip_batch`` applies the same augmentation
+to a whole batch (N, C, H, W) at once -- each image gets its own independent offsets and flip,
+drawn from the same distribution as the per-image version -- with one gather instead of N
+Python-level crops; ``crop_flip_batch`` is its deterministic core (given offsets and flips).
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ __all__ = [
     "fit_array",
     "augmentation_padding",
     "random_crop_flip",
+    "random_crop_flip_batch",
+    "crop_flip_batch",
     "normalize",
 ]
 
@@ -116,8 +121,50 @@ def random_crop_flip(
     return crop
 
 
+def crop_flip_batch(
+    images: torch.Tensor,
+    padding: int,
+    top: torch.Tensor,
+    left: torch.Tensor,
+    flip: torch.Tensor,
+) -> torch.Tensor:
+    """Crop each image of ``images`` (N, C, H, W), zero-padded by ``padding``, at its own offset.
+
+    Image ``i`` becomes ``padded[i, :, top[i] : top[i] + H, left[i] : left[i] + W]``, flipped
+    horizontally where ``flip[i]`` is true. ``top`` and ``left`` are integer tensors (N,) with
+    values in ``[0, 2 * padding]``; ``flip`` is a boolean tensor (N,). Works on any dtype
+    (uint8 before normalisation is the cheapest) and any device.
+    """
+    n, channels, height, width = images.shape
+    padded = torch.nn.functional.pad(images, (padding, padding, padding, padding))
+    device = images.device
+    rows = top.to(device).view(n, 1) + torch.arange(height, device=device).view(1, height)
+    columns = torch.arange(width, device=device).view(1, width)
+    columns = torch.where(flip.to(device).view(n, 1), width - 1 - columns, columns)
+    columns = left.to(device).view(n, 1) + columns
+    batch = torch.arange(n, device=device).view(n, 1, 1, 1)
+    channel = torch.arange(channels, device=device).view(1, channels, 1, 1)
+    return padded[batch, channel, rows.view(n, 1, height, 1), columns.view(n, 1, 1, width)]
+
+
+def random_crop_flip_batch(
+    images: torch.Tensor, padding: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """``random_crop_flip`` for a batch (N, C, H, W): independent offsets and flips per image.
+
+    Offsets are uniform on ``0 .. 2 * padding`` (rows and columns independently) and each
+    image is flipped with probability 1/2 -- the distribution of the per-image version.
+    Random numbers come from ``generator`` (default: torch's global RNG), drawn on the CPU.
+    """
+    n = images.shape[0]
+    top = torch.randint(0, 2 * padding + 1, (n,), generator=generator)
+    left = torch.randint(0, 2 * padding + 1, (n,), generator=generator)
+    flip = torch.rand(n, generator=generator) < 0.5
+    return crop_flip_batch(images, padding, top, left, flip)
+
+
 def normalize(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
     """uint8 (…, C, H, W) -> float32 ``(x / 255 - mean) / std`` per channel."""
-    mean_t = torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1)
-    std_t = torch.tensor(std, dtype=torch.float32).view(-1, 1, 1)
+    mean_t = torch.tensor(mean, dtype=torch.float32, device=images.device).view(-1, 1, 1)
+    std_t = torch.tensor(std, dtype=torch.float32, device=images.device).view(-1, 1, 1)
     return (images.to(torch.float32) / 255.0 - mean_t) / std_t
