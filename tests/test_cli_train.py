@@ -45,9 +45,24 @@ def trained(tmp_path_factory):
     runs = {}
     for name, arch in (("cnn", "cnn"), ("mlp", "mlp")):
         out = root / name
-        status = main(["train", "--arch", arch, "--dataset", "digits", "--epochs", "3",
-                       "--width", "0.5", "--checkpoint-epochs", "0,3", "--quiet",
-                       "--out", str(out)])
+        status = main(
+            [
+                "train",
+                "--arch",
+                arch,
+                "--dataset",
+                "digits",
+                "--epochs",
+                "3",
+                "--width",
+                "0.5",
+                "--checkpoint-epochs",
+                "0,3",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
         assert status == 0
         runs[name] = out
     return runs
@@ -61,8 +76,27 @@ def test_train_writes_the_model_and_the_metrics(trained, capsys):
     assert metrics["config"]["arch"] == "cnn" and metrics["config"]["width"] == 0.5
     # Rerunning the finished command prints the result without training again.
     stamp = (out / "model.pt").stat().st_mtime_ns
-    assert main(["train", "--arch", "cnn", "--dataset", "digits", "--epochs", "3", "--width",
-                 "0.5", "--checkpoint-epochs", "0,3", "--quiet", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--arch",
+                "cnn",
+                "--dataset",
+                "digits",
+                "--epochs",
+                "3",
+                "--width",
+                "0.5",
+                "--checkpoint-epochs",
+                "0,3",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert f"test accuracy: {metrics['test_accuracy']:.4f}" in printed
     assert str(out / "model.pt") in printed and str(out / "metrics.json") in printed
@@ -70,8 +104,27 @@ def test_train_writes_the_model_and_the_metrics(trained, capsys):
 
 
 def test_thesis_checkpoints_from_the_command_line(tmp_path):
-    assert main(["train", "--arch", "mlp", "--dataset", "digits", "--epochs", "4", "--width",
-                 "0.25", "--checkpoint-epochs", "thesis", "--quiet", "--out", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--arch",
+                "mlp",
+                "--dataset",
+                "digits",
+                "--epochs",
+                "4",
+                "--width",
+                "0.25",
+                "--checkpoint-epochs",
+                "thesis",
+                "--quiet",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     # The thesis list scaled to 4 epochs: 0, 1, 2, 3, 4.
     found = sorted(p.name for p in tmp_path.glob("checkpoint-epoch-*.pt"))
     assert found == [f"checkpoint-epoch-00{e}.pt" for e in range(5)]
@@ -84,10 +137,31 @@ def test_help_explains_every_option(command, capsys):
     assert exit_.value.code == 0
     text = capsys.readouterr().out
     options = {
-        "train": ["--arch", "--dataset", "--data-root", "--epochs", "--lr", "--seed", "--width",
-                  "--batch-size", "--schedule", "--checkpoint-epochs", "--subset", "--out"],
-        "compare": ["--model", "--dataset", "--data-root", "--split", "--layer", "--subset",
-                    "--measure", "--format", "FILE"],
+        "train": [
+            "--arch",
+            "--dataset",
+            "--data-root",
+            "--epochs",
+            "--lr",
+            "--seed",
+            "--width",
+            "--batch-size",
+            "--schedule",
+            "--checkpoint-epochs",
+            "--subset",
+            "--out",
+        ],
+        "compare": [
+            "--model",
+            "--dataset",
+            "--data-root",
+            "--split",
+            "--layer",
+            "--subset",
+            "--measure",
+            "--format",
+            "FILE",
+        ],
     }[command[0]]
     for option in options:
         assert option in text
@@ -113,18 +187,34 @@ def one_line_error(capsys, argv: list[str], expected: str) -> None:
         (["train", "--arch", "cnn", "--dataset", "digits", "--epochs", "x"], "invalid int"),
         (["train", "--arch", "cnn", "--dataset", "digits", "--epochs", "-2"], "--epochs"),
         (["train", "--arch", "cnn", "--dataset", "digits", "--width", "0"], "width"),
-        (["train", "--arch", "cnn", "--dataset", "digits", "--checkpoint-epochs", "0,x"],
-         "checkpoint-epochs"),
-        (["train", "--arch", "cnn", "--dataset", "digits", "--epochs", "2",
-          "--checkpoint-epochs", "5"], "after the last epoch"),
+        (
+            ["train", "--arch", "cnn", "--dataset", "digits", "--checkpoint-epochs", "0,x"],
+            "checkpoint-epochs",
+        ),
+        (
+            [
+                "train",
+                "--arch",
+                "cnn",
+                "--dataset",
+                "digits",
+                "--epochs",
+                "2",
+                "--checkpoint-epochs",
+                "5",
+            ],
+            "after the last epoch",
+        ),
         (["train", "--arch", "cnn", "--dataset", "/no/such/folder"], "neither a dataset name"),
         (["compare", "--model", "a.pt", "--dataset", "digits"], "--model twice"),
         (["compare", "--model", "a.pt", "--model", "b.pt"], "--dataset"),
         (["compare", "x.npy", "--model", "a.pt", "--model", "b.pt"], "not both"),
         (["compare", "x.npy"], "two FILEs"),
         (["compare", "x.npy", "y.npy", "--dataset", "digits"], "only apply to model mode"),
-        (["compare", "--model", "a", "--model", "b", "--dataset", "digits", "--outputs"],
-         "only apply to file mode"),
+        (
+            ["compare", "--model", "a", "--model", "b", "--dataset", "digits", "--outputs"],
+            "only apply to file mode",
+        ),
     ],
 )
 def test_bad_arguments_give_a_one_line_error(argv, expected, capsys, tmp_path, monkeypatch):
@@ -134,8 +224,19 @@ def test_bad_arguments_give_a_one_line_error(argv, expected, capsys, tmp_path, m
 
 def test_a_model_that_does_not_exist_is_a_clean_error(capsys, tmp_path):
     needs_measures()
-    one_line_error(capsys, ["compare", "--model", str(tmp_path / "none.pt"), "--model",
-                            str(tmp_path / "none.pt"), "--dataset", "digits"], "does not exist")
+    one_line_error(
+        capsys,
+        [
+            "compare",
+            "--model",
+            str(tmp_path / "none.pt"),
+            "--model",
+            str(tmp_path / "none.pt"),
+            "--dataset",
+            "digits",
+        ],
+        "does not exist",
+    )
 
 
 def compare_json(capsys, argv: list[str]) -> dict[str, dict]:
@@ -149,8 +250,17 @@ def test_compare_two_trained_networks(trained, capsys):
     from simfunc.functional import OUTPUT_MEASURES
     from simfunc.representational import MEASURES
 
-    rows = compare_json(capsys, ["--model", str(trained["cnn"]), "--model",
-                                 str(trained["mlp"] / "model.pt"), "--dataset", "digits"])
+    rows = compare_json(
+        capsys,
+        [
+            "--model",
+            str(trained["cnn"]),
+            "--model",
+            str(trained["mlp"] / "model.pt"),
+            "--dataset",
+            "digits",
+        ],
+    )
     for name in MEASURES:
         assert rows[name]["kind"] == "representational" and rows[name]["layer"] == "features"
     for name in OUTPUT_MEASURES:
@@ -175,9 +285,28 @@ def test_a_network_compared_with_itself(trained, capsys):
 
 def test_compare_a_checkpoint_with_the_final_model_on_a_subset(trained, capsys):
     needs_measures()
-    assert main(["compare", "--model", str(trained["cnn"] / "checkpoint-epoch-000.pt"),
-                 "--model", str(trained["cnn"]), "--dataset", "digits", "--subset", "100",
-                 "--layer", "last_conv", "--measure", "linear_cka", "--measure", "jsd"]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--model",
+                str(trained["cnn"] / "checkpoint-epoch-000.pt"),
+                "--model",
+                str(trained["cnn"]),
+                "--dataset",
+                "digits",
+                "--subset",
+                "100",
+                "--layer",
+                "last_conv",
+                "--measure",
+                "linear_cka",
+                "--measure",
+                "jsd",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert out.splitlines()[0].startswith("100 examples of digits (test)")
     table = {line.split()[0]: line.split() for line in out.splitlines()[3:]}
@@ -191,18 +320,40 @@ def test_file_mode_still_works(tmp_path, capsys):
     X = rng.normal(size=(50, 6))
     np.save(tmp_path / "a.npy", X)
     np.save(tmp_path / "b.npy", X @ np.linalg.qr(rng.normal(size=(6, 6)))[0])
-    rows = compare_json(capsys, [str(tmp_path / "a.npy"), str(tmp_path / "b.npy"),
-                                 "--measure", "linear_cka"])
+    rows = compare_json(
+        capsys, [str(tmp_path / "a.npy"), str(tmp_path / "b.npy"), "--measure", "linear_cka"]
+    )
     assert rows["linear_cka"]["value"] == pytest.approx(1.0)
 
 
 def test_the_module_runs_as_a_command(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "simfunc", "train", "--arch", "cnn", "--dataset", "digits",
-         "--epochs", "0", "--out", str(tmp_path / "untrained"), "--quiet", "--threads", "1"],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
-        env={**os.environ, "PYTHONPATH": str(REPO / "src"),
-             "SIMFUNC_CACHE": str(tmp_path / "cache")},
+        [
+            sys.executable,
+            "-m",
+            "simfunc",
+            "train",
+            "--arch",
+            "cnn",
+            "--dataset",
+            "digits",
+            "--epochs",
+            "0",
+            "--out",
+            str(tmp_path / "untrained"),
+            "--quiet",
+            "--threads",
+            "1",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            **os.environ,
+            "PYTHONPATH": str(REPO / "src"),
+            "SIMFUNC_CACHE": str(tmp_path / "cache"),
+        },
     )
     assert result.returncode == 0, result.stderr
     assert "test accuracy:" in result.stdout

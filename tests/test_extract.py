@@ -79,8 +79,12 @@ def test_dotted_names_in_a_user_model_give_the_submodule_outputs():
     assert acts["encoder.blocks"].shape == (37, 6 * 8 * 8)
     assert acts["head"].shape == (37, 5)
     assert all(a.dtype == np.float32 for a in acts.values())
-    np.testing.assert_allclose(acts["encoder.blocks.2"], first.reshape(37, -1).numpy(), rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(acts["encoder.blocks"], block.reshape(37, -1).numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        acts["encoder.blocks.2"], first.reshape(37, -1).numpy(), rtol=1e-6, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        acts["encoder.blocks"], block.reshape(37, -1).numpy(), rtol=1e-6, atol=1e-6
+    )
     np.testing.assert_allclose(acts["head"], logits.numpy(), rtol=1e-6, atol=1e-6)
 
 

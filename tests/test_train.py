@@ -23,6 +23,7 @@ import torch
 
 from simfunc import InputError
 from simfunc.store import config_hash
+from simfunc.train.config import learning_rate_factor
 from simfunc.train.supervised import (
     METRICS_FILE,
     MODEL_FILE,
@@ -36,7 +37,6 @@ from simfunc.train.supervised import (
     scale_checkpoint_epochs,
     train,
 )
-from simfunc.train.config import learning_rate_factor
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SIMFUNC_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -114,8 +114,14 @@ def test_learning_rate_schedules_match_torch_schedulers():
 
 
 def test_config_round_trips_through_json_and_hashes_stably():
-    config = TrainConfig(arch="resnet18", width=0.25, dataset="cifar10", epochs=20,
-                         checkpoint_epochs=[20, 0, 5, 5], train_subset=1000)
+    config = TrainConfig(
+        arch="resnet18",
+        width=0.25,
+        dataset="cifar10",
+        epochs=20,
+        checkpoint_epochs=[20, 0, 5, 5],
+        train_subset=1000,
+    )
     assert config.checkpoint_epochs == (0, 5, 20)
     text = json.dumps(config.to_dict())
     again = TrainConfig.from_dict(json.loads(text))
@@ -156,7 +162,10 @@ def test_from_dict_rejects_unknown_keys():
 def test_resolution_takes_shape_and_classes_from_the_dataset():
     digits = resolve_config(TrainConfig(dataset="digits"))
     assert (digits.num_classes, digits.in_channels, digits.image_size, digits.augment) == (
-        10, 1, 8, False,
+        10,
+        1,
+        8,
+        False,
     )
     assert resolve_config(TrainConfig(dataset="digits", in_channels=3)).in_channels == 3
 
@@ -165,7 +174,10 @@ def test_resolution_takes_shape_and_classes_from_the_dataset():
 def test_resolution_of_an_image_folder():
     config = resolve_config(TrainConfig(dataset="cifar10", data_root=str(SHARED)))
     assert (config.num_classes, config.in_channels, config.image_size, config.augment) == (
-        10, 3, 32, True,
+        10,
+        3,
+        32,
+        True,
     )
 
 
@@ -238,8 +250,11 @@ def test_training_is_deterministic_and_seeded(tmp_path):
 
 
 def test_zero_epochs_saves_the_untrained_network(tmp_path):
-    metrics = train(TrainConfig(arch="cnn", epochs=0, checkpoint_epochs=(0,), width=0.25),
-                    tmp_path, progress=False)
+    metrics = train(
+        TrainConfig(arch="cnn", epochs=0, checkpoint_epochs=(0,), width=0.25),
+        tmp_path,
+        progress=False,
+    )
     assert metrics["history"] == [] and 0.0 <= metrics["test_accuracy"] <= 0.35
     assert_same_weights(weights(tmp_path / MODEL_FILE), weights(tmp_path / checkpoint_name(0)))
 
@@ -271,8 +286,15 @@ def test_bad_arguments_to_train(tmp_path):
 @pytest.mark.slow
 def test_resnet18_on_cifar10_subset_loss_falls(tmp_path):
     config = TrainConfig(
-        arch="resnet18", width=0.125, dataset="cifar10", data_root=str(SHARED),
-        train_subset=2000, test_subset=200, epochs=1, batch_size=64, lr=0.05,
+        arch="resnet18",
+        width=0.125,
+        dataset="cifar10",
+        data_root=str(SHARED),
+        train_subset=2000,
+        test_subset=200,
+        epochs=1,
+        batch_size=64,
+        lr=0.05,
         checkpoint_epochs=(0,),
     )
     metrics = train(config, tmp_path, progress=False)
@@ -294,15 +316,32 @@ def test_resnet18_on_cifar10_subset_loss_falls(tmp_path):
 def run_cli(args: list[str], env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "simfunc", "train", *args],
-        env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
 
 
 @pytest.mark.slow
 def test_a_killed_run_resumes_and_ends_bit_identical(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "SIMFUNC_CACHE": str(tmp_path / "c")}
-    args = ["--arch", "cnn", "--dataset", "digits", "--epochs", "25", "--width", "0.5",
-            "--augment", "--checkpoint-epochs", "0,1,10,25", "--threads", "1", "--quiet"]
+    args = [
+        "--arch",
+        "cnn",
+        "--dataset",
+        "digits",
+        "--epochs",
+        "25",
+        "--width",
+        "0.5",
+        "--augment",
+        "--checkpoint-epochs",
+        "0,1,10,25",
+        "--threads",
+        "1",
+        "--quiet",
+    ]
     killed = tmp_path / "killed"
     process = run_cli(args + ["--out", str(killed)], env)
     deadline = time.monotonic() + 120
@@ -326,8 +365,14 @@ def test_a_killed_run_resumes_and_ends_bit_identical(tmp_path):
     assert len(metrics["history"]) == 25
 
     # The same configuration, uninterrupted, in this process.
-    config = TrainConfig(arch="cnn", dataset="digits", epochs=25, width=0.5, augment=True,
-                         checkpoint_epochs=(0, 1, 10, 25))
+    config = TrainConfig(
+        arch="cnn",
+        dataset="digits",
+        epochs=25,
+        width=0.5,
+        augment=True,
+        checkpoint_epochs=(0, 1, 10, 25),
+    )
     reference = train(config, tmp_path / "whole", progress=False, threads=1)
     assert reference["resumed_from_epochs"] == []
     for name in [MODEL_FILE] + [checkpoint_name(e) for e in (0, 1, 10, 25)]:

@@ -59,8 +59,8 @@ def draws(batch: bool, n: int, pad: int, seed: int) -> tuple[np.ndarray, np.ndar
         out = random_crop_flip_batch(images, pad, generator)
     else:
         out = torch.stack([random_crop_flip(images[i], pad, generator) for i in range(n)])
-    keys = [(t, l, f) for t in range(2 * pad + 1) for l in range(2 * pad + 1) for f in (0, 1)]
-    crops = torch.stack([reference_crop(base, pad, t, l, bool(f)) for t, l, f in keys])
+    keys = [(t, c, f) for t in range(2 * pad + 1) for c in range(2 * pad + 1) for f in (0, 1)]
+    crops = torch.stack([reference_crop(base, pad, t, c, bool(f)) for t, c, f in keys])
     matches = (out[:, None] == crops[None]).flatten(2).all(2)  # (n, candidates)
     assert bool((matches.sum(1) == 1).all())
     found = [keys[int(j)] for j in matches.int().argmax(1)]
@@ -81,8 +81,10 @@ def test_batched_draws_have_the_per_image_distribution():
         assert stats.chi2_contingency(table).pvalue > 1e-3
     # The two versions draw from the same distribution (two-sample tests on each draw).
     batched, single = draws(True, n, pad, seed=4), draws(False, n, pad, seed=5)
-    for a, b in zip(batched, single):
-        table = np.array([np.bincount(a, minlength=2 * pad + 1), np.bincount(b, minlength=2 * pad + 1)])
+    for a, b in zip(batched, single, strict=True):
+        table = np.array(
+            [np.bincount(a, minlength=2 * pad + 1), np.bincount(b, minlength=2 * pad + 1)]
+        )
         table = table[:, table.sum(0) > 0]
         assert stats.chi2_contingency(table).pvalue > 1e-3
 

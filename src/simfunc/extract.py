@@ -125,7 +125,9 @@ def _batches(data: Any, batch_size: int) -> tuple[Iterator[torch.Tensor], int | 
         n = len(data)
         return (data.normalized(slice(s, s + batch_size)) for s in range(0, n, batch_size)), n
     if isinstance(data, (np.ndarray, torch.Tensor)):
-        tensor = torch.from_numpy(np.ascontiguousarray(data)) if isinstance(data, np.ndarray) else data
+        tensor = (
+            torch.from_numpy(np.ascontiguousarray(data)) if isinstance(data, np.ndarray) else data
+        )
         if tensor.ndim < 1 or tensor.shape[0] == 0:
             raise InputError(f"data has shape {tuple(tensor.shape)}: expected (examples, ...)")
         if tensor.is_complex() or tensor.dtype == torch.bool:
@@ -141,7 +143,9 @@ def _batches(data: Any, batch_size: int) -> tuple[Iterator[torch.Tensor], int | 
 
         def stacked() -> Iterator[torch.Tensor]:
             for start in range(0, n, batch_size):
-                items = [_first(data[i], f"data[{i}]") for i in range(start, min(n, start + batch_size))]
+                items = [
+                    _first(data[i], f"data[{i}]") for i in range(start, min(n, start + batch_size))
+                ]
                 try:
                     yield torch.stack(items)
                 except RuntimeError as error:

@@ -30,35 +30,74 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "run both on the --split of D, and print every representational measure on --layer, "
         "every output measure on the logits and each network's accuracy.",
     )
-    parser.add_argument("files", nargs="*", metavar="FILE",
-                        help="file mode: two .npy/.npz/.pt files")
-    parser.add_argument("--key", help="file mode: array name inside .npz/.pt files that hold several")
-    parser.add_argument("--outputs", action="store_true",
-                        help="file mode: the files hold outputs (n, classes): use the output measures")
-    parser.add_argument("--from-logits", action="store_true",
-                        help="file mode with --outputs: the files hold logits, not probabilities")
-    parser.add_argument("--model", action="append", metavar="MODEL",
-                        help="model mode: a model.pt file or a training directory; give it twice")
-    parser.add_argument("--dataset", metavar="NAME_OR_PATH",
-                        help="model mode: the dataset to run both networks on (a name or an image "
-                        "folder)")
+    parser.add_argument(
+        "files", nargs="*", metavar="FILE", help="file mode: two .npy/.npz/.pt files"
+    )
+    parser.add_argument(
+        "--key", help="file mode: array name inside .npz/.pt files that hold several"
+    )
+    parser.add_argument(
+        "--outputs",
+        action="store_true",
+        help="file mode: the files hold outputs (n, classes): use the output measures",
+    )
+    parser.add_argument(
+        "--from-logits",
+        action="store_true",
+        help="file mode with --outputs: the files hold logits, not probabilities",
+    )
+    parser.add_argument(
+        "--model",
+        action="append",
+        metavar="MODEL",
+        help="model mode: a model.pt file or a training directory; give it twice",
+    )
+    parser.add_argument(
+        "--dataset",
+        metavar="NAME_OR_PATH",
+        help="model mode: the dataset to run both networks on (a name or an image folder)",
+    )
     parser.add_argument("--data-root", metavar="DIR", help="model mode: where named datasets live")
-    parser.add_argument("--split", choices=("train", "test"), default="test",
-                        help="model mode: the split to compare on (default test)")
-    parser.add_argument("--layer", default="features",
-                        help="model mode: the layer whose activations the representational measures "
-                        "compare: features (penultimate, default), last_conv, or any submodule's "
-                        "dotted name")
-    parser.add_argument("--subset", type=int, metavar="N",
-                        help="model mode: a class-stratified subset of N examples (default: the "
-                        "whole split; measures such as rbf_cka and rsa need n x n memory)")
-    parser.add_argument("--batch-size", type=int, default=256,
-                        help="model mode: examples per forward pass (default 256)")
-    parser.add_argument("--device", default=None,
-                        help="model mode: torch device to run the networks on (default cpu)")
-    parser.add_argument("--measure", action="append", metavar="NAME",
-                        help="only this measure (repeatable); default: all registered")
-    parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    parser.add_argument(
+        "--split",
+        choices=("train", "test"),
+        default="test",
+        help="model mode: the split to compare on (default test)",
+    )
+    parser.add_argument(
+        "--layer",
+        default="features",
+        help="model mode: the layer whose activations the representational measures "
+        "compare: features (penultimate, default), last_conv, or any submodule's "
+        "dotted name",
+    )
+    parser.add_argument(
+        "--subset",
+        type=int,
+        metavar="N",
+        help="model mode: a class-stratified subset of N examples (default: the "
+        "whole split; measures such as rbf_cka and rsa need n x n memory)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=256,
+        help="model mode: examples per forward pass (default 256)",
+    )
+    parser.add_argument(
+        "--device",
+        default=None,
+        help="model mode: torch device to run the networks on (default cpu)",
+    )
+    parser.add_argument(
+        "--measure",
+        action="append",
+        metavar="NAME",
+        help="only this measure (repeatable); default: all registered",
+    )
+    parser.add_argument(
+        "--format", choices=FORMATS, default="table", help="output format (default: table)"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -91,7 +130,9 @@ def _evaluate(registry: dict, names: list[str] | None, A, B, options: dict) -> l
 def _check_mode(args: argparse.Namespace) -> str:
     models = args.model or []
     model_only = {
-        "--dataset": args.dataset, "--data-root": args.data_root, "--subset": args.subset,
+        "--dataset": args.dataset,
+        "--data-root": args.data_root,
+        "--subset": args.subset,
         "--device": args.device,
     }
     if args.files and models:
@@ -100,11 +141,20 @@ def _check_mode(args: argparse.Namespace) -> str:
         )
     if models:
         if len(models) != 2:
-            raise InputError(f"model mode compares two networks: give --model twice, not {len(models)} time(s)")
+            raise InputError(
+                f"model mode compares two networks: give --model twice, not {len(models)} time(s)"
+            )
         if not args.dataset:
             raise InputError("model mode needs --dataset: the data to run both networks on")
-        file_only = [flag for flag, value in (("--key", args.key), ("--outputs", args.outputs),
-                                              ("--from-logits", args.from_logits)) if value]
+        file_only = [
+            flag
+            for flag, value in (
+                ("--key", args.key),
+                ("--outputs", args.outputs),
+                ("--from-logits", args.from_logits),
+            )
+            if value
+        ]
         if file_only:
             raise InputError(f"{', '.join(file_only)} only apply to file mode (two FILEs)")
         return "model"
@@ -169,11 +219,18 @@ def _representational_rows(X, Y, names: list[str] | None, layer: str) -> list[di
         values = compare_all(X, Y, names=chosen, skip_errors=names is None)
     rows = []
     for name in chosen:
-        row = {"measure": name, "kind": "representational", "layer": layer,
-               "direction": _direction(MEASURES[name]), "value": values.get(name)}
+        row = {
+            "measure": name,
+            "kind": "representational",
+            "layer": layer,
+            "direction": _direction(MEASURES[name]),
+            "value": values.get(name),
+        }
         if name not in values:
             reasons = [str(w.message) for w in caught if f" {name} left out" in str(w.message)]
-            row["note"] = "n/a: " + (reasons[0].split(" left out: ", 1)[-1] if reasons else "failed")
+            row["note"] = "n/a: " + (
+                reasons[0].split(" left out: ", 1)[-1] if reasons else "failed"
+            )
         rows.append(row)
     return rows
 
@@ -202,25 +259,41 @@ def run_models(args: argparse.Namespace) -> int:
     data_by_shape: dict[tuple[int, int], Any] = {}
     extracted, accuracy_rows = [], []
     layers = [args.layer] if args.layer == "logits" else [args.layer, "logits"]
-    for label, path, model in zip("AB", args.model, models):
+    for label, path, model in zip("AB", args.model, models, strict=True):
         shape = (model.input_size, model.in_channels)
         if shape not in data_by_shape:
             data_by_shape[shape] = load(
-                args.dataset, args.split, data_root=args.data_root, image_size=shape[0],
-                channels=shape[1], subset=args.subset,
+                args.dataset,
+                args.split,
+                data_root=args.data_root,
+                image_size=shape[0],
+                channels=shape[1],
+                subset=args.subset,
             )
         data = data_by_shape[shape]
         acts = activations(model, data, layers, batch_size=args.batch_size, device=device)
         extracted.append(acts)
         logits = acts["logits"]
-        row = {"measure": f"accuracy ({label})", "kind": "accuracy", "layer": "logits",
-               "direction": "higher is better", "value": None, "note": str(path)}
+        row = {
+            "measure": f"accuracy ({label})",
+            "kind": "accuracy",
+            "layer": "logits",
+            "direction": "higher is better",
+            "value": None,
+            "note": str(path),
+        }
         labelled = bool((data.labels >= 0).all())
         if labelled and tuple(data.classes) == tuple(model.classes):
             row["value"] = float(np.mean(logits.argmax(1) == data.labels.numpy()))
         else:
-            reason = "the data is unlabelled" if not labelled else (
-                f"{data.name} has other classes than the {len(model.classes)} the model was trained on")
+            reason = (
+                "the data is unlabelled"
+                if not labelled
+                else (
+                    f"{data.name} has other classes than the {len(model.classes)} the model "
+                    "was trained on"
+                )
+            )
             row["note"] = f"{path}; n/a: {reason}"
         accuracy_rows.append(row)
 
@@ -230,7 +303,11 @@ def run_models(args: argparse.Namespace) -> int:
     rows += accuracy_rows
     if args.format == "table":
         n = len(next(iter(data_by_shape.values())))
-        print(f"{n} examples of {args.dataset} ({args.split}); layer {args.layer!r}; outputs "
-              "compared as softmax of the logits")
-    print(format_rows(rows, ["measure", "kind", "layer", "value", "direction", "note"], args.format))
+        print(
+            f"{n} examples of {args.dataset} ({args.split}); layer {args.layer!r}; outputs "
+            "compared as softmax of the logits"
+        )
+    print(
+        format_rows(rows, ["measure", "kind", "layer", "value", "direction", "note"], args.format)
+    )
     return 0

@@ -25,59 +25,130 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "weights come out bit-identical to an uninterrupted run); on a finished run it prints "
         "the result without training; OUT holding another configuration is an error.",
     )
-    parser.add_argument("--arch", required=True, choices=list(ARCHITECTURES), metavar="ARCH",
-                        help=f"architecture: {', '.join(ARCHITECTURES)}")
-    parser.add_argument("--dataset", required=True, metavar="NAME_OR_PATH",
-                        help=f"a dataset name ({', '.join(DATASETS)}) or an image folder "
-                        "PATH/{train,test}/CLASS/*.jpg")
-    parser.add_argument("--data-root", metavar="DIR",
-                        help="where named datasets live (default: $SIMFUNC_DATA_ROOT or "
-                        "~/.cache/simfunc/datasets)")
-    parser.add_argument("--epochs", type=int, default=defaults.epochs,
-                        help=f"training epochs; 0 saves the untrained network (default {defaults.epochs})")
-    parser.add_argument("--lr", type=float, default=defaults.lr,
-                        help=f"base learning rate of SGD (default {defaults.lr})")
-    parser.add_argument("--momentum", type=float, default=defaults.momentum,
-                        help=f"SGD momentum (default {defaults.momentum})")
-    parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay,
-                        help=f"L2 weight decay (default {defaults.weight_decay})")
-    parser.add_argument("--schedule", choices=SCHEDULES, default=defaults.schedule,
-                        help="learning-rate schedule: cosine annealing to zero, step (x0.1 at 50%% "
-                        f"and 75%% of the epochs) or constant (default {defaults.schedule})")
-    parser.add_argument("--seed", type=int, default=defaults.seed,
-                        help="seed of the initial weights, the shuffling and the augmentation "
-                        f"(default {defaults.seed})")
-    parser.add_argument("--width", type=float, default=defaults.width,
-                        help="channel multiplier of the network, e.g. 0.25 for a cheap CPU run "
-                        f"(default {defaults.width})")
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size,
-                        help=f"examples per SGD step (default {defaults.batch_size})")
-    parser.add_argument("--checkpoint-epochs", default="", metavar="LIST",
-                        help="epochs whose weights to save, comma-separated (0 = the initial "
-                        "weights), or 'thesis' for the thesis's 0,1,...,10,15,...,40,50,...,100 "
-                        "scaled to --epochs (default: none)")
-    parser.add_argument("--subset", type=int, metavar="N",
-                        help="train on a class-stratified subset of N training images "
-                        "(default: all)")
-    parser.add_argument("--test-subset", type=int, metavar="N",
-                        help="evaluate on a class-stratified subset of N test images (default: all)")
-    parser.add_argument("--image-size", type=int, metavar="PIXELS",
-                        help="resize images to PIXELS x PIXELS (default: the dataset's own: 8 for "
-                        "digits, 32 otherwise)")
-    parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
-                        help="random crop and horizontal flip of the training images (default: on, "
-                        "except for digits)")
-    parser.add_argument("--out", metavar="DIR",
-                        help="output directory (default: runs/train/ARCH-DATASET-wWIDTH-seedSEED)")
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
-    parser.add_argument("--threads", type=int, metavar="N",
-                        help="torch CPU threads while training (default: torch's choice)")
+    parser.add_argument(
+        "--arch",
+        required=True,
+        choices=list(ARCHITECTURES),
+        metavar="ARCH",
+        help=f"architecture: {', '.join(ARCHITECTURES)}",
+    )
+    parser.add_argument(
+        "--dataset",
+        required=True,
+        metavar="NAME_OR_PATH",
+        help=f"a dataset name ({', '.join(DATASETS)}) or an image folder "
+        "PATH/{train,test}/CLASS/*.jpg",
+    )
+    parser.add_argument(
+        "--data-root",
+        metavar="DIR",
+        help="where named datasets live (default: $SIMFUNC_DATA_ROOT or ~/.cache/simfunc/datasets)",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=defaults.epochs,
+        help=f"training epochs; 0 saves the untrained network (default {defaults.epochs})",
+    )
+    parser.add_argument(
+        "--lr",
+        type=float,
+        default=defaults.lr,
+        help=f"base learning rate of SGD (default {defaults.lr})",
+    )
+    parser.add_argument(
+        "--momentum",
+        type=float,
+        default=defaults.momentum,
+        help=f"SGD momentum (default {defaults.momentum})",
+    )
+    parser.add_argument(
+        "--weight-decay",
+        type=float,
+        default=defaults.weight_decay,
+        help=f"L2 weight decay (default {defaults.weight_decay})",
+    )
+    parser.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        default=defaults.schedule,
+        help="learning-rate schedule: cosine annealing to zero, step (x0.1 at 50%% "
+        f"and 75%% of the epochs) or constant (default {defaults.schedule})",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=defaults.seed,
+        help="seed of the initial weights, the shuffling and the augmentation "
+        f"(default {defaults.seed})",
+    )
+    parser.add_argument(
+        "--width",
+        type=float,
+        default=defaults.width,
+        help="channel multiplier of the network, e.g. 0.25 for a cheap CPU run "
+        f"(default {defaults.width})",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=defaults.batch_size,
+        help=f"examples per SGD step (default {defaults.batch_size})",
+    )
+    parser.add_argument(
+        "--checkpoint-epochs",
+        default="",
+        metavar="LIST",
+        help="epochs whose weights to save, comma-separated (0 = the initial "
+        "weights), or 'thesis' for the thesis's 0,1,...,10,15,...,40,50,...,100 "
+        "scaled to --epochs (default: none)",
+    )
+    parser.add_argument(
+        "--subset",
+        type=int,
+        metavar="N",
+        help="train on a class-stratified subset of N training images (default: all)",
+    )
+    parser.add_argument(
+        "--test-subset",
+        type=int,
+        metavar="N",
+        help="evaluate on a class-stratified subset of N test images (default: all)",
+    )
+    parser.add_argument(
+        "--image-size",
+        type=int,
+        metavar="PIXELS",
+        help="resize images to PIXELS x PIXELS (default: the dataset's own: 8 for "
+        "digits, 32 otherwise)",
+    )
+    parser.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="random crop and horizontal flip of the training images (default: on, "
+        "except for digits)",
+    )
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        help="output directory (default: runs/train/ARCH-DATASET-wWIDTH-seedSEED)",
+    )
+    parser.add_argument(
+        "--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="torch CPU threads while training (default: torch's choice)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
     parser.set_defaults(handler=run)
 
 
 def parse_checkpoint_epochs(text: str, epochs: int) -> tuple[int, ...]:
-    """``"0,1,5"`` -> (0, 1, 5); ``"thesis"`` -> the thesis list scaled to ``epochs``; ``""`` -> ()."""
+    """``"0,1,5"`` -> (0, 1, 5); ``"thesis"``: the thesis list scaled to ``epochs``; ``""``: ()."""
     from simfunc.train.config import scale_checkpoint_epochs
 
     if text in ("", "none"):
@@ -126,8 +197,14 @@ def run(args: argparse.Namespace) -> int:
         checkpoint_epochs=parse_checkpoint_epochs(args.checkpoint_epochs.strip(), args.epochs),
     )
     out = Path(args.out) if args.out else _default_out(config)
-    metrics = train(config, out, progress=not args.quiet, device=args.device, threads=args.threads,
-                    log=(lambda line: None) if args.quiet else None)
+    metrics = train(
+        config,
+        out,
+        progress=not args.quiet,
+        device=args.device,
+        threads=args.threads,
+        log=(lambda line: None) if args.quiet else None,
+    )
     print(f"test accuracy: {metrics['test_accuracy']:.4f}")
     print(f"model: {out / MODEL_FILE}")
     print(f"metrics: {out / METRICS_FILE}")

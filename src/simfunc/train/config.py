@@ -138,7 +138,9 @@ class TrainConfig:
         if hasattr(self.dataset, "__fspath__"):
             set_(self, "dataset", str(self.dataset))
         if not isinstance(self.dataset, str) or not self.dataset:
-            raise InputError(f"dataset must be a dataset name or a folder path, got {self.dataset!r}")
+            raise InputError(
+                f"dataset must be a dataset name or a folder path, got {self.dataset!r}"
+            )
         if self.data_root is not None:
             if hasattr(self.data_root, "__fspath__"):
                 set_(self, "data_root", str(self.data_root))
@@ -159,8 +161,10 @@ class TrainConfig:
         set_(self, "lr", check_positive(self.lr, "lr"))
         for name in ("momentum", "weight_decay"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-                math.isfinite(value) and value >= 0
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not (math.isfinite(value) and value >= 0)
             ):
                 raise InputError(f"{name} must be a finite number >= 0, got {value!r}")
             set_(self, name, float(value))

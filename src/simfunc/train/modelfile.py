@@ -66,7 +66,9 @@ class ModelFile:
 def build_from_config(resolved: TrainConfig) -> Classifier:
     """The untrained network a resolved configuration describes, seeded with its ``seed``."""
     missing = [
-        name for name in ("num_classes", "in_channels", "image_size") if getattr(resolved, name) is None
+        name
+        for name in ("num_classes", "in_channels", "image_size")
+        if getattr(resolved, name) is None
     ]
     if missing:
         raise InputError(f"the configuration is not resolved: {', '.join(missing)} unset")
@@ -89,7 +91,9 @@ def save_model_file(
     classes: tuple[str, ...] = (),
 ) -> Path:
     """Write ``model``'s weights with their configuration atomically (CPU tensors)."""
-    state = {name: tensor.detach().to("cpu", copy=True) for name, tensor in model.state_dict().items()}
+    state = {
+        name: tensor.detach().to("cpu", copy=True) for name, tensor in model.state_dict().items()
+    }
     return atomic_torch_save(
         path,
         {
@@ -111,12 +115,16 @@ def _model_path(path_or_dir: str | os.PathLike[str], epoch: int | None) -> Path:
         if not path.is_file():
             raise InputError(
                 f"{str(path)!r} does not exist: is {str(path.parent)!r} a finished training "
-                "directory" + ("" if epoch is None else f" with a checkpoint at epoch {epoch}") + "?"
+                "directory"
+                + ("" if epoch is None else f" with a checkpoint at epoch {epoch}")
+                + "?"
             )
     elif epoch is not None:
         raise InputError("epoch= applies to a training directory, not to a model file")
     elif not path.is_file():
-        raise InputError(f"model {str(path)!r} does not exist (expected a model.pt file or a training directory)")
+        raise InputError(
+            f"model {str(path)!r} does not exist (expected a model.pt file or a training directory)"
+        )
     return path
 
 
@@ -145,7 +153,9 @@ def read_model_file(path_or_dir: str | os.PathLike[str], epoch: int | None = Non
 
 
 def load_model(
-    path_or_dir: str | os.PathLike[str], device: str | torch.device = "cpu", epoch: int | None = None
+    path_or_dir: str | os.PathLike[str],
+    device: str | torch.device = "cpu",
+    epoch: int | None = None,
 ) -> Classifier:
     """Rebuild a trained network from a model file or a training directory, in eval mode.
 

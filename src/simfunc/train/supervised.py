@@ -32,7 +32,8 @@ augmentation come from a generator seeded with ``(seed, epoch)``, so no random s
 from one epoch to the next and a resumed run ends with the same weights, bit for bit, as an
 uninterrupted one (same machine, same thread count). The learning rate is a function of the
 epoch (:func:`~simfunc.train.config.learning_rate_factor`), so there is no scheduler state to
-restore. ``torch.use_deterministic_algorithms`` is on while training.
+restore. On accelerators ``torch.use_deterministic_algorithms`` is on while training (on the
+CPU it costs 5-12 % and is not needed: see ``_reproducible``).
 
 **Speed**: the training images stay in memory as uint8; each step indexes a batch of them,
 augments the batch in one gather (:func:`~simfunc.data.transforms.crop_flip_batch`) and
@@ -230,7 +231,9 @@ def _epoch_order(
 
 
 def evaluate(
-    model: nn.Module, data: ImageDataset, device: str | torch.device = "cpu",
+    model: nn.Module,
+    data: ImageDataset,
+    device: str | torch.device = "cpu",
     batch_size: int = EVAL_BATCH_SIZE,
 ) -> tuple[float, float]:
     """(mean cross-entropy loss, accuracy) of ``model`` on ``data``, in eval mode, no grad.
@@ -290,7 +293,9 @@ class _Trainer:
             "config": self.config.to_dict(),
             "resolved_config": self.resolved.to_dict(),
             "epoch": self.epoch,
-            "model": {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()},
+            "model": {
+                k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()
+            },
             "optimizer": _to_cpu(self.optimizer.state_dict()),
             "history": self.history,
             "resumed_from": self.resumed_from,
@@ -316,20 +321,30 @@ class _Trainer:
             group["lr"] = lr
         n = len(self.images)
         batch_size = self.resolved.batch_size
-        order, top, left, flip = _epoch_order(n, self.padding, _epoch_generator(self.resolved.seed, epoch))
+        order, top, left, flip = _epoch_order(
+            n, self.padding, _epoch_generator(self.resolved.seed, epoch)
+        )
         starts = [s for s in range(0, n, batch_size) if n - s >= 2]
         started = time.perf_counter()
         self.model.train()
-        total_loss, correct, seen = 0.0, 0, 0
-        bar = tqdm(starts, desc=f"epoch {epoch}/{epochs}", unit="batch", leave=False, disable=not progress)
+        # Running sums stay on the device (no synchronisation per step on a GPU).
+        total_loss = torch.zeros((), dtype=torch.float64, device=self.device)
+        correct = torch.zeros((), dtype=torch.int64, device=self.device)
+        seen = 0
+        bar = tqdm(
+            starts, desc=f"epoch {epoch}/{epochs}", unit="batch", leave=False, disable=not progress
+        )
         for start in bar:
             positions = order[start : start + batch_size]
             index = positions.to(self.device)
             images = self.images[index]
             if self.padding is not None:
                 images = crop_flip_batch(
-                    images, self.padding, top[start : start + batch_size],
-                    left[start : start + batch_size], flip[start : start + batch_size],
+                    images,
+                    self.padding,
+                    top[start : start + batch_size],
+                    left[start : start + batch_size],
+                    flip[start : start + batch_size],
                 )
             labels = self.labels[index]
             logits = self.model(normalize(images, self.train_data.mean, self.train_data.std))
@@ -338,24 +353,29 @@ class _Trainer:
             loss.backward()
             self.optimizer.step()
             count = len(labels)
-            total_loss += float(loss.detach()) * count
-            correct += int((logits.detach().argmax(1) == labels).sum())
+            total_loss += loss.detach().double() * count
+            correct += (logits.detach().argmax(1) == labels).sum()
             seen += count
-            bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.3f}")
+            if progress:
+                bar.set_postfix(
+                    loss=f"{float(total_loss) / seen:.4f}", acc=f"{int(correct) / seen:.3f}"
+                )
         bar.close()
         seconds = time.perf_counter() - started
         row: dict[str, Any] = {
             "epoch": epoch,
             "learning_rate": lr,
-            "train_loss": total_loss / seen,
-            "train_accuracy": correct / seen,
+            "train_loss": float(total_loss) / seen,
+            "train_accuracy": int(correct) / seen,
             "test_loss": None,
             "test_accuracy": None,
             "seconds": seconds,
             "images_per_second": seen / seconds if seconds > 0 else None,
         }
         if self.resolved.eval_each_epoch or epoch == epochs:
-            row["test_loss"], row["test_accuracy"] = evaluate(self.model, self.test_data, self.device)
+            row["test_loss"], row["test_accuracy"] = evaluate(
+                self.model, self.test_data, self.device
+            )
         self.epoch = epoch
         self.history.append(row)
         return row
@@ -372,18 +392,29 @@ def _to_cpu(value: Any) -> Any:
 
 
 @contextlib.contextmanager
-def _reproducible(threads: int | None) -> Iterator[None]:
-    """Deterministic algorithms (and optionally a thread count) for the block only."""
+def _reproducible(device: torch.device, threads: int | None) -> Iterator[None]:
+    """A thread count, and deterministic algorithms on accelerators, for the block only.
+
+    On the CPU, torch's kernels already give the same bits run after run at a fixed thread
+    count (the resume and determinism tests check it), and
+    ``torch.use_deterministic_algorithms(True)`` made CPU training 5-12 % slower, so it is
+    switched on for other devices only (with cuDNN's deterministic mode; ``warn_only`` so an
+    operation without a deterministic kernel warns instead of failing).
+    """
     previous_deterministic = torch.are_deterministic_algorithms_enabled()
     previous_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    previous_cudnn = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
     previous_threads = torch.get_num_threads()
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    if device.type != "cpu":
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     if threads is not None:
         torch.set_num_threads(threads)
     try:
         yield
     finally:
         torch.use_deterministic_algorithms(previous_deterministic, warn_only=previous_warn)
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = previous_cudnn
         torch.set_num_threads(previous_threads)
 
 
@@ -412,9 +443,7 @@ def _metrics(trainer: _Trainer, out_dir: Path, threads: int) -> dict[str, Any]:
         test_loss, test_accuracy = history[-1]["test_loss"], history[-1]["test_accuracy"]
     else:  # epochs=0: the untrained network
         test_loss, test_accuracy = evaluate(trainer.model, trainer.test_data, trainer.device)
-    checkpoints = {
-        str(e): checkpoint_name(e) for e in trainer.resolved.checkpoint_epochs
-    }
+    checkpoints = {str(e): checkpoint_name(e) for e in trainer.resolved.checkpoint_epochs}
     return {
         "test_accuracy": test_accuracy,
         "test_loss": test_loss,
@@ -486,18 +515,21 @@ def train(
                 f"{str(out)!r} has {METRICS_FILE} but no {MODEL_FILE}: the directory is damaged; "
                 "delete it to train again"
             )
-        say(f"{out}: already trained, test accuracy {load_json(out / METRICS_FILE)['test_accuracy']:.4f}")
-        return load_json(out / METRICS_FILE)
+        finished = load_json(out / METRICS_FILE)
+        (out / STATE_FILE).unlink(missing_ok=True)  # killed just before removing it
+        say(f"{out}: already trained, test accuracy {finished['test_accuracy']:.4f}")
+        return finished
     if resolved is None:
         resolved = resolve_config(config)
 
-    with _reproducible(threads):
+    with _reproducible(chosen, threads):
         trainer = _Trainer(config, resolved, chosen)
         state_path = out / STATE_FILE
         if state_path.is_file():
             trainer.restore(_read_state(state_path))
             missing = [
-                checkpoint_name(e) for e in resolved.checkpoint_epochs
+                checkpoint_name(e)
+                for e in resolved.checkpoint_epochs
                 if e <= trainer.epoch and not (out / checkpoint_name(e)).is_file()
             ]
             if missing:
@@ -507,8 +539,14 @@ def train(
                 )
             say(f"{out}: resuming after epoch {trainer.epoch} of {resolved.epochs}")
         elif 0 in resolved.checkpoint_epochs:
-            save_model_file(out / checkpoint_name(0), trainer.model, config, resolved, 0,
-                            trainer.train_data.classes)
+            save_model_file(
+                out / checkpoint_name(0),
+                trainer.model,
+                config,
+                resolved,
+                0,
+                trainer.train_data.classes,
+            )
 
         while trainer.epoch < resolved.epochs:
             row = trainer.run_epoch(progress)
@@ -516,7 +554,8 @@ def train(
             epoch = trainer.epoch
             tested = (
                 f", test loss {row['test_loss']:.4f}, test accuracy {row['test_accuracy']:.4f}"
-                if row["test_accuracy"] is not None else ""
+                if row["test_accuracy"] is not None
+                else ""
             )
             say(
                 f"epoch {epoch}/{resolved.epochs}: lr {row['learning_rate']:.4g}, train loss "
@@ -524,12 +563,24 @@ def train(
                 f"({row['seconds']:.1f} s)"
             )
             if epoch in resolved.checkpoint_epochs:
-                save_model_file(out / checkpoint_name(epoch), trainer.model, config, resolved, epoch,
-                                trainer.train_data.classes)
+                save_model_file(
+                    out / checkpoint_name(epoch),
+                    trainer.model,
+                    config,
+                    resolved,
+                    epoch,
+                    trainer.train_data.classes,
+                )
             atomic_torch_save(state_path, trainer.state())
 
-        save_model_file(out / MODEL_FILE, trainer.model, config, resolved, trainer.epoch,
-                        trainer.train_data.classes)
+        save_model_file(
+            out / MODEL_FILE,
+            trainer.model,
+            config,
+            resolved,
+            trainer.epoch,
+            trainer.train_data.classes,
+        )
         metrics = _metrics(trainer, out, torch.get_num_threads())
     atomic_write_json(out / METRICS_FILE, metrics)
     state_path.unlink(missing_ok=True)
