@@ -118,11 +118,12 @@ def test_config_round_trips_through_json_and_hashes_stably():
         arch="resnet18",
         width=0.25,
         dataset="cifar10",
+        classes=["cat", "dog"],
         epochs=20,
         checkpoint_epochs=[20, 0, 5, 5],
         train_subset=1000,
     )
-    assert config.checkpoint_epochs == (0, 5, 20)
+    assert config.checkpoint_epochs == (0, 5, 20) and config.classes == ("cat", "dog")
     text = json.dumps(config.to_dict())
     again = TrainConfig.from_dict(json.loads(text))
     assert again == config
@@ -147,6 +148,11 @@ def test_config_round_trips_through_json_and_hashes_stably():
         ({"checkpoint_epochs": "0,1"}, "checkpoint_epochs"),
         ({"augment": "yes"}, "augment"),
         ({"width": 0}, "width"),
+        ({"classes": ()}, "classes is empty"),
+        ({"classes": (1, 1)}, "twice"),
+        ({"classes": "01"}, "classes"),
+        ({"classes": (-1,)}, "negative"),
+        ({"classes": (0.5,)}, "classes"),
     ],
 )
 def test_bad_configurations_are_refused(changes, message):

@@ -40,6 +40,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "PATH/{train,test}/CLASS/*.jpg",
     )
     parser.add_argument(
+        "--classes",
+        metavar="LIST",
+        help="train and test on these classes only: comma-separated indices or names, "
+        "relabelled 0..k-1 in the order given (default: all)",
+    )
+    parser.add_argument(
         "--data-root",
         metavar="DIR",
         help="where named datasets live (default: $SIMFUNC_DATA_ROOT or ~/.cache/simfunc/datasets)",
@@ -167,6 +173,16 @@ def parse_checkpoint_epochs(text: str, epochs: int) -> tuple[int, ...]:
     return tuple(values)
 
 
+def parse_classes(text: str | None) -> tuple[int | str, ...] | None:
+    """``"0,1,2"`` -> (0, 1, 2); ``"cat,dog"`` -> ("cat", "dog"); None -> None."""
+    if text is None:
+        return None
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not parts:
+        raise InputError("--classes: give comma-separated class indices or names")
+    return tuple(int(part) if part.isdigit() else part for part in parts)
+
+
 def _default_out(config) -> Path:
     dataset = Path(config.dataset).name if config.dataset not in ("", ".") else "data"
     return Path("runs") / "train" / f"{config.arch}-{dataset}-w{config.width:g}-seed{config.seed}"
@@ -182,6 +198,7 @@ def run(args: argparse.Namespace) -> int:
         arch=args.arch,
         dataset=args.dataset,
         data_root=args.data_root,
+        classes=parse_classes(args.classes),
         width=args.width,
         image_size=args.image_size,
         train_subset=args.subset,

@@ -78,6 +78,23 @@ def learning_rate_factor(schedule: str, epoch_index: int, epochs: int) -> float:
     return 0.1 ** sum(epoch_index >= milestone for milestone in milestones)
 
 
+def _check_classes(classes: object) -> tuple[int | str, ...]:
+    """A non-empty list of distinct class indices (>= 0) or names."""
+    if isinstance(classes, (str, bytes)) or not isinstance(classes, Iterable):
+        raise InputError(f"classes must be a list of class indices or names, got {classes!r}")
+    chosen = tuple(classes)
+    if not chosen:
+        raise InputError("classes is empty: list at least one class (or None for all)")
+    for item in chosen:
+        if isinstance(item, bool) or not isinstance(item, (int, str)):
+            raise InputError(f"classes must hold class indices or names, got {item!r}")
+        if isinstance(item, int) and item < 0:
+            raise InputError(f"classes holds the negative index {item}")
+    if len(set(chosen)) != len(chosen):
+        raise InputError(f"classes lists a class twice: {list(chosen)}")
+    return tuple(int(c) if isinstance(c, int) else c for c in chosen)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """One supervised training run. Validated on construction (InputError names the field).
@@ -87,6 +104,8 @@ class TrainConfig:
         dataset: a dataset name (``simfunc.data.DATASETS``) or an image-folder path.
         data_root: where named datasets are looked up (None: ``$SIMFUNC_DATA_ROOT`` or the
             default; see ``simfunc.data.load``).
+        classes: train (and test) on these classes only -- indices or names, relabelled
+            0..k-1 in the order given (``simfunc.data.load(classes=...)``); None: all.
         width: channel multiplier of the network.
         num_classes: output classes (None: the dataset's).
         in_channels: 1 (greyscale) or 3 (None: the dataset's own -- 1 for digits, else 3).
@@ -111,6 +130,7 @@ class TrainConfig:
     arch: str = "cnn"
     dataset: str = "digits"
     data_root: str | None = None
+    classes: tuple[int | str, ...] | None = None
     width: float = 1.0
     num_classes: int | None = None
     in_channels: int | None = None
@@ -146,6 +166,8 @@ class TrainConfig:
                 set_(self, "data_root", str(self.data_root))
             if not isinstance(self.data_root, str):
                 raise InputError(f"data_root must be a folder path, got {self.data_root!r}")
+        if self.classes is not None:
+            set_(self, "classes", _check_classes(self.classes))
         set_(self, "width", check_positive(self.width, "width"))
         for name in ("num_classes", "image_size", "train_subset", "test_subset"):
             value = getattr(self, name)
@@ -195,6 +217,8 @@ class TrainConfig:
         """Plain JSON values (tuples as lists): the form stored in files and hashed as a key."""
         values = asdict(self)
         values["checkpoint_epochs"] = list(self.checkpoint_epochs)
+        if self.classes is not None:
+            values["classes"] = list(self.classes)
         return values
 
     @classmethod
@@ -211,8 +235,9 @@ class TrainConfig:
                 f"known: {', '.join(sorted(known))}"
             )
         values = dict(values)
-        if "checkpoint_epochs" in values and isinstance(values["checkpoint_epochs"], list):
-            values["checkpoint_epochs"] = tuple(values["checkpoint_epochs"])
+        for name in ("checkpoint_epochs", "classes"):
+            if isinstance(values.get(name), list):
+                values[name] = tuple(values[name])
         return cls(**values)
 
     def replace(self, **changes: Any) -> TrainConfig:

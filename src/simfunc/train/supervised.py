@@ -112,7 +112,7 @@ EVAL_BATCH_SIZE = 512
 def resolve_config(config: TrainConfig) -> TrainConfig:
     """Fill in the fields left ``None`` from the dataset (without decoding any image).
 
-    ``num_classes``: the dataset's classes; ``in_channels`` and ``image_size``: the dataset's
+    ``num_classes``: the dataset's classes (those of ``classes`` when set); ``in_channels`` and ``image_size``: the dataset's
     own (digits: 1 and 8; image files: 3 and 32); ``augment``: on except for digits.
     """
     if not isinstance(config, TrainConfig):
@@ -124,11 +124,12 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
         native_channels, native_size = 3, 32
     if not source.classes:
         raise InputError(f"dataset {config.dataset!r} has no class labels: it cannot be trained on")
-    num_classes = config.num_classes if config.num_classes is not None else len(source.classes)
-    if num_classes < len(source.classes):
+    present = len(source.classes) if config.classes is None else len(config.classes)
+    num_classes = config.num_classes if config.num_classes is not None else present
+    if num_classes < present:
         raise InputError(
-            f"num_classes={num_classes} is smaller than the {len(source.classes)} classes of "
-            f"dataset {config.dataset!r}"
+            f"num_classes={num_classes} is smaller than the {present} classes of dataset "
+            f"{config.dataset!r}" + ("" if config.classes is None else " selected by classes")
         )
     return config.replace(
         num_classes=num_classes,
@@ -140,6 +141,7 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
 
 def _load_split(resolved: TrainConfig, split: str) -> ImageDataset:
     subset = resolved.train_subset if split == "train" else resolved.test_subset
+    selection = {} if resolved.classes is None else {"classes": list(resolved.classes)}
     return load(
         resolved.dataset,
         split,
@@ -148,6 +150,7 @@ def _load_split(resolved: TrainConfig, split: str) -> ImageDataset:
         channels=resolved.in_channels,
         subset=subset,
         seed=resolved.subset_seed,
+        **selection,
     )
 
 
