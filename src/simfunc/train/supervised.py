@@ -112,8 +112,9 @@ EVAL_BATCH_SIZE = 512
 def resolve_config(config: TrainConfig) -> TrainConfig:
     """Fill in the fields left ``None`` from the dataset (without decoding any image).
 
-    ``num_classes``: the dataset's classes (those of ``classes`` when set); ``in_channels`` and ``image_size``: the dataset's
-    own (digits: 1 and 8; image files: 3 and 32); ``augment``: on except for digits.
+    ``num_classes``: the number of classes (of ``classes`` when set); ``in_channels`` and
+    ``image_size``: the dataset's own (digits: 1 and 8; image files: 3 and 32); ``augment``:
+    on except for digits.
     """
     if not isinstance(config, TrainConfig):
         raise InputError(f"config must be a TrainConfig, got {type(config).__name__}")
