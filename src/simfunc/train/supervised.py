@@ -17,8 +17,10 @@
   finished;
 * ``metrics.json`` last: final ``test_accuracy`` and ``test_loss``; per-epoch ``train_loss``
   and ``test_accuracy_per_epoch``; a ``history`` row per epoch (losses, accuracies, learning
-  rate, seconds); the configuration as given and as resolved; wall time; the epochs a run
-  resumed from (``resumed_from_epochs``); versions of simfunc, torch, numpy and Python.
+  rate, seconds); the configuration as given and as resolved; ``wall_time_seconds`` (epochs
+  with their evaluation and checkpoints, over every attempt) and ``train_seconds`` (the SGD
+  steps alone); the epochs a run resumed from (``resumed_from_epochs``); versions of simfunc,
+  torch, numpy and Python.
 
 Every ``.pt`` file holds tensors and plain Python values only and loads with
 ``torch.load(weights_only=True)``.
@@ -441,7 +443,7 @@ def _versions() -> dict[str, str]:
     }
 
 
-def _metrics(trainer: _Trainer, out_dir: Path, threads: int) -> dict[str, Any]:
+def _metrics(trainer: _Trainer, threads: int) -> dict[str, Any]:
     history = trainer.history
     if history:
         test_loss, test_accuracy = history[-1]["test_loss"], history[-1]["test_accuracy"]
@@ -464,6 +466,7 @@ def _metrics(trainer: _Trainer, out_dir: Path, threads: int) -> dict[str, Any]:
         "train_examples": len(trainer.train_data),
         "test_examples": len(trainer.test_data),
         "wall_time_seconds": trainer.wall_time,
+        "train_seconds": sum(row["seconds"] for row in history),
         "resumed_from_epochs": trainer.resumed_from,
         "device": str(trainer.device),
         "threads": threads,
@@ -553,8 +556,8 @@ def train(
             )
 
         while trainer.epoch < resolved.epochs:
+            epoch_started = time.perf_counter()
             row = trainer.run_epoch(progress)
-            trainer.wall_time += row["seconds"]
             epoch = trainer.epoch
             tested = (
                 f", test loss {row['test_loss']:.4f}, test accuracy {row['test_accuracy']:.4f}"
@@ -575,6 +578,7 @@ def train(
                     epoch,
                     trainer.train_data.classes,
                 )
+            trainer.wall_time += time.perf_counter() - epoch_started
             atomic_torch_save(state_path, trainer.state())
 
         save_model_file(
@@ -585,7 +589,7 @@ def train(
             trainer.epoch,
             trainer.train_data.classes,
         )
-        metrics = _metrics(trainer, out, torch.get_num_threads())
+        metrics = _metrics(trainer, torch.get_num_threads())
     atomic_write_json(out / METRICS_FILE, metrics)
     state_path.unlink(missing_ok=True)
     say(f"{out}: test accuracy {metrics['test_accuracy']:.4f} after {resolved.epochs} epoch(s)")
