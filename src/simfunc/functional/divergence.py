@@ -21,19 +21,26 @@ __all__ = ["jsd", "kl"]
 _LN2 = math.log(2.0)
 
 
-def _sum_p_log_p_over_m(p: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """Per row, sum_c p_c log(p_c / m_c) with 0 log 0 = 0; m must be > 0 wherever p is."""
-    ratio = np.divide(p, m, out=np.ones_like(p), where=p > 0)  # log 1 = 0 where p = 0
+def _sum_p_log_p_over_m(p: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """Per row, sum_c p_c log(p_c / m_c) with m = total / 2 = (p + q) / 2 and 0 log 0 = 0.
+
+    Written as p log(2 p / total): total >= p > 0 wherever p > 0, even for subnormal
+    values, where halving p + q first could round m to 0.
+    """
+    if p.min() > 0:
+        ratio = p / total
+    else:
+        ratio = np.divide(p, total, out=np.full_like(p, 0.5), where=p > 0)  # 0 log 0 = 0
+    ratio *= 2.0
     np.log(ratio, out=ratio)
     return np.einsum("ij,ij->i", p, ratio)
 
 
 def _jsd_nats(p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """JSD in nats of float64 probability rows (m > 0 wherever p or q is)."""
-    m = p + q
-    m *= 0.5
-    divergence = _sum_p_log_p_over_m(p, m)
-    divergence += _sum_p_log_p_over_m(q, m)
+    """JSD in nats of float64 probability rows."""
+    total = p + q
+    divergence = _sum_p_log_p_over_m(p, total)
+    divergence += _sum_p_log_p_over_m(q, total)
     divergence *= 0.5
     return divergence
 
