@@ -155,7 +155,9 @@ def test_float32_logits_are_accepted():
     rng = np.random.default_rng(6)
     L = rng.standard_normal((10, 4)).astype(np.float32)
     M = rng.standard_normal((10, 4)).astype(np.float32)
-    expected = reference_jsd(softmax(L.astype(np.float64), axis=1), softmax(M.astype(np.float64), axis=1))
+    expected = reference_jsd(
+        softmax(L.astype(np.float64), axis=1), softmax(M.astype(np.float64), axis=1)
+    )
     np.testing.assert_allclose(
         fn.jsd(torch.from_numpy(L), M, from_logits=True, reduction="none"), expected, rtol=1e-10
     )
@@ -432,7 +434,8 @@ def test_non_finite_values_are_located_across_chunks(monkeypatch):
     monkeypatch.setattr(functional_inputs, "CHUNK_ELEMENTS", 4)  # 2 rows per chunk
     P = np.full((9, 2), 0.5)
     P[7, 1] = np.nan
-    with pytest.raises(InputError, match=r"P contains 1 NaN value\(s\), the first at index \(7, 1\)"):
+    message = r"P contains 1 NaN value\(s\), the first at index \(7, 1\)"
+    with pytest.raises(InputError, match=message):
         fn.jsd(P, np.full((9, 2), 0.5))
 
 

@@ -106,7 +106,9 @@ def test_permutation_pvalue_follows_the_documented_scheme(name, alternative, tie
 
 def test_permutation_pvalue_does_not_depend_on_batching(monkeypatch, related):
     x, y = related
-    expected = {name: loop_permutation_pvalue(x, y, name, 200, seed=3) for name in ("spearman", "kendall")}
+    expected = {
+        name: loop_permutation_pvalue(x, y, name, 200, seed=3) for name in ("spearman", "kendall")
+    }
     monkeypatch.setattr(resampling, "_BATCH_ELEMENTS", 60)  # batches of 2 permutations
     for name, p in expected.items():
         assert stats.permutation_pvalue(x, y, name, n_permutations=200, seed=3) == p
@@ -286,7 +288,9 @@ def test_bad_sequences_raise_input_error(function, x, y, fragment):
     assert fragment in str(info.value)
 
 
-@pytest.mark.parametrize("function", ["spearman", "kendall", "permutation_pvalue", "bootstrap_ci", "relate"])
+@pytest.mark.parametrize(
+    "function", ["spearman", "kendall", "permutation_pvalue", "bootstrap_ci", "relate"]
+)
 def test_a_constant_y_is_named(function):
     with pytest.raises(InputError, match="y is constant .*undefined"):
         FUNCTIONS[function](OK, [3.0, 3.0, 3.0, 3.0])

@@ -114,7 +114,8 @@ def _check_values(array: np.ndarray, name: str, from_logits: bool) -> None:
                 worst_deviation = float(deviation[index])
                 worst_row = index + rows.start
     if nonfinite:
-        kinds = " and ".join(kind for kind, seen in (("NaN", has_nan), ("infinite", has_inf)) if seen)
+        seen = (("NaN", has_nan), ("infinite", has_inf))
+        kinds = " and ".join(kind for kind, present in seen if present)
         raise InputError(
             f"{name} contains {nonfinite} {kinds} value(s), the first at index {first_nonfinite}"
         )

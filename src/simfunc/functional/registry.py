@@ -33,7 +33,7 @@ OUTPUT_MEASURES: dict[str, Measure] = {
             symmetric=False,
             invariances=_CLASSES,
             bounds=(0.0, math.inf),
-            summary="Kullback-Leibler divergence KL(P || Q) in nats; +inf where Q lacks P's support",
+            summary="KL divergence KL(P || Q) in nats; +inf where Q misses the support of P",
             min_examples=1,
         ),
         Measure(

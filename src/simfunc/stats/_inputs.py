@@ -89,7 +89,7 @@ def check_confidence(confidence: Any) -> float:
 
 
 def check_seed(seed: Any) -> int | None:
-    """A seed for ``numpy.random.default_rng``: a non-negative integer, or None for fresh entropy."""
+    """A seed for ``numpy.random.default_rng``: an integer >= 0, or None for fresh entropy."""
     if seed is None:
         return None
     if isinstance(seed, bool) or not isinstance(seed, Integral):
