@@ -18,7 +18,6 @@ A study is a module under ``simfunc.studies`` that defines:
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import json
 import os
@@ -46,7 +45,6 @@ __all__ = [
     "reproduce",
     "rebuild",
     "default_cache_dir",
-    "describe_settings",
 ]
 
 # Study name -> module. ``simfunc reproduce`` runs them in this order.
@@ -242,13 +240,3 @@ def reproduce(
         )
     out_dir = Path(out) / f"reproduce-{profile}"
     return _write_combined(out_dir, profile, results), results
-
-
-def describe_settings(study: ModuleType, profile: str) -> str:
-    """The profile's settings as aligned text (for ``simfunc run STUDY --show-settings``)."""
-    settings = study.PROFILES[profile]
-    lines = [f"{study.NAME} · {profile}"]
-    for field in dataclasses.fields(settings):
-        lines.append(f"  {field.name:<22} {getattr(settings, field.name)!r}")
-    return "\n".join(lines)
-
