@@ -25,6 +25,7 @@ from simfunc.train.ppo import (
     FEATURES_LAYER,
     LOGITS_LAYER,
     PPOConfig,
+    agent_config,
     agent_path,
     build_policy,
     load_agent,
@@ -267,6 +268,20 @@ def test_a_complete_directory_is_reused_and_a_different_run_refused(tmp_path):
         train_agent(5, 5, 256, out_dir=tmp_path, **TINY)
     with pytest.raises(InputError, match="without saving"):
         train_agent(5, 4, 256, out_dir=tmp_path, save_at=[128, 0], **TINY)
+    # an untrained agent alone leaves no resume state; its record still guards the directory
+    train_agent(6, 9, 0, out_dir=tmp_path / "untrained", **TINY)
+    with pytest.raises(InputError, match="different configuration"):
+        train_agent(6, 10, 0, out_dir=tmp_path / "untrained", **TINY)
+
+
+def test_agent_config_is_what_the_records_hold(tmp_path):
+    (record,) = train_agent(5, 3, 128, out_dir=tmp_path, bottleneck=True, **TINY)
+    hyperparameters = {k: v for k, v in TINY.items() if k not in ("progress", "eval_episodes")}
+    assert record.config == agent_config(5, 3, bottleneck=True, **hyperparameters)
+    assert agent_config(5, 3) != agent_config(5, 4)
+    assert agent_config(5, 3)["learning_rate"] == PPOConfig().learning_rate
+    with pytest.raises(InputError, match="unknown PPO"):
+        agent_config(5, 3, lr=0.1)
 
 
 def test_continuing_a_run_is_bit_identical_to_an_uninterrupted_one(tmp_path):

@@ -280,7 +280,10 @@ def evaluate(
     deterministic: bool = False,
     max_steps: int | None = None,
 ) -> float:
-    """Mean episode return of ``policy`` over ``n_episodes`` seeded episodes (as :func:`collect_states`)."""
+    """Mean episode return of ``policy`` over ``n_episodes`` seeded episodes.
+
+    The episodes are those of :func:`collect_states` with the same arguments.
+    """
     _, returns = _run_episodes(
         policy, size, n_episodes, seed, deterministic, max_steps, keep_observations=False
     )

@@ -48,8 +48,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import random
-import tempfile
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -64,7 +62,6 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
 from simfunc.envs.minigrid import (
-    N_ACTIONS,
     VIEW_SHAPE,
     check_size,
     evaluate,
@@ -72,6 +69,19 @@ from simfunc.envs.minigrid import (
     make_vec_env,
 )
 from simfunc.errors import InputError
+from simfunc.train.ppo_files import (
+    FORMAT,
+    RESUME_FILE,
+    SavedAgent,
+    agent_path,
+    capture_training_state,
+    load_tensors,
+    read_training_state,
+    restore_training_state,
+    save_json,
+    save_tensors,
+    saved_agents,
+)
 from simfunc.validation import check_int, to_numpy
 
 __all__ = [
@@ -85,6 +95,7 @@ __all__ = [
     "MiniGridPolicy",
     "PPOConfig",
     "SavedAgent",
+    "agent_config",
     "build_policy",
     "policy_outputs",
     "quality",
@@ -109,8 +120,6 @@ OPTIMAL_RETURN = 0.8
 POOR_RETURN = 0.2
 """Mean return at or below which an agent is "poor"; in between it is "mediocre"."""
 
-_FORMAT = "simfunc-minigrid-ppo/1"
-_RESUME_FILE = "resume.pt"
 
 
 # --------------------------------------------------------------------------------------------
@@ -362,98 +371,32 @@ def _ppo_config(hyperparameters: dict[str, Any]) -> PPOConfig:
     unknown = sorted(set(hyperparameters) - known)
     if unknown:
         raise InputError(
-            f"unknown PPO hyper-parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            f"unknown PPO hyper-parameter(s) {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(known))}"
         )
     return PPOConfig(**hyperparameters)
 
 
 def _run_config(size: int, seed: int, bottleneck: bool, config: PPOConfig) -> dict[str, Any]:
-    """Everything that determines the training trajectory (what a resumed run must match)."""
     return {"size": size, "seed": seed, "bottleneck": bottleneck, **config.to_dict()}
 
 
-# --------------------------------------------------------------------------------------------
-# Files
+def agent_config(
+    size: int, seed: int, bottleneck: bool = False, **hyperparameters: Any
+) -> dict[str, Any]:
+    """The configuration that determines a training run, as recorded in its files.
 
-
-def agent_path(out_dir: str | os.PathLike, timesteps: int) -> Path:
-    """Where :func:`train_agent` saves the policy after ``timesteps`` environment steps."""
-    return Path(out_dir) / f"agent-{int(timesteps)}.pt"
-
-
-def _write_atomically(path: Path, write: Any) -> None:
-    """Write through ``write(temporary_path)`` then ``os.replace`` it onto ``path``."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-
-
-def _save_tensors(path: Path, payload: Any) -> None:
-    _write_atomically(path, lambda temporary: torch.save(payload, temporary))
-
-
-def _save_json(path: Path, payload: dict[str, Any]) -> None:
-    def write(temporary: str) -> None:
-        with open(temporary, "w", encoding="utf-8") as stream:
-            json.dump(payload, stream, indent=2, sort_keys=True)
-            stream.write("\n")
-
-    _write_atomically(path, write)
-
-
-def _load_tensors(path: Path) -> Any:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise InputError(f"{path} does not exist") from None
-    except Exception as error:  # a truncated or foreign file, or one holding code
-        raise InputError(f"{path} could not be read as a tensors-only checkpoint: {error}") from None
-
-
-@dataclass(frozen=True)
-class SavedAgent:
-    """One saved point of a training run, as recorded in ``agent-<timesteps>.json``."""
-
-    path: Path
-    timesteps: int
-    mean_return: float
-    greedy_return: float
-    quality: str
-    config: dict[str, Any]
-
-    @classmethod
-    def read(cls, path: str | os.PathLike) -> SavedAgent:
-        """Read the record of ``agent-<t>.pt`` (give the ``.pt`` or the ``.json`` path)."""
-        weights = Path(path).with_suffix(".pt")
-        try:
-            record = json.loads(weights.with_suffix(".json").read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError(f"{weights.with_suffix('.json')} does not exist") from None
-        return cls(
-            path=weights,
-            timesteps=int(record["timesteps"]),
-            mean_return=float(record["mean_return"]),
-            greedy_return=float(record["greedy_return"]),
-            quality=str(record["quality"]),
-            config=dict(record["config"]),
-        )
-
-
-def saved_agents(out_dir: str | os.PathLike) -> list[SavedAgent]:
-    """Every complete saved point in ``out_dir`` (weights and record present), by timesteps."""
-    directory = Path(out_dir)
-    found = []
-    for weights in directory.glob("agent-*.pt"):
-        stem = weights.stem.removeprefix("agent-")
-        if stem.isdigit() and weights.with_suffix(".json").exists():
-            found.append(SavedAgent.read(weights))
-    return sorted(found, key=lambda agent: agent.timesteps)
+    ``{"size", "seed", "bottleneck", **PPOConfig fields}``: two calls of :func:`train_agent`
+    with equal configurations train the same agent (save points, evaluation, threads and
+    progress do not enter), so this is the thing to hash for a cache key. A resumed run must
+    match it exactly.
+    """
+    return _run_config(
+        check_size(size),
+        check_int(seed, "seed", minimum=0),
+        _check_bool(bottleneck, "bottleneck"),
+        _ppo_config(hyperparameters),
+    )
 
 
 def load_agent(path: str | os.PathLike, bottleneck: bool | None = None) -> MiniGridPolicy:
@@ -464,7 +407,7 @@ def load_agent(path: str | os.PathLike, bottleneck: bool | None = None) -> MiniG
     state dict's layers; an explicit ``bottleneck`` must agree with the file.
     """
     path = Path(path)
-    state = _load_tensors(path)
+    state = load_tensors(path)
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise InputError(f"{path} does not hold a policy state_dict")
     stored = "features_extractor.bottleneck.weight" in state
@@ -531,110 +474,6 @@ def _ppo(size: int, seed: int, bottleneck: bool, config: PPOConfig):
         device="cpu",
         verbose=0,
     )
-
-
-def _room(monitored_env: Any) -> Any:
-    return monitored_env.unwrapped
-
-
-def _capture_state(model: Any, timesteps: int, run_config: dict, seconds: float) -> dict:
-    """Everything :func:`_restore_state` needs to continue ``model`` bit for bit."""
-    numpy_state = np.random.get_state()
-    python_state = random.getstate()
-    environments = []
-    for env in model.env.envs:
-        room = _room(env)
-        if room.carrying is not None:  # cannot happen in Empty rooms: nothing to pick up
-            raise RuntimeError("cannot save a MiniGrid environment whose agent carries an object")
-        environments.append(
-            {
-                "agent_pos": [int(v) for v in room.agent_pos],
-                "agent_dir": int(room.agent_dir),
-                "step_count": int(room.step_count),
-                "np_random": room.np_random.bit_generator.state,
-                "episode_rewards": list(env.rewards),
-            }
-        )
-    meta = {
-        "format": _FORMAT,
-        "config": run_config,
-        "timesteps": timesteps,
-        "n_updates": int(model._n_updates),
-        "train_seconds": seconds,
-        "numpy_random": {
-            "pos": int(numpy_state[2]),
-            "has_gauss": int(numpy_state[3]),
-            "cached_gaussian": float(numpy_state[4]),
-        },
-        "python_random": [python_state[0], list(python_state[1]), python_state[2]],
-        "environments": environments,
-    }
-    return {
-        "meta": json.dumps(meta),
-        "policy": model.policy.state_dict(),
-        "optimizer": model.policy.optimizer.state_dict(),
-        "torch_random": torch.get_rng_state(),
-        "numpy_random_keys": torch.from_numpy(numpy_state[1].astype(np.int64)),
-        "last_obs": torch.from_numpy(np.asarray(model._last_obs).copy()),
-        "episode_starts": torch.from_numpy(np.asarray(model._last_episode_starts, dtype=bool)),
-    }
-
-
-def _restore_state(model: Any, saved: dict, meta: dict) -> None:
-    model.policy.load_state_dict(saved["policy"], strict=True)
-    model.policy.optimizer.load_state_dict(saved["optimizer"])
-    last_obs = saved["last_obs"].numpy().copy()
-    model.env.reset()  # readies the wrappers; the rooms' states are then overwritten
-    for index, (env, state) in enumerate(zip(model.env.envs, meta["environments"])):
-        room = _room(env)
-        room.agent_pos = tuple(state["agent_pos"])
-        room.agent_dir = state["agent_dir"]
-        room.step_count = state["step_count"]
-        room.np_random.bit_generator.state = state["np_random"]
-        env.rewards = list(state["episode_rewards"])
-        if not np.array_equal(room.gen_obs()["image"], last_obs[index]):
-            raise InputError(
-                f"{_RESUME_FILE}: environment {index}'s saved state does not reproduce its saved "
-                "observation; the file is inconsistent, delete it to train from scratch"
-            )
-    model._last_obs = last_obs
-    model._last_episode_starts = saved["episode_starts"].numpy().copy()
-    model.num_timesteps = meta["timesteps"]
-    model._n_updates = meta["n_updates"]
-    torch.set_rng_state(saved["torch_random"])
-    numpy_random = meta["numpy_random"]
-    np.random.set_state(
-        (
-            "MT19937",
-            saved["numpy_random_keys"].numpy().astype(np.uint32),
-            numpy_random["pos"],
-            numpy_random["has_gauss"],
-            numpy_random["cached_gaussian"],
-        )
-    )
-    version, internal, gauss = meta["python_random"]
-    random.setstate((version, tuple(internal), gauss))
-
-
-def _read_resume_state(out_dir: Path, run_config: dict) -> tuple[dict, dict] | None:
-    path = out_dir / _RESUME_FILE
-    if not path.exists():
-        return None
-    saved = _load_tensors(path)
-    meta = json.loads(saved["meta"])
-    if meta.get("format") != _FORMAT:
-        raise InputError(f"{path} has format {meta.get('format')!r}, expected {_FORMAT!r}")
-    if meta["config"] != run_config:
-        differing = sorted(
-            key
-            for key in set(meta["config"]) | set(run_config)
-            if meta["config"].get(key) != run_config.get(key)
-        )
-        raise InputError(
-            f"out_dir {out_dir} holds a run with a different configuration (differs in "
-            f"{', '.join(differing)}): use another directory"
-        )
-    return saved, meta
 
 
 class _Progress:
@@ -756,31 +595,41 @@ def _train(
     progress: bool,
 ) -> list[SavedAgent]:
     size, seed, bottleneck = run_config["size"], run_config["seed"], run_config["bottleneck"]
-    resumed = _read_resume_state(directory, run_config)
+    resumed = read_training_state(directory, run_config)
     reached = resumed[1]["timesteps"] if resumed else 0
-    missing = [
-        point
-        for point in points
-        if (point < reached or (resumed and point == reached))
-        and not agent_path(directory, point).with_suffix(".json").exists()
-    ]
+
+    def on_disk(point: int) -> bool:
+        record = agent_path(directory, point).with_suffix(".json")
+        if not ((point == 0 or point <= reached) and record.exists()):
+            return False
+        if SavedAgent.read(record).config != run_config:
+            raise InputError(
+                f"{record} was written by a run with a different configuration: use another "
+                "out_dir"
+            )
+        return True
+
+    missing = [point for point in points if resumed and point <= reached and not on_disk(point)]
     if missing:
         raise InputError(
             f"out_dir {directory} is already trained to {reached} steps without saving at "
             f"{', '.join(map(str, missing))}; use a fresh directory to save those points"
         )
+    if all(on_disk(point) for point in points):
+        return [SavedAgent.read(agent_path(directory, point)) for point in points]
 
     model = _ppo(size, seed, bottleneck, config)
     seconds = 0.0
     if resumed:
         saved, meta = resumed
-        _restore_state(model, saved, meta)
+        restore_training_state(model, saved, meta)
         seconds = float(meta["train_seconds"])
-    bar = _Progress(points[-1], min(reached, points[-1]), f"PPO {size}x{size} seed {seed}", progress)
+    label = f"PPO {size}x{size} seed {seed}{' bottleneck' if bottleneck else ''}"
+    bar = _Progress(points[-1], min(reached, points[-1]), label, progress)
     callback = bar.callback()
     try:
         for point in points:
-            if point < reached or (point == reached and resumed):
+            if on_disk(point):
                 continue
             started = time.perf_counter()
             if point > model.num_timesteps:
@@ -821,11 +670,12 @@ def _save_point(
     mean_return = evaluate(policy, size, eval_episodes, eval_seed)
     greedy_return = evaluate(policy, size, 1, eval_seed, deterministic=True)
     weights = agent_path(directory, timesteps)
-    _save_tensors(weights, {key: value.detach().clone() for key, value in policy.state_dict().items()})
-    _save_json(
+    weights_only = {name: value.detach().clone() for name, value in policy.state_dict().items()}
+    save_tensors(weights, weights_only)
+    save_json(
         weights.with_suffix(".json"),
         {
-            "format": _FORMAT,
+            "format": FORMAT,
             "config": run_config,
             "timesteps": timesteps,
             "mean_return": mean_return,
@@ -837,4 +687,5 @@ def _save_point(
         },
     )
     if timesteps > 0:  # at 0 a fresh start is the same thing
-        _save_tensors(directory / _RESUME_FILE, _capture_state(model, timesteps, run_config, seconds))
+        state = capture_training_state(model, timesteps, run_config, seconds)
+        save_tensors(directory / RESUME_FILE, state)
