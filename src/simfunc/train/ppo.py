@@ -296,9 +296,11 @@ class PPOConfig:
     discount 0.99, GAE λ 0.95, clip 0.2, entropy 0.01, value loss 0.5, grad norm 0.5,
     4 epochs, batch 256, no advantage normalisation. Differences, for CPU speed and SB3:
 
-    * ``n_envs`` 8 instead of 16: the same throughput per step on CPU (the environments are
-      stepped in one process either way) with updates twice as often, so small grids are
-      solved in fewer steps (see ``benchmarks/ppo.py``).
+    * ``n_envs`` 8 instead of 16 (all copies step in one process, ``DummyVecEnv``): 16
+      copies run about 20% more steps per second, but 8 update twice as often per step and
+      solve 8×8 in fewer steps (about 16k against 20-24k), so the time to solve is the same
+      and each save point is a multiple of 1024 steps instead of 2048
+      (``benchmarks/ppo.py``).
     * SB3 does not clip the value loss by default; torch-ac clips it with ``max(unclipped,
       clipped)``, which SB3 cannot express. ``clip_range_vf=None`` leaves it unclipped.
 
