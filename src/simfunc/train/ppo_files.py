@@ -53,12 +53,17 @@ def agent_path(out_dir: str | os.PathLike, timesteps: int) -> Path:
     return Path(out_dir) / f"agent-{int(timesteps)}.pt"
 
 
-def write_atomically(path: Path, write: Any) -> None:
-    """Write through ``write(temporary_path)`` then ``os.replace`` it onto ``path``."""
+def write_atomically(path: Path, write: Any, binary: bool) -> None:
+    """Write through ``write(stream)`` into a temporary file next to ``path``, flush it to
+    disk, then ``os.replace`` it onto ``path``: readers see the old file or the new one."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
     try:
-        write(temporary)
+        stream = os.fdopen(handle, "wb") if binary else os.fdopen(handle, "w", encoding="utf-8")
+        with stream:
+            write(stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, 0o644)  # mkstemp makes it private; checkpoints are shared artifacts
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
@@ -67,19 +72,22 @@ def write_atomically(path: Path, write: Any) -> None:
 
 
 def save_tensors(path: Path, payload: Any) -> None:
-    write_atomically(path, lambda temporary: torch.save(payload, temporary))
+    """``torch.save`` ``payload`` (tensors and plain values only) to ``path``, atomically."""
+    write_atomically(path, lambda stream: torch.save(payload, stream), binary=True)
 
 
 def save_json(path: Path, payload: dict[str, Any]) -> None:
-    def write(temporary: str) -> None:
-        with open(temporary, "w", encoding="utf-8") as stream:
-            json.dump(payload, stream, indent=2, sort_keys=True)
-            stream.write("\n")
+    """Write ``payload`` as indented, key-sorted JSON to ``path``, atomically."""
 
-    write_atomically(path, write)
+    def write(stream: Any) -> None:
+        json.dump(payload, stream, indent=2, sort_keys=True)
+        stream.write("\n")
+
+    write_atomically(path, write, binary=False)
 
 
 def load_tensors(path: Path) -> Any:
+    """``torch.load(path, weights_only=True)`` on CPU, or InputError naming the file."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
@@ -105,18 +113,21 @@ class SavedAgent:
     def read(cls, path: str | os.PathLike) -> SavedAgent:
         """Read the record of ``agent-<t>.pt`` (give the ``.pt`` or the ``.json`` path)."""
         weights = Path(path).with_suffix(".pt")
+        record_path = weights.with_suffix(".json")
         try:
-            record = json.loads(weights.with_suffix(".json").read_text(encoding="utf-8"))
+            record = json.loads(record_path.read_text(encoding="utf-8"))
+            return cls(
+                path=weights,
+                timesteps=int(record["timesteps"]),
+                mean_return=float(record["mean_return"]),
+                greedy_return=float(record["greedy_return"]),
+                quality=str(record["quality"]),
+                config=dict(record["config"]),
+            )
         except FileNotFoundError:
-            raise InputError(f"{weights.with_suffix('.json')} does not exist") from None
-        return cls(
-            path=weights,
-            timesteps=int(record["timesteps"]),
-            mean_return=float(record["mean_return"]),
-            greedy_return=float(record["greedy_return"]),
-            quality=str(record["quality"]),
-            config=dict(record["config"]),
-        )
+            raise InputError(f"{record_path} does not exist") from None
+        except (ValueError, KeyError, TypeError) as error:
+            raise InputError(f"{record_path} is not a training record: {error!r}") from None
 
 
 def saved_agents(out_dir: str | os.PathLike) -> list[SavedAgent]:
@@ -178,6 +189,10 @@ def capture_training_state(model: Any, timesteps: int, run_config: dict, seconds
 
 
 def restore_training_state(model: Any, saved: dict, meta: dict) -> None:
+    """Put a freshly built SB3 PPO ``model`` (same configuration) into the saved state.
+
+    Also sets the process-wide torch, numpy and python random states, as training needs.
+    """
     model.policy.load_state_dict(saved["policy"], strict=True)
     model.policy.optimizer.load_state_dict(saved["optimizer"])
     last_obs = saved["last_obs"].numpy().copy()
@@ -214,11 +229,18 @@ def restore_training_state(model: Any, saved: dict, meta: dict) -> None:
 
 
 def read_training_state(out_dir: Path, run_config: dict) -> tuple[dict, dict] | None:
+    """The resume state in ``out_dir`` (tensors, and its JSON metadata), or None if absent.
+
+    InputError if it is unreadable or was written by a run of another configuration.
+    """
     path = out_dir / RESUME_FILE
     if not path.exists():
         return None
     saved = load_tensors(path)
-    meta = json.loads(saved["meta"])
+    try:
+        meta = json.loads(saved["meta"])
+    except (TypeError, KeyError, ValueError):
+        raise InputError(f"{path} is not a simfunc resume state") from None
     if meta.get("format") != FORMAT:
         raise InputError(f"{path} has format {meta.get('format')!r}, expected {FORMAT!r}")
     if meta["config"] != run_config:
