@@ -28,6 +28,11 @@ Layers for forward hooks (``policy.get_submodule(path)``):
 * :data:`LOGITS_LAYER` ``"action_net"``: output (n, 7), the action logits (the policy is
   ``softmax(logits)``).
 
+The feature extractor is shared by actor and critic, so each of SB3's forward passes
+(``policy(obs)``, ``policy.get_distribution(obs)``, ``policy.evaluate_actions``) runs each
+of these modules exactly once. Feed observations as a tensor ``(n, 7, 7, 3)`` of raw
+integers (uint8 or float, unscaled); :func:`policy_outputs` does all of this for you.
+
 Training (:func:`train_agent`) writes into a directory, resumable, files holding tensors and
 JSON only (a checkpoint never executes code; they load with ``torch.load(weights_only=True)``):
 
