@@ -1,0 +1,8 @@
+"""Training with saved checkpoints.
+
+Import the submodule you need; this package imports nothing heavy itself:
+
+* ``simfunc.train.ppo``: PPO agents for the MiniGrid study (thesis §3.5), on stable-baselines3.
+"""
+
+from __future__ import annotations
