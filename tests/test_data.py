@@ -513,6 +513,7 @@ def test_bad_arguments_raise_input_error(kwargs, word):
 def test_dataset_names_are_listed():
     assert set(DATASETS) == {
         "digits",
+        "photo-patches",
         "cifar10",
         "cifar100",
         "tiny-imagenet",
@@ -806,3 +807,48 @@ def test_unusual_png_modes_decode_to_rgb(tmp_path, cache):
     np.testing.assert_allclose(data.images[0, 0].numpy(), deep / 257.0, atol=1)
     assert torch.all(data.images[1, 0] == 200) and torch.all(data.images[1, 1:] == 0)
     assert torch.all(data.images[2, 1] == 90) and torch.all(data.images[2, 0] == 0)
+
+
+# --- class selection and the photo-patch test set ----------------------------------------
+
+
+def test_classes_keep_and_relabel_in_the_order_given():
+    full = load("digits", "test")
+    part = load("digits", "test", classes=[7, 2])
+    assert part.classes == ("7", "2") and part.num_classes == 2
+    original = full.labels[(full.labels == 7) | (full.labels == 2)]
+    expected = torch.where(original == 7, 0, 1)
+    assert torch.equal(part.labels, expected)
+    assert torch.equal(part.images, full.images[(full.labels == 7) | (full.labels == 2)])
+
+
+def test_classes_by_name_on_an_image_folder_and_cache_slot_is_separate(tmp_path):
+    root = SHARED / "cifar10"
+    if not root.is_dir():
+        pytest.skip(f"shared data not found at {root}")
+    both = load(root, "test", classes=["cat", "dog"], subset=40, cache_dir=tmp_path)
+    assert both.classes == ("cat", "dog") and set(both.labels.tolist()) == {0, 1}
+    everything = load(root, "test", subset=40, cache_dir=tmp_path)
+    assert everything.num_classes == 10
+    again = load(root, "test", classes=["cat", "dog"], subset=40, cache_dir=tmp_path)
+    assert again.from_cache and torch.equal(again.images, both.images)
+
+
+@pytest.mark.parametrize("classes, fragment", [([11], "not a class"), ([1, 1], "twice"), ([], "non-empty"), ("3", "non-empty")])
+def test_bad_class_selection(classes, fragment):
+    with pytest.raises(InputError, match=fragment):
+        load("digits", "test", classes=classes)
+
+
+def test_photo_patches_are_deterministic_unlabelled_natural_images():
+    test = load("photo-patches", "test")
+    assert len(test) == 1000 and test.num_classes == 0 and (test.labels == -1).all()
+    assert test.images.shape == (1000, 3, 32, 32)
+    assert torch.equal(test.images, load("photo-patches", "test").images)
+    assert not torch.equal(test.images, load("photo-patches", "train").images)
+    # real photographs: colour, and far from constant
+    assert test.images.float().std() > 20
+    grey = load("photo-patches", "test", image_size=8, channels=1)
+    assert grey.images.shape == (1000, 1, 8, 8)
+    with pytest.raises(InputError, match="unlabelled"):
+        load("photo-patches", "test", classes=[0])

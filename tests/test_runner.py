@@ -118,6 +118,15 @@ def test_a_job_key_changes_when_anything_upstream_changes(tmp_path):
     assert plan.entry_path(Cache(tmp_path), "train/a") == tmp_path / "train" / plan.key("train/a")
 
 
+def test_meta_names_things_without_changing_the_key():
+    named = Job("train/a", WRITE, {"value": 1}, meta={"model_id": "resnet18-s0", "seeds": (0, 1)})
+    other = Job("train/a", WRITE, {"value": 1}, meta={"model_id": "a-different-name"})
+    assert named.meta == {"model_id": "resnet18-s0", "seeds": [0, 1]}
+    assert Plan([named]).key("train/a") == Plan([other]).key("train/a")
+    with pytest.raises(InputError, match="meta must be a mapping"):
+        Job("train/b", WRITE, meta=["x"])
+
+
 # -- running ---------------------------------------------------------------------------------------
 
 

@@ -505,6 +505,19 @@ def test_adding_a_pair_again_replaces_its_value(tmp_path):
     assert frame[["value", "run_id"]].values.tolist() == [[0.55, "later"]]
 
 
+def test_keep_only_run_drops_what_the_latest_run_did_not_record(tmp_path):
+    with ResultsDB(tmp_path / "results.sqlite") as db:
+        db.add_pairs(PAIR_ROWS, run_id="old")
+        db.add_model("m9", kind="classifier", run_id="old")
+        db.add_scalar("toy", "acc", 0.5, run_id="old")
+        db.add_pairs(PAIR_ROWS[:2], run_id="new")  # the rerun recorded only two pairs
+        db.add_model("m1", kind="classifier", run_id="new")
+        removed = db.keep_only_run("new")
+        assert removed == (len(PAIR_ROWS) - 2) + 1 + 1
+        assert sorted(db.pairs()["run_id"]) == ["new", "new"]
+        assert db.models()["model_id"].tolist() == ["m1"] and db.scalars().empty
+
+
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf"), None, "0.5", True])
 def test_non_finite_or_non_numeric_values_are_rejected_and_nothing_is_written(tmp_path, bad):
     with ResultsDB(tmp_path / "results.sqlite") as db:

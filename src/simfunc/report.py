@@ -18,6 +18,8 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from simfunc.store.atomic import atomic_write_text
+
 __all__ = ["FigureRef", "Table", "Section", "render", "write_report"]
 
 
@@ -147,6 +149,5 @@ def render(title: str, sections: Sequence[Section], meta: dict[str, Any] | None 
 def write_report(path: str | Path, title: str, sections: Sequence[Section],
                  meta: dict[str, Any] | None = None, intro: str = "") -> Path:
     """Render and write the report atomically."""
-    from simfunc.figures import save_text
-
-    return save_text(render(title, sections, meta, intro), path)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return atomic_write_text(path, render(title, sections, meta, intro))

@@ -16,8 +16,10 @@ from simfunc import __version__
 from simfunc.errors import InputError
 
 COMMAND_MODULES = [
-    # "simfunc.cli.<module>" for each subcommand, in the order --help lists them
+    # one module per subcommand group, in the order --help lists them
+    "simfunc.cli.run",
     "simfunc.cli.train",
+    "simfunc.cli.measures",
     "simfunc.cli.compare",
 ]
 

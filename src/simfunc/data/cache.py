@@ -60,10 +60,16 @@ def _fingerprint(listing: FileListing) -> str:
 
 
 def cache_key(
-    listing: FileListing, image_size: int, channels: int, subset: int | None, seed: int
+    listing: FileListing,
+    image_size: int,
+    channels: int,
+    subset: int | None,
+    seed: int,
+    classes: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
-    """Everything the decoded images depend on."""
+    """Everything the decoded images depend on (``classes``: the class filter, if any)."""
     return {
+        "classes": list(classes) if classes is not None else None,
         "version": CACHE_VERSION,
         "name": listing.name,
         "root": str(Path(listing.root).resolve()),

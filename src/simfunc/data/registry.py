@@ -12,6 +12,8 @@ else ``~/.cache/simfunc/datasets``); the layouts tried, in order:
 
 * ``digits`` -- scikit-learn's bundled 8x8 digits (no files needed; see
   :mod:`simfunc.data.digits` for the fixed 1,437/360 split). The default.
+* ``photo-patches`` -- crops of the two photographs bundled with scikit-learn, an unlabelled
+  out-of-distribution test set that needs no files (:mod:`simfunc.data.photopatches`).
 * ``cifar10`` -- ``ROOT/cifar-10-batches-py/`` (official python pickles), then
   ``ROOT/cifar10/cifar-10-batches-py/``, then the image folder ``ROOT/cifar10/SPLIT/CLASS/``.
   With ``download=True`` and none of these present, the official archive is downloaded into
@@ -43,6 +45,8 @@ subset of a large folder decodes only N images.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +60,7 @@ from simfunc.data.download import CIFAR_ARCHIVES, download_cifar
 from simfunc.data.imagefolder import scan_image_folder
 from simfunc.data.imagenet32 import imagenet32_files, read_imagenet32
 from simfunc.data.normalization import statistics
+from simfunc.data.photopatches import read_photo_patches
 from simfunc.data.sources import SPLITS, ArraySet, FileListing
 from simfunc.data.subset import stratified_subset
 from simfunc.data.tinyimagenet import has_official_val, scan_tiny_official_val
@@ -66,7 +71,16 @@ from simfunc.validation import check_choice, check_int
 
 __all__ = ["DATASETS", "default_data_root", "load", "resolve"]
 
-DATASETS = ("digits", "cifar10", "cifar100", "tiny-imagenet", "imagenet32", "voc", "cats-vs-dogs")
+DATASETS = (
+    "digits",
+    "photo-patches",
+    "cifar10",
+    "cifar100",
+    "tiny-imagenet",
+    "imagenet32",
+    "voc",
+    "cats-vs-dogs",
+)
 
 
 def default_data_root() -> Path:
@@ -235,6 +249,8 @@ def resolve(
         name = name_or_path
         if name == "digits":
             return read_digits(split)
+        if name == "photo-patches":
+            return read_photo_patches(split)
         root = Path(data_root).expanduser() if data_root is not None else default_data_root()
         if name in ("cifar10", "cifar100"):
             return _resolve_cifar(name, root, split, download)
@@ -257,6 +273,40 @@ def resolve(
     return _resolve_path(Path(name_or_path).expanduser(), split)
 
 
+def _select_classes(
+    source: ArraySet | FileListing, classes: Sequence[int | str]
+) -> tuple[ArraySet | FileListing, tuple[str, ...]]:
+    """Keep only ``classes`` (indices or names), relabelled 0..k-1 in the order given."""
+    if isinstance(classes, (str, bytes)) or not isinstance(classes, Sequence) or not classes:
+        raise InputError(f"classes must be a non-empty list of class indices or names, got {classes!r}")
+    if not source.classes:
+        raise InputError(f"classes: {source.name!r} is unlabelled; it has no classes to select")
+    chosen = []
+    for item in classes:
+        if isinstance(item, str) and item in source.classes:
+            chosen.append(source.classes.index(item))
+        elif isinstance(item, (int, np.integer)) and not isinstance(item, bool) and 0 <= item < len(source.classes):
+            chosen.append(int(item))
+        else:
+            raise InputError(
+                f"classes: {item!r} is not a class of {source.name!r}; it has "
+                f"{len(source.classes)} classes: {', '.join(source.classes[:20])}"
+                + (" ..." if len(source.classes) > 20 else "")
+            )
+    if len(set(chosen)) != len(chosen):
+        raise InputError(f"classes lists a class twice: {list(classes)}")
+    relabel = np.full(len(source.classes), -1, dtype=np.int64)
+    relabel[chosen] = np.arange(len(chosen))
+    keep = np.flatnonzero(relabel[source.labels] >= 0)
+    names = tuple(source.classes[i] for i in chosen)
+    labels = relabel[source.labels[keep]]
+    if isinstance(source, ArraySet):
+        filtered = replace(source, images=source.images[keep], labels=labels, classes=names)
+    else:
+        filtered = replace(source, paths=[source.paths[i] for i in keep], labels=labels, classes=names)
+    return filtered, names
+
+
 def _decode(listing: FileListing, indices: np.ndarray, size: int, channels: int) -> np.ndarray:
     images = np.empty((len(indices), channels, size, size), dtype=np.uint8)
     for row, index in enumerate(indices):
@@ -276,6 +326,7 @@ def load(
     download: bool = False,
     cache_dir: str | os.PathLike | None = None,
     use_cache: bool = True,
+    classes: Sequence[int | str] | None = None,
 ) -> ImageDataset:
     """Load ``split`` of a dataset as an in-memory :class:`ImageDataset`.
 
@@ -285,6 +336,8 @@ def load(
     ``augment``: random crop and horizontal flip on access (training only).
     ``download``: fetch CIFAR-10/100 when they are not under ``data_root``.
     ``cache_dir`` / ``use_cache``: the decoded-image cache of files read from JPEG/PNG.
+    ``classes``: keep only these classes (indices or names), relabelled 0..k-1 in the order
+    given -- e.g. digits 0-4 and 5-9 as two different training sets.
     See the module docstring for names and layouts.
     """
     check_choice(split, "split", SPLITS)
@@ -299,6 +352,9 @@ def load(
             raise InputError(f"{flag} must be True or False, got {value!r}")
 
     source = resolve(name_or_path, split, data_root, download)
+    class_filter = None
+    if classes is not None:
+        source, class_filter = _select_classes(source, classes)
     indices = (
         stratified_subset(source.labels, subset, seed)
         if subset is not None
@@ -313,7 +369,7 @@ def load(
         classes = source.classes
         cached = None
         if use_cache:
-            key = cache_key(source, image_size, channels, subset, seed)
+            key = cache_key(source, image_size, channels, subset, seed, class_filter)
             path = cache_path(Path(cache_dir) if cache_dir else default_cache_dir(), key)
             cached = read_cache(path, key)
         if cached is not None:

@@ -86,6 +86,10 @@ class Job:
         job's threads, a Ray executor passes them on as Ray resources.
     label:
         Short text for progress display (defaults to ``id``).
+    meta:
+        JSON-able mapping for the ``record`` function (model names, roles, test-set labels):
+        what a study calls things, as opposed to what is computed. It is *not* part of the cache
+        key, so two studies that name the same computation differently share its entry.
     """
 
     id: str
@@ -96,6 +100,7 @@ class Job:
     record: str | None = None
     resources: Mapping[str, float] = field(default_factory=lambda: {"cpus": 1, "gpus": 0})
     label: str = ""
+    meta: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id.strip() or self.id != self.id.strip():
@@ -148,6 +153,9 @@ class Job:
         if not isinstance(self.label, str):
             raise InputError(f"job {self.id!r}: label must be a string")
         object.__setattr__(self, "label", self.label or self.id)
+        if not isinstance(self.meta, Mapping):
+            raise InputError(f"job {self.id!r}: meta must be a mapping")
+        object.__setattr__(self, "meta", normalize_config(self.meta, f"job {self.id!r}: meta"))
 
 
 class Plan:

@@ -453,6 +453,24 @@ class ResultsDB:
                 row,
             )
 
+    def keep_only_run(self, run_id: str) -> int:
+        """Delete the models, pairs and scalars that ``run_id`` did not record; return how many.
+
+        A study reruns its whole plan (cached jobs record again, with the new run_id), so after
+        a successful run this leaves exactly what the current settings produced: a model or pair
+        dropped from the settings does not linger in the analysis. The ``runs`` table keeps the
+        history of every run.
+        """
+        _text(run_id, "run_id")
+        removed = 0
+        with self.connection as connection:
+            for table in ("pairs", "models", "scalars"):
+                cursor = connection.execute(
+                    f"DELETE FROM {table} WHERE run_id IS NOT ? ", (run_id,)
+                )
+                removed += cursor.rowcount
+        return removed
+
     # -- reading -------------------------------------------------------------------------------
 
     def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> pd.DataFrame:

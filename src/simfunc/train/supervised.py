@@ -144,7 +144,6 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
 
 def _load_split(resolved: TrainConfig, split: str) -> ImageDataset:
     subset = resolved.train_subset if split == "train" else resolved.test_subset
-    selection = {} if resolved.classes is None else {"classes": list(resolved.classes)}
     return load(
         resolved.dataset,
         split,
@@ -153,7 +152,7 @@ def _load_split(resolved: TrainConfig, split: str) -> ImageDataset:
         channels=resolved.in_channels,
         subset=subset,
         seed=resolved.subset_seed,
-        **selection,
+        classes=None if resolved.classes is None else list(resolved.classes),
     )
 
 

@@ -1,0 +1,145 @@
+"""PPO on MiniGrid Empty: throughput, and how many steps / seconds until agents are solved.
+
+    PYTHONPATH=src python benchmarks/ppo.py            # full: ~20-30 min on 2 quiet cores
+    PYTHONPATH=src python benchmarks/ppo.py --quick    # smoke size: about a minute
+
+Part 1, throughput: environment steps per second of ``simfunc.train.ppo.train_agent``
+(time inside SB3's ``learn``: rollouts and updates, evaluations excluded) for every grid
+size and both variants at the default settings (n_envs 8, 1 torch thread), then for
+n_envs in {4, 8, 16} × torch threads in {1, 2} on 8×8. The reference for the thread
+setting is the same run with 2 threads; the ratio is printed.
+
+Part 2, learning curves: agents trained with a save point every ``interval`` steps; at each
+point the recorded mean return (stochastic policy, 16 seeded episodes). Printed per run:
+the first saved step at which the agent is mediocre (R > 0.2) and optimal (R > 0.8), the
+training seconds to get there, and the quality at every point, which is what sizes the
+study's step budgets and save points.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from simfunc.train.ppo import POOR_RETURN, OPTIMAL_RETURN, PPOConfig, train_agent
+
+# steps until a plain agent is usually solved (measured), and the save interval to use
+CURVE_BUDGETS = {5: (32768, 2048), 6: (49152, 2048), 8: (65536, 4096), 16: (491520, 16384)}
+
+
+def throughput(size: int, bottleneck: bool, steps: int, n_envs: int, threads: int) -> float:
+    """Environment steps per second of PPO training (evaluations excluded)."""
+    rollout = n_envs * PPOConfig().n_steps
+    steps = max(rollout, steps // rollout * rollout)
+    with tempfile.TemporaryDirectory() as directory:
+        (record,) = train_agent(
+            size, 0, steps, out_dir=directory, bottleneck=bottleneck, n_envs=n_envs,
+            num_threads=threads, eval_episodes=1, progress=False,
+        )  # fmt: skip
+        seconds = json.loads(record.path.with_suffix(".json").read_text())["train_seconds"]
+    return steps / seconds
+
+
+def curve(size: int, bottleneck: bool, seed: int, budget: int, interval: int) -> dict:
+    """Train to ``budget`` saving every ``interval`` steps; the mean return at each point."""
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as directory:
+        records = train_agent(
+            size, seed, budget, out_dir=directory, bottleneck=bottleneck,
+            save_at=range(interval, budget, interval), eval_episodes=16, progress=False,
+        )  # fmt: skip
+        seconds = [
+            json.loads(r.path.with_suffix(".json").read_text())["train_seconds"] for r in records
+        ]
+    points = [
+        {"timesteps": r.timesteps, "mean_return": round(r.mean_return, 3), "quality": r.quality,
+         "train_seconds": s}
+        for r, s in zip(records, seconds)
+    ]  # fmt: skip
+
+    def first(threshold: float) -> dict | None:
+        return next((p for p in points if p["mean_return"] > threshold), None)
+
+    return {
+        "size": size,
+        "bottleneck": bottleneck,
+        "seed": seed,
+        "points": points,
+        "mediocre_at": first(POOR_RETURN),
+        "optimal_at": first(OPTIMAL_RETURN),
+        "wall_seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smoke size (about a minute)")
+    parser.add_argument("--sizes", type=int, nargs="*", help="grid sizes for the curves")
+    parser.add_argument("--seeds", type=int, nargs="*", help="seeds for the curves")
+    parser.add_argument("--curves-only", action="store_true", help="skip the throughput part")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+
+    print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, "
+          f"python {platform.python_version()}")  # fmt: skip
+    results: dict = {"throughput": [], "settings": [], "curves": []}
+
+    if not args.curves_only:
+        steps = 4096 if args.quick else 16384
+        print(f"\n## Throughput, {steps} steps per run (n_envs 8, 1 thread)")
+        print(f"{'size':>5} {'variant':>11} {'steps/s':>9}")
+        for size in (5, 8) if args.quick else (5, 6, 8, 16):
+            for bottleneck in (False, True):
+                rate = throughput(size, bottleneck, steps, n_envs=8, threads=1)
+                row = {"size": size, "bottleneck": bottleneck, "rate": rate}
+                results["throughput"].append(row)
+                print(f"{size:>5} {'bottleneck' if bottleneck else 'plain':>11} {rate:>9.0f}",
+                      flush=True)  # fmt: skip
+
+        print(f"\n## Settings on 8x8 plain, {steps} steps per run")
+        print(f"{'n_envs':>6} {'1 thread':>9} {'2 threads':>9} {'ratio 1/2':>9}")
+        for n_envs in (8,) if args.quick else (4, 8, 16):
+            one = throughput(8, False, steps, n_envs=n_envs, threads=1)
+            two = throughput(8, False, steps, n_envs=n_envs, threads=2)
+            results["settings"].append({"n_envs": n_envs, "threads_1": one, "threads_2": two})
+            print(f"{n_envs:>6} {one:>9.0f} {two:>9.0f} {one / two:>9.2f}", flush=True)
+
+    sizes = args.sizes or ([5] if args.quick else [5, 6, 8, 16])
+    seeds = args.seeds if args.seeds is not None else ([0] if args.quick else [0, 1])
+    variants = (False,) if args.quick else (False, True)
+    print("\n## Learning curves (mean return of 16 sampled episodes at each save point)")
+    for size in sizes:
+        budget, interval = CURVE_BUDGETS[size]
+        if args.quick:
+            budget = min(budget, 16384)
+        for bottleneck in variants:
+            for seed in seeds if size != 16 or args.sizes else seeds[:1]:
+                run = curve(size, bottleneck, seed, budget, interval)
+                results["curves"].append(run)
+                label = f"{size}x{size} {'bottleneck' if bottleneck else 'plain'} seed {seed}"
+                reached = []
+                for name in ("mediocre_at", "optimal_at"):
+                    point = run[name]
+                    reached.append(
+                        f"{name.split('_')[0]} at {point['timesteps']} steps "
+                        f"({point['train_seconds']:.0f} s)" if point else f"never {name[:-3]}"
+                    )
+                print(f"{label}: {', '.join(reached)}; run {run['wall_seconds']} s", flush=True)
+                print("    " + " ".join(
+                    f"{p['timesteps'] // 1024}k:{p['mean_return']:.2f}" for p in run["points"]
+                ), flush=True)  # fmt: skip
+
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+        print(f"\nwrote {args.json}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""``simfunc run``, ``simfunc reproduce`` and ``simfunc report``: the studies from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from simfunc.errors import InputError
+
+PROFILE_HELP = (
+    "quick: CPU, minutes, bundled data (digits); standard: real images from --data-root, "
+    "CPU-feasible; paper: the thesis's settings, for GPUs (default: quick)"
+)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", choices=("quick", "standard", "paper"), default="quick",
+                        help=PROFILE_HELP)
+    parser.add_argument("--data-root", metavar="DIR",
+                        help="folder holding the image data sets (e.g. ../shared/data)")
+    parser.add_argument("--out", metavar="DIR", default="runs",
+                        help="where run directories are written (default: runs)")
+    parser.add_argument("--cache-dir", metavar="DIR",
+                        help="artifact cache (default: $SIMFUNC_CACHE or ./cache)")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="worker processes (default: 1, in this process)")
+    parser.add_argument("--device", default="cpu", help="torch device for jobs (default: cpu)")
+    parser.add_argument("--set", dest="assignments", action="append", metavar="KEY=VALUE",
+                        help="override a setting, e.g. --set epochs=3 --set archs=cnn,mlp "
+                        "(repeatable)")
+    parser.add_argument("--config", metavar="FILE.toml",
+                        help="settings from a TOML file: top-level keys, or a [study-name] table")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from simfunc.studies.framework import STUDIES
+
+    run = subparsers.add_parser(
+        "run", help="run one study end to end",
+        description="Train, extract, compare and analyse one study; writes "
+        "OUT/STUDY-PROFILE/ (results.sqlite, summary.json, figures/, report.html). Cached "
+        "work is reused, so a rerun finishes in seconds and an interrupted run resumes.",
+    )
+    run.add_argument("study", choices=list(STUDIES), help="which study")
+    run.add_argument("--show-settings", action="store_true",
+                     help="print the resolved settings and exit")
+    _common(run)
+    run.set_defaults(handler=run_one)
+
+    reproduce = subparsers.add_parser(
+        "reproduce", help="run every study and write one report",
+        description="Run every study under a profile and write OUT/reproduce-PROFILE/report.html "
+        "(self-contained) beside each study's own run directory.",
+    )
+    reproduce.add_argument("--studies", metavar="A,B", help="only these studies (comma-separated)")
+    _common(reproduce)
+    reproduce.set_defaults(handler=run_all)
+
+    report = subparsers.add_parser(
+        "report", help="rebuild a run's report from its results database",
+        description="Redo the analysis, figures, summary.json and report.html of a run "
+        "directory (a study's, or a reproduce directory) from its results database alone.",
+    )
+    report.add_argument("run_dir", metavar="RUN_DIR")
+    report.set_defaults(handler=rebuild_report)
+
+
+def _overrides(study: Any, args: argparse.Namespace, strict: bool) -> dict[str, Any]:
+    """Overrides for one study from --config, --set and --data-root (in that order)."""
+    from simfunc.settings import parse_assignments, read_toml
+
+    fields = {f.name for f in dataclasses.fields(study.PROFILES["quick"])}
+    values: dict[str, Any] = {}
+    if args.config:
+        values.update(read_toml(args.config, section=study.NAME))
+    values.update(parse_assignments(args.assignments))
+    if args.data_root:
+        values["data_root"] = str(Path(args.data_root).expanduser().resolve())
+    if not strict:  # reproduce: a key applies to the studies that have it
+        values = {k: v for k, v in values.items() if k in fields}
+    return values
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    return not args.no_progress
+
+
+def run_one(args: argparse.Namespace) -> int:
+    from simfunc.studies.framework import load_study, resolve_settings, run_study
+
+    study = load_study(args.study)
+    overrides = _overrides(study, args, strict=True)
+    settings = resolve_settings(study, args.profile, overrides)
+    if args.show_settings:
+        for field in dataclasses.fields(settings):
+            print(f"{field.name:<22} {getattr(settings, field.name)!r}")
+        return 0
+    result = run_study(args.study, args.profile, out=args.out, cache_dir=args.cache_dir,
+                       overrides=overrides, jobs=args.jobs, progress=_progress(args),
+                       device=args.device)
+    _print_done(result.report, result.run_dir)
+    return 0
+
+
+def run_all(args: argparse.Namespace) -> int:
+    from simfunc.studies.framework import STUDIES, load_study, reproduce
+
+    names = [n.strip() for n in args.studies.split(",")] if args.studies else list(STUDIES)
+    overrides = {name: _overrides(load_study(name), args, strict=False) for name in names}
+    if args.assignments:
+        used = {k for values in overrides.values() for k in values}
+        unused = [a.split("=", 1)[0].strip().replace("-", "_") for a in args.assignments]
+        unused = [k for k in unused if k not in used]
+        if unused:
+            raise InputError(f"--set {', '.join(unused)}: no study has such a setting")
+    report_path, results = reproduce(args.profile, studies=names, out=args.out,
+                                     cache_dir=args.cache_dir, overrides=overrides,
+                                     jobs=args.jobs, progress=_progress(args), device=args.device)
+    for result in results:
+        _print_done(result.report, result.run_dir)
+    print(f"report: {report_path}")
+    return 0
+
+
+def _print_done(report: Any, run_dir: Path) -> None:
+    counts = f" ({report.summary()})" if report is not None else ""
+    print(f"{run_dir}: done{counts}; report {run_dir / 'report.html'}")
+
+
+def rebuild_report(args: argparse.Namespace) -> int:
+    from simfunc.studies.framework import REPORT_FILE, rebuild
+
+    results = rebuild(args.run_dir)
+    target = Path(args.run_dir) / REPORT_FILE
+    print(f"rebuilt {target} from {len(results)} results database(s)")
+    return 0

@@ -1,0 +1,76 @@
+"""The studies' analysis functions on constructed inputs whose answer is known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simfunc import InputError
+from simfunc.studies.common import all_pairs, discordant_fraction, relation_summary, slug
+from simfunc.studies.cross_dataset import _group_means
+from simfunc.studies.dataset_bias import confusion_shares
+
+
+def test_a_perfectly_monotone_relation_gives_rho_minus_one_and_no_violations():
+    cka = np.linspace(0.2, 0.95, 12)
+    jsd = 1.0 - cka**2  # strictly decreasing in CKA
+    summary = relation_summary(cka, jsd, expected_sign=-1, n_permutations=2000, n_resamples=500)
+    assert summary["spearman"] == pytest.approx(-1.0)
+    assert summary["spearman_p"] < 0.01
+    assert summary["discordant_fraction"] == 0.0
+    assert summary["spearman_ci"][1] == pytest.approx(-1.0)
+
+
+def test_reversed_relation_is_all_violations():
+    x = np.arange(6.0)
+    assert discordant_fraction(x, x, expected_sign=-1) == 1.0
+    assert discordant_fraction(x, -x, expected_sign=-1) == 0.0
+    # one swapped neighbour among 6 points breaks exactly 1 of the 15 pairs
+    y = -x.copy()
+    y[[2, 3]] = y[[3, 2]]
+    assert discordant_fraction(x, y, expected_sign=-1) == pytest.approx(1 / 15)
+
+
+def test_ties_in_y_count_half_and_constant_x_is_an_error():
+    assert discordant_fraction([0.0, 1.0], [1.0, 1.0], expected_sign=-1) == 0.5
+    with pytest.raises(InputError, match="constant"):
+        discordant_fraction([1.0, 1.0, 1.0], [0.0, 1.0, 2.0], expected_sign=-1)
+
+
+def test_relation_summary_reports_undefined_instead_of_nan():
+    summary = relation_summary([0.1, 0.2, 0.3, 0.4], [0.5, 0.5, 0.5, 0.5], -1, 100, 100)
+    assert "undefined" in summary and "constant" in summary["undefined"]
+
+
+def test_confusion_shares_separate_network_and_test_set_mistakes():
+    test_sets = ["a", "a", "b", "b"]
+    networks = ["n1", "n2", "n1", "n2"]
+    counts = np.diag([10, 10, 10, 10])
+    counts[0, 2] = 6  # (a, n1) predicted as (b, n1): same network, other test set
+    counts[1, 0] = 2  # (a, n2) predicted as (a, n1): same test set, other network
+    counts[3, 0] = 2  # (b, n2) predicted as (a, n1): neither
+    shares = confusion_shares(counts, test_sets, networks)
+    assert shares == {"errors": 10.0, "same_network": 0.6, "same_test_set": 0.2, "neither": 0.2}
+
+
+def test_group_means_of_a_block_matrix():
+    roles = ["A", "A", "B", "B", "untrained"]
+    matrix = np.array([
+        [1.0, 0.9, 0.3, 0.3, 0.1],
+        [0.9, 1.0, 0.3, 0.3, 0.1],
+        [0.3, 0.3, 1.0, 0.8, 0.2],
+        [0.3, 0.3, 0.8, 1.0, 0.2],
+        [0.1, 0.1, 0.2, 0.2, 1.0],
+    ])
+    means = _group_means(matrix, roles)
+    assert means["within_A"] == pytest.approx(0.9)
+    assert means["within_B"] == pytest.approx(0.8)
+    assert means["within_training_set"] == pytest.approx(0.85)
+    assert means["across_training_sets"] == pytest.approx(0.3)
+    assert means["trained_vs_untrained"] == pytest.approx(0.15)
+    assert means["within_untrained"] is None  # a single untrained network has no pair
+
+
+def test_small_helpers():
+    assert all_pairs(3) == [(0, 1), (0, 2), (1, 2)]
+    assert slug("digits[0-4] / hi") == "digits-0-4-hi"
