@@ -255,6 +255,19 @@ def test_training_is_deterministic_and_seeded(tmp_path):
     assert other["config"]["seed"] == 1
 
 
+def test_training_on_a_selection_of_classes(tmp_path):
+    config = TrainConfig(arch="mlp", dataset="digits", classes=(7, 3, 5), epochs=2, width=0.5)
+    assert resolve_config(config).num_classes == 3
+    metrics = train(config, tmp_path, progress=False)
+    model = load_model(tmp_path)
+    assert model.classes == ("7", "3", "5") and model.logits.out_features == 3
+    from simfunc.data import load
+
+    every_label = load("digits", "test", image_size=8, channels=1).labels
+    assert metrics["test_examples"] == sum(int((every_label == c).sum()) for c in (7, 3, 5))
+    assert metrics["test_accuracy"] > 0.8
+
+
 def test_zero_epochs_saves_the_untrained_network(tmp_path):
     metrics = train(
         TrainConfig(arch="cnn", epochs=0, checkpoint_epochs=(0,), width=0.25),
