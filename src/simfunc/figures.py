@@ -63,10 +63,10 @@ AXIS_LABELS = {
     "angular_shape": "angular shape distance (lower = more similar)",
     "mutual_knn": "mutual k-NN (higher = more similar)",
     "rsa": "RSA (higher = more similar)",
-    "jsd": "JSD of outputs (lower = more similar function)",
-    "kl": "KL of outputs (lower = more similar function)",
-    "spearman": "rank coefficient of outputs (higher = more similar)",
-    "disagreement": "disagreement (lower = more similar function)",
+    "jsd": "JSD of outputs (lower = more similar)",
+    "kl": "KL of outputs (lower = more similar)",
+    "spearman": "rank coefficient (higher = more similar)",
+    "disagreement": "disagreement (lower = more similar)",
 }
 
 _RC = {
@@ -217,7 +217,8 @@ def heatmap(
 def save_figure(fig: Figure, path: str | Path) -> Path:
     """Save ``fig`` as PNG atomically (temporary file, then rename) and close it."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", metadata={"Software": None})
+    fig.savefig(buffer, format="png", metadata={"Software": None}, bbox_inches="tight",
+                pad_inches=0.08)
     plt.close(fig)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     return atomic_write_bytes(path, buffer.getvalue())

@@ -14,6 +14,7 @@ import sys
 
 from simfunc import __version__
 from simfunc.errors import InputError
+from simfunc.runner.run import JobsFailed
 
 COMMAND_MODULES = [
     # one module per subcommand group, in the order --help lists them
@@ -51,6 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as error:
         print(f"simfunc {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except JobsFailed as error:
+        print(f"simfunc {args.command}: some jobs failed\n{error}", file=sys.stderr)
+        print("Finished jobs are cached: fix the cause and rerun the same command to continue.",
+              file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"simfunc {args.command}: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130

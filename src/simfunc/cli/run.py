@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
 from simfunc.errors import InputError
+
+DEFAULT_JOBS = max(1, min(os.cpu_count() or 1, 8))
 
 PROFILE_HELP = (
     "quick: CPU, minutes, bundled data (digits); standard: real images from --data-root, "
@@ -24,8 +27,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="where run directories are written (default: runs)")
     parser.add_argument("--cache-dir", metavar="DIR",
                         help="artifact cache (default: $SIMFUNC_CACHE or ./cache)")
-    parser.add_argument("--jobs", type=int, default=1, metavar="N",
-                        help="worker processes (default: 1, in this process)")
+    parser.add_argument("--jobs", type=int, default=DEFAULT_JOBS, metavar="N",
+                        help="jobs run at once, each in a worker process with one thread "
+                        f"(default: the number of CPUs, {DEFAULT_JOBS}); --jobs 1 runs them "
+                        "here, one at a time, with a progress bar per job")
     parser.add_argument("--device", default="cpu", help="torch device for jobs (default: cpu)")
     parser.add_argument("--set", dest="assignments", action="append", metavar="KEY=VALUE",
                         help="override a setting, e.g. --set epochs=3 --set archs=cnn,mlp "

@@ -147,17 +147,21 @@ def _runs_frame(db: Any, layer: str) -> pd.DataFrame:
 def analyse(db: Any, settings: Settings, figures_dir: Path) -> tuple[dict[str, Any], Section]:
     frame = _runs_frame(db, settings.layer)
     runs = sorted(frame["run"].unique())
-    colours = dict(zip(runs, figures.series_colors(len(runs))))
+    # one colour per (architecture, learning rate); the seeds of a setting share it, with a
+    # solid line for the first seed and dashed lines for the others
+    settings_of = {run: run.rsplit("-s", 1)[0] for run in runs}
+    colours = dict(zip(sorted(set(settings_of.values())),
+                       figures.series_colors(len(set(settings_of.values())))))
     summary: dict[str, Any] = {"runs": {}}
     fig, axes = figures.new_figure(1, 3, panel_size=(4.6, 3.8))
     for run in runs:
         rows = frame[frame["run"] == run]
         first_seed = run.endswith(f"-s{settings.seeds[0]}")
-        style = "-" if first_seed else "--"  # colour: run; line style: first seed or not
-        axes[0, 0].plot(rows["epoch"], rows["linear_cka"], style, marker="o", ms=3,
-                        color=colours[run], label=run)
-        axes[0, 1].plot(rows["epoch"], rows["jsd"], style, marker="o", ms=3, color=colours[run])
-        axes[0, 2].plot(rows["linear_cka"], rows["jsd"], style, marker="o", ms=3, color=colours[run])
+        line = {"linestyle": "-" if first_seed else "--", "marker": "o", "ms": 3,
+                "color": colours[settings_of[run]]}
+        axes[0, 0].plot(rows["epoch"], rows["linear_cka"], label=run, **line)
+        axes[0, 1].plot(rows["epoch"], rows["jsd"], **line)
+        axes[0, 2].plot(rows["linear_cka"], rows["jsd"], **line)
         relation = relation_summary(rows["linear_cka"], rows["jsd"], -1,
                                     settings.n_permutations, settings.n_resamples)
         summary["runs"][run] = {

@@ -55,7 +55,7 @@ class Settings:
     schedule: str = "cosine"
     batch_size: int = 64
     train_subset: int | None = None
-    test_subset: int | None = 300
+    test_subset: int | None = 180
     layer: str = "features"
 
 
