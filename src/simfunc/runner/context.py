@@ -41,8 +41,8 @@ class JobSettings:
         Whether ``ctx.progress`` shows bars (the runner turns them off in worker processes,
         whose bars would overwrite each other).
     limit_threads:
-        Limit torch and BLAS threads to the job's ``resources["cpus"]`` (set in worker
-        processes, never in the driver).
+        Limit torch, BLAS and OpenMP threads to the job's ``resources["cpus"]`` while it runs
+        (restored afterwards when the job runs in the driver).
     verify:
         Re-hash cache entries on lookup.
     """

@@ -345,7 +345,7 @@ def run_plan(
     settings = JobSettings(
         device=device,
         progress=bool(progress) and executor.in_process,
-        limit_threads=not executor.in_process,
+        limit_threads=True,
         verify=bool(verify),
     )
     driver = _Driver(plan, cache, db, executor, settings, bool(progress), bool(keep_going))

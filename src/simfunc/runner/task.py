@@ -67,19 +67,37 @@ class TaskResult:
 
 @contextlib.contextmanager
 def _thread_limits(cpus: int) -> Iterator[None]:
-    """Limit BLAS/OpenMP/torch threads to ``cpus`` for the job (worker processes only)."""
+    """Limit BLAS/OpenMP/torch threads to ``cpus`` while the job runs, then restore them.
+
+    Every job runs under its declared ``cpus``, in the driver too: on a busy machine an OpenMP
+    thread that waits for a core held by another job spins, and small models train 10-80x
+    slower than with one thread (measured in benchmarks/train.py). Parallelism comes from
+    running several jobs at once (``--jobs``), not from threads inside a job.
+    """
+    saved_environment = {variable: os.environ.get(variable) for variable in THREAD_VARIABLES}
     for variable in THREAD_VARIABLES:
         os.environ[variable] = str(cpus)  # read by libraries the job imports for the first time
     torch = sys.modules.get("torch")
+    torch_threads = torch.get_num_threads() if torch is not None else None
     if torch is not None:
         torch.set_num_threads(cpus)
     try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # scikit-learn brings it; without it the variables above still apply
-        yield
-        return
-    with threadpool_limits(limits=cpus):
-        yield
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:  # scikit-learn brings it; without it the variables above still apply
+            yield
+            return
+        with threadpool_limits(limits=cpus):
+            yield
+    finally:
+        for variable, value in saved_environment.items():
+            if value is None:
+                os.environ.pop(variable, None)
+            else:
+                os.environ[variable] = value
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            torch.set_num_threads(torch_threads if torch_threads is not None else cpus)
 
 
 def execute_task(task: JobTask) -> TaskResult:

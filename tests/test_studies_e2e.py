@@ -1,0 +1,159 @@
+"""The image-classifier studies end to end, at a test-only size: train, extract, compare,
+analyse, report — then a rerun from the cache and a rebuild from the database."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from simfunc.measure import Measure
+from simfunc.studies.framework import STUDIES, rebuild, reproduce, run_study
+
+pytestmark = pytest.mark.slow
+
+IMAGE_STUDIES = ("dataset-bias", "cross-dataset", "architectures", "checkpoints")
+
+# Smaller than the quick profile: one epoch, a few small networks, few examples.
+TINY = {
+    "dataset-bias": {"epochs": 1, "test_subset": 40, "tsne_points": 20, "image_size": 8},
+    "cross-dataset": {"arch": "mlp", "seeds": "0,1", "untrained_seeds": "100", "epochs": 1,
+                      "test_subset": 60, "image_size": 8},
+    "architectures": {"archs": "mlp,cnn", "seeds": "0,1", "epochs": 1, "image_size": 8,
+                      "n_permutations": 200, "n_resamples": 200},
+    "checkpoints": {"archs": "mlp", "lrs": "0.05,0.01", "seeds": "0", "epochs": 3,
+                    "image_size": 8, "n_permutations": 200, "n_resamples": 200},
+}
+
+
+class _Images(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sources: list[str] = []
+        self.sections: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img":
+            self.sources.append(attrs.get("src", ""))
+        if tag == "section":
+            self.sections.append(attrs.get("id", ""))
+
+
+def parse_report(path: Path) -> _Images:
+    parser = _Images()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory):
+    root = tmp_path_factory.mktemp("studies")
+    report, results = reproduce("quick", studies=IMAGE_STUDIES, out=root / "runs",
+                                cache_dir=root / "cache", overrides=TINY, jobs=1,
+                                progress=False)
+    return root, report, {r.name: r for r in results}
+
+
+def test_every_study_writes_its_run_directory(reproduced):
+    _, _, results = reproduced
+    for name in IMAGE_STUDIES:
+        run_dir = results[name].run_dir
+        assert run_dir.name == f"{name}-quick"
+        for item in ("results.sqlite", "summary.json", "report.html", "figures", "csv"):
+            assert (run_dir / item).exists(), f"{name}: {item} missing"
+        assert list((run_dir / "figures").glob("*.png")), name
+        summary = json.loads((run_dir / "summary.json").read_text())
+        assert summary["study"] == name and summary["profile"] == "quick"
+        report = parse_report(run_dir / "report.html")
+        assert report.sources and all(s.startswith("data:image/png;base64,") for s in report.sources)
+
+
+def test_pairs_are_complete_and_within_their_bounds(reproduced):
+    from simfunc import functional, representational
+
+    _, _, results = reproduced
+    registry: dict[str, Measure] = {**representational.MEASURES, **functional.OUTPUT_MEASURES}
+    expected_pairs = {"architectures": 2 * 6, "cross-dataset": 3 * 10, "checkpoints": 2 * 3}
+    for name, count in expected_pairs.items():
+        with sqlite3.connect(results[name].run_dir / "results.sqlite") as connection:
+            rows = connection.execute(
+                "SELECT model_a, model_b, test_set, measure, value FROM pairs").fetchall()
+        pairs = {(a, b, t) for a, b, t, _, _ in rows}
+        assert len(pairs) == count, name
+        recorded = {m for *_, m, _ in rows}
+        assert {"linear_cka", "debiased_cka", "procrustes", "rsa", "jsd"} <= recorded or (
+            name == "cross-dataset" and "jsd" not in recorded  # outputs are not compared there
+        ), (name, recorded)
+        for *_, measure, value in rows:
+            low, high = registry[measure].bounds
+            assert low - 1e-9 <= value <= high + 1e-9, (name, measure, value)
+
+
+def test_architectures_summary(reproduced):
+    _, _, results = reproduced
+    summary = results["architectures"].summary
+    assert summary["n_pairs"] == 6 and summary["n_untrained_pairs"] == 6
+    with sqlite3.connect(results["architectures"].run_dir / "results.sqlite") as connection:
+        measures = {m for (m,) in connection.execute("SELECT DISTINCT measure FROM pairs")}
+    assert {"cca", "svcca", "pwcca", "spearman", "disagreement"} <= measures  # n=360 > widths
+    for key in ("spearman_cka_vs_jsd", "spearman_cka_vs_rank"):
+        relation = summary[key]
+        assert "undefined" in relation or (
+            -1 <= relation["spearman"] <= 1 and 0 < relation["spearman_p"] <= 1
+            and relation["spearman_ci"][0] <= relation["spearman"] <= relation["spearman_ci"][1]
+        )
+
+
+def test_dataset_bias_summary(reproduced):
+    _, _, results = reproduced
+    summary = results["dataset-bias"].summary
+    assert len(summary["representation_sets"]) == 18
+    assert 0 <= summary["svm_accuracy"] <= 1
+    assert sum(summary["confusions"].values()) == pytest.approx(1.0) or sum(
+        summary["confusions"].values()) == 0
+
+
+def test_the_combined_report_has_a_section_per_study(reproduced):
+    _, report, _ = reproduced
+    parsed = parse_report(report)
+    assert parsed.sections == ["dataset-bias", "cross-dataset", "architectures", "checkpoints"]
+    combined = json.loads((report.parent / "summary.json").read_text())
+    assert set(combined["studies"]) == set(IMAGE_STUDIES)
+
+
+def test_a_rerun_is_served_from_the_cache(reproduced):
+    root, _, results = reproduced
+    again = run_study("architectures", "quick", out=root / "runs", cache_dir=root / "cache",
+                      overrides=TINY["architectures"], progress=False)
+    assert again.report.run == 0 and again.report.cached == len(again.report.status)
+    assert again.summary == results["architectures"].summary
+
+
+def test_report_rebuilds_identically_from_the_database(reproduced):
+    _, report, results = reproduced
+    run_dir = results["checkpoints"].run_dir
+    before = (run_dir / "report.html").read_bytes()
+    figure = next((run_dir / "figures").glob("*.png"))
+    figure_before = figure.read_bytes()
+    figure.unlink()
+    (run_dir / "report.html").unlink()
+    rebuild(run_dir)
+    assert (run_dir / "report.html").read_bytes() == before
+    assert figure.read_bytes() == figure_before
+    combined_before = report.read_bytes()
+    rebuild(report.parent)
+    assert report.read_bytes() == combined_before
+
+
+def test_every_registered_study_is_importable():
+    import importlib
+
+    for module in STUDIES.values():
+        study = importlib.import_module(module)
+        assert set(study.PROFILES) == {"quick", "standard", "paper"}
+        assert callable(study.plan) and callable(study.analyse)
+        study.plan(study.PROFILES["quick"])  # builds without touching data
