@@ -12,6 +12,7 @@ from itertools import combinations
 
 import numpy as np
 import pytest
+import torch
 from scipy import stats as scipy_stats
 
 from simfunc import InputError
@@ -55,7 +56,9 @@ def test_an_agent_compared_with_itself_has_cka_one_and_jsd_zero(bottleneck):
 @needs_measures
 def test_rollout_arrays_hold_each_agents_outputs_on_the_visited_states():
     policies = [build_policy(seed=0), build_policy(bottleneck=True, seed=1)]
+    threads = torch.get_num_threads()
     arrays = rollout_arrays(policies, test_size=6, episodes=3, seed=11, max_states=40)
+    assert torch.get_num_threads() == threads
     states = arrays["states"]
     assert states.dtype == np.uint8
     assert len(np.unique(states.reshape(len(states), -1), axis=0)) == len(states)
@@ -177,6 +180,10 @@ def test_save_schedule_parses_and_checks_entries():
             save_schedule(Settings(train_sizes=(5,), save_steps=bad))
     with pytest.raises(InputError, match="no entry for training size"):
         save_schedule(Settings(train_sizes=(5, 6), save_steps=("5:1024",)))
+    with pytest.raises(InputError, match="multiples of n_envs × 128 = 1024"):
+        save_schedule(Settings(train_sizes=(5,), save_steps=("5:0/1000/2048",)))
+    with pytest.raises(InputError, match="2048"):
+        save_schedule(Settings(train_sizes=(5,), save_steps=("5:1024",), n_envs=16))
 
 
 def test_every_profile_plans_the_full_design():
@@ -276,3 +283,82 @@ def test_pair_counts_follow_the_number_of_agents_per_cell():
     agents = len(settings.seeds) * len(save_schedule(settings)[5])
     assert [tuple(p) for p in compare.config["pairs"]] == list(combinations(range(agents), 2))
     assert len(compare.meta["model_ids"]) == agents
+
+
+# ----------------------------------------------------------------------- analysis over a database
+
+
+def _database(tmp_path, cells, measures=("linear_cka", "jsd", "spearman")):
+    """A results database of constructed agents and pairs: ``cells`` maps a training size to
+    (qualities of its agents, pair values ``{measure: f(index of pair)}``)."""
+    from simfunc.store import ResultsDB
+
+    db = ResultsDB(tmp_path / "results.sqlite")
+    db.start_run("minigrid", "quick", {})
+    returns = {"optimal": 0.9, "mediocre": 0.5, "poor": 0.1}
+    for size, (qualities, values) in cells.items():
+        names = [f"plain-{size}x{size}-s0-t{1024 * i}" for i in range(len(qualities))]
+        for index, (name, quality) in enumerate(zip(names, qualities)):
+            db.add_model(name, kind="agent", dataset=f"empty-{size}", seed=0, epoch=1024 * index,
+                         mean_return=returns[quality],
+                         extra={"variant": "plain", "train_size": size, "timesteps": 1024 * index,
+                                "quality": quality})
+        rows = []
+        for k, (a, b) in enumerate(combinations(range(len(names)), 2)):
+            for measure in measures:
+                layer = "features" if measure == "linear_cka" else "output"
+                rows.append({"model_a": names[a], "model_b": names[b], "test_set": "empty-5",
+                             "layer": layer, "measure": measure, "value": values[measure](k)})
+        db.add_pairs(rows)
+    return db
+
+
+def test_analysis_of_constructed_pairs_gives_the_known_rho_slopes_and_spread(tmp_path):
+    def line(intercept, slope):
+        cka = lambda k: 0.3 + 0.1 * k  # noqa: E731 - 6 pairs: CKA 0.3 ... 0.8
+        return {"linear_cka": cka, "jsd": lambda k: intercept + slope * cka(k),
+                "spearman": lambda k: 0.1 * k}
+
+    qualities = ["optimal", "optimal", "mediocre", "poor"]  # 6 pairs
+    db = _database(tmp_path, {5: (qualities, line(0.5, -0.4)), 6: (qualities, line(0.3, -0.2))})
+    settings = Settings(train_sizes=(5, 6), test_sizes=(5,), variants=("plain",),
+                        n_permutations=200, n_resamples=200)
+    summary, section = minigrid.analyse(db, settings, tmp_path / "figures")
+    plain = summary["variants"]["plain"]
+    for key, slope in (("train5-test5", -0.4), ("train6-test5", -0.2)):
+        cell = plain["cells"][key]
+        assert cell["n_pairs"] == 6 and cell["rho_cka_jsd"] == pytest.approx(-1.0)
+        assert cell["slope_cka_jsd"] == pytest.approx(slope)
+        assert cell["rho_cka_rank"] == pytest.approx(1.0)
+        assert cell["discordant_fraction_cka_jsd"] == 0.0
+        # pairs (0,1) both optimal; (0,2), (1,2) optimal vs mediocre; (0,3), (1,3) vs poor;
+        # (2,3) other
+        assert cell["categories"] == {"both optimal": 1, "optimal vs mediocre": 2,
+                                      "optimal vs poor": 2, "other": 1}
+    assert plain["mean_rho_cka_jsd"]["mean"] == pytest.approx(-1.0)
+    assert plain["mean_rho_cka_jsd"]["ci"] == pytest.approx([-1.0, -1.0])
+    assert plain["mean_rho_cka_rank"]["mean"] == pytest.approx(1.0)
+    spread = plain["slope_spread_cka_jsd"]
+    assert spread["mean"] == pytest.approx(-0.3) and spread["std"] == pytest.approx(0.1 * 2**0.5)
+    assert summary["agents"]["plain"]["5"] == {"optimal": 2, "mediocre": 1, "poor": 1}
+    assert len(section.figures) == 2 and all(f.path.is_file() for f in section.figures)
+    assert section.comparison["thesis"].iloc[0] == -0.721
+
+
+def test_analysis_survives_pairs_without_cka_and_says_so(tmp_path):
+    values = {"jsd": lambda k: 0.1 * k, "spearman": lambda k: 0.5}
+    db = _database(tmp_path, {5: (["poor", "poor", "optimal"], values)},
+                   measures=("jsd", "spearman"))
+    db.add_scalar("minigrid", "notes/plain-5x5/empty-5", 3,
+                  extra={"notes": ["pair (0, 1): representational measures left out: X is "
+                                   "constant"]})
+    settings = Settings(train_sizes=(5,), test_sizes=(5,), variants=("plain",),
+                        n_permutations=50, n_resamples=50)
+    summary, section = minigrid.analyse(db, settings, tmp_path / "figures")
+    cell = summary["variants"]["plain"]["cells"]["train5-test5"]
+    assert cell["n_pairs"] == 3 and cell["rho_cka_jsd"] is None and "undefined_cka_jsd" in cell
+    assert summary["variants"]["plain"]["mean_rho_cka_jsd"] is None
+    assert any("3 measure value(s) left out" in note for note in section.notes)
+    assert any("have no CKA" in note for note in section.notes)
+    json.dumps(summary)  # plain JSON, no NaN
+    assert "NaN" not in json.dumps(summary)

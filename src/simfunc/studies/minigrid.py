@@ -164,8 +164,9 @@ PROFILES = {
 def save_schedule(settings: Settings) -> dict[int, tuple[int, ...]]:
     """``save_steps`` parsed: training size -> sorted save points, for every training size.
 
-    Raises InputError for a malformed entry, a size listed twice or a training size without
-    save points (multiples of the PPO update are checked by ``train_agent``).
+    Raises InputError for a malformed entry, a size listed twice, a step that is not a
+    multiple of the PPO update (``n_envs`` × 128 steps) or a training size without save
+    points.
     """
     schedule: dict[int, tuple[int, ...]] = {}
     for entry in settings.save_steps:
@@ -183,6 +184,15 @@ def save_schedule(settings: Settings) -> dict[int, tuple[int, ...]]:
         if size in schedule:
             raise InputError(f"save_steps lists size {size} twice")
         schedule[size] = steps
+    from simfunc.train.ppo import PPOConfig
+
+    rollout = PPOConfig(n_envs=settings.n_envs).rollout_steps
+    uneven = sorted({step for steps in schedule.values() for step in steps if step % rollout})
+    if uneven:
+        raise InputError(
+            f"save_steps {', '.join(map(str, uneven))} are not multiples of n_envs × 128 = "
+            f"{rollout}, the environment steps of one PPO update"
+        )
     missing = [size for size in settings.train_sizes if size not in schedule]
     if missing:
         raise InputError(
@@ -407,9 +417,10 @@ def _notes(db: Any, table: pd.DataFrame) -> list[str]:
             notes.append(f"{where}: {int(row.value)} measure value(s) left out as undefined"
                          + (f", e.g. {first[0]}" if first and first[0] else ""))
     for column, label in (("linear_cka", "CKA"), ("jsd", "JSD"), ("spearman", "rank coefficient")):
-        if column in table and table[column].isna().any():
-            notes.append(f"{int(table[column].isna().sum())} pair(s) have no {label} and are "
-                         "left out of the figures and averages that need it")
+        missing = int(table[column].isna().sum()) if column in table else len(table)
+        if missing:
+            notes.append(f"{missing} pair(s) have no {label} and are left out of the figures "
+                         "and averages that need it")
     return notes
 
 

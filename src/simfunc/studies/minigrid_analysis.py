@@ -178,10 +178,13 @@ def cell_key(train: int, test: int) -> str:
 
 
 def usable_pairs(rows: pd.DataFrame, output: str) -> pd.DataFrame:
-    needed = ["linear_cka", output]
-    if any(column not in rows for column in needed):
-        return rows.iloc[0:0]
-    return rows.dropna(subset=needed)
+    """The pairs that have both linear CKA and ``output`` (the others were left out as
+    undefined); the two columns exist even when no pair has them."""
+    rows = rows.copy()
+    for column in ("linear_cka", output):
+        if column not in rows:
+            rows[column] = np.nan
+    return rows.dropna(subset=["linear_cka", output])
 
 
 def cell_summary(rows: pd.DataFrame, settings: Any) -> dict[str, Any]:
