@@ -124,12 +124,12 @@ class Settings:
 PROFILES = {
     # 2 seeds × 3 save points per cell (15 pairs), short runs: 5×5, 6×6 and 8×8 reach optimal
     # agents by their last point, 16×16 agents stay poor (the thesis trained those to
-    # convergence); quality from 8 evaluation episodes. Both variants, the full 4 × 3 design:
-    # about 3.5 CPU-minutes (2 minutes with --jobs 2).
+    # convergence); quality from 8 evaluation episodes. Both variants, the full 4 × 3 design,
+    # 64 jobs: measured 3.0 minutes with --jobs 1, about 2 with --jobs 2 (2 shared cores).
     "quick": Settings(),
     # The full design with 3 seeds × 6 save points per cell (153 pairs per cell), runs long
-    # enough to solve 5×5 to 8×8 and usually 16×16 (benchmarks/ppo.py): about 75 minutes on
-    # 2 cores with --jobs 2.
+    # enough to solve 5×5 to 8×8 and usually 16×16 (benchmarks/ppo.py). 72 jobs, about 62
+    # CPU-minutes (two thirds training): measured 38 minutes with --jobs 2 on 2 busy cores.
     "standard": Settings(
         seeds=(0, 1, 2),
         save_steps=(
@@ -472,11 +472,16 @@ def _findings(summary: dict[str, Any], settings: Settings) -> list[str]:
         )
     if plain and bottleneck and plain["std"] is not None and bottleneck["std"] is not None:
         alike = bottleneck["std"] < plain["std"]
+        relative = ""
+        if plain["cv"] is not None and bottleneck["cv"] is not None:
+            relative = (f" Relative to their mean slope (coefficient of variation) they spread "
+                        f"{bottleneck['cv']:.2f} against {plain['cv']:.2f}.")
         out.append(
             "Thesis: with the bottleneck the slopes are more alike. This run: slope std "
             f"{bottleneck['std']:.3f} with the bottleneck against {plain['std']:.3f} without "
             f"(IQR {bottleneck['iqr']:.3f} against {plain['iqr']:.3f}) — "
-            + ("more alike, as in the thesis." if alike else "NOT more alike here.")
+            + ("more alike in absolute terms, as in the thesis." if alike
+               else "NOT more alike here.") + relative
         )
     counts = summary["agents"]
     lacking = [f"{variant} {size}×{size} has no {q} agent"
