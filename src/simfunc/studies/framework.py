@@ -53,6 +53,7 @@ STUDIES: dict[str, str] = {
     "cross-dataset": "simfunc.studies.cross_dataset",
     "architectures": "simfunc.studies.architectures",
     "checkpoints": "simfunc.studies.checkpoints",
+    "minigrid": "simfunc.studies.minigrid",
 }
 
 PROFILES = ("quick", "standard", "paper")
