@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import dataclasses
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -127,16 +126,6 @@ def _executor(args: argparse.Namespace) -> Executor | None:
     return RayExecutor(address=args.ray_address, num_cpus=args.jobs)
 
 
-@contextlib.contextmanager
-def _running(executor: Executor | None) -> Iterator[None]:
-    """Shut down an executor made here when the command ends (Ray: the local instance)."""
-    if executor is None:
-        yield
-        return
-    with executor:
-        yield
-
-
 def run_one(args: argparse.Namespace) -> int:
     from simfunc.studies.framework import load_study, resolve_settings, run_study
 
@@ -148,7 +137,7 @@ def run_one(args: argparse.Namespace) -> int:
             print(f"{field.name:<22} {getattr(settings, field.name)!r}")
         return 0
     executor = _executor(args)
-    with _running(executor):
+    with executor or contextlib.nullcontext():  # shut down a Ray instance started here
         result = run_study(args.study, args.profile, out=args.out, cache_dir=args.cache_dir,
                            overrides=overrides, jobs=_jobs(args), executor=executor,
                            progress=_progress(args), device=args.device)
@@ -168,7 +157,7 @@ def run_all(args: argparse.Namespace) -> int:
         if unused:
             raise InputError(f"--set {', '.join(unused)}: no study has such a setting")
     executor = _executor(args)
-    with _running(executor):
+    with executor or contextlib.nullcontext():  # shut down a Ray instance started here
         report_path, results = reproduce(args.profile, studies=names, out=args.out,
                                          cache_dir=args.cache_dir, overrides=overrides,
                                          jobs=_jobs(args), executor=executor,
