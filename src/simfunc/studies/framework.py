@@ -220,6 +220,7 @@ def reproduce(
     cache_dir: str | os.PathLike | None = None,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
     jobs: int = 1,
+    executor: Executor | None = None,
     progress: bool = True,
     device: str = "cpu",
 ) -> tuple[Path, list[StudyResult]]:
@@ -227,6 +228,7 @@ def reproduce(
 
     ``overrides`` maps a study name to its overrides. The combined report goes to
     ``OUT/reproduce-<profile>/report.html``; each study keeps its own run directory.
+    ``executor`` (default: chosen from ``jobs``) runs every study's jobs; it is not shut down.
     """
     names = list(studies or STUDIES)
     for name in names:
@@ -236,7 +238,8 @@ def reproduce(
         results.append(
             run_study(
                 name, profile, out=out, cache_dir=cache_dir,
-                overrides=(overrides or {}).get(name), jobs=jobs, progress=progress, device=device,
+                overrides=(overrides or {}).get(name), jobs=jobs, executor=executor,
+                progress=progress, device=device,
             )
         )
     out_dir = Path(out) / f"reproduce-{profile}"
