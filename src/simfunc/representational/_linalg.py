@@ -1,0 +1,193 @@
+"""Shared float64 linear algebra for the representational measures.
+
+Centring, symmetric products, Frobenius and nuclear norms, compact factors of wide matrices,
+the eigendecomposition ("whitening basis") of a covariance with a documented rank tolerance,
+and centring of kernel matrices. Everything here takes and returns float64 numpy arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.linalg.blas import dsyrk
+
+from simfunc.errors import InputError
+
+__all__ = [
+    "EPS",
+    "eigen_rtol",
+    "constant_columns",
+    "centre_columns",
+    "sq_frobenius",
+    "upper_sq_frobenius",
+    "self_product_sq_norm",
+    "gram_factor",
+    "CovarianceEigen",
+    "covariance_eigen",
+    "centre_gram",
+    "nuclear_norm",
+    "check_flag",
+    "safe_ratio",
+]
+
+EPS = float(np.finfo(np.float64).eps)
+
+
+def eigen_rtol(n: int, width: int) -> float:
+    """Relative tolerance below which a covariance eigenvalue counts as zero.
+
+    An eigenvalue ``w_k`` of ``XcᵀXc`` is kept when ``w_k > max(n, width) * eps * w_max``
+    (``eps`` = float64 machine epsilon, about 2.2e-16). On the singular-value scale this drops
+    directions whose singular value is below about ``sqrt(max(n, width) * eps)`` (~1e-6 for
+    a few thousand examples) of the largest: exactly-dead units (zero-variance columns),
+    exactly collinear features and features collinear up to float32 rounding drop out, while
+    the eigenvalue noise of forming ``XcᵀXc`` (about ``width * eps * w_max``) stays below it.
+    """
+    return max(n, width) * EPS
+
+
+def constant_columns(data: np.ndarray) -> np.ndarray:
+    """Boolean mask of the columns whose every value equals the first row's (exact test)."""
+    return (data == data[0]).all(axis=0)
+
+
+def centre_columns(
+    data: np.ndarray, constant: np.ndarray | None = None, *, in_place: bool = False
+) -> np.ndarray:
+    """Subtract each column's mean (float64). Columns flagged ``constant`` become exact zeros.
+
+    With ``in_place`` the caller's array is overwritten (only when it is a private copy).
+    """
+    mean = data.mean(axis=0)
+    if in_place:
+        centred = data
+        centred -= mean
+    else:
+        centred = data - mean
+    if constant is not None and constant.any():
+        centred[:, constant] = 0.0
+    return centred
+
+
+def sq_frobenius(matrix: np.ndarray) -> float:
+    """``‖A‖_F²`` with one BLAS dot product (no temporary)."""
+    flat = matrix.ravel(order="K")
+    return float(np.dot(flat, flat))
+
+
+def upper_sq_frobenius(upper: np.ndarray) -> float:
+    """``‖C‖_F²`` of a symmetric matrix given only its upper triangle (lower part zero)."""
+    diagonal = np.diagonal(upper)
+    return 2.0 * sq_frobenius(upper) - float(np.dot(diagonal, diagonal))
+
+
+def self_product_sq_norm(centred: np.ndarray) -> float:
+    """``‖XcᵀXc‖_F² = ‖XcXcᵀ‖_F²`` by one symmetric rank-k product on the smaller side.
+
+    Uses BLAS ``dsyrk`` (half the cost of a general product); ``centred`` must be C-contiguous.
+    """
+    n, width = centred.shape
+    # centred.T is a Fortran-ordered (width, n) view: no copy reaches BLAS.
+    trans = 0 if width <= n else 1  # 0: A Aᵀ with A = Xcᵀ (width²); 1: Aᵀ A (n²)
+    upper = dsyrk(1.0, centred.T, trans=trans)
+    return upper_sq_frobenius(upper)
+
+
+def gram_factor(centred: np.ndarray) -> np.ndarray:
+    """A matrix ``F`` with ``F Fᵀ = Xc Xcᵀ`` and at most ``min(n, p)`` columns.
+
+    ``Xc`` itself when ``p <= n``; otherwise ``Rᵀ`` (n × n) from the thin QR factorisation
+    ``Xcᵀ = Q R``, so that ``Xc = Rᵀ Qᵀ``. Every quantity that depends on ``Xc`` only through
+    its Gram matrix (``‖XcᵀYc‖_F``, ``‖XcᵀYc‖_*``, canonical correlations) can be computed
+    from the factors at ``min(n, p)`` width. QR (not an eigendecomposition of the Gram) keeps
+    the small singular values accurate to machine precision.
+    """
+    n, width = centred.shape
+    if width <= n:
+        return centred
+    upper = np.linalg.qr(centred.T, mode="r")  # (n, n)
+    return np.ascontiguousarray(upper.T)
+
+
+class CovarianceEigen:
+    """Eigendecomposition of ``FᵀF`` (the covariance, up to 1/n), eigenvalues descending,
+    restricted to the eigenvalues above the rank tolerance (see ``eigen_rtol``).
+
+    Attributes:
+        values: kept eigenvalues ``w`` (descending, all > 0), shape (r,).
+        vectors: the matching orthonormal eigenvectors, shape (m, r) (m = factor width).
+        total: the sum of all eigenvalues, ``‖Xc‖_F²`` (kept and dropped).
+    """
+
+    def __init__(self, values: np.ndarray, vectors: np.ndarray, total: float) -> None:
+        self.values = values
+        self.vectors = vectors
+        self.total = total
+
+    @property
+    def rank(self) -> int:
+        return int(self.values.shape[0])
+
+    def whitening(self, count: int | None = None) -> np.ndarray:
+        """``W = V_k diag(w_k^{-1/2})`` for the top ``count`` directions: ``Xc W`` is orthonormal."""
+        k = self.rank if count is None else count
+        return self.vectors[:, :k] / np.sqrt(self.values[:k])
+
+
+def covariance_eigen(factor: np.ndarray, n: int, width: int) -> CovarianceEigen:
+    """Whitening basis of a centred matrix from its factor (see ``gram_factor``)."""
+    covariance = factor.T @ factor
+    values, vectors = np.linalg.eigh(covariance)
+    values = values[::-1]
+    vectors = vectors[:, ::-1]
+    total = float(np.trace(covariance))
+    keep = values > eigen_rtol(n, width) * values[0]
+    return CovarianceEigen(
+        np.ascontiguousarray(values[keep]), np.ascontiguousarray(vectors[:, keep]), total
+    )
+
+
+def centre_gram(gram: np.ndarray, unbiased: bool) -> np.ndarray:
+    """Centre a symmetric kernel matrix (returns a new array).
+
+    ``unbiased=False``: ``H K H`` with ``H = I − 11ᵀ/n``, so that ``<HKH, HLH>`` is n² times the
+    biased HSIC estimator (Gretton et al. 2005). ``unbiased=True``: the U-centring of Székely &
+    Rizzo (2014) as used by Kornblith et al. (2019), whose inner product ``<Ũ(K), Ũ(L)>`` is
+    ``n(n−3)`` times the unbiased HSIC estimator of Song et al. (2012); needs n >= 4.
+    """
+    n = gram.shape[0]
+    centred = gram.copy()
+    if unbiased:
+        np.fill_diagonal(centred, 0.0)
+        means = centred.sum(axis=0) / (n - 2)
+        means -= means.sum() / (2 * (n - 1))
+    else:
+        means = centred.mean(axis=0)
+        means -= means.mean() / 2
+    centred -= means[:, None]
+    centred -= means[None, :]
+    if unbiased:
+        np.fill_diagonal(centred, 0.0)
+    return centred
+
+
+def nuclear_norm(matrix: np.ndarray) -> float:
+    """``‖A‖_*``, the sum of singular values."""
+    return float(np.linalg.svd(matrix, compute_uv=False).sum())
+
+
+def check_flag(value: object, name: str) -> bool:
+    """A boolean option (``True``/``False``), or an InputError naming it."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise InputError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def safe_ratio(numerator: float, denominator_sq: float, what: str) -> float:
+    """``numerator / sqrt(denominator_sq)``, or an InputError when the denominator vanishes.
+
+    ``denominator_sq`` is a product of two self-similarities; it is zero (or, by rounding,
+    slightly negative) only for degenerate data, which must never become a silent NaN.
+    """
+    if not denominator_sq > 0.0 or not np.isfinite(denominator_sq):
+        raise InputError(f"{what}: the normalisation is zero, so the measure is undefined")
+    return float(numerator / np.sqrt(denominator_sq))
