@@ -16,6 +16,7 @@ __all__ = [
     "EPS",
     "eigen_rtol",
     "constant_columns",
+    "is_constant_matrix",
     "centre_columns",
     "sq_frobenius",
     "upper_sq_frobenius",
@@ -23,6 +24,7 @@ __all__ = [
     "gram_factor",
     "CovarianceEigen",
     "covariance_eigen",
+    "eigen_of_covariance",
     "centre_gram",
     "nuclear_norm",
     "check_flag",
@@ -50,19 +52,31 @@ def constant_columns(data: np.ndarray) -> np.ndarray:
     return (data == data[0]).all(axis=0)
 
 
+def is_constant_matrix(data: np.ndarray) -> bool:
+    """Whether every row equals the first (every column constant); usually decided in O(p)."""
+    if data.shape[0] > 1 and not np.array_equal(data[1], data[0]):
+        return False
+    return bool((data == data[0]).all())
+
+
 def centre_columns(
-    data: np.ndarray, constant: np.ndarray | None = None, *, in_place: bool = False
+    data: np.ndarray,
+    constant: np.ndarray | None = None,
+    *,
+    in_place: bool = False,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Subtract each column's mean (float64). Columns flagged ``constant`` become exact zeros.
 
-    With ``in_place`` the caller's array is overwritten (only when it is a private copy).
+    With ``in_place`` the caller's array is overwritten (only when it is a private copy);
+    with ``out`` the result is written there (e.g. a slice of a stacked array).
     """
     mean = data.mean(axis=0)
     if in_place:
         centred = data
         centred -= mean
     else:
-        centred = data - mean
+        centred = np.subtract(data, mean, out=out)
     if constant is not None and constant.any():
         centred[:, constant] = 0.0
     return centred
@@ -135,8 +149,12 @@ class CovarianceEigen:
 
 def covariance_eigen(factor: np.ndarray, n: int, width: int) -> CovarianceEigen:
     """Whitening basis of a centred matrix from its factor (see ``gram_factor``)."""
-    covariance = factor.T @ factor
-    values, vectors = np.linalg.eigh(covariance)
+    return eigen_of_covariance(factor.T @ factor, n, width)
+
+
+def eigen_of_covariance(covariance: np.ndarray, n: int, width: int) -> CovarianceEigen:
+    """Whitening basis from ``FᵀF``; only its upper triangle is read."""
+    values, vectors = np.linalg.eigh(covariance, UPLO="U")
     values = values[::-1]
     vectors = vectors[:, ::-1]
     total = float(np.trace(covariance))
@@ -189,5 +207,7 @@ def safe_ratio(numerator: float, denominator_sq: float, what: str) -> float:
     slightly negative) only for degenerate data, which must never become a silent NaN.
     """
     if not denominator_sq > 0.0 or not np.isfinite(denominator_sq):
-        raise InputError(f"{what}: the normalisation is zero, so the measure is undefined")
+        raise InputError(
+            f"{what}: the normalisation is zero (or overflows), so the measure is undefined"
+        )
     return float(numerator / np.sqrt(denominator_sq))

@@ -14,6 +14,7 @@ from functools import cached_property
 from typing import Any, Callable, Hashable
 
 import numpy as np
+from scipy.linalg.blas import dsyrk
 
 from simfunc.errors import InputError
 from simfunc.validation import as_features, to_numpy
@@ -23,26 +24,36 @@ from ._linalg import (
     centre_columns,
     constant_columns,
     covariance_eigen,
+    eigen_of_covariance,
     gram_factor,
+    is_constant_matrix,
     self_product_sq_norm,
     sq_frobenius,
 )
 
-__all__ = ["PreparedFeatures", "Pair", "prepare_pair", "require_examples", "validated_features"]
+__all__ = [
+    "PreparedFeatures",
+    "Pair",
+    "prepare_pair",
+    "prepare_pair_with_covariances",
+    "require_examples",
+    "validated_features",
+]
 
 
-def validated_features(X: Any, name: str) -> tuple[np.ndarray, bool, np.ndarray]:
-    """Validate a feature matrix; return (float64 data, whether it is a private copy, constant-
-    column mask). Raises InputError for every bad input, including a constant matrix."""
+def validated_features(X: Any, name: str) -> tuple[np.ndarray, bool]:
+    """Validate a feature matrix; return (float64 data, whether it is a private copy).
+
+    Raises InputError for every bad input, including a constant matrix.
+    """
     raw = to_numpy(X, name)
     data = as_features(raw, name)
-    constant = constant_columns(data)
-    if constant.all():
+    if is_constant_matrix(data):
         raise InputError(
             f"{name} is constant: every one of its {data.shape[1]} feature(s) takes the same "
             "value on every example, so it has no representation to compare"
         )
-    return data, not np.may_share_memory(data, raw), constant
+    return data, not np.may_share_memory(data, raw)
 
 
 class PreparedFeatures:
@@ -56,12 +67,11 @@ class PreparedFeatures:
     """
 
     def __init__(self, X: Any, name: str = "X", *, keep_raw: bool = True) -> None:
-        data, owned, constant = validated_features(X, name)
+        data, owned = validated_features(X, name)
         self.name = name
         self._data: np.ndarray | None = data
         self._owned = owned
         self._keep_raw = keep_raw
-        self.constant = constant
         self.n, self.width = data.shape
         self._cache: dict[Hashable, Any] = {}
 
@@ -76,7 +86,8 @@ class PreparedFeatures:
     def centred(self) -> np.ndarray:
         """Column-centred float64 features; constant columns are exact zeros."""
         in_place = self._owned and not self._keep_raw
-        centred = centre_columns(self.data, self.constant, in_place=in_place)
+        data = self.data
+        centred = centre_columns(data, constant_columns(data), in_place=in_place)
         if in_place:
             self._data = None
         return centred
@@ -150,6 +161,31 @@ def require_examples(pair: Pair, minimum: int, what: str) -> None:
             f"{pair.x.name} and {pair.y.name} have {pair.n} example(s): {what} needs at least "
             f"{minimum}"
         )
+
+
+def prepare_pair_with_covariances(X: Any, Y: Any) -> Pair:
+    """``prepare_pair`` for the CCA family, which needs ``XcᵀXc``, ``YcᵀYc`` and ``XcᵀYc``.
+
+    When both widths are at most n, X and Y are centred side by side into one array and a
+    single symmetric product (``dsyrk``) of it yields all three at about 1.8 times the cost
+    of one general product, instead of 2.2 times for three separate products.
+    """
+    pair = prepare_pair(X, Y, keep_raw=False)
+    x, y, n = pair.x, pair.y, pair.n
+    if x.width > n or y.width > n:
+        return pair
+    p = x.width
+    stacked = np.empty((n, p + y.width))
+    for model, columns in ((x, slice(0, p)), (y, slice(p, None))):
+        data = model.data
+        centre_columns(data, constant_columns(data), out=stacked[:, columns])
+        model.__dict__["centred"] = stacked[:, columns]
+        model._data = None  # only the centred values are needed from here on
+    upper = dsyrk(1.0, stacked.T, trans=0)  # stacked.T is Fortran-ordered: no copy
+    x.__dict__["eigen"] = eigen_of_covariance(upper[:p, :p], n, p)
+    y.__dict__["eigen"] = eigen_of_covariance(upper[p:, p:], n, y.width)
+    pair.__dict__["factor_cross"] = np.ascontiguousarray(upper[:p, p:])
+    return pair
 
 
 def prepare_pair(

@@ -24,7 +24,7 @@ import numpy as np
 from simfunc.errors import InputError
 from simfunc.validation import check_fraction
 
-from ._prepared import Pair, PreparedFeatures, prepare_pair
+from ._prepared import Pair, PreparedFeatures, prepare_pair_with_covariances
 
 __all__ = [
     "canonical_correlations",
@@ -83,7 +83,7 @@ def canonical_correlations(X: Any, Y: Any) -> np.ndarray:
     either representation, feature permutations. Reference: Hotelling (1936), "Relations
     between two sets of variates", Biometrika.
     """
-    return compare_canonical_correlations(prepare_pair(X, Y, keep_raw=False))
+    return compare_canonical_correlations(prepare_pair_with_covariances(X, Y))
 
 
 def compare_canonical_correlations(pair: Pair) -> np.ndarray:
@@ -107,7 +107,7 @@ def cca(X: Any, Y: Any) -> float:
     invertible linear map, permutations. Raises InputError when CCA is uninformative (see
     ``canonical_correlations``).
     """
-    return compare_cca(prepare_pair(X, Y, keep_raw=False))
+    return compare_cca(prepare_pair_with_covariances(X, Y))
 
 
 def compare_cca(pair: Pair) -> float:
@@ -121,7 +121,7 @@ def mean_cca(X: Any, Y: Any) -> float:
     Returns a value in [0, 1]. Invariances as ``cca``. Reference: Raghu et al. (2017), who
     report this average; Kornblith et al. (2019) call it ρ̄_CCA.
     """
-    return compare_mean_cca(prepare_pair(X, Y, keep_raw=False))
+    return compare_mean_cca(prepare_pair_with_covariances(X, Y))
 
 
 def compare_mean_cca(pair: Pair) -> float:
@@ -155,7 +155,7 @@ def svcca(X: Any, Y: Any, variance: float = 0.99) -> float:
     >= n − 1. Reference: Raghu, Gilmer, Yosinski & Sohl-Dickstein (2017), NeurIPS.
     """
     variance = check_fraction(variance, "variance")
-    return compare_svcca(prepare_pair(X, Y, keep_raw=False), variance=variance)
+    return compare_svcca(prepare_pair_with_covariances(X, Y), variance=variance)
 
 
 def compare_svcca(pair: Pair, variance: float = 0.99) -> float:
@@ -184,7 +184,7 @@ def pwcca(X: Any, Y: Any) -> float:
     permutations (not rotations: the L1 weights depend on the neuron basis). Raises
     InputError when CCA is uninformative (see ``canonical_correlations``).
     """
-    return compare_pwcca(prepare_pair(X, Y, keep_raw=False))
+    return compare_pwcca(prepare_pair_with_covariances(X, Y))
 
 
 def compare_pwcca(pair: Pair) -> float:

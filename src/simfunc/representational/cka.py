@@ -26,10 +26,9 @@ from simfunc.validation import check_positive
 
 from ._linalg import centre_gram, check_flag, safe_ratio, sq_frobenius
 from ._prepared import Pair, PreparedFeatures, prepare_pair, require_examples
+from ._stacked import DEBIASED_MIN_EXAMPLES, stacked_linear_cka
 
 __all__ = ["linear_cka", "rbf_cka", "compare_linear_cka", "compare_rbf_cka"]
-
-DEBIASED_MIN_EXAMPLES = 4
 
 
 def linear_cka(X: Any, Y: Any, debiased: bool = False) -> float:
@@ -41,7 +40,10 @@ def linear_cka(X: Any, Y: Any, debiased: bool = False) -> float:
 
     which equals the Gram form ``<K, L> / (‖K‖_F ‖L‖_F)`` with the centred linear Grams
     ``K = XcXcᵀ``, ``L = YcYcᵀ``. The feature form costs about ``n(p+q)²`` operations and the
-    Gram form ``n²(p+q)``; the cheaper one is used (feature form when ``p + q <= n``).
+    Gram form ``n²(p+q)``; the cheaper one is used (feature form when ``p + q <= n``). Both are
+    computed from one float64 centred copy ``[Xc, Yc]``: the feature form as a single
+    symmetric product (``dsyrk``) giving ``XcᵀXc``, ``XcᵀYc`` and ``YcᵀYc`` together, the Gram
+    form block by block in bounded memory (see ``_stacked``).
 
     ``debiased=True`` replaces the biased HSIC by the unbiased estimator of Song et al. (2012);
     in feature space, with row norms ``r_i = ‖x̃_i‖²``, ``s_i = ‖ỹ_i‖²`` and their sums R, S::
@@ -62,8 +64,7 @@ def linear_cka(X: Any, Y: Any, debiased: bool = False) -> float:
     Reference: Kornblith, Norouzi, Lee & Hinton (2019), ICML.
     """
     debiased = check_flag(debiased, "debiased")
-    pair = prepare_pair(X, Y, keep_raw=False)
-    return compare_linear_cka(pair, debiased=debiased)
+    return float(stacked_linear_cka([X, Y], ["X", "Y"], debiased=debiased)[0, 1])
 
 
 def _feature_form_is_cheaper(n: int, p: int, q: int) -> bool:

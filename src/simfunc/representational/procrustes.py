@@ -17,7 +17,7 @@ import numpy as np
 from simfunc.validation import check_fraction
 
 from ._linalg import nuclear_norm
-from ._prepared import Pair, prepare_pair
+from ._prepared import Pair, prepare_pair, prepare_pair_with_covariances
 
 __all__ = ["procrustes", "angular_shape", "compare_procrustes", "compare_angular_shape"]
 
@@ -80,7 +80,9 @@ def angular_shape(X: Any, Y: Any, alpha: float = 1.0) -> float:
     transforms, permutations.
     """
     alpha = check_fraction(alpha, "alpha", allow_zero=True)
-    return compare_angular_shape(prepare_pair(X, Y, keep_raw=False), alpha=alpha)
+    if alpha == 1.0:
+        return compare_angular_shape(prepare_pair(X, Y, keep_raw=False), alpha=alpha)
+    return compare_angular_shape(prepare_pair_with_covariances(X, Y), alpha=alpha)
 
 
 def compare_angular_shape(pair: Pair, alpha: float = 1.0) -> float:
