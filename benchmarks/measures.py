@@ -182,7 +182,8 @@ def _reference_pairwise_loop(models: dict[str, np.ndarray]) -> np.ndarray:
     values = np.eye(len(names))
     for i in range(len(names)):
         for j in range(i + 1, len(names)):
-            values[i, j] = values[j, i] = _reference_feature_cka(models[names[i]], models[names[j]])
+            value = _reference_feature_cka(models[names[i]], models[names[j]])
+            values[i, j] = values[j, i] = value
     return values
 
 

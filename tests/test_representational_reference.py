@@ -192,3 +192,17 @@ def test_mutual_knn_on_larger_data_crosses_row_blocks(monkeypatch):
     monkeypatch.setattr(neighbors, "_BLOCK_ELEMENTS", 7 * 120)  # 7 rows per block
     X, Y = _related(120, 6, 4, seed=15)
     assert rep.mutual_knn(X, Y, k=7) == pytest.approx(ref.mutual_knn(X, Y, 7), abs=1e-12)
+
+
+@pytest.mark.parametrize("distance", ["correlation", "euclidean"])
+def test_rsa_repeated_examples_tie_exactly(distance):
+    """Repeated examples (same image twice, saturated units) must tie exactly, as in exact
+    arithmetic, not be ordered by rounding noise."""
+    from scipy.spatial.distance import pdist
+    from scipy.stats import spearmanr
+
+    X, Y = _related(30, 6, 5, seed=16)
+    X = X[[0, 1, 2, 3, 4, 5, 0, 1, 0, 6, 7, 8, 2, 9, 10, 11, 12, 12, 13, 14]]
+    Y = Y[:20]
+    expected = spearmanr(np.round(pdist(X, distance), 12), np.round(pdist(Y, distance), 12))
+    assert rep.rsa(X, Y, distance=distance) == pytest.approx(expected.statistic, abs=1e-12)

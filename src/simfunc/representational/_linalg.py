@@ -142,7 +142,7 @@ class CovarianceEigen:
         return int(self.values.shape[0])
 
     def whitening(self, count: int | None = None) -> np.ndarray:
-        """``W = V_k diag(w_k^{-1/2})`` for the top ``count`` directions: ``Xc W`` is orthonormal."""
+        """``W = V_k diag(w_k^{-1/2})`` for the top ``count`` directions (``Xc W`` orthonormal)."""
         k = self.rank if count is None else count
         return self.vectors[:, :k] / np.sqrt(self.values[:k])
 

@@ -176,10 +176,9 @@ def _centred_rbf(model: PreparedFeatures, threshold: float, unbiased: bool) -> n
 def rbf_kernel(model: PreparedFeatures, threshold: float) -> np.ndarray:
     """The Gaussian kernel matrix of one representation with the median-distance bandwidth."""
     gram = model.gram
-    sq_norms = np.diagonal(gram).copy()
-    distances = gram * -2.0
-    distances += sq_norms[:, None]
-    distances += sq_norms[None, :]
+    sq_norms = np.diagonal(gram)
+    distances = np.add.outer(sq_norms, sq_norms)  # exactly symmetric, like the Gram
+    distances -= 2.0 * gram
     np.maximum(distances, 0.0, out=distances)  # rounding can leave tiny negatives
     np.fill_diagonal(distances, 0.0)
     median = float(np.median(distances))

@@ -35,7 +35,9 @@ from .registry import MEASURES, check_options, comparator, get_measure
 
 __all__ = ["pairwise", "compare_all"]
 
-def pairwise(features: Mapping[Any, Any], measure: str = "linear_cka", **options: Any) -> pd.DataFrame:
+def pairwise(
+    features: Mapping[Any, Any], measure: str = "linear_cka", **options: Any
+) -> pd.DataFrame:
     """The measure between every pair of models, as a labelled square DataFrame.
 
     Args:

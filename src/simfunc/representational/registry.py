@@ -58,7 +58,7 @@ MEASURES: dict[str, Measure] = {
         ),
         Measure(
             "rbf_cka", rbf_cka, True, True, _SHAPE, (0.0, 1.0),
-            "CKA with Gaussian kernels, bandwidth from the median distance (Kornblith et al. 2019)",
+            "CKA with Gaussian kernels, median-distance bandwidth (Kornblith et al. 2019)",
         ),
         Measure(
             "cca", cca, True, True, _LINEAR, (0.0, 1.0),

@@ -33,7 +33,8 @@ def rsa(X: Any, Y: Any, distance: str = "correlation") -> float:
     features of two examples' feature vectors (each example's vector centred over its own
     features). ``distance="euclidean"``: ``d_ij = ‖x_i − x_j‖`` (computed from the centred
     Gram matrix). Exactly repeated examples tie exactly (the RDM is built on the distinct
-    examples); other near-ties are resolved by float64 rounding. Then ``spearman(upper(D_X), upper(D_Y))`` over the n(n−1)/2 pairs i < j, ties
+    examples); other near-ties are resolved by float64 rounding. Then
+    ``spearman(upper(D_X), upper(D_Y))`` over the n(n−1)/2 pairs i < j, ties
     ranked by their average rank (as ``scipy.stats.spearmanr``).
 
     Args:
@@ -89,10 +90,11 @@ def _correlation_rdm(data: np.ndarray) -> np.ndarray:
 def _euclidean_rdm(data: np.ndarray) -> np.ndarray:
     centred = data - data.mean(axis=0)
     gram = centred @ centred.T
-    sq_norms = np.diagonal(gram).copy()
-    distances = gram * -2.0
-    distances += sq_norms[:, None]
-    distances += sq_norms[None, :]
+    sq_norms = np.diagonal(gram)
+    # r_i + r_j first, then − 2 g_ij: every step is symmetric in (i, j), so the matrix is
+    # exactly symmetric and equal distances stay exactly equal.
+    distances = np.add.outer(sq_norms, sq_norms)
+    distances -= 2.0 * gram
     np.maximum(distances, 0.0, out=distances)
     return np.sqrt(distances, out=distances)
 
