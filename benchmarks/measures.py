@@ -70,6 +70,21 @@ def best_time(function: Callable[[], Any], repeats: int) -> tuple[float, Any]:
     return best, result
 
 
+def race(
+    ours: Callable[[], Any], reference: Callable[[], Any], repeats: int
+) -> tuple[float, Any, float, Any]:
+    """Best-of-``repeats`` times of two functions run alternately, so that a change in machine
+    load affects both alike: (ours_s, ours_result, reference_s, reference_result)."""
+    ours_s = reference_s = float("inf")
+    ours_result = reference_result = None
+    for _ in range(repeats):
+        seconds, reference_result = best_time(reference, 1)
+        reference_s = min(reference_s, seconds)
+        seconds, ours_result = best_time(ours, 1)
+        ours_s = min(ours_s, seconds)
+    return ours_s, ours_result, reference_s, reference_result
+
+
 # ---------------------------------------------------------------------------------------------
 # CCA family: compact covariance + eigh reference, QR/SVD accuracy reference
 
@@ -116,11 +131,13 @@ def cca_family(quick: bool) -> list[Row]:
     rng = np.random.default_rng(0)
     X = rng.standard_normal((n, width))
     Y = X @ rng.standard_normal((width, width)) / np.sqrt(width) + rng.standard_normal((n, width))
-    repeats = 5 if quick else 3
-    ref_s, ref_r2 = best_time(lambda: _reference_cca_compact(X, Y), repeats)
-    cca_s, value_cca = best_time(lambda: rep.cca(X, Y), repeats)
-    ref_pw_s, ref_pw = best_time(lambda: _reference_pwcca_compact(X, Y), repeats)
-    pw_s, value_pw = best_time(lambda: rep.pwcca(X, Y), repeats)
+    repeats = 5
+    cca_s, value_cca, ref_s, ref_r2 = race(
+        lambda: rep.cca(X, Y), lambda: _reference_cca_compact(X, Y), repeats
+    )
+    pw_s, value_pw, ref_pw_s, ref_pw = race(
+        lambda: rep.pwcca(X, Y), lambda: _reference_pwcca_compact(X, Y), repeats
+    )
     qr_rho, qr_pw = _reference_cca_qr(X, Y)
     rho_error = float(np.max(np.abs(rep.canonical_correlations(X, Y) - qr_rho)))
     cca_error = max(abs(value_cca - float(np.mean(qr_rho**2))), abs(value_cca - ref_r2))
@@ -160,9 +177,8 @@ def linear_cka_speed(quick: bool) -> list[Row]:
     rng = np.random.default_rng(1)
     X = rng.standard_normal((n, width))
     Y = 0.5 * X + rng.standard_normal((n, width))
-    repeats = 5 if quick else 3
-    ref_s, _ = best_time(lambda: X.T @ Y, repeats)
-    cka_s, value = best_time(lambda: rep.linear_cka(X, Y), repeats)
+    repeats = 5
+    cka_s, value, ref_s, _ = race(lambda: rep.linear_cka(X, Y), lambda: X.T @ Y, repeats)
     error = abs(value - _reference_feature_cka(X, Y))
     return [
         Row(
@@ -196,9 +212,10 @@ def pairwise_linear_cka(quick: bool) -> list[Row]:
         f"model{i}": shared @ rng.standard_normal((width, width)) + rng.standard_normal((n, width))
         for i in range(count)
     }
-    repeats = 3 if quick else 1
-    ref_s, reference = best_time(lambda: _reference_pairwise_loop(models), repeats)
-    ours_s, table = best_time(lambda: rep.pairwise(models, "linear_cka"), repeats)
+    repeats = 3 if quick else 2
+    ours_s, table, ref_s, reference = race(
+        lambda: rep.pairwise(models, "linear_cka"), lambda: _reference_pairwise_loop(models), repeats
+    )
     error = float(np.max(np.abs(table.to_numpy() - reference)))
     return [
         Row(
@@ -261,8 +278,9 @@ def _stream(generate: Callable[[], Iterator[tuple[Any, Any]]]) -> float:
 def streaming_linear_cka(quick: bool) -> list[Row]:
     total, batch, width = (20_000, 1000, 32) if quick else (1_000_000, 10_000, 256)
     generate = _batches(total, batch, width)
-    ref_s, reference = best_time(lambda: _two_pass_cka(generate), 1)
-    ours_s, value = best_time(lambda: _stream(generate), 1)
+    ours_s, value, ref_s, reference = race(
+        lambda: _stream(generate), lambda: _two_pass_cka(generate), 1
+    )
     gc.collect()
     tracemalloc.start()
     tracemalloc.reset_peak()

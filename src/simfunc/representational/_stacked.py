@@ -5,8 +5,8 @@ P = Σ p_a), the only copy made. The cross terms ``‖X_aᵀX_b‖_F² = <K_a, K
 (a, b) then come out of large matrix products instead of per-pair calls:
 
 * feature form (P <= n, about n·P² operations): the symmetric rank-n product ``ZᵀZ`` (one
-  BLAS ``dsyrk`` when it fits in memory, else column blocks of it); the squared entries of its
-  (a, b) block sum to the cross term.
+  syrk when it fits in memory, else column blocks of it); the squared entries of its (a, b)
+  block sum to the cross term.
 * Gram form (P > n, about n²·P operations): the centred Grams ``K_a = X_a X_aᵀ`` are computed a
   block of rows at a time over the upper block-triangle only, vectorised and stacked, and one
   symmetric product of the stack gives every ``<K_a, K_b>``; memory stays bounded.
@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.linalg.blas import dsyrk
 
 from simfunc.errors import InputError
 from simfunc.validation import as_features, to_numpy
@@ -122,12 +121,8 @@ def _feature_cross(stacked: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     count = len(offsets) - 1
     width = int(offsets[-1])
     if width * width <= _BLOCK_ELEMENTS or count == 1:
-        # One dsyrk: the upper triangle of ZᵀZ at half the cost of a general product.
-        upper = dsyrk(1.0, stacked.T, trans=0)  # stacked.T is Fortran-ordered: no copy
-        diagonal_sq = np.add.reduceat(np.diagonal(upper) ** 2, offsets[:-1])
-        sums = _block_sums(upper, offsets[:-1], offsets[:-1])
-        # Blocks above the diagonal are complete; a diagonal block holds its upper triangle.
-        return sums + sums.T - np.diag(diagonal_sq)
+        # One symmetric product (numpy uses syrk for Zᵀ Z: half a general product's cost).
+        return _block_sums(stacked.T @ stacked, offsets[:-1], offsets[:-1])
     limit = max(int(np.sqrt(_BLOCK_ELEMENTS)), int(np.max(np.diff(offsets))))
     groups: list[list[int]] = []  # consecutive models whose total width fits the limit
     current: list[int] = []

@@ -42,7 +42,7 @@ def linear_cka(X: Any, Y: Any, debiased: bool = False) -> float:
     ``K = XcXcᵀ``, ``L = YcYcᵀ``. The feature form costs about ``n(p+q)²`` operations and the
     Gram form ``n²(p+q)``; the cheaper one is used (feature form when ``p + q <= n``). Both are
     computed from one float64 centred copy ``[Xc, Yc]``: the feature form as a single
-    symmetric product (``dsyrk``) giving ``XcᵀXc``, ``XcᵀYc`` and ``YcᵀYc`` together, the Gram
+    symmetric product (syrk) giving ``XcᵀXc``, ``XcᵀYc`` and ``YcᵀYc`` together, the Gram
     form block by block in bounded memory (see ``_stacked``).
 
     ``debiased=True`` replaces the biased HSIC by the unbiased estimator of Song et al. (2012);
@@ -174,8 +174,13 @@ def _centred_rbf(model: PreparedFeatures, threshold: float, unbiased: bool) -> n
 
 
 def rbf_kernel(model: PreparedFeatures, threshold: float) -> np.ndarray:
-    """The Gaussian kernel matrix of one representation with the median-distance bandwidth."""
-    gram = model.gram
+    """The Gaussian kernel matrix of one representation with the median-distance bandwidth.
+
+    Only the (centred) kernel is kept in the model's cache: one n × n array per model and
+    option set, which is what ``pairwise`` holds in memory for this measure.
+    """
+    centred = model.centred
+    gram = model.__dict__["gram"] if "gram" in model.__dict__ else centred @ centred.T
     sq_norms = np.diagonal(gram)
     distances = np.add.outer(sq_norms, sq_norms)  # exactly symmetric, like the Gram
     distances -= 2.0 * gram

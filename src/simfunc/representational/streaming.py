@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.linalg.blas import dsyrk
 
 from simfunc.errors import InputError
 from simfunc.validation import as_feature_pair, to_numpy
@@ -33,7 +32,7 @@ class _Moments:
         self.first_row = first_batch[0].copy()
         self.varies = np.zeros(width, dtype=bool)  # columns seen to take two values
         self.sum_rows = np.zeros(width)  # Σ u_i
-        self.upper_outer = np.zeros((width, width), order="F")  # upper triangle of Σ u_i u_iᵀ
+        self.outer = np.zeros((width, width))  # Σ u_i u_iᵀ
         self.sum_sq = 0.0  # Σ a_i
         self.sum_sq_sq = 0.0  # Σ a_i²
         self.sum_sq_rows = np.zeros(width)  # Σ a_i u_i
@@ -54,17 +53,10 @@ class _Moments:
 
     def add(self, rows: np.ndarray, sq_norms: np.ndarray) -> None:
         self.sum_rows += rows.sum(axis=0)
-        # rows.T is a Fortran-ordered view; dsyrk accumulates into the upper triangle in place.
-        self.upper_outer = dsyrk(
-            1.0, rows.T, beta=1.0, c=self.upper_outer, trans=0, overwrite_c=True
-        )
+        self.outer += rows.T @ rows  # numpy computes Aᵀ A with syrk
         self.sum_sq += float(sq_norms.sum())
         self.sum_sq_sq += float(np.dot(sq_norms, sq_norms))
         self.sum_sq_rows += rows.T @ sq_norms
-
-    def outer(self) -> np.ndarray:
-        upper = self.upper_outer
-        return np.triu(upper) + np.triu(upper, 1).T
 
 
 class LinearCKA:
@@ -143,7 +135,7 @@ class LinearCKA:
                 )
         x, y = self._x, self._y
         mean_x, mean_y = x.sum_rows / n, y.sum_rows / n  # the means of the shifted rows
-        outer_x, outer_y = x.outer(), y.outer()
+        outer_x, outer_y = x.outer, y.outer
         cov_x = outer_x - n * np.outer(mean_x, mean_x)
         cov_y = outer_y - n * np.outer(mean_y, mean_y)
         cov_xy = self._cross - n * np.outer(mean_x, mean_y)
