@@ -23,7 +23,7 @@ __all__ = ["LinearCKA"]
 
 
 class _Moments:
-    """Shifted moments of one representation: rows ``u_i = x_i − c``, ``a_i = ‖u_i‖²``."""
+    """Shifted moments of one representation: rows ``u_i = x_i − c`` (c: the first batch's mean)."""
 
     def __init__(self, first_batch: np.ndarray) -> None:
         width = first_batch.shape[1]
@@ -31,11 +31,10 @@ class _Moments:
         self.shift = first_batch.mean(axis=0)
         self.first_row = first_batch[0].copy()
         self.varies = np.zeros(width, dtype=bool)  # columns seen to take two values
-        self.sum_rows = np.zeros(width)  # Σ u_i
         self.outer = np.zeros((width, width))  # Σ u_i u_iᵀ
-        self.sum_sq = 0.0  # Σ a_i
-        self.sum_sq_sq = 0.0  # Σ a_i²
-        self.sum_sq_rows = np.zeros(width)  # Σ a_i u_i
+        # Σ w_i u_i for the weights w = (1, a, b): Σ u_i, Σ a_i u_i, Σ b_i u_i, where
+        # a_i = ‖u_i‖² and b_i = ‖v_i‖² are the squared norms of the X and Y rows.
+        self.weighted = np.zeros((width, 3))
 
     def check_width(self, batch: np.ndarray, name: str) -> None:
         if batch.shape[1] != self.width:
@@ -51,12 +50,9 @@ class _Moments:
             return batch
         return batch - self.shift
 
-    def add(self, rows: np.ndarray, sq_norms: np.ndarray) -> None:
-        self.sum_rows += rows.sum(axis=0)
+    def add(self, rows: np.ndarray, weights: np.ndarray) -> None:
         self.outer += rows.T @ rows  # numpy computes Aᵀ A with syrk
-        self.sum_sq += float(sq_norms.sum())
-        self.sum_sq_sq += float(np.dot(sq_norms, sq_norms))
-        self.sum_sq_rows += rows.T @ sq_norms
+        self.weighted += rows.T @ weights  # one pass over the rows for all three sums
 
 
 class LinearCKA:
@@ -67,8 +63,8 @@ class LinearCKA:
     ``compute()`` equals ``linear_cka`` on the concatenated batches (to ~1e-12 relative),
     because the statistics accumulated are exactly those the feature-space formula needs:
     ``n``, ``Σ u``, ``Σ v``, ``Σ uuᵀ``, ``Σ vvᵀ``, ``Σ uvᵀ`` of the shifted rows, and for the
-    debiased estimator ``Σ a b``, ``Σ a²``, ``Σ b²``, ``Σ a u``, ``Σ a v``, ``Σ b u``, ``Σ b v``
-    (``a_i = ‖u_i‖²``, ``b_i = ‖v_i‖²``). Memory: O(p² + q² + pq).
+    debiased estimator ``Σ a``, ``Σ b``, ``Σ ab``, ``Σ a²``, ``Σ b²``, ``Σ a u``, ``Σ a v``,
+    ``Σ b u``, ``Σ b v`` (``a_i = ‖u_i‖²``, ``b_i = ‖v_i‖²``). Memory: O(p² + q² + pq).
 
     Every batch is validated like any input (finite numbers, same number of rows in X_batch
     and Y_batch, the same feature counts as the first batch); a batch may have one row.
@@ -83,9 +79,7 @@ class LinearCKA:
         self._x: _Moments | None = None
         self._y: _Moments | None = None
         self._cross = np.zeros((0, 0))  # Σ u_i v_iᵀ
-        self._sum_sq_products = 0.0  # Σ a_i b_i
-        self._sum_x_sq_y_rows = np.zeros(0)  # Σ b_i u_i
-        self._sum_y_sq_x_rows = np.zeros(0)  # Σ a_i v_i
+        self._scalars = np.zeros((3, 3))  # Σ w_i w_iᵀ for w = (1, a, b): n, Σa, Σb, Σa², Σab, Σb²
 
     @property
     def n_examples(self) -> int:
@@ -99,28 +93,26 @@ class LinearCKA:
         if self._x is None or self._y is None:
             self._x, self._y = _Moments(x), _Moments(y)
             self._cross = np.zeros((x.shape[1], y.shape[1]))
-            self._sum_x_sq_y_rows = np.zeros(x.shape[1])
-            self._sum_y_sq_x_rows = np.zeros(y.shape[1])
         self._x.check_width(x, "X_batch")
         self._y.check_width(y, "Y_batch")
         u = self._x.shifted(x, owned=not np.may_share_memory(x, x_raw))
         v = self._y.shifted(y, owned=not np.may_share_memory(y, y_raw))
-        a = np.einsum("ij,ij->i", u, u)
-        b = np.einsum("ij,ij->i", v, v)
-        self._x.add(u, a)
-        self._y.add(v, b)
+        weights = np.empty((u.shape[0], 3))
+        weights[:, 0] = 1.0
+        np.einsum("ij,ij->i", u, u, out=weights[:, 1])
+        np.einsum("ij,ij->i", v, v, out=weights[:, 2])
+        self._x.add(u, weights)
+        self._y.add(v, weights)
         self._cross += u.T @ v
-        self._sum_sq_products += float(np.dot(a, b))
-        self._sum_x_sq_y_rows += u.T @ b
-        self._sum_y_sq_x_rows += v.T @ a
-        self._count += x.shape[0]
+        self._scalars += weights.T @ weights
+        self._count += u.shape[0]
 
     def compute(self, debiased: bool = False) -> float:
         """Linear CKA of all examples seen (``debiased=True``: unbiased HSIC, n >= 4)."""
         debiased = check_flag(debiased, "debiased")
         if self._x is None or self._y is None:
             raise InputError("LinearCKA has no data: call update(X_batch, Y_batch) first")
-        n = self._count
+        n = self.n_examples
         minimum = 4 if debiased else 2
         if n < minimum:
             what = "debiased CKA" if debiased else "CKA"
@@ -134,29 +126,29 @@ class LinearCKA:
                     "seen, so it has no representation to compare"
                 )
         x, y = self._x, self._y
-        mean_x, mean_y = x.sum_rows / n, y.sum_rows / n  # the means of the shifted rows
-        outer_x, outer_y = x.outer, y.outer
-        cov_x = outer_x - n * np.outer(mean_x, mean_x)
-        cov_y = outer_y - n * np.outer(mean_y, mean_y)
+        mean_x, mean_y = x.weighted[:, 0] / n, y.weighted[:, 0] / n  # means of the shifted rows
+        cov_x = x.outer - n * np.outer(mean_x, mean_x)
+        cov_y = y.outer - n * np.outer(mean_y, mean_y)
         cov_xy = self._cross - n * np.outer(mean_x, mean_y)
         cross, self_x, self_y = sq_frobenius(cov_xy), sq_frobenius(cov_x), sq_frobenius(cov_y)
         if not debiased:
             value = safe_ratio(cross, self_x * self_y, "linear CKA")
             return float(np.clip(value, 0.0, 1.0))
+        (_, sum_a, sum_b), (_, sum_aa, sum_ab), (_, _, sum_bb) = self._scalars
         rows_xy = _row_norm_products(
-            n, self._sum_sq_products, self._sum_y_sq_x_rows, self._sum_x_sq_y_rows,
-            self._cross, x.sum_sq, y.sum_sq, mean_x, mean_y,
+            n, sum_ab, y.weighted[:, 1], x.weighted[:, 2], self._cross, sum_a, sum_b,
+            mean_x, mean_y,
         )  # fmt: skip
         rows_xx = _row_norm_products(
-            n, x.sum_sq_sq, x.sum_sq_rows, x.sum_sq_rows, outer_x, x.sum_sq, x.sum_sq,
+            n, sum_aa, x.weighted[:, 1], x.weighted[:, 1], x.outer, sum_a, sum_a,
             mean_x, mean_x,
         )  # fmt: skip
         rows_yy = _row_norm_products(
-            n, y.sum_sq_sq, y.sum_sq_rows, y.sum_sq_rows, outer_y, y.sum_sq, y.sum_sq,
+            n, sum_bb, y.weighted[:, 2], y.weighted[:, 2], y.outer, sum_b, sum_b,
             mean_y, mean_y,
         )  # fmt: skip
-        total_x = x.sum_sq - n * float(np.dot(mean_x, mean_x))  # Σ ‖x̃_i‖² = tr(cov_x)
-        total_y = y.sum_sq - n * float(np.dot(mean_y, mean_y))
+        total_x = sum_a - n * float(np.dot(mean_x, mean_x))  # Σ ‖x̃_i‖² = tr(cov_x)
+        total_y = sum_b - n * float(np.dot(mean_y, mean_y))
         hsic_xy = _debiased(cross, rows_xy, total_x, total_y, n)
         hsic_xx = _debiased(self_x, rows_xx, total_x, total_x, n)
         hsic_yy = _debiased(self_y, rows_yy, total_y, total_y, n)
