@@ -30,7 +30,7 @@ class _Moments:
         self.width = width
         self.shift = first_batch.mean(axis=0)
         self.first_row = first_batch[0].copy()
-        self.varies = np.zeros(width, dtype=bool)  # columns seen to take two values
+        self.varies = False  # whether any feature has taken two different values yet
         self.outer = np.zeros((width, width))  # Σ u_i u_iᵀ
         # Σ w_i u_i for the weights w = (1, a, b): Σ u_i, Σ a_i u_i, Σ b_i u_i, where
         # a_i = ‖u_i‖² and b_i = ‖v_i‖² are the squared norms of the X and Y rows.
@@ -44,7 +44,8 @@ class _Moments:
             )
 
     def shifted(self, batch: np.ndarray, owned: bool) -> np.ndarray:
-        self.varies |= (batch != self.first_row).any(axis=0)
+        if not self.varies:  # checked only until the first variation is seen
+            self.varies = bool((batch != self.first_row).any())
         if owned:
             batch -= self.shift
             return batch
@@ -120,7 +121,7 @@ class LinearCKA:
                 f"LinearCKA has seen {n} example(s): {what} needs at least {minimum}"
             )
         for moments, name in ((self._x, "X"), (self._y, "Y")):
-            if not moments.varies.any():
+            if not moments.varies:
                 raise InputError(
                     f"{name} is constant: every feature took the same value on every example "
                     "seen, so it has no representation to compare"
