@@ -220,9 +220,10 @@ def test_stacked_linear_cka_in_every_form_and_blocking(monkeypatch, n, block_ele
 
 def test_pairwise_accepts_any_labels_and_torch_tensors():
     models = _models()
-    labelled = {("resnet", 0): models["m0"], 7: torch.from_numpy(models["m1"])}
+    labelled = {("resnet", 0): models["m0"], ("resnet", 1): torch.from_numpy(models["m1"])}
     table = rep.pairwise(labelled)
-    assert list(table.index) == [("resnet", 0), 7] == list(table.columns)
+    assert list(table.index) == [("resnet", 0), ("resnet", 1)] == list(table.columns)
+    assert not isinstance(table.index, pd.MultiIndex)
     assert table.iloc[1, 0] == pytest.approx(rep.linear_cka(models["m1"], models["m0"]), abs=1e-12)
 
 

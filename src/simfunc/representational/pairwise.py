@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from simfunc.errors import InputError
+from simfunc.measure import Measure
 
 from ._linalg import check_flag
 from ._prepared import Pair, PreparedFeatures, prepare_pair
@@ -34,6 +35,7 @@ from .cka import linear_cka
 from .registry import MEASURES, check_options, comparator, get_measure
 
 __all__ = ["pairwise", "compare_all"]
+
 
 def pairwise(
     features: Mapping[Any, Any], measure: str = "linear_cka", **options: Any
@@ -50,6 +52,10 @@ def pairwise(
         measure(features[a], features[b])``; the diagonal is each model against itself.
         Symmetric measures are computed once per unordered pair; asymmetric ones (pwcca) in
         both orders.
+
+    Memory: linear CKA holds one stacked float64 copy of all the features plus bounded
+    intermediates; the other measures keep each model's prepared pieces for the whole run
+    (its centred copy and, for rbf_cka, one n × n kernel; for rsa, n(n−1)/2 ranks).
     """
     chosen = get_measure(measure)
     check_options(chosen, options)
@@ -62,7 +68,8 @@ def pairwise(
         values = stacked_linear_cka([features[name] for name in names], labels, **merged)
     else:
         values = _pairwise_loop(features, names, chosen, merged)
-    return pd.DataFrame(values, index=pd.Index(names), columns=pd.Index(names))
+    labels = pd.Index(names, tupleize_cols=False)  # keep tuple names as plain labels
+    return pd.DataFrame(values, index=labels, columns=labels.copy())
 
 
 def _label(name: Any) -> str:
@@ -86,7 +93,7 @@ def _check_rows(rows: list[tuple[str, int]]) -> None:
 
 
 def _pairwise_loop(
-    features: Mapping[Any, Any], names: list[Any], chosen: Any, options: dict[str, Any]
+    features: Mapping[Any, Any], names: list[Any], chosen: Measure, options: dict[str, Any]
 ) -> np.ndarray:
     count = len(names)
     values = np.empty((count, count))
