@@ -59,7 +59,9 @@ def _check_informative(pair: Pair, rank_x: int, rank_y: int, what: str) -> None:
             )
 
 
-def _whitened_cross(pair: Pair, count_x: int | None = None, count_y: int | None = None):
+def _whitened_cross(
+    pair: Pair, count_x: int | None = None, count_y: int | None = None
+) -> np.ndarray:
     """``Wxᵀ (XcᵀYc) Wy`` for the top ``count`` whitened directions of each side."""
     return pair.x.eigen.whitening(count_x).T @ pair.factor_cross @ pair.y.eigen.whitening(count_y)
 
@@ -77,7 +79,9 @@ def canonical_correlations(X: Any, Y: Any) -> np.ndarray:
     to zero-variance columns (dead units) or collinear features are not reported.
 
     Raises InputError when ``max(rank Xc, rank Yc) >= n − 1``: then every correlation is 1 and
-    CCA says nothing (use more examples, fewer features, or SVCCA).
+    CCA says nothing (use more examples, fewer features, or SVCCA). One side filling the
+    (n − 1)-dimensional space of centred vectors is enough for that, so the test is on the
+    larger rank, not only on ``min(rank Xc, rank Yc)``.
 
     Invariances: translation, isotropic scaling, orthogonal and any invertible linear map of
     either representation, feature permutations. Reference: Hotelling (1936), "Relations
