@@ -280,3 +280,16 @@ def test_compare_all_skips_uninformative_measures_only_when_asked():
         warnings.simplefilter("error")
         with pytest.raises(InputError, match="NaN"):
             rep.compare_all(np.full((12, 3), np.nan), Y, skip_errors=True)
+
+
+def test_dead_units_centre_to_exact_zeros_even_with_large_means():
+    from simfunc.representational._prepared import PreparedFeatures
+
+    rng = np.random.default_rng(13)
+    X = rng.standard_normal((37, 4)) + 1e4
+    X[:, 1] = 0.1  # 37 * 0.1 is not exact in binary: a naive mean leaves a rounding residue
+    X[:, 3] = 1e4 / 3
+    centred = PreparedFeatures(X).centred
+    assert np.all(centred[:, [1, 3]] == 0.0)
+    np.testing.assert_allclose(centred.mean(axis=0), 0.0, atol=1e-12)
+    assert rep.canonical_correlations(X, rng.standard_normal((37, 3))).shape == (2,)

@@ -19,7 +19,6 @@ from simfunc.errors import InputError
 __all__ = [
     "EPS",
     "eigen_rtol",
-    "constant_columns",
     "is_constant_matrix",
     "centre_columns",
     "sq_frobenius",
@@ -50,11 +49,6 @@ def eigen_rtol(n: int, width: int) -> float:
     return max(n, width) * EPS
 
 
-def constant_columns(data: np.ndarray) -> np.ndarray:
-    """Boolean mask of the columns whose every value equals the first row's (exact test)."""
-    return (data == data[0]).all(axis=0)
-
-
 def is_constant_matrix(data: np.ndarray) -> bool:
     """Whether every row equals the first (every column constant); usually decided in O(p)."""
     if data.shape[0] > 1 and not np.array_equal(data[1], data[0]):
@@ -63,25 +57,23 @@ def is_constant_matrix(data: np.ndarray) -> bool:
 
 
 def centre_columns(
-    data: np.ndarray,
-    constant: np.ndarray | None = None,
-    *,
-    in_place: bool = False,
-    out: np.ndarray | None = None,
+    data: np.ndarray, *, in_place: bool = False, out: np.ndarray | None = None
 ) -> np.ndarray:
-    """Subtract each column's mean (float64). Columns flagged ``constant`` become exact zeros.
+    """Subtract each column's mean, computed as ``x_0 + mean(x − x_0)`` (x_0: the first row).
 
+    Shifting by the first row first makes a constant column (a dead unit) exactly zero, as
+    exact arithmetic would, instead of a tiny rounding residue that CCA could mistake for a
+    direction, and it keeps the mean accurate when it is large compared with the spread.
     With ``in_place`` the caller's array is overwritten (only when it is a private copy);
     with ``out`` the result is written there (e.g. a slice of a stacked array).
     """
-    mean = data.mean(axis=0)
+    first = data[0].copy()
     if in_place:
         centred = data
-        centred -= mean
+        centred -= first
     else:
-        centred = np.subtract(data, mean, out=out)
-    if constant is not None and constant.any():
-        centred[:, constant] = 0.0
+        centred = np.subtract(data, first, out=out)
+    centred -= centred.mean(axis=0)
     return centred
 
 

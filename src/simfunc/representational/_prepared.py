@@ -21,7 +21,6 @@ from simfunc.validation import as_features, to_numpy
 from ._linalg import (
     CovarianceEigen,
     centre_columns,
-    constant_columns,
     covariance_eigen,
     eigen_of_covariance,
     gram_factor,
@@ -86,7 +85,7 @@ class PreparedFeatures:
         """Column-centred float64 features; constant columns are exact zeros."""
         in_place = self._owned and not self._keep_raw
         data = self.data
-        centred = centre_columns(data, constant_columns(data), in_place=in_place)
+        centred = centre_columns(data, in_place=in_place)
         if in_place:
             self._data = None
         return centred
@@ -177,7 +176,7 @@ def prepare_pair_with_covariances(X: Any, Y: Any) -> Pair:
     stacked = np.empty((n, p + y.width))
     for model, columns in ((x, slice(0, p)), (y, slice(p, None))):
         data = model.data
-        centre_columns(data, constant_columns(data), out=stacked[:, columns])
+        centre_columns(data, out=stacked[:, columns])
         model.__dict__["centred"] = stacked[:, columns]
         model._data = None  # only the centred values are needed from here on
     products = stacked.T @ stacked  # numpy computes Aᵀ A with syrk

@@ -24,6 +24,7 @@ import numpy as np
 from simfunc.errors import InputError
 from simfunc.validation import check_fraction
 
+from ._linalg import sq_frobenius
 from ._prepared import Pair, PreparedFeatures, prepare_pair_with_covariances
 
 __all__ = [
@@ -115,8 +116,10 @@ def cca(X: Any, Y: Any) -> float:
 
 
 def compare_cca(pair: Pair) -> float:
-    rho = compare_canonical_correlations(pair)
-    return float(np.clip(np.mean(rho**2), 0.0, 1.0))
+    # Σ ρ_i² is the squared Frobenius norm of the whitened cross-covariance: no SVD needed.
+    _check_informative(pair, pair.x.eigen.rank, pair.y.eigen.rank, "CCA")
+    whitened = _whitened_cross(pair)
+    return float(np.clip(sq_frobenius(whitened) / min(whitened.shape), 0.0, 1.0))
 
 
 def mean_cca(X: Any, Y: Any) -> float:
