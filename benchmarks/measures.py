@@ -214,7 +214,9 @@ def pairwise_linear_cka(quick: bool) -> list[Row]:
     }
     repeats = 3 if quick else 2
     ours_s, table, ref_s, reference = race(
-        lambda: rep.pairwise(models, "linear_cka"), lambda: _reference_pairwise_loop(models), repeats
+        lambda: rep.pairwise(models, "linear_cka"),
+        lambda: _reference_pairwise_loop(models),
+        repeats,
     )
     error = float(np.max(np.abs(table.to_numpy() - reference)))
     return [

@@ -23,7 +23,7 @@ __all__ = ["LinearCKA"]
 
 
 class _Moments:
-    """Shifted moments of one representation: rows ``u_i = x_i − c`` (c: the first batch's mean)."""
+    """Moments of one representation's shifted rows ``u_i = x_i − c``, c the first batch mean."""
 
     def __init__(self, first_batch: np.ndarray) -> None:
         width = first_batch.shape[1]
