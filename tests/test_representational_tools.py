@@ -68,6 +68,28 @@ def test_feature_form_and_gram_form_agree(shape, debiased):
     assert feature == pytest.approx(ref.linear_cka(X, Y, debiased), abs=1e-12)
 
 
+@pytest.mark.parametrize("debiased", [False, True])
+@pytest.mark.parametrize("mean", [0.0, 1.5, 1e4])
+def test_linear_cka_with_and_without_the_centring_copy_agree(monkeypatch, mean, debiased):
+    """Small means (n·μ² <= 4·Σ(x−μ)² per column): products on the raw inputs, centred by the
+    rank-one identity. Large means: an explicit centred copy. Both match the reference."""
+    X, Y = _related(200, 6, 9, seed=14)
+    X = X + mean
+    X[:, 2] = 0.0  # a dead unit: mean exactly 0, always safe
+    expected = ref.linear_cka(X, Y, debiased)
+    # With a mean of 1e4, centring any float64 data rounds each entry by ~eps·1e4 = 2e-12.
+    tolerance = 1e-11 if mean > 100 else 1e-13
+    used = []
+    original = stacked_module._uncentred_pair
+    monkeypatch.setattr(
+        stacked_module, "_uncentred_pair", lambda *a: used.append(True) or original(*a)
+    )
+    assert rep.linear_cka(X, Y, debiased=debiased) == pytest.approx(expected, abs=tolerance)
+    assert bool(used) == (mean < 2.0)
+    monkeypatch.setattr(stacked_module, "_SAFE_MEAN_RATIO", -1.0)  # always copy
+    assert rep.linear_cka(X, Y, debiased=debiased) == pytest.approx(expected, abs=tolerance)
+
+
 # --- streaming --------------------------------------------------------------------------------
 
 
