@@ -63,11 +63,16 @@ def linear_cka_pair(X: Any, Y: Any, debiased: bool = False) -> float:
     labels = ["X", "Y"]
     kept, widths, n = _validate_all([X, Y], labels, debiased, keep_copies=True)
     arrays = [array for array in kept if array is not None]
+    means: list[np.ndarray] = []
     if sum(widths) <= n:
-        moments = [_column_moments(array) for array in arrays]
-        if all(_uncentred_is_safe(mean, centred_ss, n) for mean, centred_ss in moments):
-            return float(_uncentred_pair(arrays, [m for m, _ in moments], labels, debiased)[0, 1])
-    stacked, offsets = _stack_centred([X, Y], labels, kept, widths, n)
+        for array in arrays:
+            mean, centred_ss = _column_moments(array)
+            means.append(mean)
+            if not _uncentred_is_safe(mean, centred_ss, n):
+                break
+        else:
+            return float(_uncentred_pair(arrays, means, labels, debiased)[0, 1])
+    stacked, offsets = _stack_centred([X, Y], labels, kept, widths, n, means)
     return float(_from_stacked(stacked, offsets, labels, debiased)[0, 1])
 
 
@@ -189,8 +194,13 @@ def _stack_centred(
     kept: list[np.ndarray | None],
     widths: list[int],
     n: int,
+    means: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Centre every input into one (n, Σ widths) float64 array; returns it and the offsets."""
+    """Centre every input into one (n, Σ widths) float64 array; returns it and the offsets.
+
+    ``means`` may hold the column means of the first inputs, already computed.
+    """
+    known = list(means or [])
     offsets = np.concatenate([[0], np.cumsum(widths)]).astype(np.intp)
     stacked = np.empty((n, int(offsets[-1])))
     for index, (X, label) in enumerate(zip(inputs, labels)):
@@ -198,7 +208,8 @@ def _stack_centred(
         kept[index] = None
         if data is None:
             data = as_features(to_numpy(X, label), label)
-        np.subtract(data, data.mean(axis=0), out=stacked[:, offsets[index] : offsets[index + 1]])
+        mean = known[index] if index < len(known) else data.mean(axis=0)
+        np.subtract(data, mean, out=stacked[:, offsets[index] : offsets[index + 1]])
         del data
     return stacked, offsets
 
