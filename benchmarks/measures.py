@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 import time
 import tracemalloc
@@ -24,10 +25,9 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-try:
-    import simfunc  # noqa: F401
-except ImportError:  # running from a checkout without installing
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+_SOURCE = Path(__file__).resolve().parents[1] / "src"
+if _SOURCE.is_dir():  # measure this checkout, not some installed copy
+    sys.path.insert(0, str(_SOURCE))
 
 from simfunc import representational as rep  # noqa: E402
 
@@ -333,7 +333,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.case in function.__name__:
             print(f"running {function.__name__} ...", file=sys.stderr, flush=True)
             rows.extend(function(args.quick))
-    print(f"numpy {np.__version__}, float64, {'quick' if args.quick else 'full'} sizes")
+    print(
+        f"numpy {np.__version__}, {os.cpu_count()} CPUs, float64, "
+        f"{'quick' if args.quick else 'full'} sizes; ratio = simfunc s / reference s"
+    )
     print_table(rows, args.quick)
     failed = [row for row in rows if not row.accurate or (not args.quick and not row.target_met)]
     return 1 if failed else 0
