@@ -226,7 +226,7 @@ def test_pairwise_options_override_the_registry():
         (60, 2**24),  # feature form, one block (total width 3+4+5+6 = 18 <= n)
         (60, 64),  # feature form in column blocks
         (10, 2**24),  # Gram form, one row block (18 > n)
-        (10, 4 * 10 * 3),  # Gram form in row blocks of 3 rows
+        (10, 4 * 3 * 3),  # Gram form in 3 x 3 tiles (the last ones ragged)
     ],
 )
 def test_stacked_linear_cka_in_every_form_and_blocking(monkeypatch, n, block_elements, debiased):

@@ -8,8 +8,8 @@ P = Σ p_a), the only copy made. The cross terms ``‖X_aᵀX_b‖_F² = <K_a, K
   syrk when it fits in memory, else column blocks of it); the squared entries of its (a, b)
   block sum to the cross term.
 * Gram form (P > n, about n²·P operations): the centred Grams ``K_a = X_a X_aᵀ`` are computed a
-  block of rows at a time over the upper block-triangle only, vectorised and stacked, and one
-  symmetric product of the stack gives every ``<K_a, K_b>``; memory stays bounded.
+  tile at a time over the upper triangle only, vectorised and stacked, and one product of
+  the stack gives every ``<K_a, K_b>``; memory stays bounded.
 
 The debiased estimator needs only the centred row norms on top (see ``cka.linear_cka``).
 ``pairwise`` uses this for all its models; ``linear_cka`` uses it for two inputs, or, when it
@@ -264,21 +264,30 @@ def _feature_cross(stacked: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 
 def _gram_cross(stacked: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """``<K_a, K_b>`` for all models from row blocks of the centred Grams (upper half only)."""
+    """``<K_a, K_b>`` for all models from square tiles of the centred Grams (upper half only).
+
+    The n × n Gram plane is cut into T × T tiles (T such that all models' tiles together hold
+    at most ``_BLOCK_ELEMENTS`` numbers); for each tile on or above the diagonal, every
+    model's tile of ``K_a = X_a X_aᵀ`` is computed (a symmetric product on the diagonal) and
+    one product of the stacked, vectorised tiles adds their inner products. A diagonal tile
+    holds both (i, j) and (j, i); an off-diagonal tile stands for its mirror image too.
+    """
     n = stacked.shape[0]
     count = len(offsets) - 1
-    block = max(1, _BLOCK_ELEMENTS // (count * n))
+    tile = max(1, min(n, int(np.sqrt(_BLOCK_ELEMENTS // count))))
+    features = [stacked[:, offsets[model] : offsets[model + 1]] for model in range(count)]
+    buffer = np.empty(count * tile * tile)  # reused: fresh memory would page-fault every tile
     cross = np.zeros((count, count))
-    for start in range(0, n, block):
-        stop = min(start + block, n)
-        rows, width = stop - start, n - start
-        grams = np.empty((count, rows, width))
-        for model in range(count):
-            features = stacked[:, offsets[model] : offsets[model + 1]]
-            np.matmul(features[start:stop], features[start:].T, out=grams[model])
-        flat = grams.reshape(count, rows * width)
-        square = np.ascontiguousarray(grams[:, :, :rows]).reshape(count, rows * rows)
-        # The square (diagonal) part holds both (i, j) and (j, i); the rest stands for its
-        # mirror image below the diagonal too, so it counts twice.
-        cross += 2.0 * (flat @ flat.T) - square @ square.T
+    for r0 in range(0, n, tile):
+        r1 = min(r0 + tile, n)
+        for c0 in range(r0, n, tile):
+            c1 = min(c0 + tile, n)
+            tiles = buffer[: count * (r1 - r0) * (c1 - c0)].reshape(count, r1 - r0, c1 - c0)
+            for model, block in enumerate(features):
+                if c0 == r0:
+                    tiles[model] = block[r0:r1] @ block[r0:r1].T  # syrk
+                else:
+                    np.matmul(block[r0:r1], block[c0:c1].T, out=tiles[model])
+            flat = tiles.reshape(count, -1)
+            cross += (1.0 if c0 == r0 else 2.0) * (flat @ flat.T)
     return cross

@@ -7,9 +7,9 @@ centred features, not a loop of per-pair CKA calls:
 * feature form (total width P = Σ p_a at most n): the symmetric product ``ZᵀZ`` of the stacked
   features Z (n × P), in column blocks when it would be large; the squared entries of each
   (a, b) block sum to the cross term. About n·P² operations.
-* Gram form (P > n): the centred Gram matrices ``K_a = X_a X_aᵀ`` are computed a block of rows
-  at a time (upper block-triangle only), their vectorised blocks stacked, and one symmetric
-  product of the stack gives every ``<K_a, K_b>``. About n²·P operations.
+* Gram form (P > n): the centred Gram matrices ``K_a = X_a X_aᵀ`` are computed a tile at a
+  time (upper triangle only), their vectorised tiles stacked, and one product of the stack
+  gives every ``<K_a, K_b>``. About n²·P operations.
 
 Other measures loop over pairs but reuse each model's preparation (centring, whitening basis,
 k-NN sets, ranked RDMs). ``compare_all`` computes several measures on one pair, sharing the
