@@ -223,10 +223,10 @@ def test_pairwise_options_override_the_registry():
 @pytest.mark.parametrize(
     "n, block_elements",
     [
-        (60, 2**24),  # feature form, one block (total width 3+4+5+6 = 18 <= n)
+        (60, 2**24),  # feature form, one product (total width 3+4+5+6 = 18 <= 3n)
         (60, 64),  # feature form in column blocks
-        (10, 2**24),  # Gram form, one row block (18 > n)
-        (10, 4 * 3 * 3),  # Gram form in 3 x 3 tiles (the last ones ragged)
+        (5, 2**24),  # Gram form, one tile (total width 18 > 3n)
+        (5, 4 * 2 * 2),  # Gram form in 2 x 2 tiles (the last ones ragged)
     ],
 )
 def test_stacked_linear_cka_in_every_form_and_blocking(monkeypatch, n, block_elements, debiased):

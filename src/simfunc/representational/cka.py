@@ -40,8 +40,9 @@ def linear_cka(X: Any, Y: Any, debiased: bool = False) -> float:
 
     which equals the Gram form ``<K, L> / (‖K‖_F ‖L‖_F)`` with the centred linear Grams
     ``K = XcXcᵀ``, ``L = YcYcᵀ``. The feature form costs about ``n(p+q)²`` operations and the
-    Gram form ``n²(p+q)``; the cheaper one is used (feature form when ``p + q <= n``). The
-    Gram form is computed block by block in bounded memory from one float64 centred copy
+    Gram form ``n²(p+q)``; the feature form is used up to ``p + q <= 3n`` (beyond n the Gram
+    form has fewer operations, but its tiled products run slower; see ``_stacked``). The
+    Gram form is computed tile by tile in bounded memory from one float64 centred copy
     ``[Xc, Yc]``. The feature form takes ``XᵀY``, ``XᵀX`` (syrk) and ``YᵀY`` on the inputs as
     they are and centres by ``XcᵀYc = XᵀY − n μ_x μ_yᵀ`` when every column's mean is small
     compared with its spread (then the rounding error is within a factor 5 of explicit

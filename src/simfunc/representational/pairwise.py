@@ -4,10 +4,10 @@
 cross terms ``‖X_aᵀX_b‖_F²`` come out of large matrix products over the models' stacked
 centred features, not a loop of per-pair CKA calls:
 
-* feature form (total width P = Σ p_a at most n): the symmetric product ``ZᵀZ`` of the stacked
+* feature form (total width P = Σ p_a at most 3n): the symmetric product ``ZᵀZ`` of the stacked
   features Z (n × P), in column blocks when it would be large; the squared entries of each
   (a, b) block sum to the cross term. About n·P² operations.
-* Gram form (P > n): the centred Gram matrices ``K_a = X_a X_aᵀ`` are computed a tile at a
+* Gram form (P > 3n): the centred Gram matrices ``K_a = X_a X_aᵀ`` are computed a tile at a
   time (upper triangle only), their vectorised tiles stacked, and one product of the stack
   gives every ``<K_a, K_b>``. About n²·P operations.
 
