@@ -212,7 +212,7 @@ def pairwise_linear_cka(quick: bool) -> list[Row]:
         f"model{i}": shared @ rng.standard_normal((width, width)) + rng.standard_normal((n, width))
         for i in range(count)
     }
-    repeats = 3 if quick else 2
+    repeats = 3
     ours_s, table, ref_s, reference = race(
         lambda: rep.pairwise(models, "linear_cka"),
         lambda: _reference_pairwise_loop(models),
