@@ -74,3 +74,20 @@ def test_group_means_of_a_block_matrix():
 def test_small_helpers():
     assert all_pairs(3) == [(0, 1), (0, 2), (1, 2)]
     assert slug("digits[0-4] / hi") == "digits-0-4-hi"
+
+
+def test_the_linear_svm_is_one_vs_rest_and_separates_shifted_clusters():
+    import numpy as np
+    from sklearn.multiclass import OneVsRestClassifier
+    from sklearn.svm import LinearSVC
+
+    from simfunc.studies.dataset_bias import KERNEL_SVM_LIMIT, linear_svm
+
+    assert isinstance(linear_svm(100, 0.1, 0), OneVsRestClassifier)
+    assert isinstance(linear_svm(KERNEL_SVM_LIMIT + 1, 0.1, 0), LinearSVC)
+    rng = np.random.default_rng(0)
+    centres = rng.normal(scale=3.0, size=(4, 20))
+    X = np.concatenate([c + rng.normal(size=(30, 20)) for c in centres])
+    y = np.repeat(np.arange(4), 30)
+    for n_train in (len(X), KERNEL_SVM_LIMIT + 1):
+        assert linear_svm(n_train, 0.1, 0).fit(X, y).score(X, y) > 0.95
