@@ -228,3 +228,13 @@ def test_cli_writes_the_leaderboard(checkpoints_run, capsys):
 def test_cli_reports_a_folder_without_runs(tmp_path, capsys):
     assert main(["leaderboard", str(tmp_path)]) == 2
     assert "no reproduce.json" in capsys.readouterr().err
+
+
+def test_runs_without_outputs_give_an_empty_leaderboard_that_says_why(tmp_path):
+    frame, models = known_pairs(4, 6)
+    run = write_study(tmp_path / "cross-dataset-quick", "cross-dataset",
+                      frame[["model_a", "model_b", "linear_cka"]], models)
+    board = write_leaderboard([run], tmp_path / "out")
+    assert board.frame.empty and board.summary["n_pairs"] == {}
+    assert any("no pairs with output measures" in note for note in board.section.notes)
+    assert list(pd.read_csv(tmp_path / "out" / "leaderboard.csv").columns) == COLUMNS

@@ -20,6 +20,8 @@ from simfunc.studies.existence_jobs import (
     feature_masks,
     fit_linear_head,
     kept_ranges,
+    load_head_activations,
+    load_masked_net,
 )
 from simfunc.studies.framework import rebuild, run_study
 
@@ -210,6 +212,15 @@ def test_existence_end_to_end(tmp_path):
     assert first["jsd"] > summary["controls"][0]["jsd"]
     assert first["rank"] < 0 < summary["controls"][0]["rank"]
     assert (run_dir / "figures" / "existence.png").is_file()
+    # the composed network rebuilt from the cache gives the outputs that were compared
+    with sqlite3.connect(run_dir / "results.sqlite") as connection:
+        artifacts = dict(connection.execute("SELECT model_id, artifact FROM models").fetchall())
+    cache = tmp_path / "cache"
+    net2 = load_masked_net(cache / artifacts["base"], cache / artifacts["net2-d0.5"], "net2")
+    stored = load_head_activations(cache / artifacts["net2-d0.5"])
+    test = load("digits", "test", image_size=8, channels=1, subset=100)
+    again = activations(net2, test, ["logits"])["logits"]
+    assert np.array_equal(again, stored["net2/logits"])
     report = (run_dir / "report.html").read_text()
     assert "Table 4.1" in report and "0.59" in report
     before = report

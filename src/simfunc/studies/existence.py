@@ -99,11 +99,12 @@ PROFILES = {
     # are of digits the base never saw. Seconds.
     "quick": Settings(),
     # ResNet18 at 1/4 width (128-d features) pretrained on a 10,000-image subset of
-    # Tiny-ImageNet (50 per class) at 32×32 for 6 epochs; Cats vs Dogs at 32×32 (dog = 1).
+    # Tiny-ImageNet (50 per class) at 32×32 for 6 epochs (about 7 % top-1 on 200 classes);
+    # Cats vs Dogs at 32×32 (dog = 1; about 65 % with a linear head). 3-4 minutes on 2 cores.
     "standard": Settings(
         base_arch="resnet18", base_width=0.25, base_dataset="tiny-imagenet", base_classes=None,
         base_image_size=32, base_epochs=6, base_lr=0.1, base_batch_size=128,
-        base_train_subset=10_000, base_test_subset=2_000, task_name="cats-vs-dogs",
+        base_train_subset=10_000, base_test_subset=1_000, task_name="cats-vs-dogs",
         task_dataset="cats-vs-dogs", positive_classes=(1,),
     ),
     # The thesis: ResNet18 (512-d features) pretrained on ImageNet32, Cats vs Dogs at 32×32.

@@ -20,7 +20,8 @@ so the result is deterministic. The composed networks (:class:`MaskedHeadNet`) a
 ``mask`` (the masked features) and ``logits`` the generic hook extractor reads.
 
 Job functions (run in any process): :func:`base_features`, :func:`train_heads`;
-:func:`record_heads` runs in the driver.
+:func:`record_heads` runs in the driver. :func:`load_masked_net` rebuilds a composed network
+from the cache.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ __all__ = [
     "base_features",
     "train_heads",
     "record_heads",
+    "load_masked_net",
     "load_head_activations",
 ]
 
@@ -343,6 +345,24 @@ def train_heads(ctx: Any) -> None:
     result["pairs"] = pairs
     result["notes"] = notes
     atomic_write_json(ctx.output_dir / RESULT_FILE, result)
+
+
+def load_masked_net(base_dir: str | Path, heads_entry: str | Path, role: str,
+                    device: str = "cpu") -> MaskedHeadNet:
+    """Rebuild one composed network from the cache: the base's training directory (its
+    ``train/…`` entry) and a :func:`train_heads` entry; ``role`` is net1, net2 or control."""
+    from simfunc.store import load_torch
+    from simfunc.train.supervised import load_model
+
+    heads = load_torch(Path(heads_entry) / HEADS_FILE)
+    if role not in heads:
+        raise InputError(f"role must be one of {', '.join(heads)}; got {role!r}")
+    head = heads[role]
+    net = MaskedHeadNet(load_model(base_dir, device=device), head["keep"].numpy())
+    with torch.no_grad():
+        net.logits.weight.copy_(head["weight"])
+        net.logits.bias.copy_(head["bias"])
+    return net.eval()
 
 
 def load_head_activations(entry: Path) -> dict[str, np.ndarray]:

@@ -292,6 +292,11 @@ def overall_ranking(board: pd.DataFrame, group: str = POOLED) -> pd.DataFrame:
 # ---------------------------------------------------------------------------- the report
 
 
+def _shown(matrix: np.ndarray) -> np.ndarray:
+    """Values as the annotations print them (two decimals, no "-0.00")."""
+    return np.round(matrix, 2) + 0.0
+
+
 def _heatmap(board: pd.DataFrame, path: Path) -> Path:
     pooled = overall_ranking(board)
     groups = [g for g in dict.fromkeys(board["group"]) if g != POOLED]
@@ -301,15 +306,16 @@ def _heatmap(board: pd.DataFrame, path: Path) -> Path:
     widths = [0.42 * len(outputs) + 2.4, 0.42 * max(len(groups), 1) + 2.4]
     fig, axes = figures.new_figure(1, 2, panel_size=(sum(widths) / 2, 0.42 * len(order) + 1.8),
                                    gridspec_kw={"width_ratios": widths})
-    figures.heatmap(axes[0, 0], pooled[outputs].to_numpy(float), order, outputs, vmin=-1.0,
-                    vmax=1.0, title="Pooled: oriented ρ\n(larger = tracks function better)",
+    figures.heatmap(axes[0, 0], _shown(pooled[outputs].to_numpy(float)), order, outputs,
+                    vmin=-1.0, vmax=1.0,
+                    title="Pooled: oriented ρ\n(larger = tracks function better)",
                     colorbar_label="oriented Spearman ρ")
     jsd = board[board["output_measure"] == "jsd"].pivot(index="measure", columns="group",
                                                        values="rho")
     columns = [g for g in groups if g in jsd.columns]
     if columns:
-        figures.heatmap(axes[0, 1], jsd.reindex(order)[columns].to_numpy(float), order, columns,
-                        vmin=-1.0, vmax=1.0, title="Per study: oriented ρ against JSD",
+        figures.heatmap(axes[0, 1], _shown(jsd.reindex(order)[columns].to_numpy(float)), order,
+                        columns, vmin=-1.0, vmax=1.0, title="Per study: oriented ρ against JSD",
                         colorbar_label="oriented Spearman ρ")
     else:
         axes[0, 1].set_axis_off()
