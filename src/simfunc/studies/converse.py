@@ -308,7 +308,7 @@ def _table(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     columns = ["model_b", *keys, *[m for m in SHOWN if m in frame],
                *[m for m in functional.OUTPUT_MEASURES if m in frame]]
     table = frame[columns].rename(columns={"model_b": "model"})
-    return table.astype(object).where(table.notna(), None)
+    return table.reset_index(drop=True)  # NaN (undefined) prints as a dash
 
 
 def _fmt(value: float | None, spec: str = ".3f") -> str:

@@ -193,7 +193,9 @@ def sweep_frame(db: Any) -> pd.DataFrame:
     wide["accuracy_b"] = wide["model_b"].map(by_id["accuracy"])
     wide["kept"] = wide["model_a"].map(lambda m: int(np.diff(by_id.loc[m, "extra"]["kept"])[0]))
     wide["dim"] = wide["model_a"].map(lambda m: int(by_id.loc[m, "extra"]["dim"]))
-    return wide.sort_values(["pair", "d_ratio"]).reset_index(drop=True)
+    wide["control_pair"] = wide["pair"] == "control"  # the thesis's pair first
+    return (wide.sort_values(["control_pair", "d_ratio"]).drop(columns="control_pair")
+            .reset_index(drop=True))
 
 
 def _value(row: pd.Series, column: str) -> float | None:
@@ -325,22 +327,28 @@ def analyse(db: Any, settings: Settings, figures_dir: Path) -> tuple[dict[str, A
             "Two networks share one frozen pretrained base; each masks part of the base's "
             "feature vector and adds a linear head. Net1 learns the true labels of a binary "
             "task, Net2 the flipped labels. d_ratio is the fraction of the D feature dimensions "
-            "each mask zeroes: Net1 keeps the first D − round(d_ratio·D) dimensions, Net2 the "
-            "last as many (disjoint from d_ratio 0.5 on).\n\n"
+            "each mask zeroes: Net1 keeps the first k = D − ⌊d_ratio·D + ½⌋ dimensions, Net2 "
+            "the last k (disjoint from d_ratio 0.5 on). A control net, trained on the true "
+            "labels through Net2's mask, separates the labels' effect from the masks'.\n\n"
             "The base features are identical (same frozen base, same images), so their CKA and "
             "CCA are exactly 1, yet the two nets compute opposite functions: representational "
             "similarity does not imply functional similarity."
         ),
         figures=section_figures, tables=tables, comparison=comparison,
         findings=_findings(summary),
-        stand_ins=stand_ins({"ImageNet32 (pretraining)": (settings.base_dataset,
-                                                          settings.base_classes),
-                             "Cats vs Dogs (task)": (settings.task_dataset,
-                                                     settings.task_classes)}),
+        stand_ins=_stand_ins(settings),
         settings=settings_dict(settings),
         notes=_notes(db),
     )
     return summary, section
+
+
+def _stand_ins(settings: Settings) -> dict[str, str]:
+    out = stand_ins({"ImageNet32 (pretraining)": (settings.base_dataset, settings.base_classes),
+                     "Cats vs Dogs (task)": (settings.task_dataset, settings.task_classes)})
+    positive = ", ".join(map(str, settings.positive_classes))
+    out["Cats vs Dogs (task)"] += f"; label 1 = class {positive} ({settings.task_name})"
+    return out
 
 
 def _comparison(summary: dict[str, Any]) -> pd.DataFrame:

@@ -64,6 +64,7 @@ __all__ = [
 ]
 
 OUTPUT_MEASURES = ("jsd", "spearman", "disagreement")
+OUTPUT_NAMES = {"jsd": "JSD", "spearman": "the rank coefficient", "disagreement": "disagreement"}
 POOLED = "pooled"
 CSV_FILE = "leaderboard.csv"
 FIGURE_FILE = "leaderboard.png"
@@ -220,10 +221,10 @@ def _relation(x: np.ndarray, y: np.ndarray, sign: int, n_permutations: int,
     except InputError as error:
         out["note"] = str(error)
         return out
-    out["raw_rho"], out["rho"] = raw, sign * raw
+    out["raw_rho"], out["rho"] = raw, sign * raw + 0.0  # + 0.0: no -0.0
     try:
         low, high = stats.bootstrap_ci(x, y, "spearman", n_resamples, 0.95, seed)
-        out["ci_low"], out["ci_high"] = sorted((sign * low, sign * high))
+        out["ci_low"], out["ci_high"] = sorted((sign * low + 0.0, sign * high + 0.0))
     except InputError as error:
         out["note"] = f"no bootstrap interval: {error}"
     return out
@@ -353,7 +354,8 @@ def _group_table(board: pd.DataFrame, output: str) -> pd.DataFrame:
     ordered = [g for g in dict.fromkeys(rows["group"])]
     table = table[ordered].sort_values(POOLED if POOLED in ordered else ordered[-1],
                                        ascending=False, na_position="last")
-    return table.astype(object).where(table.notna(), None)
+    table.columns.name = None
+    return table  # NaN (undefined) prints as a dash
 
 
 def _summary(board: pd.DataFrame, pairs: pd.DataFrame) -> dict[str, Any]:
@@ -363,9 +365,12 @@ def _summary(board: pd.DataFrame, pairs: pd.DataFrame) -> dict[str, Any]:
     }
     pooled = board[(board["group"] == POOLED) & board["rho"].notna()]
     for output, rows in pooled.groupby("output_measure", sort=False):
-        best = rows.sort_values("rho", ascending=False).iloc[0]
-        summary["best"][output] = {"measure": best["measure"], "rho": float(best["rho"]),
-                                   "p_value": float(best["p_value"])}
+        best = rows.sort_values(["rho", "measure"], ascending=[False, True])
+        top = best.iloc[0]
+        tied = best[np.isclose(best["rho"], top["rho"], rtol=0, atol=1e-12)]["measure"]
+        summary["best"][output] = {"measure": top["measure"], "rho": float(top["rho"]),
+                                   "p_value": float(top["p_value"]),
+                                   "tied_with": [m for m in tied if m != top["measure"]]}
     if len(pooled):
         ranking = overall_ranking(board)
         summary["ranking"] = [m for m, v in ranking["mean"].items() if pd.notna(v)]
@@ -397,12 +402,16 @@ def build(run_dirs: Sequence[str | os.PathLike], figures_dir: str | os.PathLike,
                             "permutation p-value; ranked by the mean ρ", _pooled_table(board)))
         for output in OUTPUT_MEASURES:
             if output in set(board["output_measure"]):
-                tables.append(Table(f"Oriented ρ against {output}, per study and pooled",
+                tables.append(Table(f"Oriented ρ against {OUTPUT_NAMES[output]} ({output}), "
+                                    "per study and pooled",
                                     _group_table(board, output)))
         best = summary["best"]
         for output, item in best.items():
-            findings.append(f"Best tracker of {output} over all pairs: {item['measure']} "
-                            f"(oriented ρ = {item['rho']:.3f}, p = {item['p_value']:.2g}).")
+            names = ", ".join([item["measure"], *item["tied_with"]])
+            tie = " (tied)" if item["tied_with"] else ""
+            findings.append(f"Best tracker of {OUTPUT_NAMES.get(output, output)} over all "
+                            f"pairs: {names}{tie}, oriented ρ = {item['rho']:.3f} "
+                            f"(p = {item['p_value']:.2g}).")
         if summary.get("ranking"):
             findings.append("Ranking by the mean oriented ρ over the output measures: "
                             + ", ".join(summary["ranking"]) + ".")
