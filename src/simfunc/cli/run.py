@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simfunc.errors import InputError
+
+if TYPE_CHECKING:
+    from simfunc.runner import Executor
 
 DEFAULT_JOBS = max(1, min(os.cpu_count() or 1, 8))
 
@@ -27,10 +31,19 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="where run directories are written (default: runs)")
     parser.add_argument("--cache-dir", metavar="DIR",
                         help="artifact cache (default: $SIMFUNC_CACHE or ./cache)")
-    parser.add_argument("--jobs", type=int, default=DEFAULT_JOBS, metavar="N",
+    parser.add_argument("--jobs", type=int, metavar="N",
                         help="jobs run at once, each in a worker process with one thread "
                         f"(default: the number of CPUs, {DEFAULT_JOBS}); --jobs 1 runs them "
-                        "here, one at a time, with a progress bar per job")
+                        "here, one at a time, with a progress bar per job. With --executor ray: "
+                        "the CPUs of the local Ray instance (default: all)")
+    parser.add_argument("--executor", choices=("local", "ray"), default="local",
+                        help="where jobs run: local (this machine, --jobs worker processes; the "
+                        "default) or ray (Ray tasks, on a private local Ray instance or on the "
+                        "cluster at --ray-address; needs pip install simfunc[ray])")
+    parser.add_argument("--ray-address", metavar="ADDRESS",
+                        help="with --executor ray: join this Ray cluster (host:port, "
+                        "ray://host:port, or auto) instead of starting a local instance; the "
+                        "cache directory must be on a file system every node sees")
     parser.add_argument("--device", default="cpu", help="torch device for jobs (default: cpu)")
     parser.add_argument("--set", dest="assignments", action="append", metavar="KEY=VALUE",
                         help="override a setting, e.g. --set epochs=3 --set archs=cnn,mlp "
@@ -93,6 +106,26 @@ def _progress(args: argparse.Namespace) -> bool:
     return not args.no_progress
 
 
+def _jobs(args: argparse.Namespace) -> int:
+    return DEFAULT_JOBS if args.jobs is None else args.jobs
+
+
+def _executor(args: argparse.Namespace) -> Executor | None:
+    """A RayExecutor for --executor ray; None lets the study pick a local one from --jobs."""
+    if args.jobs is not None and args.jobs < 1:
+        raise InputError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.executor != "ray":
+        if args.ray_address is not None:
+            raise InputError("--ray-address needs --executor ray")
+        return None
+    if args.ray_address is not None and args.jobs is not None:
+        raise InputError("--jobs sets the CPUs of a local Ray instance; a cluster joined with "
+                         "--ray-address has its own")
+    from simfunc.runner.ray_executor import RayExecutor
+
+    return RayExecutor(address=args.ray_address, num_cpus=args.jobs)
+
+
 def run_one(args: argparse.Namespace) -> int:
     from simfunc.studies.framework import load_study, resolve_settings, run_study
 
@@ -103,9 +136,11 @@ def run_one(args: argparse.Namespace) -> int:
         for field in dataclasses.fields(settings):
             print(f"{field.name:<22} {getattr(settings, field.name)!r}")
         return 0
-    result = run_study(args.study, args.profile, out=args.out, cache_dir=args.cache_dir,
-                       overrides=overrides, jobs=args.jobs, progress=_progress(args),
-                       device=args.device)
+    executor = _executor(args)
+    with executor or contextlib.nullcontext():  # shut down a Ray instance started here
+        result = run_study(args.study, args.profile, out=args.out, cache_dir=args.cache_dir,
+                           overrides=overrides, jobs=_jobs(args), executor=executor,
+                           progress=_progress(args), device=args.device)
     _print_done(result.report, result.run_dir)
     return 0
 
@@ -121,9 +156,12 @@ def run_all(args: argparse.Namespace) -> int:
         unused = [k for k in unused if k not in used]
         if unused:
             raise InputError(f"--set {', '.join(unused)}: no study has such a setting")
-    report_path, results = reproduce(args.profile, studies=names, out=args.out,
-                                     cache_dir=args.cache_dir, overrides=overrides,
-                                     jobs=args.jobs, progress=_progress(args), device=args.device)
+    executor = _executor(args)
+    with executor or contextlib.nullcontext():  # shut down a Ray instance started here
+        report_path, results = reproduce(args.profile, studies=names, out=args.out,
+                                         cache_dir=args.cache_dir, overrides=overrides,
+                                         jobs=_jobs(args), executor=executor,
+                                         progress=_progress(args), device=args.device)
     for result in results:
         _print_done(result.report, result.run_dir)
     print(f"report: {report_path}")

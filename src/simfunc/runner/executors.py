@@ -12,7 +12,9 @@ The interface (:class:`Executor`)
     The result of a done handle. Never raises for a failing job (the worker catches job errors
     into the result); a worker that *died* (killed, out of memory, ``os._exit``) also becomes a
     failed ``TaskResult`` with ``worker_lost=True``, so the runner can carry on: it retries such
-    tasks one at a time, alone, and fails only the one that dies on its own.
+    tasks one at a time, alone, and fails only the one that dies on its own. An executor whose
+    workers run one task each and that retries lost tasks itself (Ray) reports a death it has
+    given up on with ``worker_lost=False``: the culprit is known and nothing is retried again.
 ``shutdown(cancel=False)``
     Release workers. With ``cancel`` (Ctrl-C), drop queued tasks and interrupt running ones
     without waiting for them to finish; their staging directories stay, so a rerun resumes.
@@ -20,22 +22,8 @@ The interface (:class:`Executor`)
     True when jobs run inside the driver process (then job progress bars may be shown).
 
 Every executor runs a task by calling :func:`simfunc.runner.task.execute_task` on it, in some
-process. A Ray executor is a thin class of this shape::
-
-    class RayExecutor(Executor):
-        capacity = <cluster slots>
-        def submit(self, task):
-            cpus, gpus = task.job.resources["cpus"], task.job.resources["gpus"]
-            return ray.remote(num_cpus=cpus, num_gpus=gpus)(execute_task).remote(task)
-        def wait_any(self, handles):
-            done, _ = ray.wait(list(handles), num_returns=1); return done
-        def result(self, handle):
-            try: return ray.get(handle)
-            except ray.exceptions.RayError as error: return <failed TaskResult>
-        def shutdown(self, cancel=False): [ray.cancel(h) for h in pending] if cancel
-
-(the cache root must be on a file system every Ray node sees; ``JobSettings.limit_threads``
-is set for it as for processes).
+process. :class:`simfunc.runner.ray_executor.RayExecutor` runs it as a Ray task (the cache root
+must then be on a file system every Ray node sees).
 
 Implementations here: :class:`LocalExecutor` (in the driver, one job at a time; the default)
 and :class:`ProcessExecutor` (a pool of ``spawn``-ed worker processes: torch and ``fork`` do

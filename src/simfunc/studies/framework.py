@@ -53,6 +53,7 @@ STUDIES: dict[str, str] = {
     "cross-dataset": "simfunc.studies.cross_dataset",
     "architectures": "simfunc.studies.architectures",
     "checkpoints": "simfunc.studies.checkpoints",
+    "minigrid": "simfunc.studies.minigrid",
     "existence": "simfunc.studies.existence",
     "converse": "simfunc.studies.converse",
 }
@@ -226,6 +227,7 @@ def reproduce(
     cache_dir: str | os.PathLike | None = None,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
     jobs: int = 1,
+    executor: Executor | None = None,
     progress: bool = True,
     device: str = "cpu",
 ) -> tuple[Path, list[StudyResult]]:
@@ -234,7 +236,8 @@ def reproduce(
     ``overrides`` maps a study name to its overrides. The combined report goes to
     ``OUT/reproduce-<profile>/report.html``, with the measure leaderboard over every study's
     pairs as its last section (and ``leaderboard.csv`` beside it); each study keeps its own
-    run directory.
+    run directory. ``executor`` (default: chosen from ``jobs``) runs every study's jobs; it is
+    not shut down.
     """
     names = list(studies or STUDIES)
     for name in names:
@@ -244,7 +247,8 @@ def reproduce(
         results.append(
             run_study(
                 name, profile, out=out, cache_dir=cache_dir,
-                overrides=(overrides or {}).get(name), jobs=jobs, progress=progress, device=device,
+                overrides=(overrides or {}).get(name), jobs=jobs, executor=executor,
+                progress=progress, device=device,
             )
         )
     out_dir = Path(out) / f"reproduce-{profile}"

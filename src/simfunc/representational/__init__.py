@@ -1,0 +1,42 @@
+"""Representational similarity: how alike are two networks' internal representations?
+
+Every measure takes features X (n, p) and Y (n, q) of the same n examples (numpy arrays or
+torch tensors on any device; extra axes are flattened), computes in float64 whatever the
+input dtype, and returns a Python float. Bad input raises ``simfunc.InputError``.
+
+* CKA: ``linear_cka`` (plain or debiased), ``rbf_cka``; streaming ``LinearCKA``.
+* CCA family: ``canonical_correlations``, ``cca`` (R²_CCA), ``mean_cca``, ``svcca``, ``pwcca``.
+* Shape metrics: ``procrustes``, ``angular_shape``.
+* Neighbourhoods and RDMs: ``mutual_knn``, ``rsa``.
+* ``MEASURES`` (the registry), ``pairwise`` (every pair of models), ``compare_all`` (every
+  measure on one pair).
+"""
+
+from __future__ import annotations
+
+from .cca import canonical_correlations, cca, mean_cca, pwcca, svcca
+from .cka import linear_cka, rbf_cka
+from .neighbors import mutual_knn
+from .pairwise import compare_all, pairwise
+from .procrustes import angular_shape, procrustes
+from .registry import MEASURES
+from .rsa import rsa
+from .streaming import LinearCKA
+
+__all__ = [
+    "linear_cka",
+    "rbf_cka",
+    "canonical_correlations",
+    "cca",
+    "mean_cca",
+    "svcca",
+    "pwcca",
+    "procrustes",
+    "angular_shape",
+    "mutual_knn",
+    "rsa",
+    "LinearCKA",
+    "MEASURES",
+    "pairwise",
+    "compare_all",
+]

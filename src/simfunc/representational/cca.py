@@ -1,0 +1,216 @@
+"""Canonical correlation analysis and the measures built on it: R²_CCA, mean CCA, SVCCA, PWCCA.
+
+Canonical correlations are the cosines of the principal angles between the column spaces of
+the centred representations Xc (n, p) and Yc (n, q). They are computed the compact way: the
+covariance ``XcᵀXc`` is eigendecomposed once per representation (``eigh``), directions with
+an eigenvalue below ``max(n, p)·eps`` times the largest are dropped (this is how dead units,
+i.e. zero-variance columns, and collinear features drop out; see ``_linalg.eigen_rtol``), the
+kept directions give the whitening ``W = V diag(w^{-1/2})`` (so ``XcW`` is an orthonormal
+basis of the column space), and the canonical correlations are the singular values of the
+whitened cross-covariance ``Wxᵀ XcᵀYc Wy``. When a representation is wider than it has
+examples (p > n), the same is done on its compact factor (``Xc = RᵀQᵀ``, n columns).
+
+Forming ``XcᵀXc`` squares the condition number: on well-conditioned data the correlations
+agree with an orthonormal-basis (QR/SVD) computation to ~1e-12; with singular values spread
+over more than ~1e6 they lose accuracy roughly as ``eps·cond²``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from simfunc.errors import InputError
+from simfunc.validation import check_fraction
+
+from ._linalg import sq_frobenius
+from ._prepared import Pair, PreparedFeatures, prepare_pair_with_covariances
+
+__all__ = [
+    "canonical_correlations",
+    "cca",
+    "mean_cca",
+    "svcca",
+    "pwcca",
+    "compare_canonical_correlations",
+    "compare_cca",
+    "compare_mean_cca",
+    "compare_svcca",
+    "compare_pwcca",
+]
+
+
+def _check_informative(pair: Pair, rank_x: int, rank_y: int, what: str) -> None:
+    """CCA is uninformative once one representation spans all n − 1 centred directions.
+
+    The canonical correlations are cosines of principal angles inside the (n − 1)-dimensional
+    space of centred vectors; if either column space fills it, every correlation is exactly 1
+    whatever the data. (More generally the top ``rank_x + rank_y − (n − 1)`` correlations are 1
+    whenever that number is positive; those are reported, not refused.)
+    """
+    n = pair.n
+    for rank, model in ((rank_x, pair.x), (rank_y, pair.y)):
+        if rank >= n - 1:
+            raise InputError(
+                f"{what} is uninformative: {model.name} has rank {rank} >= n − 1 = {n - 1} (its "
+                f"centred features span every direction of the {n} examples), so every "
+                "canonical correlation is 1 regardless of the data. Use more examples than "
+                "features, fewer features, or SVCCA with a smaller `variance`."
+            )
+
+
+def _whitened_cross(
+    pair: Pair, count_x: int | None = None, count_y: int | None = None
+) -> np.ndarray:
+    """``Wxᵀ (XcᵀYc) Wy`` for the top ``count`` whitened directions of each side."""
+    return pair.x.eigen.whitening(count_x).T @ pair.factor_cross @ pair.y.eigen.whitening(count_y)
+
+
+def _correlations_of(matrix: np.ndarray) -> np.ndarray:
+    return np.clip(np.linalg.svd(matrix, compute_uv=False), 0.0, 1.0)
+
+
+def canonical_correlations(X: Any, Y: Any) -> np.ndarray:
+    """The canonical correlations between X (n, p) and Y (n, q), in descending order.
+
+    ``ρ_i = σ_i(Uxᵀ Uy)`` for orthonormal bases Ux, Uy of the centred column spaces (computed
+    through the covariance eigendecompositions, see the module docstring). The length is
+    ``min(rank Xc, rank Yc)``, which is ``min(p, q)`` for full-rank features: directions lost
+    to zero-variance columns (dead units) or collinear features are not reported.
+
+    Raises InputError when ``max(rank Xc, rank Yc) >= n − 1``: then every correlation is 1 and
+    CCA says nothing (use more examples, fewer features, or SVCCA). One side filling the
+    (n − 1)-dimensional space of centred vectors is enough for that, so the test is on the
+    larger rank, not only on ``min(rank Xc, rank Yc)``.
+
+    Invariances: translation, isotropic scaling, orthogonal and any invertible linear map of
+    either representation, feature permutations. Reference: Hotelling (1936), "Relations
+    between two sets of variates", Biometrika.
+    """
+    return compare_canonical_correlations(prepare_pair_with_covariances(X, Y))
+
+
+def compare_canonical_correlations(pair: Pair) -> np.ndarray:
+    """Canonical correlations of a prepared pair (cached on the pair)."""
+
+    def compute(p: Pair) -> np.ndarray:
+        _check_informative(p, p.x.eigen.rank, p.y.eigen.rank, "CCA")
+        return _correlations_of(_whitened_cross(p))
+
+    return pair.cached("canonical_correlations", compute).copy()
+
+
+def cca(X: Any, Y: Any) -> float:
+    """R²_CCA: the mean squared canonical correlation, ``(1/r) Σ_i ρ_i²``.
+
+    ``r = min(rank Xc, rank Yc)`` (``min(p, q)`` for full-rank features); this is eq. 2.1 of
+    Yellapragada (2020) and the R²_CCA of Kornblith et al. (2019). On Kornblith et al.'s demo
+    data it gives 0.5453963322 (their demo prints 0.54312 because it does not centre).
+
+    Returns a value in [0, 1]. Invariances: translation, isotropic scaling, orthogonal, any
+    invertible linear map, permutations. Raises InputError when CCA is uninformative (see
+    ``canonical_correlations``).
+    """
+    return compare_cca(prepare_pair_with_covariances(X, Y))
+
+
+def compare_cca(pair: Pair) -> float:
+    # Σ ρ_i² is the squared Frobenius norm of the whitened cross-covariance: no SVD needed.
+    _check_informative(pair, pair.x.eigen.rank, pair.y.eigen.rank, "CCA")
+    whitened = _whitened_cross(pair)
+    return float(np.clip(sq_frobenius(whitened) / min(whitened.shape), 0.0, 1.0))
+
+
+def mean_cca(X: Any, Y: Any) -> float:
+    """Mean canonical correlation ``ρ̄ = (1/r) Σ_i ρ_i`` (r = min(rank Xc, rank Yc)).
+
+    Returns a value in [0, 1]. Invariances as ``cca``. Reference: Raghu et al. (2017), who
+    report this average; Kornblith et al. (2019) call it ρ̄_CCA.
+    """
+    return compare_mean_cca(prepare_pair_with_covariances(X, Y))
+
+
+def compare_mean_cca(pair: Pair) -> float:
+    return float(np.clip(np.mean(compare_canonical_correlations(pair)), 0.0, 1.0))
+
+
+def _svcca_count(model: PreparedFeatures, variance: float) -> int:
+    """Smallest k whose top-k singular directions explain at least ``variance`` of the total."""
+    eigen = model.eigen
+    explained = np.cumsum(eigen.values) / eigen.total
+    count = int(np.searchsorted(explained, variance, side="left")) + 1
+    return min(count, eigen.rank)
+
+
+def svcca(X: Any, Y: Any, variance: float = 0.99) -> float:
+    """SVCCA: mean canonical correlation after reducing each representation by SVD.
+
+    For each representation separately, keep the top singular directions of the centred
+    matrix Xc (the top eigenvectors of ``XcᵀXc``), as few as possible such that together they
+    explain at least ``variance`` of its total variance ``‖Xc‖_F²`` (smallest k with
+    ``Σ_{i<=k} σ_i² >= variance · Σ σ_i²``); then the mean canonical correlation between the
+    two reduced representations ``Xc V_k``, ``Yc V'_k``.
+
+    Args:
+        X, Y: (n, p) and (n, q) features of the same examples.
+        variance: fraction of variance kept, in (0, 1].
+
+    Returns a value in [0, 1]. Invariances: translation, isotropic scaling, orthogonal
+    transforms, permutations (not general invertible maps: the SVD step depends on the
+    variance spectrum). Raises InputError when a reduced representation still has rank
+    >= n − 1. Reference: Raghu, Gilmer, Yosinski & Sohl-Dickstein (2017), NeurIPS.
+    """
+    variance = check_fraction(variance, "variance")
+    return compare_svcca(prepare_pair_with_covariances(X, Y), variance=variance)
+
+
+def compare_svcca(pair: Pair, variance: float = 0.99) -> float:
+    variance = check_fraction(variance, "variance")
+    count_x = _svcca_count(pair.x, variance)
+    count_y = _svcca_count(pair.y, variance)
+    _check_informative(pair, count_x, count_y, "SVCCA")
+    rho = _correlations_of(_whitened_cross(pair, count_x, count_y))
+    return float(np.clip(np.mean(rho), 0.0, 1.0))
+
+
+def pwcca(X: Any, Y: Any) -> float:
+    """Projection-weighted CCA (Morcos, Raghu & Bengio 2018, NeurIPS).
+
+    On centred activations: take the representation with fewer neurons (columns; X on a tie),
+    its unit-norm canonical variates ``h_i`` (i = 1..r, orthonormal, paired with ρ_i) and its
+    centred neuron columns ``x_j``; weight each correlation by how much of the neurons it
+    accounts for, ``α_i = Σ_j |⟨h_i, x_j⟩|``, and return ``Σ_i α_i ρ_i / Σ_i α_i``.
+
+    Not symmetric (the weights come from one side). google/svcca's ``pwcca.py`` differs
+    slightly: it adds the neuron means back to the canonical directions, orthonormalises them
+    by QR and projects the *uncentred* activations, so on data with large means its numbers
+    differ from these in about the third decimal (the two agree on centred data).
+
+    Returns a value in [0, 1]. Invariances: translation, isotropic scaling, feature
+    permutations (not rotations: the L1 weights depend on the neuron basis). Raises
+    InputError when CCA is uninformative (see ``canonical_correlations``).
+    """
+    return compare_pwcca(prepare_pair_with_covariances(X, Y))
+
+
+def compare_pwcca(pair: Pair) -> float:
+    def compute(p: Pair):
+        _check_informative(p, p.x.eigen.rank, p.y.eigen.rank, "PWCCA")
+        left, rho, right_t = np.linalg.svd(_whitened_cross(p), full_matrices=False)
+        return left, np.clip(rho, 0.0, 1.0), right_t.T
+
+    left, rho, right = pair.cached("canonical_svd", compute)
+    if pair.y.width < pair.x.width:
+        model, directions = pair.y, right
+    else:
+        model, directions = pair.x, left
+    eigen = model.eigen
+    if model.factor is model.centred:
+        # Xcᵀ h = XcᵀXc W a = V diag(sqrt(w)) a: no pass over the n examples needed.
+        projections = (eigen.vectors * np.sqrt(eigen.values)) @ directions
+    else:
+        variates = model.factor @ (eigen.whitening() @ directions)  # (n, r), unit norm
+        projections = model.centred.T @ variates
+    weights = np.abs(projections).sum(axis=0)
+    return float(np.clip(np.dot(weights, rho) / weights.sum(), 0.0, 1.0))

@@ -1,0 +1,89 @@
+"""Mutual k-nearest-neighbour alignment (Huh, Cheung, Wang & Isola 2024, ICML, "The Platonic
+Representation Hypothesis").
+
+Each example's k nearest neighbours are found in each representation (cosine similarity of
+L2-normalised rows, the example itself excluded); the score is the mean overlap of the two
+neighbour sets. Neighbour sets depend on one representation only, so they are computed once
+per representation (``pairwise`` reuses them), in blocks of rows with ``argpartition`` so that
+memory stays bounded for large n.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from simfunc.errors import InputError
+from simfunc.validation import check_int
+
+from ._prepared import Pair, PreparedFeatures, prepare_pair
+
+__all__ = ["mutual_knn", "compare_mutual_knn", "nearest_neighbors"]
+
+# Rows per block: the block's (rows × n) similarity matrix holds about 2**24 doubles (128 MiB).
+_BLOCK_ELEMENTS = 2**24
+
+
+def _check_k(k: Any, n: int) -> int:
+    k = check_int(k, "k", minimum=1)
+    if k >= n:
+        raise InputError(
+            f"k must be smaller than the number of examples ({n}): each example has only "
+            f"{n - 1} other examples to be neighbours with, got k={k}"
+        )
+    return k
+
+
+def mutual_knn(X: Any, Y: Any, k: int = 10) -> float:
+    """Mutual k-NN alignment: ``(1/n) Σ_i |N_X(i) ∩ N_Y(i)| / k`` in [0, 1].
+
+    ``N_X(i)``: the k examples j ≠ i with the largest inner product ``⟨x̂_i, x̂_j⟩`` of
+    L2-normalised rows (no centring, as in Huh et al.'s ``mutual_knn``). Ties between exactly
+    equal similarities are broken arbitrarily.
+
+    Args:
+        X, Y: (n, p) and (n, q) features of the same examples; no row may be all zeros.
+        k: neighbours per example, 1 <= k < n.
+
+    Invariances: isotropic scaling (indeed any per-example positive scaling), orthogonal
+    transforms, feature permutations; not translation.
+    """
+    pair = prepare_pair(X, Y)
+    return compare_mutual_knn(pair, k=k)
+
+
+def nearest_neighbors(model: PreparedFeatures, k: int) -> np.ndarray:
+    """(n, k) indices of each example's k nearest neighbours (unordered), cached per k."""
+    return model.cached(("knn", k), lambda m: _nearest_neighbors(m, k))
+
+
+def _nearest_neighbors(model: PreparedFeatures, k: int) -> np.ndarray:
+    data = model.data
+    norms = np.sqrt(np.einsum("ij,ij->i", data, data))
+    zero_rows = np.flatnonzero(norms == 0.0)
+    if zero_rows.size:
+        raise InputError(
+            f"{model.name} has {zero_rows.size} all-zero row(s), the first at example "
+            f"{zero_rows[0]}: an all-zero example has no direction, so its neighbours are "
+            "undefined"
+        )
+    unit = data / norms[:, None]
+    n = unit.shape[0]
+    neighbours = np.empty((n, k), dtype=np.intp)
+    block = max(1, _BLOCK_ELEMENTS // n)
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        similarity = unit[start:stop] @ unit.T
+        similarity[np.arange(stop - start), np.arange(start, stop)] = -np.inf  # not itself
+        neighbours[start:stop] = np.argpartition(similarity, n - k, axis=1)[:, n - k :]
+    return neighbours
+
+
+def compare_mutual_knn(pair: Pair, k: int = 10) -> float:
+    k = _check_k(k, pair.n)
+    both = np.concatenate([nearest_neighbors(pair.x, k), nearest_neighbors(pair.y, k)], axis=1)
+    both.sort(axis=1)
+    # Each set has k distinct indices, so a repeated index is exactly a shared neighbour.
+    shared = np.count_nonzero(both[:, 1:] == both[:, :-1], axis=1)
+    return float(np.clip(shared.mean() / k, 0.0, 1.0))

@@ -1,0 +1,198 @@
+"""Streaming, exact linear CKA: accumulate sufficient statistics batch by batch.
+
+Memory is O(p² + q² + pq) whatever the number of examples; the examples are never stored.
+To keep float64 accuracy when the features have a large common mean (say 1e4 with unit
+spread), every batch is shifted by a fixed reference point, the first batch's column means,
+before its moments are accumulated; the final centring is then a small correction instead of
+a catastrophic cancellation. The debiased estimator needs ``Σ_i ‖x̃_i‖² ‖ỹ_i‖²`` (centred row
+norms, with the *final* mean), which is expanded in streamable moments of the shifted rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from simfunc.errors import InputError
+from simfunc.validation import as_feature_pair, to_numpy
+
+from ._linalg import check_flag, safe_ratio, sq_frobenius
+
+__all__ = ["LinearCKA"]
+
+
+class _Moments:
+    """Moments of one representation's shifted rows ``u_i = x_i − c``, c the first batch mean."""
+
+    def __init__(self, first_batch: np.ndarray) -> None:
+        width = first_batch.shape[1]
+        self.width = width
+        self.shift = first_batch.mean(axis=0)
+        self.first_row = first_batch[0].copy()
+        self.varies = False  # whether any feature has taken two different values yet
+        self.outer = np.zeros((width, width))  # Σ u_i u_iᵀ
+        # Σ w_i u_i for the weights w = (1, a, b): Σ u_i, Σ a_i u_i, Σ b_i u_i, where
+        # a_i = ‖u_i‖² and b_i = ‖v_i‖² are the squared norms of the X and Y rows.
+        self.weighted = np.zeros((width, 3))
+
+    def check_width(self, batch: np.ndarray, name: str) -> None:
+        if batch.shape[1] != self.width:
+            raise InputError(
+                f"{name} has {batch.shape[1]} features but earlier batches had {self.width}: "
+                "every batch must have the same features"
+            )
+
+    def shifted(self, batch: np.ndarray, owned: bool) -> np.ndarray:
+        if not self.varies:  # checked only until the first variation is seen
+            self.varies = bool((batch != self.first_row).any())
+        if owned:
+            batch -= self.shift
+            return batch
+        return batch - self.shift
+
+    def add(self, rows: np.ndarray, weights: np.ndarray) -> None:
+        self.outer += rows.T @ rows  # numpy computes Aᵀ A with syrk
+        self.weighted += rows.T @ weights  # one pass over the rows for all three sums
+
+
+class LinearCKA:
+    """Linear CKA (plain or debiased) over data that arrives in batches, in bounded memory.
+
+    Usage mirrors torchmetrics: ``update(X_batch, Y_batch)`` for each batch of examples (the
+    same examples in the rows of both), ``compute()`` for the value, ``reset()`` to start over.
+    ``compute()`` equals ``linear_cka`` on the concatenated batches (to ~1e-12 relative),
+    because the statistics accumulated are exactly those the feature-space formula needs:
+    ``n``, ``Σ u``, ``Σ v``, ``Σ uuᵀ``, ``Σ vvᵀ``, ``Σ uvᵀ`` of the shifted rows, and for the
+    debiased estimator ``Σ a``, ``Σ b``, ``Σ ab``, ``Σ a²``, ``Σ b²``, ``Σ a u``, ``Σ a v``,
+    ``Σ b u``, ``Σ b v`` (``a_i = ‖u_i‖²``, ``b_i = ‖v_i‖²``). Memory: O(p² + q² + pq).
+
+    Every batch is validated like any input (finite numbers, same number of rows in X_batch
+    and Y_batch, the same feature counts as the first batch); a batch may have one row.
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every batch seen so far."""
+        self._count = 0
+        self._x: _Moments | None = None
+        self._y: _Moments | None = None
+        self._cross = np.zeros((0, 0))  # Σ u_i v_iᵀ
+        self._scalars = np.zeros((3, 3))  # Σ w_i w_iᵀ for w = (1, a, b): n, Σa, Σb, Σa², Σab, Σb²
+
+    @property
+    def n_examples(self) -> int:
+        """How many examples (rows) have been accumulated."""
+        return self._count
+
+    def update(self, X_batch: Any, Y_batch: Any) -> None:
+        """Add a batch: X_batch (m, p) and Y_batch (m, q) hold the same m examples."""
+        x_raw, y_raw = to_numpy(X_batch, "X_batch"), to_numpy(Y_batch, "Y_batch")
+        x, y = as_feature_pair(x_raw, y_raw, min_examples=1, names=("X_batch", "Y_batch"))
+        if self._x is None or self._y is None:
+            self._x, self._y = _Moments(x), _Moments(y)
+            self._cross = np.zeros((x.shape[1], y.shape[1]))
+        self._x.check_width(x, "X_batch")
+        self._y.check_width(y, "Y_batch")
+        u = self._x.shifted(x, owned=not np.may_share_memory(x, x_raw))
+        v = self._y.shifted(y, owned=not np.may_share_memory(y, y_raw))
+        weights = np.empty((u.shape[0], 3))
+        weights[:, 0] = 1.0
+        np.einsum("ij,ij->i", u, u, out=weights[:, 1])
+        np.einsum("ij,ij->i", v, v, out=weights[:, 2])
+        self._x.add(u, weights)
+        self._y.add(v, weights)
+        self._cross += u.T @ v
+        self._scalars += weights.T @ weights
+        self._count += u.shape[0]
+
+    def compute(self, debiased: bool = False) -> float:
+        """Linear CKA of all examples seen (``debiased=True``: unbiased HSIC, n >= 4)."""
+        debiased = check_flag(debiased, "debiased")
+        if self._x is None or self._y is None:
+            raise InputError("LinearCKA has no data: call update(X_batch, Y_batch) first")
+        n = self.n_examples
+        minimum = 4 if debiased else 2
+        if n < minimum:
+            what = "debiased CKA" if debiased else "CKA"
+            raise InputError(
+                f"LinearCKA has seen {n} example(s): {what} needs at least {minimum}"
+            )
+        for moments, name in ((self._x, "X"), (self._y, "Y")):
+            if not moments.varies:
+                raise InputError(
+                    f"{name} is constant: every feature took the same value on every example "
+                    "seen, so it has no representation to compare"
+                )
+        x, y = self._x, self._y
+        mean_x, mean_y = x.weighted[:, 0] / n, y.weighted[:, 0] / n  # means of the shifted rows
+        cov_x = x.outer - n * np.outer(mean_x, mean_x)
+        cov_y = y.outer - n * np.outer(mean_y, mean_y)
+        cov_xy = self._cross - n * np.outer(mean_x, mean_y)
+        cross, self_x, self_y = sq_frobenius(cov_xy), sq_frobenius(cov_x), sq_frobenius(cov_y)
+        if not debiased:
+            value = safe_ratio(cross, self_x * self_y, "linear CKA")
+            return float(np.clip(value, 0.0, 1.0))
+        (_, sum_a, sum_b), (_, sum_aa, sum_ab), (_, _, sum_bb) = self._scalars
+        rows_xy = _row_norm_products(
+            n, sum_ab, y.weighted[:, 1], x.weighted[:, 2], self._cross, sum_a, sum_b,
+            mean_x, mean_y,
+        )  # fmt: skip
+        rows_xx = _row_norm_products(
+            n, sum_aa, x.weighted[:, 1], x.weighted[:, 1], x.outer, sum_a, sum_a,
+            mean_x, mean_x,
+        )  # fmt: skip
+        rows_yy = _row_norm_products(
+            n, sum_bb, y.weighted[:, 2], y.weighted[:, 2], y.outer, sum_b, sum_b,
+            mean_y, mean_y,
+        )  # fmt: skip
+        total_x = sum_a - n * float(np.dot(mean_x, mean_x))  # Σ ‖x̃_i‖² = tr(cov_x)
+        total_y = sum_b - n * float(np.dot(mean_y, mean_y))
+        hsic_xy = _debiased(cross, rows_xy, total_x, total_y, n)
+        hsic_xx = _debiased(self_x, rows_xx, total_x, total_x, n)
+        hsic_yy = _debiased(self_y, rows_yy, total_y, total_y, n)
+        for value, name in ((hsic_xx, "X"), (hsic_yy, "Y")):
+            if not value > 0.0:
+                raise InputError(
+                    f"{name}: the unbiased HSIC of {name} with itself is not positive (too few "
+                    "distinct examples), so debiased CKA is undefined"
+                )
+        value = safe_ratio(hsic_xy, hsic_xx * hsic_yy, "debiased CKA")
+        return float(np.clip(value, -1.0, 1.0))
+
+
+def _debiased(cross: float, row_products: float, total_x: float, total_y: float, n: int) -> float:
+    """``n(n−3)·HSIC_u`` from ``‖XcᵀYc‖²``, ``Σ r_i s_i`` and ``R = Σ r_i``, ``S = Σ s_i``."""
+    return cross - n / (n - 2.0) * row_products + total_x * total_y / ((n - 1.0) * (n - 2.0))
+
+
+def _row_norm_products(
+    n: int,
+    sum_ab: float,
+    sum_a_v: np.ndarray,
+    sum_b_u: np.ndarray,
+    sum_uv: np.ndarray,
+    sum_a: float,
+    sum_b: float,
+    d: np.ndarray,
+    e: np.ndarray,
+) -> float:
+    """``Σ_i ‖u_i − d‖² ‖v_i − e‖²`` from moments of the shifted rows, d and e their means.
+
+    With ``r_i = a_i − 2dᵀu_i + D`` and ``s_i = b_i − 2eᵀv_i + E`` (``D = ‖d‖²``, ``E = ‖e‖²``,
+    ``Σ u_i = n d``, ``Σ v_i = n e``)::
+
+        Σ r_i s_i = Σab − 2eᵀΣa v + E Σa − 2dᵀΣb u + 4 dᵀ(Σ u vᵀ)e + D Σb − 3nDE
+    """
+    sq_d, sq_e = float(np.dot(d, d)), float(np.dot(e, e))
+    return (
+        sum_ab
+        - 2.0 * float(np.dot(e, sum_a_v))
+        + sq_e * sum_a
+        - 2.0 * float(np.dot(d, sum_b_u))
+        + 4.0 * float(d @ sum_uv @ e)
+        + sq_d * sum_b
+        - 3.0 * n * sq_d * sq_e
+    )

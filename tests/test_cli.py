@@ -1,0 +1,71 @@
+"""The ``simfunc`` command: measures, compare (file mode), run/reproduce/report wiring."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from simfunc.cli import main
+
+
+def test_measures_lists_both_registries(capsys):
+    assert main(["measures", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    names = {row["name"]: row for row in rows}
+    assert {"linear_cka", "cca", "pwcca", "procrustes", "jsd", "spearman"} <= set(names)
+    assert names["procrustes"]["direction"].startswith("distance")
+    assert names["pwcca"]["symmetric"] == "no"
+
+
+def test_compare_files_prints_every_measure(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 8))
+    np.save(tmp_path / "a.npy", X)
+    np.savez(tmp_path / "b.npz", features=X @ rng.normal(size=(8, 8)))
+    assert main(["compare", str(tmp_path / "a.npy"), str(tmp_path / "b.npz"), "--format", "json"]) == 0
+    values = {row["measure"]: row["value"] for row in json.loads(capsys.readouterr().out)}
+    assert values["cca"] == pytest.approx(1.0)  # an invertible linear map: CCA sees no change
+    assert values["linear_cka"] < 1.0
+
+
+def test_compare_outputs_mode(tmp_path, capsys):
+    logits = np.random.default_rng(1).normal(size=(50, 4))
+    np.save(tmp_path / "p.npy", logits)
+    assert main(["compare", str(tmp_path / "p.npy"), str(tmp_path / "p.npy"), "--outputs",
+                 "--from-logits", "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    assert "jsd,0.0" in out and "disagreement,0.0" in out
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["compare", "missing.npy", "missing.npy"], "no such file"),
+        (["run", "architectures", "--set", "epoch=3"], "unknown setting 'epoch'"),
+        (["run", "architectures", "--set", "epochs=many"], "expected an integer"),
+        (["reproduce", "--set", "colour=red"], "no study has such a setting"),
+        (["report", "nowhere"], "not a simfunc run directory"),
+    ],
+)
+def test_bad_input_is_one_line_not_a_traceback(argv, fragment, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_show_settings_applies_overrides(capsys):
+    assert main(["run", "checkpoints", "--set", "epochs=4", "--set", "lrs=0.1,0.01",
+                 "--show-settings"]) == 0
+    out = capsys.readouterr().out
+    assert "epochs" in out and " 4" in out and "(0.1, 0.01)" in out
+
+
+@pytest.mark.parametrize("command", ["run", "reproduce", "report", "measures", "compare", "train"])
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: simfunc" in capsys.readouterr().out

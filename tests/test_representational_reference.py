@@ -1,0 +1,208 @@
+"""Representational measures against published values and direct implementations of their
+definitions (``representational_reference``), on several shapes and awkward inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import representational_reference as ref
+
+from simfunc import representational as rep
+
+
+@pytest.fixture
+def kornblith_demo():
+    """The data of Kornblith et al.'s CKA demo notebook."""
+    np.random.seed(1337)
+    X = np.random.randn(100, 10)
+    Y = np.random.randn(100, 10) + X
+    return X, Y
+
+
+def test_published_values_of_kornblith_demo(kornblith_demo):
+    X, Y = kornblith_demo
+    assert rep.linear_cka(X, Y) == pytest.approx(0.5576132566, abs=1e-9)
+    assert rep.linear_cka(X, Y, debiased=True) == pytest.approx(0.5134564895, abs=1e-9)
+    assert rep.rbf_cka(X, Y, threshold=0.5) == pytest.approx(0.6548311823, abs=1e-9)
+    # Centred R²_CCA (the demo prints 0.54312 because it does not centre).
+    assert rep.cca(X, Y) == pytest.approx(0.5453963322, abs=1e-9)
+
+
+def test_rbf_median_includes_the_diagonal_zeros(kornblith_demo):
+    """The published RBF value needs the median over all n² squared distances; the median over
+    the distinct pairs alone gives a visibly different number."""
+    X, Y = kornblith_demo
+
+    def gram_offdiagonal_median(Z):
+        sq = np.sum(Z**2, 1)
+        distances = sq[:, None] + sq[None, :] - 2 * Z @ Z.T
+        median = np.median(distances[np.triu_indices(len(Z), 1)])
+        return np.exp(-distances / (2 * 0.5**2 * median))
+
+    other = ref.cka_from_grams(gram_offdiagonal_median(X), gram_offdiagonal_median(Y), False)
+    assert abs(other - 0.6548311823) > 1e-4
+    assert rep.rbf_cka(X, Y, threshold=0.5) == pytest.approx(ref.rbf_cka(X, Y, 0.5), abs=1e-12)
+
+
+def _related(n: int, p: int, q: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, p)) * rng.uniform(0.5, 2.0, size=p)
+    Y = X @ rng.standard_normal((p, q)) / np.sqrt(p) + 0.8 * rng.standard_normal((n, q))
+    return X, Y
+
+
+def _with_dead_and_collinear(X: np.ndarray) -> np.ndarray:
+    """A constant (dead-ReLU) column and a column that is the sum of two others."""
+    X = X.copy()
+    X[:, 1] = 3.0
+    X[:, -1] = X[:, 0] + X[:, 2]
+    return X
+
+
+def _float32_large_mean(X: np.ndarray) -> np.ndarray:
+    return (X + 1e4).astype(np.float32)
+
+
+SHAPES = [(60, 5, 8), (40, 6, 6), (12, 30, 25), (15, 4, 40)]  # n > p; p = q; n < p, q; p ≠ q
+VARIANTS = ["plain", "dead_and_collinear", "float32_large_mean"]
+ANY_SHAPE_MEASURES = ["linear_cka", "debiased_cka", "rbf_cka", "procrustes", "angular_shape",
+                      "mutual_knn", "rsa", "rsa_euclidean"]  # fmt: skip
+CCA_MEASURES = ["cca", "mean_cca", "svcca", "pwcca"]
+
+
+def _data(shape, variant, seed=0):
+    X, Y = _related(*shape, seed=seed)
+    if variant == "dead_and_collinear":
+        X, Y = _with_dead_and_collinear(X), _with_dead_and_collinear(Y)
+    elif variant == "float32_large_mean":
+        X, Y = _float32_large_mean(X), _float32_large_mean(Y)
+    return X, Y
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("name", ANY_SHAPE_MEASURES)
+def test_measure_matches_direct_definition(name, shape, variant):
+    X, Y = _data(shape, variant)
+    if name == "mutual_knn":
+        k = min(5, shape[0] - 1)
+        assert rep.mutual_knn(X, Y, k=k) == pytest.approx(ref.mutual_knn(X, Y, k), abs=1e-12)
+        return
+    expected = ref.REFERENCES[name](X, Y)
+    tolerance = 1e-7 if name == "angular_shape" else 1e-9  # arccos near 0 is ill-conditioned
+    assert rep.MEASURES[name](X, Y) == pytest.approx(expected, abs=tolerance)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("shape", [(60, 5, 8), (40, 6, 6), (50, 12, 3)])
+@pytest.mark.parametrize("name", CCA_MEASURES)
+def test_cca_measure_matches_svd_basis_definition(name, shape, variant):
+    X, Y = _data(shape, variant)
+    expected = ref.REFERENCES[name](X, Y)
+    assert rep.MEASURES[name](X, Y) == pytest.approx(expected, abs=1e-9)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_canonical_correlations_drop_dead_and_collinear_directions(variant):
+    X, Y = _data((60, 6, 9), variant)
+    rho = rep.canonical_correlations(X, Y)
+    expected = ref.canonical_correlations(X, Y)
+    dropped = 2 if variant == "dead_and_collinear" else 0
+    assert rho.shape == (6 - dropped,) == expected.shape
+    assert np.all(np.diff(rho) <= 0)
+    np.testing.assert_allclose(rho, expected, atol=1e-9)
+
+
+def test_svcca_keeps_the_fewest_directions_reaching_the_variance():
+    rng = np.random.default_rng(5)
+    scales = np.array([10.0, 5.0, 1.0, 0.1, 0.01])
+    X = rng.standard_normal((80, 5)) * scales
+    Y = X @ rng.standard_normal((5, 5)) + rng.standard_normal((80, 5))
+    for variance in (0.5, 0.8, 0.99, 0.9999, 1.0):
+        assert rep.svcca(X, Y, variance=variance) == pytest.approx(
+            ref.svcca(X, Y, variance), abs=1e-9
+        )
+    # With a low threshold only the dominant direction of X survives, so the result differs.
+    assert rep.svcca(X, Y, variance=0.5) != pytest.approx(rep.svcca(X, Y, variance=1.0), abs=1e-3)
+
+
+def test_cca_measures_on_wide_but_low_rank_features():
+    """p, q > n with low rank: CCA is informative and runs on the compact (QR) factors."""
+    rng = np.random.default_rng(6)
+    latent = rng.standard_normal((30, 6))
+    X = latent[:, :4] @ rng.standard_normal((4, 50))
+    Y = latent @ rng.standard_normal((6, 60)) + 0.0
+    Y[:, :6] += 0.3 * rng.standard_normal((30, 6))
+    assert rep.canonical_correlations(X, Y).shape == (4,)
+    for name in CCA_MEASURES + ["procrustes", "linear_cka"]:
+        assert rep.MEASURES[name](X, Y) == pytest.approx(ref.REFERENCES[name](X, Y), abs=1e-9)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.3, 0.5, 1.0])
+@pytest.mark.parametrize("shape", [(50, 4, 4), (50, 3, 7)])
+def test_angular_shape_partial_whitening_matches_definition(alpha, shape):
+    X, Y = _related(*shape, seed=9)
+    expected = ref.angular_shape(X, Y, alpha)
+    assert rep.angular_shape(X, Y, alpha=alpha) == pytest.approx(expected, abs=1e-9)
+
+
+def test_angular_shape_limits_relate_to_procrustes_and_cca():
+    X, Y = _related(50, 4, 6, seed=10)
+    theta = rep.angular_shape(X, Y, alpha=1.0)
+    assert rep.procrustes(X, Y) == pytest.approx(2 - 2 * np.cos(theta), abs=1e-12)
+    rho = ref.canonical_correlations(X, Y)
+    cosine = rho.sum() / np.sqrt(4 * 6)
+    assert np.cos(rep.angular_shape(X, Y, alpha=0.0)) == pytest.approx(cosine, abs=1e-9)
+
+
+def test_pwcca_weights_differ_from_plain_mean():
+    """PWCCA really weights: unequal canonical directions give a value unlike mean CCA."""
+    X, Y = _related(80, 4, 6, seed=11)
+    assert rep.pwcca(X, Y) == pytest.approx(ref.pwcca(X, Y), abs=1e-9)
+    assert abs(rep.pwcca(X, Y) - rep.mean_cca(X, Y)) > 1e-3
+
+
+def test_rsa_uses_correlation_distance_by_default():
+    X, Y = _related(30, 5, 5, seed=12)
+    assert rep.rsa(X, Y) == pytest.approx(ref.rsa(X, Y, "correlation"), abs=1e-12)
+    assert rep.rsa(X, Y) != pytest.approx(ref.rsa(X, Y, "euclidean"), abs=1e-6)
+
+
+def test_debiased_cka_matches_song_formula_on_uncentred_grams():
+    """The unbiased estimator needs no centring: Song's formula on the raw linear Grams (small
+    means, so no rounding issue) agrees with the centred feature-space computation."""
+    X, Y = _related(25, 4, 7, seed=13)
+    X, Y = X + 0.5, Y - 0.25
+    raw = ref.cka_from_grams(X @ X.T, Y @ Y.T, debiased=True)
+    assert rep.linear_cka(X, Y, debiased=True) == pytest.approx(raw, abs=1e-10)
+
+
+@pytest.mark.parametrize("threshold", [0.3, 1.0, 2.0])
+def test_rbf_cka_debiased_and_thresholds(threshold):
+    X, Y = _related(30, 5, 3, seed=14)
+    for debiased in (False, True):
+        expected = ref.rbf_cka(X, Y, threshold, debiased)
+        value = rep.rbf_cka(X, Y, threshold=threshold, debiased=debiased)
+        assert value == pytest.approx(expected, abs=1e-10)
+
+
+def test_mutual_knn_on_larger_data_crosses_row_blocks(monkeypatch):
+    import simfunc.representational.neighbors as neighbors
+
+    monkeypatch.setattr(neighbors, "_BLOCK_ELEMENTS", 7 * 120)  # 7 rows per block
+    X, Y = _related(120, 6, 4, seed=15)
+    assert rep.mutual_knn(X, Y, k=7) == pytest.approx(ref.mutual_knn(X, Y, 7), abs=1e-12)
+
+
+@pytest.mark.parametrize("distance", ["correlation", "euclidean"])
+def test_rsa_repeated_examples_tie_exactly(distance):
+    """Repeated examples (same image twice, saturated units) must tie exactly, as in exact
+    arithmetic, not be ordered by rounding noise."""
+    from scipy.spatial.distance import pdist
+    from scipy.stats import spearmanr
+
+    X, Y = _related(30, 6, 5, seed=16)
+    X = X[[0, 1, 2, 3, 4, 5, 0, 1, 0, 6, 7, 8, 2, 9, 10, 11, 12, 12, 13, 14]]
+    Y = Y[:20]
+    expected = spearmanr(np.round(pdist(X, distance), 12), np.round(pdist(Y, distance), 12))
+    assert rep.rsa(X, Y, distance=distance) == pytest.approx(expected.statistic, abs=1e-12)
