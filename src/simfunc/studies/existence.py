@@ -36,11 +36,12 @@ import numpy as np
 import pandas as pd
 
 from simfunc import figures
+from simfunc.errors import InputError
 from simfunc.report import FigureRef, Section, Table
 from simfunc.runner import Job, Plan
 from simfunc.settings import settings_dict
 from simfunc.studies.common import slug, stand_ins
-from simfunc.studies.existence_jobs import TaskSpec
+from simfunc.studies.existence_jobs import TaskSpec, kept_ranges
 from simfunc.studies.jobs import train_job
 
 NAME = "existence"
@@ -138,13 +139,9 @@ def _task(settings: Settings) -> dict[str, Any]:
 
 
 def plan(settings: Settings) -> Plan:
-    from simfunc.studies.existence_jobs import kept_ranges
-
     for d_ratio in settings.d_ratios:  # bad ratios fail here, before anything trains
         kept_ranges(1_000_000, d_ratio)
     if len(set(settings.d_ratios)) != len(settings.d_ratios):
-        from simfunc.errors import InputError
-
         raise InputError(f"d_ratios lists a value twice: {list(settings.d_ratios)}")
     train_id = f"train/{NAME}-base"
     features_id = f"{NAME}/base-features"
