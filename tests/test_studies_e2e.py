@@ -120,9 +120,13 @@ def test_dataset_bias_summary(reproduced):
 def test_the_combined_report_has_a_section_per_study(reproduced):
     _, report, _ = reproduced
     parsed = parse_report(report)
-    assert parsed.sections == ["dataset-bias", "cross-dataset", "architectures", "checkpoints"]
+    assert parsed.sections == ["dataset-bias", "cross-dataset", "architectures", "checkpoints",
+                               "leaderboard"]
     combined = json.loads((report.parent / "summary.json").read_text())
     assert set(combined["studies"]) == set(IMAGE_STUDIES)
+    # the measure leaderboard over the pairs that have outputs: architectures and checkpoints
+    assert set(combined["leaderboard"]["n_pairs"]) == {"architectures", "checkpoints"}
+    assert (report.parent / "leaderboard.csv").is_file()
 
 
 def test_a_rerun_is_served_from_the_cache(reproduced):

@@ -54,6 +54,8 @@ STUDIES: dict[str, str] = {
     "architectures": "simfunc.studies.architectures",
     "checkpoints": "simfunc.studies.checkpoints",
     "minigrid": "simfunc.studies.minigrid",
+    "existence": "simfunc.studies.existence",
+    "converse": "simfunc.studies.converse",
 }
 
 PROFILES = ("quick", "standard", "paper")
@@ -192,10 +194,15 @@ def rebuild(run_dir: str | os.PathLike) -> list[StudyResult]:
 
 
 def _write_combined(out_dir: Path, profile: str, results: Sequence[StudyResult]) -> Path:
+    from simfunc.studies.leaderboard import write_leaderboard
+
     out_dir.mkdir(parents=True, exist_ok=True)
+    # Which measure tracks function best, over every study's pairs (leaderboard.csv).
+    board = write_leaderboard([r.run_dir for r in results], out_dir)
     atomic_write_json(
         out_dir / SUMMARY_FILE,
-        {"profile": profile, "studies": {r.name: r.summary for r in results}},
+        {"profile": profile, "studies": {r.name: r.summary for r in results},
+         "leaderboard": board.summary},
     )
     atomic_write_json(
         out_dir / REPRODUCE_FILE,
@@ -209,7 +216,7 @@ def _write_combined(out_dir: Path, profile: str, results: Sequence[StudyResult])
     )
     meta = {"profile": profile, "simfunc": __version__, "python": platform.python_version()}
     return write_report(out_dir / REPORT_FILE, f"simfunc reproduce · {profile} profile",
-                        [r.section for r in results], meta, intro)
+                        [*(r.section for r in results), board.section], meta, intro)
 
 
 def reproduce(
@@ -227,8 +234,10 @@ def reproduce(
     """Run every study (or ``studies``) under ``profile`` and write one combined report.
 
     ``overrides`` maps a study name to its overrides. The combined report goes to
-    ``OUT/reproduce-<profile>/report.html``; each study keeps its own run directory.
-    ``executor`` (default: chosen from ``jobs``) runs every study's jobs; it is not shut down.
+    ``OUT/reproduce-<profile>/report.html``, with the measure leaderboard over every study's
+    pairs as its last section (and ``leaderboard.csv`` beside it); each study keeps its own
+    run directory. ``executor`` (default: chosen from ``jobs``) runs every study's jobs; it is
+    not shut down.
     """
     names = list(studies or STUDIES)
     for name in names:

@@ -1,0 +1,464 @@
+"""Which similarity measure tracks function best? Every measure against every output measure.
+
+Over every pair of networks the studies recorded — read from each study's ``results.sqlite``,
+nothing recomputed — and for every registered representational measure against every output
+measure (JSD, the Spearman rank coefficient, disagreement): Spearman's ρ across the pairs, its
+permutation p-value and its bootstrap 95 % interval, per study (per MiniGrid variant) and pooled
+over all of them.
+
+**Orientation.** A measure "tracks function" when pairs it calls more similar also have more
+similar outputs. Both kinds of measure declare their direction (``Measure.larger_is_more_similar``),
+so the reported ρ is the raw ρ times ``s_rep · s_out`` with ``s = +1`` for a similarity and −1 for
+a distance: linear CKA (similarity) against JSD (distance) tracks function when the raw ρ is
+negative, and its oriented ρ is then positive. The p-value is two-sided (unchanged by the sign);
+the interval is flipped with it. Larger oriented ρ is better, whatever the measures.
+
+**Which pairs.** What each study's pairs mean differs, so each study declares which of its pairs
+are comparable (:data:`SELECTIONS`): architectures — pairs of trained networks (untrained pairs
+have JSD ≈ 0 at any CKA and are a separate series); checkpoints — every checkpoint against its
+final model; minigrid — every pair of agents, one group per variant (with and without the
+bottleneck), features at the layer the study compares; existence — Net1 against Net2 and against
+the control, on the masked features; converse — the distilled students and the independent
+network against the teacher (the exact constructions are left out: their outputs are identical
+by construction, so their JSD is rounding error and its ranks are noise). cross-dataset records
+no output measures and dataset-bias no pairs, so they contribute nothing. A study not listed
+here contributes every pair that has output measures, at its ``layer`` setting (else
+``features``). Pooled = every selected pair of every study.
+
+Entry points: :func:`find_run_dirs`, :func:`collect_pairs`, :func:`leaderboard` (the numbers),
+:func:`build` (numbers, figure, report section), :func:`write_leaderboard` (and
+``leaderboard.csv``); ``simfunc leaderboard RUN_DIR`` on the command line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from simfunc import figures
+from simfunc.errors import InputError
+from simfunc.report import FigureRef, Section, Table
+from simfunc.store import ResultsDB
+from simfunc.store.atomic import atomic_write_text
+from simfunc.studies.framework import REPRODUCE_FILE, RESULTS_FILE
+
+__all__ = [
+    "OUTPUT_MEASURES",
+    "POOLED",
+    "Selection",
+    "SELECTIONS",
+    "Leaderboard",
+    "find_run_dirs",
+    "collect_pairs",
+    "leaderboard",
+    "overall_ranking",
+    "build",
+    "write_leaderboard",
+    "CSV_FILE",
+]
+
+OUTPUT_MEASURES = ("jsd", "spearman", "disagreement")
+OUTPUT_NAMES = {"jsd": "JSD", "spearman": "the rank coefficient", "disagreement": "disagreement"}
+POOLED = "pooled"
+CSV_FILE = "leaderboard.csv"
+FIGURE_FILE = "leaderboard.png"
+N_PERMUTATIONS = 2_000
+N_RESAMPLES = 2_000
+OUTPUT_LAYER = "output"
+COLUMNS = ["group", "measure", "output_measure", "n", "rho", "p_value", "ci_low", "ci_high",
+           "raw_rho", "orientation", "rank", "note"]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which of a study's pairs the leaderboard compares.
+
+    layer: the representational layer (None: the study's ``layer`` setting, else
+    ``features``). trained_only: both models trained. exclude_kinds: leave out pairs in which
+    either model is of one of these kinds. group_by: a key of the models' ``extra`` that splits
+    the study into groups (by model_a's value), named ``<study>/<value>``.
+    """
+
+    layer: str | None = None
+    trained_only: bool = False
+    exclude_kinds: tuple[str, ...] = ()
+    group_by: str | None = None
+
+
+SELECTIONS: dict[str, Selection] = {
+    "architectures": Selection(trained_only=True),
+    "checkpoints": Selection(),
+    "minigrid": Selection(group_by="variant"),
+    "existence": Selection(layer="masked"),
+    "converse": Selection(exclude_kinds=("construction",)),
+}
+
+
+@dataclass
+class Leaderboard:
+    """The leaderboard's rows (:data:`COLUMNS`), its report section and headline numbers."""
+
+    frame: pd.DataFrame
+    section: Section
+    summary: dict[str, Any]
+    pairs: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+
+
+# ------------------------------------------------------------------------------ the pairs
+
+
+def find_run_dirs(run_dir: str | os.PathLike, profile: str | None = None) -> list[Path]:
+    """The study run directories under ``run_dir``.
+
+    ``run_dir`` is a ``reproduce`` output folder (its ``reproduce.json`` lists them), a folder
+    holding ``<study>-<profile>/results.sqlite`` folders (only ``profile``'s when given; when
+    several profiles are present one must be chosen), or one study's run directory.
+    """
+    root = Path(run_dir)
+    if not root.is_dir():
+        raise InputError(f"run_dir {str(root)!r} is not a directory")
+    if (root / REPRODUCE_FILE).is_file():
+        index = json.loads((root / REPRODUCE_FILE).read_text())
+        return [(root / entry).resolve() for entry in index["studies"]]
+    if (root / RESULTS_FILE).is_file():
+        return [root]
+    found = sorted(p.parent for p in root.glob(f"*/{RESULTS_FILE}"))
+    if profile is not None:
+        found = [p for p in found if p.name.endswith(f"-{profile}")]
+    if not found:
+        raise InputError(
+            f"{root} holds no {REPRODUCE_FILE}, no {RESULTS_FILE} and no <study>-<profile>/"
+            f"{RESULTS_FILE}" + (f" for profile {profile!r}" if profile else "")
+        )
+    profiles = sorted({p.name.rsplit("-", 1)[-1] for p in found})
+    if profile is None and len(profiles) > 1:
+        raise InputError(f"{root} holds runs of several profiles ({', '.join(profiles)}): "
+                         "choose one (profile=… / --profile)")
+    return found
+
+
+def _latest_run(db: ResultsDB) -> pd.Series | None:
+    runs = db.runs()
+    finished = runs[runs["status"] == "completed"] if len(runs) else runs
+    return None if finished.empty else finished.sort_values("started").iloc[-1]
+
+
+def _study_pairs(run_dir: Path, notes: list[str]) -> pd.DataFrame | None:
+    """The selected pairs of one study run: one row per pair, one column per measure."""
+    with ResultsDB(run_dir / RESULTS_FILE) as db:
+        latest = _latest_run(db)
+        if latest is None:
+            notes.append(f"{run_dir.name}: no completed run; left out")
+            return None
+        study = latest["study"]
+        settings = latest["settings"]
+        settings = json.loads(settings) if isinstance(settings, str) else dict(settings)
+        selection = SELECTIONS.get(study, Selection())
+        layer = selection.layer or settings.get("layer") or "features"
+        wide = db.wide_pairs(layer=[layer, OUTPUT_LAYER])
+        models = db.models()
+    measures = set(wide.columns) - {"model_a", "model_b", "test_set"}
+    if wide.empty or not measures & set(OUTPUT_MEASURES):
+        notes.append(f"{study}: records no pairs with output measures; left out")
+        return None
+    by_id = models.set_index("model_id")
+    keep = np.ones(len(wide), dtype=bool)
+    for side in ("model_a", "model_b"):
+        known = wide[side].isin(by_id.index).to_numpy()
+        keep &= known
+        if selection.trained_only:
+            keep &= wide[side].map(by_id["trained"]).fillna(False).astype(bool).to_numpy()
+        if selection.exclude_kinds:
+            keep &= ~wide[side].map(by_id["kind"]).isin(selection.exclude_kinds).to_numpy()
+    wide = wide[keep].copy()
+    if selection.group_by:
+        values = wide["model_a"].map(
+            lambda m: by_id.loc[m, "extra"].get(selection.group_by, "?"))
+        wide["group"] = [f"{study}/{v}" for v in values]
+    else:
+        wide["group"] = study
+    wide.insert(0, "study", study)
+    wide["run_dir"] = str(run_dir)
+    return wide
+
+
+def collect_pairs(run_dirs: Sequence[str | os.PathLike]) -> tuple[pd.DataFrame, list[str]]:
+    """Every selected pair of every study run: columns ``study``, ``group``, ``model_a``,
+    ``model_b``, ``test_set``, ``run_dir`` and one per measure; and notes on what was left out."""
+    notes: list[str] = []
+    frames = [f for f in (_study_pairs(Path(d), notes) for d in run_dirs) if f is not None]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=["study", "group", "model_a", "model_b", "test_set"]), notes
+    return pd.concat(frames, ignore_index=True, sort=False), notes
+
+
+# ----------------------------------------------------------------------------- the numbers
+
+
+def _orientation(measure: str, output: str) -> int:
+    from simfunc import functional, representational
+
+    rep_sign = 1 if representational.MEASURES[measure].larger_is_more_similar else -1
+    out_sign = 1 if functional.OUTPUT_MEASURES[output].larger_is_more_similar else -1
+    return rep_sign * out_sign
+
+
+def _relation(x: np.ndarray, y: np.ndarray, sign: int, n_permutations: int,
+              n_resamples: int, seed: int) -> dict[str, Any]:
+    from simfunc import stats
+
+    out: dict[str, Any] = {"n": int(len(x)), "orientation": sign}
+    try:
+        raw = stats.spearman(x, y)
+        out["p_value"] = stats.permutation_pvalue(x, y, "spearman", n_permutations, seed)
+    except InputError as error:
+        out["note"] = str(error)
+        return out
+    out["raw_rho"], out["rho"] = raw, sign * raw + 0.0  # + 0.0: no -0.0
+    try:
+        low, high = stats.bootstrap_ci(x, y, "spearman", n_resamples, 0.95, seed)
+        out["ci_low"], out["ci_high"] = sorted((sign * low + 0.0, sign * high + 0.0))
+    except InputError as error:
+        out["note"] = f"no bootstrap interval: {error}"
+    return out
+
+
+def leaderboard(pairs: pd.DataFrame, *, measures: Sequence[str] | None = None,
+                output_measures: Sequence[str] = OUTPUT_MEASURES,
+                n_permutations: int = N_PERMUTATIONS, n_resamples: int = N_RESAMPLES,
+                seed: int = 0, pooled: bool = True) -> pd.DataFrame:
+    """Oriented Spearman ρ of every measure against every output measure, per group and pooled.
+
+    ``pairs``: one row per pair with a ``group`` column and one column per measure (NaN where
+    missing), as :func:`collect_pairs` returns. ``measures``: representational measures (default
+    every registered one). Returns one row per (group, measure, output measure) with the columns
+    :data:`COLUMNS`; ``rho``, ``ci_low``, ``ci_high`` are oriented so that larger means "tracks
+    function better", ``rank`` ranks the measures within (group, output measure) by ``rho``
+    (1 = best), and ``note`` says why a value is missing (fewer than 3 pairs, a constant side,
+    a measure not recorded).
+    """
+    from simfunc import functional, representational
+
+    measures = list(representational.MEASURES if measures is None else measures)
+    for name in measures:
+        if name not in representational.MEASURES:
+            raise InputError(f"measures: {name!r} is not a registered representational measure")
+    for name in output_measures:
+        if name not in functional.OUTPUT_MEASURES:
+            raise InputError(f"output_measures: {name!r} is not a registered output measure")
+    if "group" not in pairs:
+        raise InputError("pairs needs a 'group' column")
+    groups = [(g, pairs[pairs["group"] == g]) for g in dict.fromkeys(pairs["group"])]
+    if pooled and len(pairs):
+        groups.append((POOLED, pairs))
+    rows = []
+    for group, frame in groups:
+        for output in output_measures:
+            for measure in measures:
+                row = {"group": group, "measure": measure, "output_measure": output}
+                if measure not in frame or output not in frame:
+                    missing = measure if measure not in frame else output
+                    rows.append({**row, "n": 0, "orientation": _orientation(measure, output),
+                                 "note": f"{missing} not recorded"})
+                    continue
+                both = frame[[measure, output]].dropna()
+                rows.append({**row, **_relation(
+                    both[measure].to_numpy(float), both[output].to_numpy(float),
+                    _orientation(measure, output), n_permutations, n_resamples, seed)})
+    board = pd.DataFrame(rows, columns=COLUMNS)
+    board["rank"] = (board.groupby(["group", "output_measure"])["rho"]
+                     .rank(ascending=False, method="min"))
+    return board
+
+
+def overall_ranking(board: pd.DataFrame, group: str = POOLED) -> pd.DataFrame:
+    """One row per measure of ``group``: its oriented ρ against each output measure, their mean
+    and the rank by that mean (measures with an undefined ρ anywhere rank last)."""
+    rows = board[board["group"] == group]
+    table = rows.pivot(index="measure", columns="output_measure", values="rho")
+    outputs = [o for o in dict.fromkeys(rows["output_measure"])]
+    table = table[outputs]
+    table["mean"] = table.mean(axis=1, skipna=False)
+    table["rank"] = table["mean"].rank(ascending=False, method="min").astype("Int64")
+    return table.sort_values(["mean"], ascending=False, na_position="last")
+
+
+# ---------------------------------------------------------------------------- the report
+
+
+def _shown(matrix: np.ndarray) -> np.ndarray:
+    """Values as the annotations print them (two decimals, no "-0.00")."""
+    return np.round(matrix, 2) + 0.0
+
+
+def _heatmap(board: pd.DataFrame, path: Path) -> Path:
+    pooled = overall_ranking(board)
+    groups = [g for g in dict.fromkeys(board["group"]) if g != POOLED]
+    order = list(pooled.index)
+    outputs = [c for c in pooled.columns if c not in ("mean", "rank")]
+    # inches: 0.42 per (square) cell plus room for the row labels and the colour bar
+    widths = [0.42 * len(outputs) + 2.4, 0.42 * max(len(groups), 1) + 2.4]
+    fig, axes = figures.new_figure(1, 2, panel_size=(sum(widths) / 2, 0.42 * len(order) + 1.8),
+                                   gridspec_kw={"width_ratios": widths})
+    figures.heatmap(axes[0, 0], _shown(pooled[outputs].to_numpy(float)), order, outputs,
+                    vmin=-1.0, vmax=1.0,
+                    title="Pooled: oriented ρ\n(larger = tracks function better)",
+                    colorbar_label="oriented Spearman ρ")
+    jsd = board[board["output_measure"] == "jsd"].pivot(index="measure", columns="group",
+                                                       values="rho")
+    columns = [g for g in groups if g in jsd.columns]
+    if columns:
+        figures.heatmap(axes[0, 1], _shown(jsd.reindex(order)[columns].to_numpy(float)), order,
+                        columns, vmin=-1.0, vmax=1.0, title="Per study: oriented ρ against JSD",
+                        colorbar_label="oriented Spearman ρ")
+    else:
+        axes[0, 1].set_axis_off()
+    return figures.save_figure(fig, path)
+
+
+def _cell(row: pd.Series) -> str:
+    if pd.isna(row["rho"]):
+        return "–"
+    text = f"{row['rho']:.3f}"
+    if pd.notna(row["ci_low"]):
+        text += f" [{row['ci_low']:.2f}, {row['ci_high']:.2f}]"
+    return text + f" (p={row['p_value']:.2g})"
+
+
+def _pooled_table(board: pd.DataFrame) -> pd.DataFrame:
+    ranking = overall_ranking(board)
+    pooled = board[board["group"] == POOLED].set_index(["measure", "output_measure"])
+    outputs = [c for c in ranking.columns if c not in ("mean", "rank")]
+    rows = []
+    for measure, values in ranking.iterrows():
+        row: dict[str, Any] = {"rank": "–" if pd.isna(values["rank"]) else int(values["rank"]),
+                               "measure": measure,
+                               "pairs": int(pooled.loc[(measure, outputs[0]), "n"])}
+        for output in outputs:
+            row[f"ρ vs {output} [95% CI] (p)"] = _cell(pooled.loc[(measure, output)])
+        row["mean ρ"] = values["mean"] if pd.notna(values["mean"]) else None
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _group_table(board: pd.DataFrame, output: str) -> pd.DataFrame:
+    rows = board[board["output_measure"] == output]
+    table = rows.pivot(index="measure", columns="group", values="rho")
+    ordered = [g for g in dict.fromkeys(rows["group"])]
+    table = table[ordered].sort_values(POOLED if POOLED in ordered else ordered[-1],
+                                       ascending=False, na_position="last")
+    table.columns.name = None
+    return table  # NaN (undefined) prints as a dash
+
+
+def _summary(board: pd.DataFrame, pairs: pd.DataFrame) -> dict[str, Any]:
+    summary: dict[str, Any] = {
+        "n_pairs": {g: int((pairs["group"] == g).sum()) for g in dict.fromkeys(pairs["group"])},
+        "best": {},
+    }
+    pooled = board[(board["group"] == POOLED) & board["rho"].notna()]
+    for output, rows in pooled.groupby("output_measure", sort=False):
+        best = rows.sort_values(["rho", "measure"], ascending=[False, True])
+        top = best.iloc[0]
+        tied = best[np.isclose(best["rho"], top["rho"], rtol=0, atol=1e-12)]["measure"]
+        summary["best"][output] = {"measure": top["measure"], "rho": float(top["rho"]),
+                                   "p_value": float(top["p_value"]),
+                                   "tied_with": [m for m in tied if m != top["measure"]]}
+    if len(pooled):
+        ranking = overall_ranking(board)
+        summary["ranking"] = [m for m, v in ranking["mean"].items() if pd.notna(v)]
+    return summary
+
+
+def build(run_dirs: Sequence[str | os.PathLike], figures_dir: str | os.PathLike, *,
+          n_permutations: int = N_PERMUTATIONS, n_resamples: int = N_RESAMPLES,
+          seed: int = 0) -> Leaderboard:
+    """The leaderboard over ``run_dirs`` (study run directories): numbers, heatmap, section."""
+    pairs, notes = collect_pairs(run_dirs)
+    if pairs.empty:
+        board = pd.DataFrame(columns=COLUMNS)
+    else:
+        board = leaderboard(pairs, n_permutations=n_permutations, n_resamples=n_resamples,
+                            seed=seed)
+    summary = _summary(board, pairs) if len(board) else {"n_pairs": {}, "best": {}}
+    section_figures, tables, findings = [], [], []
+    if len(board) and board["rho"].notna().any():
+        path = _heatmap(board, Path(figures_dir) / FIGURE_FILE)
+        section_figures.append(FigureRef(
+            path, "Left: Spearman's ρ between each representational measure and each output "
+            "measure over all selected pairs of all studies, oriented so that a positive value "
+            "means the measure tracks function (pairs it calls more similar have more similar "
+            "outputs). Right: the same against JSD, per study. Rows ordered by the mean pooled "
+            "ρ; empty cells are undefined (too few pairs or a constant side)."))
+        tables.append(Table("Pooled leaderboard: oriented Spearman ρ of each measure against "
+                            "each output measure, with the bootstrap 95% interval and the "
+                            "permutation p-value; ranked by the mean ρ", _pooled_table(board)))
+        for output in OUTPUT_MEASURES:
+            if output in set(board["output_measure"]):
+                tables.append(Table(f"Oriented ρ against {OUTPUT_NAMES[output]} ({output}), "
+                                    "per study and pooled",
+                                    _group_table(board, output)))
+        best = summary["best"]
+        for output, item in best.items():
+            names = ", ".join([item["measure"], *item["tied_with"]])
+            tie = " (tied)" if item["tied_with"] else ""
+            findings.append(f"Best tracker of {OUTPUT_NAMES.get(output, output)} over all "
+                            f"pairs: {names}{tie}, oriented ρ = {item['rho']:.3f} "
+                            f"(p = {item['p_value']:.2g}).")
+        if summary.get("ranking"):
+            findings.append("Ranking by the mean oriented ρ over the output measures: "
+                            + ", ".join(summary["ranking"]) + ".")
+    counts = pd.DataFrame([{"group": g, "pairs": n} for g, n in summary["n_pairs"].items()])
+    if len(counts):
+        tables.append(Table("Pairs compared, per study", counts))
+    section = Section(
+        id="leaderboard", title="Which similarity measure tracks function best?",
+        summary=(
+            "Every pair of networks the studies compared, every representational measure against "
+            "every output measure: Spearman's ρ across pairs, per study and pooled. ρ is "
+            "oriented so that positive means the measure tracks function, whatever the "
+            "directions of the two measures (a similarity against a distance has a negative raw "
+            "ρ when it tracks; that ρ is flipped).\n\n"
+            "Pairs: trained pairs of the architectures study, every checkpoint against its final "
+            "model, every MiniGrid agent pair (per variant), the existence study's Net1 against "
+            "Net2 and against the control, and the converse study's trained networks against "
+            "the teacher. leaderboard.csv holds every number."
+        ),
+        figures=section_figures, tables=tables, findings=findings, notes=notes,
+        settings={"n_permutations": n_permutations, "n_resamples": n_resamples, "seed": seed,
+                  "output_measures": list(OUTPUT_MEASURES),
+                  "run_dirs": [Path(d).name for d in run_dirs]},
+    )
+    return Leaderboard(board, section, summary, pairs)
+
+
+def write_leaderboard(source: str | os.PathLike | Sequence[str | os.PathLike],
+                      out_dir: str | os.PathLike | None = None, *, profile: str | None = None,
+                      n_permutations: int = N_PERMUTATIONS, n_resamples: int = N_RESAMPLES,
+                      seed: int = 0) -> Leaderboard:
+    """Build the leaderboard and write ``out_dir/leaderboard.csv`` and
+    ``out_dir/figures/leaderboard.png``.
+
+    ``source``: a folder (see :func:`find_run_dirs`; ``out_dir`` defaults to it) or a list of
+    study run directories (then ``out_dir`` is required).
+    """
+    if isinstance(source, (str, os.PathLike)):
+        run_dirs = find_run_dirs(source, profile)
+        out = Path(out_dir) if out_dir is not None else Path(source)
+    else:
+        run_dirs = [Path(d) for d in source]
+        if out_dir is None:
+            raise InputError("out_dir is required when source is a list of run directories")
+        out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    board = build(run_dirs, out / "figures", n_permutations=n_permutations,
+                  n_resamples=n_resamples, seed=seed)
+    atomic_write_text(out / CSV_FILE, board.frame.to_csv(index=False, float_format="%.6g"))
+    return board

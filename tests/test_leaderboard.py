@@ -1,0 +1,240 @@
+"""The measure leaderboard on results databases written by hand, where the answer is known."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as scipy_stats
+
+from simfunc import InputError, representational
+from simfunc.cli import main
+from simfunc.store import ResultsDB
+from simfunc.studies.leaderboard import (
+    COLUMNS,
+    POOLED,
+    collect_pairs,
+    find_run_dirs,
+    leaderboard,
+    overall_ranking,
+    write_leaderboard,
+)
+
+N = 30
+
+
+def write_study(run_dir: Path, study: str, pairs: pd.DataFrame, models: dict[str, dict],
+                layer: str = "features", settings: dict | None = None,
+                profile: str = "quick") -> Path:
+    """A results database as a study run leaves it: one completed run, its models and pairs
+    (``pairs`` has model_a, model_b and one column per measure; output measures go to the
+    "output" layer, the others to ``layer``)."""
+    from simfunc.functional import OUTPUT_MEASURES
+
+    run_dir.mkdir(parents=True)
+    rows = []
+    for record in pairs.to_dict("records"):
+        for measure, value in record.items():
+            if measure in ("model_a", "model_b") or pd.isna(value):
+                continue
+            rows.append({"model_a": record["model_a"], "model_b": record["model_b"],
+                         "test_set": "digits",
+                         "layer": "output" if measure in OUTPUT_MEASURES else layer,
+                         "measure": measure, "value": float(value)})
+    with ResultsDB(run_dir / "results.sqlite") as db:
+        run_id = db.start_run(study, profile, settings or {})
+        for model_id, fields in models.items():
+            db.add_model(model_id, **{"kind": "classifier", **fields})
+        db.add_pairs(rows)
+        db.finish_run(run_id, "completed")
+    return run_dir
+
+
+def known_pairs(seed: int = 0, n: int = N) -> tuple[pd.DataFrame, dict[str, dict]]:
+    """Pairs where linear CKA and Procrustes follow JSD exactly (in their directions), RBF CKA
+    is noise and mutual k-NN runs against function."""
+    rng = np.random.default_rng(seed)
+    jsd = rng.uniform(0.0, 0.9, n)
+    frame = pd.DataFrame({
+        "model_a": [f"m{i}" for i in range(n)], "model_b": [f"m{i + 1}" for i in range(n)],
+        "jsd": jsd,
+        "spearman": 1.0 - jsd,                     # a similarity of outputs
+        "disagreement": np.sqrt(jsd),              # a distance of outputs
+        "linear_cka": 1.0 - jsd ** 2,              # similarity, monotone in JSD: tracks
+        "procrustes": 1.5 * jsd,                   # distance, monotone in JSD: tracks
+        "rbf_cka": rng.uniform(0.0, 1.0, n),       # noise
+        "mutual_knn": jsd,                         # similarity that grows with output distance
+    })
+    models = {f"m{i}": {} for i in range(n + 1)}
+    return frame, models
+
+
+@pytest.fixture
+def checkpoints_run(tmp_path):
+    frame, models = known_pairs()
+    write_study(tmp_path / "runs" / "checkpoints-quick", "checkpoints", frame, models,
+                settings={"layer": "features"})
+    return tmp_path / "runs"
+
+
+def test_a_monotone_measure_beats_noise(checkpoints_run):
+    pairs, notes = collect_pairs(find_run_dirs(checkpoints_run))
+    assert notes == [] and len(pairs) == N
+    board = leaderboard(pairs, n_permutations=500, n_resamples=500)
+    jsd = board[(board["group"] == "checkpoints") & (board["output_measure"] == "jsd")]
+    jsd = jsd.set_index("measure")
+    assert jsd.loc["linear_cka", "rho"] == pytest.approx(1.0)
+    assert jsd.loc["linear_cka", "raw_rho"] == pytest.approx(-1.0)
+    assert jsd.loc["linear_cka", "rank"] == 1
+    assert jsd.loc["linear_cka", "p_value"] < 0.01
+    assert jsd.loc["linear_cka", "ci_low"] == pytest.approx(1.0)
+    assert abs(jsd.loc["rbf_cka", "rho"]) < 0.5 and jsd.loc["rbf_cka", "p_value"] > 0.01
+    assert jsd.loc["rbf_cka", "rank"] > jsd.loc["linear_cka", "rank"]
+    noise = jsd.loc["rbf_cka"]
+    assert noise["ci_low"] <= noise["rho"] <= noise["ci_high"]
+    assert jsd.loc["mutual_knn", "rho"] == pytest.approx(-1.0)  # runs against function
+    assert jsd.loc["mutual_knn", "rank"] == jsd["rank"].max()
+    # measures that were not recorded are named, not silently NaN
+    assert "not recorded" in jsd.loc["pwcca", "note"] and jsd.loc["pwcca", "n"] == 0
+    ranking = overall_ranking(board, "checkpoints")
+    assert list(ranking.index[:2]) == ["linear_cka", "procrustes"]
+    assert ranking.loc["mutual_knn", "mean"] == pytest.approx(-1.0)
+
+
+@pytest.mark.parametrize("measure, output", [("procrustes", "spearman"), ("linear_cka", "jsd"),
+                                             ("procrustes", "jsd"),
+                                             ("linear_cka", "spearman"),
+                                             ("procrustes", "disagreement")])
+def test_orientation_makes_tracking_positive(checkpoints_run, measure, output):
+    """Each of these measures follows function exactly, so the oriented rho is +1 whatever the
+    directions; the raw rho (checked against scipy) carries the sign of the directions."""
+    from simfunc import functional
+
+    pairs, _ = collect_pairs(find_run_dirs(checkpoints_run))
+    board = leaderboard(pairs, measures=[measure], output_measures=[output],
+                        n_permutations=200, n_resamples=200)
+    row = board[board["group"] == "checkpoints"].iloc[0]
+    raw = scipy_stats.spearmanr(pairs[measure], pairs[output]).statistic
+    assert row["raw_rho"] == pytest.approx(raw)
+    same_direction = (representational.MEASURES[measure].larger_is_more_similar
+                      == functional.OUTPUT_MEASURES[output].larger_is_more_similar)
+    assert np.sign(raw) == (1 if same_direction else -1)
+    assert row["rho"] == pytest.approx(1.0)
+    assert row["ci_low"] <= row["ci_high"]
+
+
+def test_each_study_contributes_its_comparable_pairs(tmp_path):
+    runs = tmp_path / "runs"
+    frame, models = known_pairs(1, 12)
+    # architectures: the untrained networks' pairs are left out
+    models_arch = {m: {"trained": i < 8} for i, m in enumerate(models)}
+    write_study(runs / "architectures-quick", "architectures", frame, models_arch,
+                settings={"layer": "features"})
+    # minigrid: one group per variant (from the agents' extra)
+    agents = {m: {"kind": "agent", "extra": {"variant": "plain" if i < 7 else "bottleneck"}}
+              for i, m in enumerate(models)}
+    write_study(runs / "minigrid-quick", "minigrid", frame, agents)
+    # existence: the masked layer is compared, the base layer (CKA 1 everywhere) is not
+    write_study(runs / "existence-quick", "existence", frame.head(6), models, layer="masked")
+    base = frame.head(6).assign(linear_cka=1.0)[["model_a", "model_b", "linear_cka"]]
+    with ResultsDB(runs / "existence-quick" / "results.sqlite") as db:
+        db.add_pairs([{"model_a": r.model_a, "model_b": r.model_b, "test_set": "digits",
+                       "layer": "base", "measure": "linear_cka", "value": 1.0}
+                      for r in base.itertuples()])
+    # converse: the exact constructions are left out
+    kinds = {m: {"kind": "construction" if i in (3, 4) else "distilled"}
+             for i, m in enumerate(models)}
+    write_study(runs / "converse-quick", "converse", frame.head(6), kinds)
+    # cross-dataset: no output measures at all
+    write_study(runs / "cross-dataset-quick", "cross-dataset",
+                frame[["model_a", "model_b", "linear_cka"]], models)
+    pairs, notes = collect_pairs(find_run_dirs(runs))
+    counts = pairs["group"].value_counts().to_dict()
+    assert counts == {"architectures": 7, "minigrid/plain": 7, "minigrid/bottleneck": 5,
+                      "existence": 6, "converse": 3}
+    assert any("cross-dataset" in note for note in notes)
+    existence = pairs[pairs["group"] == "existence"]
+    assert not np.allclose(existence["linear_cka"], 1.0)  # the masked layer's values
+    board = leaderboard(pairs, measures=["linear_cka"], output_measures=["jsd"],
+                        n_permutations=100, n_resamples=100)
+    pooled = board[board["group"] == POOLED].iloc[0]
+    assert pooled["n"] == 28
+    assert list(board["group"]) == ["architectures", "converse", "existence", "minigrid/plain",
+                                    "minigrid/bottleneck", POOLED]
+
+
+def test_too_few_pairs_is_said_not_hidden(tmp_path):
+    frame, models = known_pairs(2, 2)
+    write_study(tmp_path / "checkpoints-quick", "checkpoints", frame, models)
+    pairs, _ = collect_pairs([tmp_path / "checkpoints-quick"])
+    board = leaderboard(pairs, measures=["linear_cka"], output_measures=["jsd"])
+    row = board[board["group"] == "checkpoints"].iloc[0]
+    assert pd.isna(row["rho"]) and "3" in row["note"]
+
+
+def test_find_run_dirs(tmp_path):
+    frame, models = known_pairs(3, 5)
+    a = write_study(tmp_path / "runs" / "checkpoints-quick", "checkpoints", frame, models)
+    b = write_study(tmp_path / "runs" / "existence-quick", "existence", frame, models,
+                    layer="masked")
+    assert find_run_dirs(tmp_path / "runs") == [a, b]
+    assert find_run_dirs(a) == [a]
+    reproduce = tmp_path / "runs" / "reproduce-quick"
+    reproduce.mkdir()
+    (reproduce / "reproduce.json").write_text(json.dumps(
+        {"profile": "quick", "studies": ["../existence-quick"]}))
+    assert find_run_dirs(reproduce) == [b.resolve()]
+    write_study(tmp_path / "runs" / "checkpoints-standard", "checkpoints", frame, models,
+                profile="standard")
+    with pytest.raises(InputError, match="several profiles"):
+        find_run_dirs(tmp_path / "runs")
+    assert find_run_dirs(tmp_path / "runs", profile="quick") == [a, b]
+    with pytest.raises(InputError, match="no reproduce.json"):
+        find_run_dirs(tmp_path / "runs" / "reproduce-quick" / "..", profile="paper")
+
+
+def test_bad_names_are_refused(checkpoints_run):
+    pairs, _ = collect_pairs(find_run_dirs(checkpoints_run))
+    with pytest.raises(InputError, match="registered"):
+        leaderboard(pairs, measures=["cosine"])
+    with pytest.raises(InputError, match="output"):
+        leaderboard(pairs, output_measures=["accuracy"])
+    with pytest.raises(InputError, match="out_dir"):
+        write_leaderboard([checkpoints_run / "checkpoints-quick"])
+
+
+def test_cli_writes_the_leaderboard(checkpoints_run, capsys):
+    status = main(["leaderboard", str(checkpoints_run), "--permutations", "200",
+                   "--resamples", "200"])
+    assert status == 0
+    frame = pd.read_csv(checkpoints_run / "leaderboard.csv")
+    assert list(frame.columns) == COLUMNS
+    assert len(frame) == 2 * len(representational.MEASURES) * 3  # the study and pooled
+    best = frame[(frame["group"] == POOLED) & (frame["output_measure"] == "jsd")]
+    assert best.sort_values("rank").iloc[0]["measure"] in ("linear_cka", "procrustes")
+    assert (checkpoints_run / "figures" / "leaderboard.png").is_file()
+    assert "Which similarity measure" in (checkpoints_run / "leaderboard.html").read_text()
+    assert "linear_cka" in capsys.readouterr().out
+    # a second run rebuilds the same file
+    before = (checkpoints_run / "leaderboard.csv").read_bytes()
+    assert main(["leaderboard", str(checkpoints_run), "--permutations", "200",
+                 "--resamples", "200"]) == 0
+    assert (checkpoints_run / "leaderboard.csv").read_bytes() == before
+
+
+def test_cli_reports_a_folder_without_runs(tmp_path, capsys):
+    assert main(["leaderboard", str(tmp_path)]) == 2
+    assert "no reproduce.json" in capsys.readouterr().err
+
+
+def test_runs_without_outputs_give_an_empty_leaderboard_that_says_why(tmp_path):
+    frame, models = known_pairs(4, 6)
+    run = write_study(tmp_path / "cross-dataset-quick", "cross-dataset",
+                      frame[["model_a", "model_b", "linear_cka"]], models)
+    board = write_leaderboard([run], tmp_path / "out")
+    assert board.frame.empty and board.summary["n_pairs"] == {}
+    assert any("no pairs with output measures" in note for note in board.section.notes)
+    assert list(pd.read_csv(tmp_path / "out" / "leaderboard.csv").columns) == COLUMNS
