@@ -80,14 +80,37 @@ def test_linear_cka_with_and_without_the_centring_copy_agree(monkeypatch, mean, 
     # With a mean of 1e4, centring any float64 data rounds each entry by ~eps·1e4 = 2e-12.
     tolerance = 1e-11 if mean > 100 else 1e-13
     used = []
-    original = stacked_module._uncentred_pair
+    original = stacked_module._uncentred_matrix
     monkeypatch.setattr(
-        stacked_module, "_uncentred_pair", lambda *a: used.append(True) or original(*a)
+        stacked_module, "_uncentred_matrix", lambda *a: used.append(True) or original(*a)
     )
     assert rep.linear_cka(X, Y, debiased=debiased) == pytest.approx(expected, abs=tolerance)
     assert bool(used) == (mean < 2.0)
     monkeypatch.setattr(stacked_module, "_SAFE_MEAN_RATIO", -1.0)  # always copy
     assert rep.linear_cka(X, Y, debiased=debiased) == pytest.approx(expected, abs=tolerance)
+
+
+@pytest.mark.parametrize("debiased", [False, True])
+@pytest.mark.parametrize("mean", [0.0, 1e4])
+def test_pairwise_with_and_without_the_stacked_copy_agree(monkeypatch, mean, debiased):
+    """pairwise linear CKA skips the stacked copy when every input is float64 with small means."""
+    models = {f"m{i}": _related(120, 5 + i, 4, seed=20 + i)[0] + (mean if i == 1 else 0.0)
+              for i in range(4)}
+    names = list(models)
+    expected = np.array([[ref.linear_cka(models[a], models[b], debiased) for b in names]
+                         for a in names])
+    used = []
+    original = stacked_module._uncentred_matrix
+    monkeypatch.setattr(
+        stacked_module, "_uncentred_matrix", lambda *a: used.append(True) or original(*a)
+    )
+    table = rep.pairwise(models, "debiased_cka" if debiased else "linear_cka")
+    np.testing.assert_allclose(table.to_numpy(), expected, atol=1e-11)
+    assert bool(used) == (mean == 0.0)
+    float32 = {name: data.astype(np.float32) for name, data in models.items()}
+    used.clear()
+    rep.pairwise(float32, "linear_cka")
+    assert not used  # float32 inputs are converted anyway: centred into the stack
 
 
 # --- streaming --------------------------------------------------------------------------------
