@@ -68,12 +68,13 @@ PROFILES = {
     # Digits upsampled to 16×16 (the smallest input the CIFAR-style VGG accepts), five
     # architectures at 1/8 width, two seeds: ten trained networks, 45 + 45 pairs, about a minute.
     "quick": Settings(),
-    # Real images: CIFAR-10 in place of CIFAR-100, all seven thesis architectures at 1/4 width,
-    # two seeds, on a 10,000-image training subset for 15 epochs.
+    # Real images: CIFAR-10 in place of CIFAR-100, all seven thesis architectures at 1/8 width,
+    # two seeds, a 5,000-image training subset for 10 epochs (benchmarks/train.py: about 15
+    # CPU-minutes of training in all).
     "standard": Settings(
         dataset="cifar10", image_size=32, archs=("vgg11", "vgg13", "vgg16", "resnet18",
-        "resnet34", "mobilenet", "mobilenetv2"), width=0.25, seeds=(0, 1), epochs=15,
-        lr=0.05, batch_size=128, train_subset=10_000, test_subset=2_000,
+        "resnet34", "mobilenet", "mobilenetv2"), width=0.125, seeds=(0, 1), epochs=10,
+        lr=0.05, batch_size=128, train_subset=5_000, test_subset=1_000,
     ),
     # The thesis: CIFAR-100, full-width networks, 100 epochs (for GPUs).
     "paper": Settings(

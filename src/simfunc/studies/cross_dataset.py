@@ -66,9 +66,9 @@ PROFILES = {
     # (for Pascal VOC); ResNet18 at 1/4 width.
     "standard": Settings(
         dataset_a="cifar10", classes_a=None, dataset_b="tiny-imagenet", classes_b=None,
-        dataset_c="cats-vs-dogs", arch="resnet18", width=0.25, image_size=32, seeds=(0, 1, 2),
-        untrained_seeds=(100, 101, 102), epochs=10, lr=0.05, batch_size=128,
-        train_subset=10_000, test_subset=1_000,
+        dataset_c="cats-vs-dogs", arch="resnet18", width=0.125, image_size=32, seeds=(0, 1, 2),
+        untrained_seeds=(100, 101, 102), epochs=15, lr=0.05, batch_size=128,
+        train_subset=5_000, test_subset=400,
     ),
     "paper": Settings(
         dataset_a="cifar100", classes_a=None, dataset_b="imagenet32", classes_b=None,

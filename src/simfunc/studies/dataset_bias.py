@@ -81,8 +81,8 @@ PROFILES = {
     "standard": Settings(
         dataset_a="cifar10", classes_a=None, name_a="cifar", dataset_b="tiny-imagenet",
         classes_b=None, name_b="imagenet", dataset_c="cats-vs-dogs", name_c="catsdogs",
-        arch="resnet18", width=0.25, image_size=32, epochs=10, batch_size=128,
-        train_subset=10_000, test_subset=400, tsne_points=150,
+        arch="resnet18", width=0.125, image_size=32, epochs=15, batch_size=128,
+        train_subset=5_000, test_subset=400, tsne_points=150,
     ),
     "paper": Settings(
         dataset_a="cifar100", classes_a=None, name_a="cifar", dataset_b="imagenet32",
