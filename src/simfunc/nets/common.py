@@ -24,9 +24,15 @@ def scaled(channels: int, width: float) -> int:
 
 
 def conv_bn_relu(
-    in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1, groups: int = 1
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int = 3,
+    stride: int = 1,
+    groups: int = 1,
+    activation: type[nn.Module] = nn.ReLU,
 ) -> nn.Sequential:
-    """Convolution (no bias, 'same' padding for odd kernels), batch norm, ReLU."""
+    """Convolution (no bias, 'same' padding for odd kernels), batch norm, ``activation``
+    (ReLU; MobileNetV2 uses ReLU6)."""
     return nn.Sequential(
         nn.Conv2d(
             in_channels,
@@ -38,7 +44,7 @@ def conv_bn_relu(
             bias=False,
         ),
         nn.BatchNorm2d(out_channels),
-        nn.ReLU(inplace=True),
+        activation(inplace=True),
     )
 
 

@@ -60,19 +60,7 @@ def mobilenet(num_classes: int, width: float, in_channels: int, input_size: int)
 def _conv_bn_relu6(
     in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, groups: int = 1
 ) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride=stride,
-            padding=kernel_size // 2,
-            groups=groups,
-            bias=False,
-        ),
-        nn.BatchNorm2d(out_channels),
-        nn.ReLU6(inplace=True),
-    )
+    return conv_bn_relu(in_channels, out_channels, kernel_size, stride, groups, nn.ReLU6)
 
 
 class InvertedResidual(nn.Module):

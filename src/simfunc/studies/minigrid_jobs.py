@@ -38,6 +38,8 @@ import numpy as np
 from simfunc.errors import InputError
 from simfunc.runner import Job
 from simfunc.store import atomic_save_npz, atomic_write_json, load_json
+from simfunc.studies.jobs import PAIRS_FILE
+from simfunc.studies.jobs import record_pairs as record_compared_pairs
 from simfunc.validation import check_int
 
 __all__ = [
@@ -66,7 +68,6 @@ __all__ = [
 FEATURES_LAYER = "features"  # the layer name of the compared features in the database
 OUTPUT_LAYER = "output"  # the layer name of the output measures
 ROLLOUTS_FILE = "rollouts.npz"
-PAIRS_FILE = "pairs.json"
 NOTES_PREFIX = "notes/"  # scalars "notes/<cell>/<test set>": how many values were left out
 TEST_RETURN_PREFIX = "test_return/"  # scalars "test_return/<model id>/<test set>"
 SCALARS_STUDY = "minigrid"  # the study name the scalars are recorded under
@@ -346,14 +347,10 @@ def record_test_returns(entry: Path, db: Any, job: Job) -> None:
 
 
 def record_pairs(entry: Path, db: Any, job: Job) -> None:
+    """The pairs (as for the image studies), then the notes of measures left out."""
+    record_compared_pairs(entry, db, job)
     result = load_json(Path(entry) / PAIRS_FILE)
-    names = job.meta["model_ids"]
     test_set = job.meta["test_set"]
-    db.add_pairs([
-        {"model_a": names[row["a"]], "model_b": names[row["b"]], "test_set": test_set,
-         "layer": row["layer"], "measure": row["measure"], "value": row["value"]}
-        for row in result["rows"]
-    ])
     notes = result["notes"]
     db.add_scalar(SCALARS_STUDY, f"{NOTES_PREFIX}{job.meta['cell']}/{test_set}", len(notes),
                   extra={"notes": notes[:MAX_NOTES], "truncated": len(notes) > MAX_NOTES})
