@@ -58,6 +58,8 @@ def test_without_ray_the_ray_executor_says_how_to_install_it(monkeypatch, tmp_pa
         (["--ray-address", "auto"], "--ray-address needs --executor ray"),
         (["--executor", "ray", "--ray-address", "auto", "--jobs", "2"], "a cluster joined"),
         (["--jobs", "0"], "--jobs must be at least 1"),
+        (["--max-retries", "3"], "--max-retries needs --executor ray"),
+        (["--executor", "ray", "--max-retries", "-1"], "--max-retries must be 0 or more"),
     ],
 )
 def test_the_cli_checks_its_executor_options(options, message, tmp_path, capsys):
@@ -65,3 +67,16 @@ def test_the_cli_checks_its_executor_options(options, message, tmp_path, capsys)
                    "--out", str(tmp_path / "runs"), "--cache-dir", str(tmp_path / "cache")])
     assert status == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "cache").exists()
+
+
+def test_max_retries_reaches_the_ray_executor(monkeypatch):
+    from simfunc.cli import build_parser
+    from simfunc.cli.run import _executor
+
+    made = {}
+    monkeypatch.setattr("simfunc.runner.ray_executor.RayExecutor",
+                        lambda **kwargs: made.update(kwargs) or "executor")
+    args = build_parser().parse_args(["run", "architectures", "--executor", "ray",
+                                      "--max-retries", "5", "--jobs", "2"])
+    assert _executor(args) == "executor"
+    assert made == {"address": None, "num_cpus": 2, "max_retries": 5}

@@ -44,6 +44,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="with --executor ray: join this Ray cluster (host:port, "
                         "ray://host:port, or auto) instead of starting a local instance; the "
                         "cache directory must be on a file system every node sees")
+    parser.add_argument("--max-retries", type=int, metavar="N",
+                        help="with --executor ray: how many times a job whose worker process "
+                        "died is rerun before it is reported as failed (default: 2)")
     parser.add_argument("--device", default="cpu", help="torch device for jobs (default: cpu)")
     parser.add_argument("--set", dest="assignments", action="append", metavar="KEY=VALUE",
                         help="override a setting, e.g. --set epochs=3 --set archs=cnn,mlp "
@@ -115,15 +118,20 @@ def _executor(args: argparse.Namespace) -> Executor | None:
     if args.jobs is not None and args.jobs < 1:
         raise InputError(f"--jobs must be at least 1, got {args.jobs}")
     if args.executor != "ray":
-        if args.ray_address is not None:
-            raise InputError("--ray-address needs --executor ray")
+        for option, value in (("--ray-address", args.ray_address),
+                              ("--max-retries", args.max_retries)):
+            if value is not None:
+                raise InputError(f"{option} needs --executor ray")
         return None
+    if args.max_retries is not None and args.max_retries < 0:
+        raise InputError(f"--max-retries must be 0 or more, got {args.max_retries}")
     if args.ray_address is not None and args.jobs is not None:
         raise InputError("--jobs sets the CPUs of a local Ray instance; a cluster joined with "
                          "--ray-address has its own")
     from simfunc.runner.ray_executor import RayExecutor
 
-    return RayExecutor(address=args.ray_address, num_cpus=args.jobs)
+    retries = {} if args.max_retries is None else {"max_retries": args.max_retries}
+    return RayExecutor(address=args.ray_address, num_cpus=args.jobs, **retries)
 
 
 def run_one(args: argparse.Namespace) -> int:
