@@ -25,6 +25,7 @@ __all__ = [
     "resumable",
     "record_value",
     "record_fails",
+    "show_progress",
 ]
 
 
@@ -108,3 +109,18 @@ def record_value(entry: Path, db, job) -> None:
 
 def record_fails(entry: Path, db, job) -> None:
     raise RuntimeError(f"cannot record {job.id}")
+
+
+def show_progress(ctx) -> None:
+    """Draw a progress bar and write where it went (process, line, backend) to its output."""
+    from simfunc.progress import bar_placement
+
+    with ctx.progress(total=3, desc=ctx.job.id) as bar:
+        for _ in range(3):
+            time.sleep(0.05)
+            bar.update(1)
+        drawn = not getattr(bar, "disable", False)
+    atomic_write_json(
+        ctx.output_dir / "placement.json",
+        {"pid": os.getpid(), "drawn": drawn, "shown": bar.n == 3, **bar_placement()},
+    )

@@ -124,6 +124,17 @@ def test_ray_and_local_executors_give_identical_entries_and_rows(tmp_path, ray_e
         assert frame.equals(ray_tables[table]), table
 
 
+def test_job_bars_go_through_rays_distributed_tqdm(tmp_path, ray_executor):
+    from simfunc.store import load_json
+
+    jobs = [Job(f"show/{i}", "runner_jobs:show_progress", {"i": i}) for i in range(2)]
+    report = run_plan(Plan(jobs), Cache(tmp_path), executor=ray_executor, progress=True)
+    assert report.ok, report.summary()
+    for job in jobs:
+        placement = load_json(Path(report.entries[job.id]) / "placement.json")
+        assert placement["backend"] == "ray" and placement["drawn"] and placement["shown"]
+
+
 def test_a_job_that_kills_its_worker_once_is_retried_and_the_run_completes(tmp_path, ray_executor):
     log = tmp_path / "log"
     jobs = [
@@ -413,7 +424,9 @@ def test_the_cli_runs_a_study_on_ray_with_the_same_results_as_locally(tmp_path):
         shutil.rmtree(ray_root, ignore_errors=True)
     assert finished.returncode == 0, finished.stderr
     assert "8 jobs: 8 run, 0 cached, 0 failed" in finished.stdout
-    assert "jobs: 100%" in finished.stderr  # the plan's progress bar, as with the local executor
+    # the plan's bar (drawn by Ray's bar manager, counts in its description) and a job's bar
+    assert re.search(r"jobs \[run=8, cached=0, failed=0, skipped=0\]: 100%", finished.stderr)
+    assert re.search(r"epoch 1/1", finished.stderr)
     run_dirs = [root / "runs" / "architectures-quick" for root in (local, on_ray)]
     summaries = [json.loads((run_dir / "summary.json").read_text()) for run_dir in run_dirs]
     assert summaries[0] == summaries[1] and summaries[0]["n_pairs"] == 1

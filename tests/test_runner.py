@@ -31,7 +31,7 @@ from simfunc.runner import (
     ProcessExecutor,
     run_plan,
 )
-from simfunc.store import MANIFEST_NAME, Cache, ResultsDB, config_hash
+from simfunc.store import MANIFEST_NAME, Cache, ResultsDB, config_hash, load_json
 
 REPO = Path(__file__).resolve().parents[1]
 SUBPROCESS_ENV = {
@@ -482,3 +482,27 @@ def test_ctrl_c_stops_worker_jobs_keeps_their_staging_and_reports(tmp_path):
     staging = next((tmp_path / "cache" / "train").glob("*.partial"))
     assert [path.name for path in staging.iterdir()] == ["part1.npz"]
     rerun_and_check_resume(tmp_path)
+
+
+def bar_placements(tmp_path: Path, n_jobs: int, progress: bool) -> list[dict]:
+    """Run n_jobs bar-drawing jobs on 2 worker processes; where each job's bar went."""
+    jobs = [Job(f"show/{i}", "runner_jobs:show_progress", {"i": i}) for i in range(n_jobs)]
+    with ProcessExecutor(2) as executor:
+        report = run_plan(Plan(jobs), Cache(tmp_path), executor=executor, progress=progress)
+    assert report.ok, report.summary()
+    return [load_json(Path(report.entries[job.id]) / "placement.json") for job in jobs]
+
+
+def test_job_bars_show_in_worker_processes_each_on_its_own_line(tmp_path, capfd):
+    placements = bar_placements(tmp_path, 4, progress=True)
+    assert all(p["drawn"] and p["shown"] and p["backend"] == "tqdm" for p in placements)
+    line_of = {p["pid"]: p["position"] for p in placements}
+    assert sorted(set(line_of.values())) == sorted(line_of.values())  # a line per worker
+    assert set(line_of.values()) <= {1, 2}  # below the plan's bar (line 0)
+    error = capfd.readouterr().err
+    assert "jobs:" in error and "show/" in error  # the plan's bar and the jobs' bars
+
+
+def test_without_progress_workers_draw_nothing(tmp_path, capfd):
+    assert not any(p["drawn"] for p in bar_placements(tmp_path, 2, progress=False))
+    assert "show/" not in capfd.readouterr().err

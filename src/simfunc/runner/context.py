@@ -38,8 +38,8 @@ class JobSettings:
     device:
         Where jobs should compute, e.g. ``"cpu"`` or ``"cuda"`` (``ctx.device``).
     progress:
-        Whether ``ctx.progress`` shows bars (the runner turns them off in worker processes,
-        whose bars would overwrite each other).
+        Whether the job shows progress bars (``ctx.progress``; :mod:`simfunc.progress` places
+        them wherever the job runs).
     limit_threads:
         Limit torch, BLAS and OpenMP threads to the job's ``resources["cpus"]`` while it runs
         (restored afterwards when the job runs in the driver).
@@ -99,16 +99,12 @@ class JobContext:
             ) from None
 
     def progress(self, total: int | None = None, desc: str | None = None, **options: Any) -> Any:
-        """A tqdm progress bar (silent when progress is off). Use it as a context manager."""
-        from tqdm.auto import tqdm
+        """A progress bar (tqdm's arguments; silent when progress is off), placed for the
+        process the job runs in (:mod:`simfunc.progress`). Use it as a context manager."""
+        from simfunc.progress import progress_bar
 
-        options.setdefault("leave", False)
-        options.setdefault("position", 1)
-        return tqdm(
-            total=total,
-            desc=desc or self.job.label,
-            disable=not self.settings.progress,
-            **options,
+        return progress_bar(
+            total=total, desc=desc or self.job.label, disable=not self.settings.progress, **options
         )
 
     def log(self, message: str) -> None:

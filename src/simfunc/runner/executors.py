@@ -18,8 +18,10 @@ The interface (:class:`Executor`)
 ``shutdown(cancel=False)``
     Release workers. With ``cancel`` (Ctrl-C), drop queued tasks and interrupt running ones
     without waiting for them to finish; their staging directories stay, so a rerun resumes.
-``in_process``
-    True when jobs run inside the driver process (then job progress bars may be shown).
+``bar_backend``
+    How jobs' progress bars reach the screen: ``"tqdm"`` (the driver's terminal: jobs run in the
+    driver, or in worker processes that draw on their own lines under a shared lock) or
+    ``"ray"`` (Ray's distributed tqdm; the driver draws). See :mod:`simfunc.progress`.
 
 Every executor runs a task by calling :func:`simfunc.runner.task.execute_task` on it, in some
 process. :class:`simfunc.runner.ray_executor.RayExecutor` runs it as a Ray task (the cache root
@@ -54,7 +56,7 @@ logger = logging.getLogger(__name__)
 class Executor(ABC):
     """Runs tasks somewhere; see the module docstring for the contract."""
 
-    in_process: bool = False
+    bar_backend: str = "tqdm"
 
     @property
     @abstractmethod
@@ -99,8 +101,6 @@ class LocalExecutor(Executor):
     itself. The default executor.
     """
 
-    in_process = True
-
     @property
     def capacity(self) -> int:
         return 1
@@ -127,10 +127,20 @@ class LocalExecutor(Executor):
         """Nothing to release: jobs run in this process."""
 
 
-def _initialize_worker(threads: int, log_level: int) -> None:
-    """Runs first in every worker: thread limits before numpy/torch load, and logging."""
+def _initialize_worker(
+    threads: int, log_level: int, bar_lock: Any = None, bar_lines: Any = None, n_lines: int = 1
+) -> None:
+    """Runs first in every worker: thread limits before numpy/torch load, logging, and the
+    line its progress bars take below the plan's bar (a shared counter hands out lines)."""
     for variable in THREAD_VARIABLES:
         os.environ.setdefault(variable, str(threads))
+    if bar_lines is not None:
+        from simfunc.progress import place_bars
+
+        with bar_lines.get_lock():
+            bar_lines.value += 1
+            line = 1 + (bar_lines.value - 1) % n_lines
+        place_bars(position=line, lock=bar_lock)
     simfunc_logger = logging.getLogger("simfunc")
     simfunc_logger.setLevel(log_level)
     if not simfunc_logger.handlers:
@@ -166,6 +176,8 @@ class ProcessExecutor(Executor):
         self.start_method = start_method
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self._tasks: dict[concurrent.futures.Future, JobTask] = {}
+        self._bar_lock: Any = None
+        self._bar_lines: Any = None
 
     def __repr__(self) -> str:
         return f"ProcessExecutor(n_workers={self.n_workers}, start_method={self.start_method!r})"
@@ -176,11 +188,21 @@ class ProcessExecutor(Executor):
 
     def _new_pool(self) -> concurrent.futures.ProcessPoolExecutor:
         threads = max(1, (os.cpu_count() or 1) // self.n_workers)
+        context = multiprocessing.get_context(self.start_method)
+        if self._bar_lock is None:
+            # tqdm writes under this lock in the driver and in every worker (a lock made in the
+            # driver's default 'fork' context cannot go to 'spawn'-ed workers)
+            from tqdm.auto import tqdm
+
+            self._bar_lock = context.RLock()
+            self._bar_lines = context.Value("i", 0)
+            tqdm.set_lock(self._bar_lock)
         return concurrent.futures.ProcessPoolExecutor(
             max_workers=self.n_workers,
-            mp_context=multiprocessing.get_context(self.start_method),
+            mp_context=context,
             initializer=_initialize_worker,
-            initargs=(threads, logging.getLogger("simfunc").getEffectiveLevel()),
+            initargs=(threads, logging.getLogger("simfunc").getEffectiveLevel(),
+                      self._bar_lock, self._bar_lines, self.n_workers),
         )
 
     def submit(self, task: JobTask) -> concurrent.futures.Future:

@@ -41,6 +41,7 @@ from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 from simfunc.errors import InputError
+from simfunc.progress import place_bars
 from simfunc.runner.executors import Executor, _initialize_worker
 from simfunc.runner.task import FAILED, JobTask, TaskResult, execute_task
 
@@ -72,6 +73,7 @@ def _run_in_worker(task: JobTask, log_level: int) -> TaskResult:
     global _worker_ready
     if not _worker_ready:
         _initialize_worker(max(1, int(task.job.resources.get("cpus", 1))), log_level)
+        place_bars(backend="ray")  # the task prints its bars' state; the driver draws them
         _worker_ready = True
     return execute_task(task)
 
@@ -175,8 +177,11 @@ class RayExecutor(Executor):
     namespace:
         The Ray namespace of this driver.
     log_to_driver:
-        Show the workers' output (job warnings, logs) in the driver's terminal.
+        Show the workers' output (job warnings, logs, and the jobs' progress bars, which Ray's
+        distributed tqdm draws in the driver) in the driver's terminal.
     """
+
+    bar_backend = "ray"
 
     def __init__(
         self,

@@ -143,7 +143,7 @@ class _Driver:
         self.solo: str | None = None
         self.stopping = False
         self.counts: Counter[str] = Counter()
-        self.bar = _plan_bar(len(plan), progress)
+        self.bar = _plan_bar(len(plan), progress, executor.bar_backend)
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
@@ -298,10 +298,11 @@ def _short(text: str, width: int = 32) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _plan_bar(total: int, progress: bool) -> Any:
-    from tqdm.auto import tqdm
+def _plan_bar(total: int, progress: bool, backend: str) -> Any:
+    from simfunc.progress import progress_bar
 
-    return tqdm(total=total, desc="jobs", unit="job", disable=not progress, dynamic_ncols=True)
+    return progress_bar(total=total, desc="jobs", unit="job", leave=True, position=0,
+                        disable=not progress, backend=backend, dynamic_ncols=True)
 
 
 def run_plan(
@@ -325,8 +326,8 @@ def run_plan(
         Where jobs run; default a :class:`LocalExecutor` (in this process, one at a time). An
         executor passed in is not shut down (unless interrupted), so it can serve several plans.
     progress:
-        Show one bar for the plan (jobs done / total, run / cached / failed counts), and, with the
-        local executor, the jobs' own bars.
+        Show one bar for the plan (jobs done / total, run / cached / failed counts) and the
+        running jobs' own bars below it, wherever the executor runs them.
     device:
         Handed to every job as ``ctx.device``.
     verify:
@@ -344,7 +345,7 @@ def run_plan(
     executor = executor or LocalExecutor()
     settings = JobSettings(
         device=device,
-        progress=bool(progress) and executor.in_process,
+        progress=bool(progress),
         limit_threads=True,
         verify=bool(verify),
     )

@@ -489,9 +489,9 @@ class _Progress:
     def __init__(self, total: int, start: int, label: str, enabled: bool):
         self.bar = None
         if enabled:
-            from tqdm.auto import tqdm
+            from simfunc.progress import progress_bar
 
-            self.bar = tqdm(total=total, initial=start, desc=label, unit="step", leave=False)
+            self.bar = progress_bar(total=total, initial=start, desc=label, unit="step")
 
     def callback(self):
         from stable_baselines3.common.callbacks import BaseCallback

@@ -317,7 +317,7 @@ class _Trainer:
 
     # ---- one epoch
     def run_epoch(self, progress: bool) -> dict[str, Any]:
-        from tqdm.auto import tqdm
+        from simfunc.progress import progress_bar
 
         epoch = self.epoch + 1
         epochs = self.resolved.epochs
@@ -336,7 +336,7 @@ class _Trainer:
         total_loss = torch.zeros((), dtype=torch.float64, device=self.device)
         correct = torch.zeros((), dtype=torch.int64, device=self.device)
         seen = 0
-        bar = tqdm(
+        bar = progress_bar(
             starts, desc=f"epoch {epoch}/{epochs}", unit="batch", leave=False, disable=not progress
         )
         for start in bar:
