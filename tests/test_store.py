@@ -10,6 +10,7 @@ import math
 import os
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import textwrap
@@ -237,6 +238,15 @@ def test_atomic_writer_error_keeps_the_old_file(tmp_path):
         raise RuntimeError("writer failed")
     assert target.read_bytes() == b"old"
     assert [path.name for path in tmp_path.iterdir()] == ["a.bin"]
+
+
+def test_atomic_writes_get_the_permissions_an_ordinary_write_gets(tmp_path):
+    """mkstemp makes private (0600) files; artifacts must be readable like any other file."""
+    written = atomic_write_bytes(tmp_path / "atomic.bin", b"x")
+    plain = tmp_path / "plain.bin"
+    plain.write_bytes(b"x")
+    assert stat.S_IMODE(written.stat().st_mode) == stat.S_IMODE(plain.stat().st_mode)
+    assert stat.S_IMODE(written.stat().st_mode) & stat.S_IRGRP  # under the usual umask 022
 
 
 def test_atomic_json_and_npz_reject_what_cannot_be_loaded_safely(tmp_path):

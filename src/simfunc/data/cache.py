@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 import zipfile
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from simfunc.data.sources import FileListing
+from simfunc.store.atomic import atomic_writer
 
 __all__ = [
     "CACHE_VERSION",
@@ -116,23 +116,14 @@ def write_cache(
 ) -> bool:
     """Write atomically; on failure (read-only disk, full disk) warn and return False."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as out:
-                np.savez(
-                    out,
-                    key=np.array(json.dumps(key, sort_keys=True)),
-                    images=images,
-                    labels=labels,
-                    classes=np.array(classes, dtype=str) if classes else np.array([], dtype=str),
-                )
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temporary, path)
-        finally:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
+        with atomic_writer(path) as out:
+            np.savez(
+                out,
+                key=np.array(json.dumps(key, sort_keys=True)),
+                images=images,
+                labels=labels,
+                classes=np.array(classes, dtype=str) if classes else np.array([], dtype=str),
+            )
     except OSError as error:
         warnings.warn(f"could not write the decoded-image cache {path}: {error}", stacklevel=3)
         return False

@@ -42,6 +42,18 @@ __all__ = [
 TEMP_MARKER = ".simfunc-tmp-"
 
 
+def _file_mode() -> int:
+    """The mode ``open()`` would give a new file: 0o666 less this process's umask."""
+    mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+# mkstemp creates its files private (0600); artifacts are shared (a cluster's nodes, a web
+# server showing a report), so written files get the permissions an ordinary write would give
+_FILE_MODE = _file_mode()
+
+
 def is_temp_file(path: Path) -> bool:
     """Whether ``path`` is the leftover temporary file of an interrupted atomic write."""
     return TEMP_MARKER in path.name
@@ -75,6 +87,8 @@ def atomic_writer(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
     fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}{TEMP_MARKER}", dir=target.parent)
     temp = Path(temp_name)
     try:
+        with contextlib.suppress(OSError):  # a file system without permissions keeps its own
+            os.fchmod(fd, _FILE_MODE)
         with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()

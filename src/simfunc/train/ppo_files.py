@@ -15,10 +15,10 @@ still needed.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import random
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from simfunc.errors import InputError
+from simfunc.store.atomic import atomic_writer
 
 __all__ = [
     "FORMAT",
@@ -56,19 +57,14 @@ def agent_path(out_dir: str | os.PathLike, timesteps: int) -> Path:
 def write_atomically(path: Path, write: Any, binary: bool) -> None:
     """Write through ``write(stream)`` into a temporary file next to ``path``, flush it to
     disk, then ``os.replace`` it onto ``path``: readers see the old file or the new one."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        stream = os.fdopen(handle, "wb") if binary else os.fdopen(handle, "w", encoding="utf-8")
-        with stream:
-            write(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)  # mkstemp makes it private; checkpoints are shared artifacts
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    with atomic_writer(path) as handle:
+        if binary:
+            write(handle)
+        else:
+            text = io.TextIOWrapper(handle, encoding="utf-8")
+            write(text)
+            text.flush()
+            text.detach()  # the binary handle stays open for atomic_writer to sync and close
 
 
 def save_tensors(path: Path, payload: Any) -> None:
