@@ -26,7 +26,7 @@ import pytest
 ray = pytest.importorskip("ray", reason="the Ray executor needs Ray: pip install simfunc[ray]")
 
 from runner_jobs import events  # noqa: E402
-from test_runner import snapshot, value_jobs  # noqa: E402
+from test_runner import communicate_or_show_stacks, snapshot, value_jobs  # noqa: E402
 
 from simfunc import InputError  # noqa: E402
 from simfunc.runner import Job, LocalExecutor, Plan, run_plan  # noqa: E402
@@ -241,6 +241,8 @@ DRIVER = """
         ]
 
     if __name__ == "__main__":
+        import faulthandler, signal
+        faulthandler.register(signal.SIGUSR1)  # a hung driver shows its stacks to the test
         tmp, ray_dir = sys.argv[1], sys.argv[2]
         with RayExecutor(num_cpus=2, temp_dir=ray_dir) as executor:
             run_plan(Plan(jobs(tmp)), Cache(tmp + "/cache"), executor=executor, progress=False)
@@ -376,7 +378,7 @@ def test_ctrl_c_cancels_the_ray_tasks_shuts_ray_down_and_a_rerun_resumes(tmp_pat
         driver.wait_for_quick_jobs_and_the_held_one()
         worker = int((tmp_path / "pid").read_text())
         driver.process.send_signal(signal.SIGINT)  # to the driver only: it must stop Ray itself
-        stdout, stderr = driver.process.communicate(timeout=60)
+        stdout, stderr = communicate_or_show_stacks(driver.process, timeout=60)
         assert driver.process.returncode != 0 and "finished" not in stdout
         assert "KeyboardInterrupt" in stderr
         # the quick jobs are committed; the driver may not have collected the last one yet

@@ -402,6 +402,8 @@ DRIVER = """
         ]
 
     if __name__ == "__main__":
+        import faulthandler, signal
+        faulthandler.register(signal.SIGUSR1)  # a hung driver shows its stacks to the test
         executor = {executor}
         run_plan(Plan(jobs({tmp!r})), Cache({tmp!r} + "/cache"), executor=executor, progress=False)
         print("finished")
@@ -420,6 +422,22 @@ def start_driver(tmp_path: Path, executor: str) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def communicate_or_show_stacks(process: subprocess.Popen, timeout: float) -> tuple[str, str]:
+    """``process.communicate(timeout)``; if it does not end, fail with the stacks of its threads
+    (the driver scripts register faulthandler on SIGUSR1) instead of a bare timeout."""
+    try:
+        return process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGUSR1)
+        time.sleep(2)
+        process.kill()
+        stdout, stderr = process.communicate()
+        raise AssertionError(
+            f"the driver did not end within {timeout} s; its stacks and output:\n{stderr}\n"
+            f"{stdout}"
+        ) from None
 
 
 def wait_for(path: Path, process: subprocess.Popen, timeout: float = 60) -> None:
@@ -474,7 +492,7 @@ def test_ctrl_c_stops_worker_jobs_keeps_their_staging_and_reports(tmp_path):
     driver = start_driver(tmp_path, "ProcessExecutor(2)")
     wait_for(tmp_path / "ready", driver)
     driver.send_signal(signal.SIGINT)  # to the driver only: it must interrupt its workers itself
-    stdout, stderr = driver.communicate(timeout=60)
+    stdout, stderr = communicate_or_show_stacks(driver, timeout=60)
     assert driver.returncode != 0 and "finished" not in stdout
     assert "KeyboardInterrupt" in stderr
     assert "interrupted: 1 run, 0 cached" in stderr and "rerun to resume" in stderr
