@@ -524,3 +524,39 @@ def test_job_bars_show_in_worker_processes_each_on_its_own_line(tmp_path, capfd)
 def test_without_progress_workers_draw_nothing(tmp_path, capfd):
     assert not any(p["drawn"] for p in bar_placements(tmp_path, 2, progress=False))
     assert "show/" not in capfd.readouterr().err
+
+
+def test_a_screen_lock_held_by_a_dead_process_delays_bars_but_never_freezes_them():
+    import multiprocessing
+
+    from simfunc.progress import ScreenLock
+
+    context = multiprocessing.get_context("spawn")
+    raw = context.RLock()
+    lock = ScreenLock(raw, timeout=0.2)
+    holder = context.Process(target=_hold_forever, args=(raw,))
+    holder.start()
+    try:
+        deadline = time.monotonic() + 30
+        while raw.acquire(timeout=0.05):  # until the holder has it
+            raw.release()
+            assert time.monotonic() < deadline, "the holder never took the lock"
+            time.sleep(0.05)
+        holder.kill()  # dies holding it, as a worker killed while drawing would
+        holder.join()
+        started = time.monotonic()
+        with lock, lock:  # re-entrant, and gives up waiting instead of hanging
+            pass
+        assert time.monotonic() - started < 5
+    finally:
+        if holder.is_alive():
+            holder.kill()
+    free = ScreenLock(context.RLock())
+    with free:  # a free lock is really taken: another process cannot have it meanwhile
+        assert free._stack() == [True]
+    assert free._stack() == []
+
+
+def _hold_forever(lock) -> None:
+    lock.acquire()
+    time.sleep(600)

@@ -19,12 +19,56 @@ runner uses it too.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-__all__ = ["progress_bar", "place_bars", "bar_placement"]
+__all__ = ["progress_bar", "place_bars", "bar_placement", "ScreenLock"]
 
 _placement: dict[str, Any] = {"position": None, "backend": "tqdm"}
+
+
+class ScreenLock:
+    """tqdm's write lock across processes that can never freeze the bars.
+
+    Wraps a multiprocessing ``RLock`` shared by the driver and its workers. A worker killed while
+    drawing (out of memory, SIGKILL) would leave a plain lock held forever and every bar of every
+    process waiting on it; this one waits at most ``timeout`` seconds and then draws anyway (at
+    worst one garbled line). Picklable to a process being started.
+    """
+
+    def __init__(self, lock: Any, timeout: float = 1.0) -> None:
+        self._lock = lock
+        self._timeout = timeout
+        self._acquired = threading.local()  # per thread: a stack, did each acquire succeed
+
+    def _stack(self) -> list[bool]:
+        if not hasattr(self._acquired, "stack"):
+            self._acquired.stack = []
+        return self._acquired.stack
+
+    def acquire(self, *args: Any, **kwargs: Any) -> bool:
+        got = bool(self._lock.acquire(timeout=self._timeout))
+        self._stack().append(got)
+        return True
+
+    def release(self) -> None:
+        stack = self._stack()
+        if stack and stack.pop():
+            self._lock.release()
+
+    def __enter__(self) -> ScreenLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"lock": self._lock, "timeout": self._timeout}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["lock"], state["timeout"])
 
 
 def place_bars(position: int | None = None, lock: Any = None, backend: str = "tqdm") -> None:
@@ -36,7 +80,7 @@ def place_bars(position: int | None = None, lock: Any = None, backend: str = "tq
         The screen line (0 = the plan's bar) of every bar this process makes, unless a bar asks
         for another.
     lock:
-        A multiprocessing lock shared with the driver, used by tqdm around every write.
+        A :class:`ScreenLock` shared with the driver, taken by tqdm around every write.
     backend:
         ``"tqdm"`` (a terminal this process writes to) or ``"ray"`` (a Ray task: the driver
         draws).

@@ -194,7 +194,9 @@ class ProcessExecutor(Executor):
             # driver's default 'fork' context cannot go to 'spawn'-ed workers)
             from tqdm.auto import tqdm
 
-            self._bar_lock = context.RLock()
+            from simfunc.progress import ScreenLock
+
+            self._bar_lock = ScreenLock(context.RLock())
             self._bar_lines = context.Value("i", 0)
             tqdm.set_lock(self._bar_lock)
         return concurrent.futures.ProcessPoolExecutor(
