@@ -26,6 +26,7 @@ __all__ = [
     "record_value",
     "record_fails",
     "show_progress",
+    "report_sigint",
 ]
 
 
@@ -124,3 +125,12 @@ def show_progress(ctx) -> None:
         ctx.output_dir / "placement.json",
         {"pid": os.getpid(), "drawn": drawn, "shown": bar.n == 3, **bar_placement()},
     )
+
+
+def report_sigint(ctx) -> None:
+    """Write the name of this process's SIGINT handler to its output."""
+    import signal
+
+    handler = signal.getsignal(signal.SIGINT)
+    atomic_write_json(ctx.output_dir / "sigint.json",
+                      {"handler": getattr(handler, "__name__", str(handler))})

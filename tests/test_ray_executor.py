@@ -243,6 +243,9 @@ DRIVER = """
     if __name__ == "__main__":
         import faulthandler, signal
         faulthandler.register(signal.SIGUSR1)  # a hung driver shows its stacks to the test
+        # the test's SIGINT stands for Ctrl-C; a shell that ran the tests in the background
+        # (CI) may have left SIGINT ignored, and Python then installs no handler of its own
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         tmp, ray_dir = sys.argv[1], sys.argv[2]
         with RayExecutor(num_cpus=2, temp_dir=ray_dir) as executor:
             run_plan(Plan(jobs(tmp)), Cache(tmp + "/cache"), executor=executor, progress=False)

@@ -404,6 +404,9 @@ DRIVER = """
     if __name__ == "__main__":
         import faulthandler, signal
         faulthandler.register(signal.SIGUSR1)  # a hung driver shows its stacks to the test
+        # the test's SIGINT stands for Ctrl-C; a shell that ran the tests in the background
+        # (CI) may have left SIGINT ignored, and Python then installs no handler of its own
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         executor = {executor}
         run_plan(Plan(jobs({tmp!r})), Cache({tmp!r} + "/cache"), executor=executor, progress=False)
         print("finished")
@@ -433,7 +436,10 @@ def communicate_or_show_stacks(process: subprocess.Popen, timeout: float) -> tup
         process.send_signal(signal.SIGUSR1)
         time.sleep(2)
         process.kill()
-        stdout, stderr = process.communicate()
+        try:
+            stdout, stderr = process.communicate(timeout=10)
+        except subprocess.TimeoutExpired as partial:  # its workers still hold the pipes open
+            stdout, stderr = partial.stdout, partial.stderr
         raise AssertionError(
             f"the driver did not end within {timeout} s; its stacks and output:\n{stderr}\n"
             f"{stdout}"
@@ -560,3 +566,18 @@ def test_a_screen_lock_held_by_a_dead_process_delays_bars_but_never_freezes_them
 def _hold_forever(lock) -> None:
     lock.acquire()
     time.sleep(600)
+
+
+def test_workers_stay_interruptible_when_the_driver_was_started_with_sigint_ignored(tmp_path):
+    """A shell's background job (or nohup) starts with SIGINT ignored, and its children inherit
+    that; the workers must still stop when the driver interrupts them on Ctrl-C."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with ProcessExecutor(1) as executor:
+            report = run_plan(Plan([Job("signal/a", "runner_jobs:report_sigint", {})]),
+                              Cache(tmp_path), executor=executor, progress=False)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert report.ok, report.summary()
+    reported = load_json(Path(report.entries["signal/a"]) / "sigint.json")
+    assert reported["handler"] == "default_int_handler"

@@ -134,6 +134,10 @@ def _initialize_worker(
     line its progress bars take below the plan's bar (a shared counter hands out lines)."""
     for variable in THREAD_VARIABLES:
         os.environ.setdefault(variable, str(threads))
+    # Ctrl-C reaches running jobs as SIGINT from the driver (ProcessExecutor.shutdown). A driver
+    # started in the background by a shell, or under nohup, hands its workers SIGINT *ignored*,
+    # and such a worker would run on after the driver stopped: make it interruptible.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if bar_lines is not None:
         from simfunc.progress import place_bars
 
