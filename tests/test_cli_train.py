@@ -22,14 +22,7 @@ def private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("SIMFUNC_CACHE", str(tmp_path / "cache"))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch thread: on a shared 2-core machine a second OpenMP thread that has to wait
-    for a busy core makes small networks 20-80x slower (see benchmarks/train.py)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def needs_measures():

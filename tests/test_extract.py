@@ -14,13 +14,7 @@ from simfunc.extract import activations, layer_names, outputs
 from simfunc.nets import build
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch thread (a waiting second OpenMP thread is slow on a shared 2-core machine)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class Encoder(nn.Module):
