@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from simfunc.store.atomic import atomic_write_text
+from simfunc.io.atomic import atomic_write_text
 
 __all__ = ["FigureRef", "Table", "Section", "render", "write_report"]
 

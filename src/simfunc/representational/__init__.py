@@ -9,7 +9,7 @@ input dtype, and returns a Python float. Bad input raises ``simfunc.InputError``
 * Shape metrics: ``procrustes``, ``angular_shape``.
 * Neighbourhoods and RDMs: ``mutual_knn``, ``rsa``.
 * ``MEASURES`` (the registry), ``pairwise`` (every pair of models), ``compare_all`` (every
-  measure on one pair).
+  measure on one pair), ``compare_each`` (the same, with each undefined measure's error).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 from .cca import canonical_correlations, cca, mean_cca, pwcca, svcca
 from .cka import linear_cka, rbf_cka
 from .neighbors import mutual_knn
-from .pairwise import compare_all, pairwise
+from .pairwise import compare_all, compare_each, pairwise
 from .procrustes import angular_shape, procrustes
 from .registry import MEASURES
 from .rsa import rsa
@@ -39,4 +39,5 @@ __all__ = [
     "MEASURES",
     "pairwise",
     "compare_all",
+    "compare_each",
 ]

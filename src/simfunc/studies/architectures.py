@@ -27,7 +27,14 @@ from simfunc.report import FigureRef, Section, Table
 from simfunc.runner import Plan
 from simfunc.settings import settings_dict
 from simfunc.studies.common import all_pairs, pair_frame, relation_summary, stand_ins
-from simfunc.studies.jobs import DataSpec, compare_job, extract_job, train_job
+from simfunc.studies.classifier_jobs import (
+    ImageSet,
+    ModelRecord,
+    compare_job,
+    extract_job,
+    train_job,
+    untrained_twin,
+)
 
 NAME = "architectures"
 TITLE = "Architectures (thesis §3.3)"
@@ -103,16 +110,15 @@ def model_id(arch: str, seed: int, trained: bool = True) -> str:
 
 def plan(settings: Settings) -> Plan:
     jobs = []
-    test = DataSpec(settings.dataset, "test", data_root=settings.data_root,
+    test = ImageSet(settings.dataset, "test", data_root=settings.data_root,
                     subset=settings.test_subset, classes=settings.classes)
     series = {True: ([], []), False: ([], [])}  # trained? -> (extract ids, model ids)
     for arch in settings.archs:
         for seed in settings.seeds:
             train_id = f"train/{NAME}-{arch}-s{seed}"
-            models = [{"model_id": model_id(arch, seed)}]
+            models = [ModelRecord(model_id(arch, seed))]
             if settings.untrained:
-                models.append({"model_id": model_id(arch, seed, False), "epoch": 0,
-                               "trained": False, "parent": model_id(arch, seed)})
+                models.append(untrained_twin(model_id(arch, seed)))
             jobs.append(train_job(train_id, _train_config(settings, arch, seed), models))
             for trained in (True, False) if settings.untrained else (True,):
                 extract_id = f"extract/{NAME}-{model_id(arch, seed, trained)}"

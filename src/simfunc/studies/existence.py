@@ -41,8 +41,8 @@ from simfunc.report import FigureRef, Section, Table
 from simfunc.runner import Job, Plan
 from simfunc.settings import settings_dict
 from simfunc.studies.common import slug, stand_ins
-from simfunc.studies.existence_jobs import TaskSpec, kept_ranges
-from simfunc.studies.jobs import train_job
+from simfunc.studies.existence_jobs import BinaryTask, kept_ranges
+from simfunc.studies.classifier_jobs import ModelRecord, train_job
 
 NAME = "existence"
 TITLE = "Same representation, different function: an existence proof (thesis ch. 4)"
@@ -132,10 +132,10 @@ def _base_config(settings: Settings) -> Any:
 
 
 def _task(settings: Settings) -> dict[str, Any]:
-    return TaskSpec(settings.task_dataset, positive=settings.positive_classes,
-                    data_root=settings.data_root, classes=settings.task_classes,
-                    train_subset=settings.task_train_subset,
-                    test_subset=settings.task_test_subset)
+    return BinaryTask(settings.task_dataset, positive=settings.positive_classes,
+                      data_root=settings.data_root, classes=settings.task_classes,
+                      train_subset=settings.task_train_subset,
+                      test_subset=settings.task_test_subset).to_json()
 
 
 def plan(settings: Settings) -> Plan:
@@ -147,7 +147,7 @@ def plan(settings: Settings) -> Plan:
     features_id = f"{NAME}/base-features"
     jobs = [
         train_job(train_id, _base_config(settings), [
-            {"model_id": BASE_ID, "kind": "base", "extra": {"role": "frozen base"}}]),
+            ModelRecord(BASE_ID, kind="base", extra={"role": "frozen base"})]),
         Job(features_id, "simfunc.studies.existence_jobs:base_features",
             {"task": _task(settings), "batch_size": settings.batch_size}, deps=(train_id,)),
     ]
@@ -335,7 +335,6 @@ def analyse(db: Any, settings: Settings, figures_dir: Path) -> tuple[dict[str, A
         findings=_findings(summary),
         stand_ins=_stand_ins(settings),
         settings=settings_dict(settings),
-        notes=_notes(db),
     )
     return summary, section
 
@@ -401,12 +400,3 @@ def _findings(summary: dict[str, Any]) -> list[str]:
         out.append(f"Validation accuracy of Net1 ranges {min(accuracies):.3f}–"
                    f"{max(accuracies):.3f} (thesis: 0.977 at d_ratio 0).")
     return out
-
-
-def _notes(db: Any) -> list[str]:
-    scalars = db.scalars(study=NAME)
-    notes = []
-    for row in scalars.itertuples():
-        if row.name.startswith("notes/"):
-            notes += [f"{row.name[6:]}: {note}" for note in row.extra.get("notes", [])]
-    return notes

@@ -33,7 +33,7 @@ from simfunc.report import Section, write_report
 from simfunc.runner import Executor, LocalExecutor, ProcessExecutor, RunReport, run_plan
 from simfunc.settings import apply_overrides, settings_dict
 from simfunc.store import Cache, ResultsDB
-from simfunc.store.atomic import atomic_write_json
+from simfunc.io.atomic import atomic_write_json
 
 __all__ = [
     "STUDIES",

@@ -45,7 +45,7 @@ from simfunc import figures
 from simfunc.errors import InputError
 from simfunc.report import FigureRef, Section, Table
 from simfunc.store import ResultsDB
-from simfunc.store.atomic import atomic_write_text
+from simfunc.io.atomic import atomic_write_text
 from simfunc.studies.framework import REPRODUCE_FILE, RESULTS_FILE
 
 __all__ = [

@@ -52,7 +52,6 @@ from simfunc.studies.minigrid_analysis import (
     variant_summary,
 )
 from simfunc.studies.minigrid_jobs import (
-    NOTES_PREFIX,
     TEST_RETURN_PREFIX,
     compare_job,
     rollouts_job,
@@ -409,13 +408,9 @@ def _tables(summary: dict[str, Any], agents: pd.DataFrame, db: Any, settings: Se
 
 
 def _notes(db: Any, table: pd.DataFrame) -> list[str]:
+    """What the figures and averages leave out (the measures left out of single pairs are in
+    the database's notes, which every study's report shows)."""
     notes = []
-    for row in _scalars(db, NOTES_PREFIX).itertuples():
-        if row.value > 0:
-            where = row.name.removeprefix(NOTES_PREFIX)
-            first = (row.extra or {}).get("notes", [""])[:1]
-            notes.append(f"{where}: {int(row.value)} measure value(s) left out as undefined"
-                         + (f", e.g. {first[0]}" if first and first[0] else ""))
     for column, label in (("linear_cka", "CKA"), ("jsd", "JSD"), ("spearman", "rank coefficient")):
         missing = int(table[column].isna().sum()) if column in table else len(table)
         if missing:
