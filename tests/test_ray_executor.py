@@ -403,7 +403,7 @@ def test_ctrl_c_cancels_the_ray_tasks_shuts_ray_down_and_a_rerun_resumes(tmp_pat
 # -- the command line ------------------------------------------------------------------------------
 
 STUDY_ARGS = ["run", "architectures", "--set", "archs=mlp", "--set", "seeds=0,1",
-              "--set", "epochs=1", "--set", "image_size=8", "--set", "n_permutations=200",
+              "--set", "training.epochs=1", "--set", "image_size=8", "--set", "n_permutations=200",
               "--set", "n_resamples=200"]
 
 

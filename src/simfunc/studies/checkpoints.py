@@ -23,7 +23,7 @@ from simfunc import figures
 from simfunc.report import FigureRef, Section, Table
 from simfunc.runner import Plan
 from simfunc.settings import settings_dict
-from simfunc.studies.common import pair_frame, relation_summary, slug, stand_ins
+from simfunc.studies.base import Selection
 from simfunc.studies.classifier_jobs import (
     ImageSet,
     ModelRecord,
@@ -31,9 +31,12 @@ from simfunc.studies.classifier_jobs import (
     extract_job,
     train_job,
 )
+from simfunc.studies.common import pair_frame, relation_summary, slug, stand_ins
 
 NAME = "checkpoints"
 TITLE = "Checkpoints against the final model (thesis §3.4)"
+# The leaderboard compares every checkpoint against its final model.
+LEADERBOARD = Selection()
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from simfunc.train.supervised import TrainConfig
 
 __all__ = [
+    "ClassifierTraining",
     "ImageSet",
     "ModelRecord",
     "UNTRAINED_EPOCH",
@@ -72,6 +73,41 @@ FEATURES_FILE = "features.npz"
 PAIRS_FILE = "pairs.json"
 UNTRAINED_EPOCH = 0  # the checkpoint that holds a run's initial weights
 _MODULE = "simfunc.studies.classifier_jobs"
+
+
+@dataclass(frozen=True)
+class ClassifierTraining:
+    """How an image study trains its networks: SGD with momentum and weight decay, a learning-
+    rate schedule, optionally on a class-stratified subset of the training split (see
+    :class:`~simfunc.train.supervised.TrainConfig` for each field).
+
+    A study's settings hold it as the nested group ``training`` (``--set training.epochs=3``);
+    :meth:`config` combines it with what the study varies (architecture, seed, data).
+    """
+
+    epochs: int = 10
+    lr: float = 0.05
+    schedule: str = "cosine"
+    batch_size: int = 128
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    train_subset: int | None = None
+
+    def config(self, *, arch: str, dataset: str, seed: int, width: float = 1.0,
+               image_size: int | None = None, data_root: str | None = None,
+               classes: Sequence[int | str] | None = None, test_subset: int | None = None,
+               checkpoint_epochs: Sequence[int] = ()) -> TrainConfig:
+        """The training run of ``arch`` from ``seed`` on ``dataset`` with these settings."""
+        from simfunc.train.supervised import TrainConfig
+
+        return TrainConfig(
+            arch=arch, dataset=dataset, data_root=data_root,
+            classes=None if classes is None else tuple(classes), width=width,
+            image_size=image_size, train_subset=self.train_subset, test_subset=test_subset,
+            seed=seed, epochs=self.epochs, lr=self.lr, momentum=self.momentum,
+            weight_decay=self.weight_decay, schedule=self.schedule, batch_size=self.batch_size,
+            checkpoint_epochs=tuple(checkpoint_epochs),
+        )
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from simfunc.errors import InputError
 from simfunc.report import FigureRef, Section, Table
 from simfunc.runner import Job, Plan
 from simfunc.settings import settings_dict
-from simfunc.studies.common import slug, stand_ins
+from simfunc.studies.base import Selection
 from simfunc.studies.classifier_jobs import (
     ImageSet,
     ModelRecord,
@@ -40,9 +40,13 @@ from simfunc.studies.classifier_jobs import (
     extract_job,
     train_job,
 )
+from simfunc.studies.common import slug, stand_ins
 
 NAME = "converse"
 TITLE = "Same function, dissimilar representations: the converse (cf. Davari et al. 2023)"
+# The leaderboard compares the students and the independent network against the teacher; the
+# exact constructions are left out (their outputs are identical, so JSD is rounding error).
+LEADERBOARD = Selection(exclude_kinds=("construction",))
 TEACHER_ID = "teacher"
 INDEPENDENT_ID = "independent"
 SHOWN = ("linear_cka", "debiased_cka", "rbf_cka", "cca", "mean_cca", "svcca", "pwcca",

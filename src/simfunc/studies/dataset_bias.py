@@ -27,7 +27,7 @@ from simfunc.io import atomic_write_json, load_json
 from simfunc.report import FigureRef, Section, Table
 from simfunc.runner import Job, Plan
 from simfunc.settings import settings_dict
-from simfunc.studies.common import slug, stand_ins
+from simfunc.studies.base import Selection
 from simfunc.studies.classifier_jobs import (
     ImageSet,
     ModelRecord,
@@ -35,9 +35,13 @@ from simfunc.studies.classifier_jobs import (
     load_features,
     train_job,
 )
+from simfunc.studies.common import slug, stand_ins
 
 NAME = "dataset-bias"
 TITLE = "Dataset bias of representations (thesis §3.1)"
+# Every pair with output measures; it compares no pairs (a classifier reads the features),
+# so the leaderboard finds nothing here and says so.
+LEADERBOARD = Selection()
 RESULT_FILE = "svm.json"
 
 

@@ -40,12 +40,16 @@ from simfunc.errors import InputError
 from simfunc.report import FigureRef, Section, Table
 from simfunc.runner import Job, Plan
 from simfunc.settings import settings_dict
+from simfunc.studies.base import Selection
+from simfunc.studies.classifier_jobs import ModelRecord, train_job
 from simfunc.studies.common import slug, stand_ins
 from simfunc.studies.existence_jobs import BinaryTask, kept_ranges
-from simfunc.studies.classifier_jobs import ModelRecord, train_job
 
 NAME = "existence"
 TITLE = "Same representation, different function: an existence proof (thesis ch. 4)"
+# The leaderboard compares Net1 against Net2 and the control on the masked features (the base
+# features are identical by construction: CKA 1 everywhere).
+LEADERBOARD = Selection(layer="masked")
 BASE_ID = "base"
 # The thesis's Table 4.1 as far as it is quoted: the row at d_ratio = 0 and the end points.
 THESIS = {

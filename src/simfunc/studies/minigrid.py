@@ -35,6 +35,7 @@ from simfunc.errors import InputError
 from simfunc.report import FigureRef, Section, Table
 from simfunc.runner import Plan
 from simfunc.settings import settings_dict
+from simfunc.studies.base import Selection
 from simfunc.studies.common import all_pairs, slug
 from simfunc.studies.minigrid_analysis import (
     BOOTSTRAP,
@@ -79,6 +80,8 @@ __all__ = [
 
 NAME = "minigrid"
 TITLE = "MiniGrid agents, with and without a bottleneck (thesis §3.5, §3.5.1)"
+# The leaderboard compares every pair of agents, one group per variant (plain, bottleneck).
+LEADERBOARD = Selection(group_by="variant")
 
 VARIANTS = ("plain", "bottleneck")
 THESIS = {  # Table 3.1
