@@ -543,9 +543,11 @@ def test_notes_are_stored_with_the_runs_study_and_kept_by_the_rerun_that_records
         assert notes[["study", "context", "layer", "measure", "reason", "run_id"]].values.tolist() == [
             ["toy", "a vs b on digits", "features", "cca", "CCA is uninformative: p >= n", new]]
         assert db.notes(measure="jsd").empty
-        with pytest.raises(InputError, match=r"notes\[0\]\['reason'\]"):
+        with pytest.raises(InputError, match=r"notes\[0\] lacks reason"):
             db.add_notes([{"context": "a vs b"}])
-        with pytest.raises(InputError, match="unknown keys colour"):
+        with pytest.raises(InputError, match=r"notes\[0\]\['reason'\]"):
+            db.add_notes([{"reason": ""}])
+        with pytest.raises(InputError, match="unknown columns colour"):
             db.add_notes([{"reason": "r", "colour": "red"}])
 
 

@@ -12,6 +12,7 @@ torch until a function that needs them is called.
 
 from __future__ import annotations
 
+from simfunc.io import atomic, hashing, loaders
 from simfunc.io.atomic import (
     TEMP_MARKER,
     atomic_save_npz,
@@ -30,25 +31,6 @@ from simfunc.io.hashing import (
     config_hash,
     normalize_config,
 )
-from simfunc.io.loaders import load_artifact, load_json, load_npz, load_torch
+from simfunc.io.loaders import LOADERS, load_artifact, load_json, load_npz, load_torch
 
-__all__ = [
-    "TEMP_MARKER",
-    "is_temp_file",
-    "fsync_directory",
-    "atomic_writer",
-    "atomic_write_bytes",
-    "atomic_write_text",
-    "atomic_write_json",
-    "atomic_save_npz",
-    "atomic_torch_save",
-    "load_artifact",
-    "load_json",
-    "load_npz",
-    "load_torch",
-    "FORMAT_VERSION",
-    "KEY_LENGTH",
-    "canonical_json",
-    "config_hash",
-    "normalize_config",
-]
+__all__ = [*atomic.__all__, *hashing.__all__, *loaders.__all__]

@@ -75,7 +75,7 @@ import platform
 import socket
 import sqlite3
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from importlib import metadata
 from numbers import Integral, Real
@@ -251,6 +251,28 @@ def _optional_text(value: Any, name: str) -> str | None:
     return None if value is None else _text(value, name, allow_empty=True)
 
 
+def _mappings(rows: Any, what: str, columns: Sequence[str],
+              required: Sequence[str]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """``(f"{what}[i]", row)`` for each row of ``rows``, an iterable of mappings whose keys are
+    among ``columns`` and include ``required`` (InputError naming the row otherwise)."""
+    if isinstance(rows, (Mapping, str, bytes)):
+        raise InputError(f"{what} must be an iterable of mappings, one per row, not a mapping")
+    for index, row in enumerate(rows):
+        name = f"{what}[{index}]"
+        if not isinstance(row, Mapping):
+            raise InputError(f"{name} is a {type(row).__name__}: expected a mapping")
+        missing = [column for column in required if column not in row]
+        unknown = sorted(set(row) - set(columns))
+        if missing or unknown:
+            raise InputError(
+                f"{name} "
+                + (f"lacks {', '.join(missing)}" if missing else "")
+                + ("; " if missing and unknown else "")
+                + (f"has unknown columns {', '.join(unknown)}" if unknown else "")
+            )
+        yield name, row
+
+
 def _json(value: Any, name: str) -> str:
     return json.dumps(normalize_config({} if value is None else value, name), sort_keys=True)
 
@@ -421,23 +443,9 @@ class ResultsDB:
         """
         if hasattr(rows, "to_dict") and hasattr(rows, "columns"):
             rows = rows.to_dict("records")
-        if isinstance(rows, (Mapping, str, bytes)):
-            raise InputError("rows must be an iterable of mappings (one per pair), not a mapping")
         run_id = _optional_text(run_id, "run_id") or self.run_id
         values = []
-        for index, row in enumerate(rows):
-            name = f"rows[{index}]"
-            if not isinstance(row, Mapping):
-                raise InputError(f"{name} is a {type(row).__name__}: expected a mapping")
-            missing = [column for column in _PAIR_COLUMNS[1:] if column not in row]
-            unknown = sorted(set(row) - set(_PAIR_COLUMNS))
-            if missing or unknown:
-                raise InputError(
-                    f"{name} "
-                    + (f"lacks {', '.join(missing)}" if missing else "")
-                    + ("; " if missing and unknown else "")
-                    + (f"has unknown columns {', '.join(unknown)}" if unknown else "")
-                )
+        for name, row in _mappings(rows, "rows", _PAIR_COLUMNS, _PAIR_COLUMNS[1:]):
             values.append(
                 (
                     _optional_text(row.get("run_id", run_id), f"{name}['run_id']"),
@@ -496,18 +504,10 @@ class ResultsDB:
         the pair), ``layer`` and ``measure`` (each "" when absent). ``study`` defaults to the
         study of the run in progress. Recording the same note again updates its run_id.
         """
-        if isinstance(notes, (Mapping, str, bytes)):
-            raise InputError("notes must be an iterable of mappings (one per note), not a mapping")
         study = _text(study if study is not None else self.study, "study")
         run_id = _optional_text(run_id, "run_id") or self.run_id
         values = []
-        for index, note in enumerate(notes):
-            name = f"notes[{index}]"
-            if not isinstance(note, Mapping):
-                raise InputError(f"{name} is a {type(note).__name__}: expected a mapping")
-            unknown = sorted(set(note) - set(_NOTE_COLUMNS[2:]))
-            if unknown:
-                raise InputError(f"{name} has unknown keys {', '.join(unknown)}")
+        for name, note in _mappings(notes, "notes", _NOTE_COLUMNS[2:], ("reason",)):
             values.append((
                 run_id,
                 study,
