@@ -169,20 +169,26 @@ class Table:
 
 @dataclass
 class Section:
-    """One study's part of the report."""
+    """One study's part of the report.
+
+    A study declares ``thesis_rows`` (rendered as the findings and the "this run beside the
+    thesis" table); ``findings`` and ``comparison`` are the same things as written sentences
+    and a hand-made table, kept while studies still produce them (a converted study leaves
+    them empty). ``left_out`` is filled by the framework from the run's notes.
+    """
 
     id: str
     title: str
     summary: str  # plain text; paragraphs separated by blank lines
     figures: list[FigureRef] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
-    comparison: pd.DataFrame | None = None  # this run beside the thesis
-    findings: list[str] = field(default_factory=list)  # the thesis's findings in words, with this run's verdict
+    thesis_rows: list[ThesisRow] = field(default_factory=list)  # this run beside the thesis
     stand_ins: dict[str, str] = field(default_factory=dict)  # thesis data set -> what this run used
     settings: dict[str, Any] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)  # warnings: degenerate cells, skipped measures
-    thesis_rows: list[ThesisRow] = field(default_factory=list)  # declared: rendered as findings and a table
-    left_out: pd.DataFrame | None = None  # left_out_table of the run's notes (the framework fills it)
+    notes: list[str] = field(default_factory=list)  # what the analysis left out (degenerate cells)
+    left_out: pd.DataFrame | None = None  # left_out_table of the run's notes (framework-filled)
+    comparison: pd.DataFrame | None = None  # module-style studies: a hand-made thesis table
+    findings: list[str] = field(default_factory=list)  # module-style studies: written findings
 
 
 _CSS = """

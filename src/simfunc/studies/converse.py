@@ -32,6 +32,7 @@ from simfunc.errors import InputError
 from simfunc.report import FigureRef, Section, Table
 from simfunc.runner import Job, Plan
 from simfunc.settings import settings_dict
+from simfunc.store import OUTPUT_LAYER
 from simfunc.studies.base import Selection
 from simfunc.studies.classifier_jobs import (
     ImageSet,
@@ -185,7 +186,7 @@ def plan(settings: Settings) -> Plan:
 def pairs_frame(db: Any, layer: str) -> pd.DataFrame:
     """One row per pair with the teacher: the other model's kind, condition / penalty and
     accuracy, one column per measure."""
-    wide = db.wide_pairs(layer=[layer, "output"])
+    wide = db.wide_pairs(layer=[layer, OUTPUT_LAYER])
     if wide.empty:
         return wide
     models = db.models().set_index("model_id")

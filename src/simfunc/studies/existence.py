@@ -40,6 +40,7 @@ from simfunc.errors import InputError
 from simfunc.report import FigureRef, Section, Table
 from simfunc.runner import Job, Plan
 from simfunc.settings import settings_dict
+from simfunc.store import OUTPUT_LAYER
 from simfunc.studies.base import Selection
 from simfunc.studies.classifier_jobs import ModelRecord, train_job
 from simfunc.studies.common import slug, stand_ins
@@ -182,7 +183,7 @@ def sweep_frame(db: Any) -> pd.DataFrame:
     by_id = models.set_index("model_id")
     long = db.pairs()
     long = long[long["model_a"].isin(by_id.index)]
-    long = long.assign(column=np.where(long["layer"] == "output", long["measure"],
+    long = long.assign(column=np.where(long["layer"] == OUTPUT_LAYER, long["measure"],
                                        long["measure"] + "_" + long["layer"]))
     wide = long.pivot_table(index=["model_a", "model_b"], columns="column", values="value",
                             aggfunc="first").reset_index()
