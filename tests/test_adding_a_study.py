@@ -72,3 +72,19 @@ def test_the_toy_study_joins_reproduce_and_the_leaderboard(noise_study, tmp_path
     assert combined["leaderboard"]["n_pairs"] == {"noise": 5}
     assert "noise: its compared layer" in report.read_text(encoding="utf-8")
     assert [r.name for r in results] == ["noise"]
+
+
+def test_what_a_study_leaves_out_is_stored_and_shown_in_its_report(noise_study, tmp_path):
+    """Ten examples are too few for mutual k-NN (k = 10): every pair notes it, the database
+    keeps the notes and the report shows them without code in the study."""
+    result = run_study("noise", "quick", out=tmp_path / "runs", cache_dir=tmp_path / "cache",
+                       jobs=1, progress=False, overrides={"examples": 10})
+    with sqlite3.connect(result.run_dir / "results.sqlite") as connection:
+        notes = connection.execute("SELECT study, context, layer, measure FROM notes").fetchall()
+        measured = {m for (m,) in connection.execute("SELECT DISTINCT measure FROM pairs")}
+    assert ("noise", "clean vs noisy-0.5 on gaussian", "features", "mutual_knn") in notes
+    assert len([n for n in notes if n[3] == "mutual_knn"]) == 5 and "mutual_knn" not in measured
+    html = (result.run_dir / "report.html").read_text(encoding="utf-8")
+    left_out = html[html.index("<h3>Left out</h3>"):]
+    assert "mutual_knn" in left_out and "clean vs noisy-" in left_out
+    assert (result.run_dir / "csv" / "notes.csv").is_file()

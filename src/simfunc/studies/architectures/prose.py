@@ -26,7 +26,10 @@ SUMMARY = (
     "their penultimate features against the Jensen–Shannon divergence (left) and the Spearman "
     "rank coefficient (right) of their outputs. Blue: pairs of trained networks (the line is "
     "fitted to these); red: pairs of untrained networks, each the initial weights of a trained "
-    "one."
+    "one.\n\n"
+    "Choices the thesis leaves open: JSD is in bits (base 2, between 0 and 1), averaged over the "
+    "test images; the rank coefficient is Spearman's correlation between the two networks' "
+    "output vectors, averaged over the test images."
 )
 SCATTER_CAPTION = (
     "CKA vs JSD and vs the rank coefficient of the outputs, trained pairs in blue, untrained in "
