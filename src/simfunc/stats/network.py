@@ -161,6 +161,15 @@ def count_relabellings(design: PairDesign) -> int:
     return math.prod(math.factorial(int(size)) for size in np.bincount(design.strata))
 
 
+def check_relabellable(design: PairDesign) -> None:
+    """Raise InputError when the strata admit no relabelling but the identity."""
+    if count_relabellings(design) == 1:
+        raise InputError(
+            "strata put every network in a group of its own: no relabelling is admissible, "
+            "so there is no permutation test"
+        )
+
+
 def _all_relabellings(design: PairDesign) -> np.ndarray:
     """Every within-stratum permutation, as (N, n) arrays ``pi`` (network i -> pi[i])."""
     groups = [np.flatnonzero(design.strata == s) for s in range(design.strata.max() + 1)]
@@ -225,12 +234,9 @@ def permutation_test(
     """
     observed = observed_statistic(design, statistic, combine)
     rng = np.random.default_rng(seed)
+    if level == "network":
+        check_relabellable(design)
     exact = level == "network" and count_relabellings(design) <= n_permutations
-    if level == "network" and count_relabellings(design) == 1:
-        raise InputError(
-            "strata put every network in a group of its own: no relabelling is admissible, "
-            "so there is no permutation test"
-        )
     null_parts = []
     if exact:
         every = _all_relabellings(design)

@@ -323,7 +323,7 @@ def _from_pairs(x: Any, y: Any, a: Any, b: Any, blocks: Any):
     codes = codes[order]
     repeated = np.flatnonzero(codes[1:] == codes[:-1])
     if repeated.size:
-        k = order[repeated[0]]
+        k = order[repeated[0] + 1]  # the later of the two rows
         where = "" if blocks is None else f" in block {block_labels[block[k]]!r}"
         raise InputError(
             f"the pair ({a_labels[k]!r}, {b_labels[k]!r}) appears more than once{where}: "

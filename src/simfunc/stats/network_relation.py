@@ -10,6 +10,7 @@ from simfunc.stats._inputs import check_confidence, check_count, check_seed
 from simfunc.stats.network import (
     bootstrap,
     check_combine,
+    check_relabellable,
     observed_statistic,
     permutation_test,
 )
@@ -164,6 +165,7 @@ def relate_networks(
     design = pair_design(x, y, a, b, blocks=blocks, strata=strata, clusters=clusters,
                          bootstrap_strata=bootstrap_strata)
     design.check_defined(combine)
+    check_relabellable(design)
     notes: list[str] = []
     if not design.complete:
         notes.append(
