@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.stats
+import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -327,6 +328,13 @@ def test_matrices_dataframes_and_pair_lists_in_any_order_give_one_answer():
     long = stats.relate_networks([x[pairs[k]] for k in shuffle], [y[pairs[k]] for k in shuffle],
                                  a=a, b=b, **settings)
     assert long.to_dict() == base
+    tuples = stats.relate_networks(  # labels of any hashable kind, e.g. (architecture, seed)
+        [x[p] for p in pairs], [y[p] for p in pairs], a=[("m", i) for i, _ in pairs],
+        b=[("m", j) for _, j in pairs], **settings)
+    assert tuples.to_dict() == base
+    tensors = stats.relate_networks(torch.tensor(x),
+                                    torch.tensor(y), **settings)
+    assert tensors.to_dict() == base
 
 
 @given(
@@ -385,8 +393,8 @@ def test_pair_level_permutation_rejects_far_too_often_and_mantel_does_not():
         pair_rejects += network.permutation_test(
             design, "spearman", "pooled", 99, trial, "two-sided", level="pairs").p <= 0.05
     low, high = binomial_bounds(trials, 0.05)
-    assert low <= network_rejects / trials <= high
-    assert pair_rejects / trials > 0.2  # four times the nominal rate or more
+    assert low <= network_rejects / trials <= high  # 0.075 measured
+    assert pair_rejects / trials > high  # 0.325 measured: not a 5% test
 
 
 def test_network_bootstrap_covers_the_true_rho_and_the_pair_bootstrap_does_not():
@@ -396,18 +404,25 @@ def test_network_bootstrap_covers_the_true_rho_and_the_pair_bootstrap_does_not()
     true_rho = 6 / np.pi * np.arcsin(0.2)
     trials = 200
     network_covers = pair_covers = 0
+    network_widths, pair_widths = [], []
     for trial in range(trials):
         x, y = network_effect_matrices(12, rng, r=0.6, noise=1.0)
         design = pair_design(x, y)
         low, high = network.bootstrap(design, "spearman", "pooled", 299, trial).interval(
             0.9, "spearman")
         network_covers += low <= true_rho <= high
+        network_widths.append(high - low)
         low, high = network.bootstrap(design, "spearman", "pooled", 299, trial,
                                       level="pairs").interval(0.9, "spearman")
         pair_covers += low <= true_rho <= high
+        pair_widths.append(high - low)
     low, _ = binomial_bounds(trials, 0.9)
-    assert network_covers / trials >= low  # not anti-conservative (it errs wide: BENCHMARKS.md)
-    assert pair_covers / trials < binomial_bounds(trials, 0.75)[1]  # far below nominal
+    # Not anti-conservative (0.94 measured: it errs wide, see BENCHMARKS.md) ...
+    assert network_covers / trials >= low
+    # ... yet informative: far narrower than [-1, 1], and wider than the pair-level interval,
+    assert np.mean(pair_widths) < np.mean(network_widths) < 0.8
+    # which is not a 90% interval (0.705 measured).
+    assert pair_covers / trials < low
 
 
 # --- bad input ---------------------------------------------------------------------------

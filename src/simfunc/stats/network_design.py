@@ -209,9 +209,16 @@ def _sorted_labels(labels: Sequence[Hashable]) -> tuple[Hashable, ...]:
 
 
 def _as_labels(values: Any, name: str, length: int | None = None) -> list[Hashable]:
-    if values is None or isinstance(values, (str, bytes)) or np.ndim(values) != 1:
+    problem = values is None or isinstance(values, (str, bytes, Mapping)) or (
+        isinstance(values, (np.ndarray, pd.DataFrame)) and values.ndim != 1)
+    if not problem:
+        try:
+            items = list(values)
+        except TypeError:
+            problem = True
+    if problem:
         raise InputError(f"{name} must be a one-dimensional sequence of labels, got {values!r}")
-    out = [_canonical(value, name) for value in list(values)]
+    out = [_canonical(value, name) for value in items]
     if length is not None and len(out) != length:
         raise InputError(f"{name} has {len(out)} labels but x has {length} values: one per pair")
     return out

@@ -191,6 +191,14 @@ def relate_networks(
     except InputError as error:
         spearman_ci = None
         notes.append(f"no network-level interval: {error}")
+    else:
+        dropped = n_resamples - network_bootstrap.defined.size
+        if dropped:
+            notes.append(
+                f"{dropped} of {n_resamples} network bootstrap resamples drew too few distinct "
+                "networks for a defined rho (in some block) and were left out: the interval "
+                "is conditional on the others"
+            )
     pair_bootstrap = bootstrap(design, "spearman", combine, n_resamples, seed, level="pairs")
     try:
         pair_ci = pair_bootstrap.interval(confidence, "spearman")
