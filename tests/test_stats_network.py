@@ -20,6 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import simfunc.stats.network as network
+import simfunc.stats.resampled_correlation as resampled_correlation
 from simfunc import InputError, stats
 from simfunc.stats.network_design import pair_design
 from simfunc.stats.resampled_correlation import correlation_rows
@@ -88,6 +89,15 @@ def test_monte_carlo_mantel_p_follows_the_documented_draws(name):
     expected = p_from(null, observed, "two-sided", exact=False)
     got = stats.network_permutation_pvalue(x, y, statistic=name, n_permutations=300, seed=4)
     assert got == pytest.approx(expected, abs=1e-15)
+
+
+def test_kendall_relabellings_agree_on_both_sides_of_the_gather_size(monkeypatch):
+    x, y = network_effect_matrices(6, np.random.default_rng(16), r=0.5)
+    x = np.round(x, 1)  # ties
+    gathered = stats.network_permutation_pvalue(x, y, statistic="kendall", n_permutations=300)
+    monkeypatch.setattr(resampled_correlation, "KENDALL_GATHER_MAX_PAIRS", 10)  # 15 pairs
+    looped = stats.network_permutation_pvalue(x, y, statistic="kendall", n_permutations=300)
+    assert gathered == looped
 
 
 def test_mantel_p_does_not_depend_on_batching(monkeypatch):

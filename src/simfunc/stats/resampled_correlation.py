@@ -27,15 +27,15 @@ from __future__ import annotations
 import numpy as np
 
 from simfunc.ranking import centred_average_ranks
-from simfunc.stats.correlation import (
-    BATCH_ELEMENTS,
-    KENDALL_VECTORISED_MAX_POINTS,
-    kendall_rows,
-)
+from simfunc.stats.correlation import BATCH_ELEMENTS, kendall_rows
 
 __all__ = ["NETWORK_STATISTICS", "correlation_rows"]
 
 NETWORK_STATISTICS = ("spearman", "kendall", "pearson")
+# Up to this many pairs a re-paired Kendall's tau gathers signs from an (m, m) table; beyond
+# it the O(m^2) gather loses to scipy's O(m log m) per row (measured per row: 0.8 ms vs 2.2 ms
+# at m = 210, 4.2 ms vs 2.5 ms at m = 435).
+KENDALL_GATHER_MAX_PAIRS = 300
 
 
 def correlation_rows(
@@ -79,7 +79,7 @@ def _repaired(x: np.ndarray, y: np.ndarray, statistic: str, index: np.ndarray) -
     """Every pair kept, y re-paired by ``index``: the multiset of y is the same in every row,
     so x and y are ranked (or centred) once and each row is one dot product."""
     if statistic == "kendall":
-        if x.size > KENDALL_VECTORISED_MAX_POINTS:
+        if x.size > KENDALL_GATHER_MAX_PAIRS:
             return kendall_rows(np.broadcast_to(x, index.shape), y[index])
         return _kendall_repaired(x, y, index)
     if statistic == "spearman":
