@@ -9,4 +9,13 @@ from simfunc.errors import InputError
 
 __version__ = "0.1.0"
 
-__all__ = ["InputError", "__version__"]
+__all__ = ["InputError", "__version__", "layer_map"]
+
+
+def __getattr__(name: str):
+    # ``from simfunc import layer_map`` without importing torch on ``import simfunc``
+    if name == "layer_map":
+        from simfunc.layermap import layer_map
+
+        return layer_map
+    raise AttributeError(f"module 'simfunc' has no attribute {name!r}")

@@ -81,9 +81,10 @@ def linear_gram(X: Any, name: str = "X"):
     if data.ndim < 2:
         raise InputError(f"{name} has shape {tuple(data.shape)}: expected (examples, features...)")
     data = data.reshape(data.shape[0], -1)
-    if not bool(torch.isfinite(data).all()):
+    means = data.mean(dim=0, keepdim=True)
+    if not bool(torch.isfinite(means.sum())):  # one reduction: NaN or inf anywhere shows here
         raise InputError(f"{name} contains NaN or infinite values")
-    data = data - data.mean(dim=0, keepdim=True)
+    data = data - means
     return data @ data.T
 
 
