@@ -37,7 +37,7 @@ from .featurestore import FeatureStore, data_fingerprint, default_cache_root, mo
 from .feeds import make_feed
 from .selection import select_layers
 from .sinks import ExactSink, MinibatchSink, StoreSink
-from .taps import is_script_module, make_taps
+from .taps import make_taps
 
 __all__ = ["layer_map", "ESTIMATORS", "DEFAULT_MEMORY_LIMIT"]
 
@@ -305,7 +305,10 @@ def _probe(models, selections, picks, first, target, notes, shared_model):
                             problems[name] = ("did not run in the forward pass" if count == 0
                                               else f"ran {count} times in one forward pass, so "
                                               "it has no single output per example")
-            elif selection.automatic:
+            elif not selection.automatic:
+                raise InputError(f"model {label}: " + "; ".join(
+                    f"layer {name!r} {text}" for name, text in problems.items()))
+            else:
                 good = [name for name in selection.names if name not in problems]
                 if good:
                     taps.close()
@@ -333,13 +336,9 @@ def _probe(models, selections, picks, first, target, notes, shared_model):
             names.append(name)
             widths.append(int(math.prod(tensor.shape[1:])))
         if problems and not selection.automatic:
-            first_name, text = next(iter(problems.items()))
-            message = text if text.startswith("layer ") else f"layer {first_name!r} {text}"
-            if is_script_module(model) and len(problems) > 1:
-                message = "; ".join(
-                    t if t.startswith("layer ") else f"layer {n!r} {t}" for n, t in problems.items()
-                )
-            raise InputError(f"model {label}: {message}")
+            raise InputError(f"model {label}: " + "; ".join(
+                text if text.startswith("layer ") else f"layer {name!r} {text}"
+                for name, text in problems.items()))
         if problems:
             listed = ", ".join(list(problems)[:12]) + (" ..." if len(problems) > 12 else "")
             notes.append(f"model {label}: {len(problems)} automatically chosen layer(s) left out "
@@ -404,7 +403,7 @@ def _run(plan, models, names, picks, feed, first, batches, target, shared_model,
     elif plan["estimator"] == "minibatch":
         sink = MinibatchSink(names_a, names_b, target, shared_layers)
     else:
-        sink = ExactSink(names_a, names_b, plan["debiased"])
+        sink = ExactSink(names_a, names_b, plan["debiased"], shared_layers)
 
     routes = _routes(names_a, names_b, shared_model, shared_layers)
     taps_list = []

@@ -88,9 +88,11 @@ class MinibatchSink:
 class ExactSink:
     """Every layer's features of the batch, then the exact grid statistics."""
 
-    def __init__(self, names_a: list[str], names_b: list[str], debiased: bool) -> None:
+    def __init__(self, names_a: list[str], names_b: list[str], debiased: bool,
+                 shared: bool) -> None:
         self.names = (names_a, names_b)
         self.debiased = debiased
+        self.shared = shared  # a self-map with the same layers: B's rows are A's
         self.accumulator = LinearCKAGrid(names_a, names_b)
         self.rows: dict[str, list[Any]] = {}
 
@@ -103,7 +105,7 @@ class ExactSink:
         self.rows[side][index] = rows
 
     def end(self) -> None:
-        self.accumulator.update(self.rows["a"], self.rows["b"])
+        self.accumulator.update(self.rows["a"], self.rows["a" if self.shared else "b"])
         self.rows = {}
 
     def finish(self) -> np.ndarray:

@@ -194,6 +194,13 @@ class LinearCKAGrid:
                 f"layer(s) {', '.join(constant)} took the same value on every example, so "
                 "CKA is undefined; leave them out"
             )
+        torch = _torch()
+        for tensor in [self._cross, self._weighted, self._scalars, *self._outer]:
+            if not bool(torch.isfinite(tensor).all()):
+                raise InputError(
+                    "the accumulated statistics overflow float64 (feature values too large): "
+                    "rescale the features"
+                )
         stats = _Statistics(self, n, debiased)
         self_values = [stats.self_hsic(i) for i in range(len(labels))]
         bad = [labels[i] for i, value in enumerate(self_values) if not value > 0.0]

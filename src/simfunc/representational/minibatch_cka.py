@@ -85,7 +85,10 @@ def linear_gram(X: Any, name: str = "X"):
     if not bool(torch.isfinite(means.sum())):  # one reduction: NaN or inf anywhere shows here
         raise InputError(f"{name} contains NaN or infinite values")
     data = data - means
-    return data @ data.T
+    gram = data @ data.T
+    if not bool(torch.isfinite(gram.diagonal().sum())):
+        raise InputError(f"{name}: its squared norms overflow float64 (values too large)")
+    return gram
 
 
 def u_centre(grams: Any):
