@@ -151,3 +151,17 @@ def test_grid_statistics_bytes_counts_the_blocks():
     from simfunc.representational.cka_grid import grid_statistics_bytes
 
     assert grid_statistics_bytes([2, 3], [4]) == 8 * (4 + 9 + 16 + 5 * 4 + 4 * 9)
+
+
+def test_float32_features_give_float64_grams_within_their_rounding():
+    """Activations arrive in float32: their Grams are multiplied in float32 (twice as fast),
+    promoted to float64 after; the minibatch value moves by far less than its sampling error."""
+    list_a, list_b = _layers(4)
+    list_a = [x - x.mean(0) for x in list_a]
+    single, double = rep.MinibatchCKA(), rep.MinibatchCKA()
+    for rows in np.array_split(np.arange(240), 4):
+        double.update([x[rows] for x in list_a], [y[rows] for y in list_b])
+        single.update([torch.from_numpy(x[rows]).float() for x in list_a],
+                      [torch.from_numpy(y[rows]).float() for y in list_b])
+    np.testing.assert_allclose(single.compute(), double.compute(), atol=1e-5)
+    assert linear_gram(torch.ones(5, 3)).dtype == torch.float64
