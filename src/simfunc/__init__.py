@@ -2,7 +2,8 @@
 
 Representational similarity (``simfunc.representational``), functional similarity of outputs
 (``simfunc.functional``), the statistics that relate them (``simfunc.stats``), and the studies
-that run the whole comparison end to end (``simfunc.studies``).
+that run the whole comparison end to end (``simfunc.studies``); ``layer_map`` compares every
+layer of one PyTorch model with every layer of another (``simfunc.layermap``).
 """
 
 from simfunc.errors import InputError

@@ -63,10 +63,6 @@ class ModuleTaps:
         self.model(batch)
         self._recorder.finish()
 
-    def calls(self) -> dict[str, int]:
-        """How often each layer ran in the passes since the last :meth:`run` (for probing)."""
-        return dict(self._recorder.calls)
-
     def probe(self, batch: torch.Tensor) -> dict[str, int]:
         """Run once without checking; return how many times each layer ran."""
         self.model(batch)
