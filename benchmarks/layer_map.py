@@ -168,6 +168,24 @@ def run_peer(args) -> dict:
     n = args.peer_batches * args.batch_size
     data = _data(n, args.data)
     start = time.perf_counter()
+    note = ""
+    try:
+        values = _peer_values(args, resnet, vgg, data)
+        shape = list(values.shape)
+        if bool(torch.isnan(torch.as_tensor(values)).any()):
+            note = "NaN in its map"
+    except Exception as error:  # the library's own failure is part of the result
+        note = f"failed: {type(error).__name__}: {str(error)[:120]}"
+        shape = None
+    seconds = time.perf_counter() - start
+    batches_total = -(-args.n // args.batch_size)
+    return {"seconds": seconds / args.peer_batches * batches_total, "measured_s": seconds,
+            "peak_mb": _peak_mb(), "shape": shape, "note": note}
+
+
+def _peer_values(args, resnet, vgg, data):
+    import torch
+
     with torch.inference_mode():
         if args.variant == "torch-cka":
             from torch_cka import CKA
@@ -186,10 +204,7 @@ def run_peer(args) -> dict:
 
             cka = CKA(resnet, vgg, layers=RESNET_LAYERS, second_layers=VGG_LAYERS)
             values = cka(_loader(data, args.batch_size, dicts=True), epochs=1)
-    seconds = time.perf_counter() - start
-    batches_total = -(-args.n // args.batch_size)
-    return {"seconds": seconds / args.peer_batches * batches_total, "measured_s": seconds,
-            "peak_mb": _peak_mb(), "shape": list(values.shape)}
+    return values
 
 
 VARIANTS = {"forward": run_forward, "map": run_map, "per-pair": run_per_pair,
@@ -254,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
             if results[variant]:
                 print(f"  {variant:<12} {results[variant]['seconds']:9.1f} s (extrapolated from "
                       f"{args.peer_batches} batches, {results[variant]['measured_s']:.1f} s)   "
-                      f"peak RSS {results[variant]['peak_mb']:7.0f} MB")
+                      f"peak RSS {results[variant]['peak_mb']:7.0f} MB  "
+                      f"{results[variant]['note']}")
     forward, mapped = results["forward"], results["map"]
     failures = []
     if forward and mapped:

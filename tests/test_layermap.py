@@ -267,3 +267,22 @@ def test_no_warning_for_a_clean_eval_map(data):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         layer_map(model_a, model_b, data, layers_a=NAMES, layers_b=NAMES, **quiet())
+
+
+def test_in_place_operations_after_a_hooked_layer_do_not_change_its_features(data):
+    """ReLU(inplace=True) overwrites the hooked Linear's output later in the pass: the map
+    (and simfunc.extract) must see the values the Linear produced."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(10, 8), nn.ReLU(inplace=True), nn.Linear(8, 3)).double()
+    model.eval()
+    pre = model[0](torch.from_numpy(data)).detach()
+    extracted = activations(model, data, ["0"], dtype=np.float64)["0"]
+    np.testing.assert_allclose(extracted, pre.numpy(), atol=1e-12)
+    assert (extracted < 0).any()
+    for estimator in ("exact", "minibatch"):
+        frame = layer_map(model, model, data, layers_a=["0"], layers_b=["1"],
+                          estimator=estimator, batch_size=300, **quiet())
+        post = torch.relu(pre).numpy()
+        expected = rep.linear_cka(pre.numpy(), post, debiased=estimator == "minibatch")
+        assert frame.iloc[0, 0] == pytest.approx(expected, abs=1e-10)
+        assert frame.iloc[0, 0] < 0.999

@@ -195,7 +195,10 @@ class _Recorder:
             for name in names:
                 self.calls[name] += 1
                 if self.consume is None:
-                    self.outputs[name].append(output)
+                    # a copy: an in-place operation later in the pass (ReLU(inplace=True) after
+                    # a hooked convolution) would otherwise change what was recorded
+                    kept = output.detach().clone() if isinstance(output, torch.Tensor) else output
+                    self.outputs[name].append(kept)
                 elif self.calls[name] == 1:
                     self.consume(name, output)
 

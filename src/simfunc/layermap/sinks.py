@@ -100,7 +100,7 @@ class ExactSink:
         self.rows = {side: [None] * len(names) for side, names in zip("ab", self.names)}
 
     def take(self, side: str, index: int, output: torch.Tensor) -> None:
-        rows = output.to(torch.float64)
+        rows = output.to(torch.float64, copy=True)  # later in-place operations cannot reach it
         _check_finite(rows, self.names, side, index)
         self.rows[side][index] = rows
 
