@@ -286,3 +286,16 @@ def test_in_place_operations_after_a_hooked_layer_do_not_change_its_features(dat
         expected = rep.linear_cka(pre.numpy(), post, debiased=estimator == "minibatch")
         assert frame.iloc[0, 0] == pytest.approx(expected, abs=1e-10)
         assert frame.iloc[0, 0] < 0.999
+
+
+def test_one_model_with_data_b_runs_each_side_on_its_own_inputs(data):
+    model = nested(0)
+    same = layer_map(model, model, data, data_b=data.copy(), layers_a=NAMES, layers_b=NAMES,
+                     estimator="exact", **quiet())
+    np.testing.assert_allclose(np.diag(same.values), 1.0, atol=1e-12)
+    scaled = layer_map(model, model, data, data_b=2.0 * data, layers_a=["0"], layers_b=["0"],
+                       estimator="exact", **quiet())
+    assert scaled.iloc[0, 0] == pytest.approx(1.0, abs=1e-12)  # a linear layer: CKA invariant
+    other = layer_map(model, model, data, data_b=-data, layers_a=["1"], layers_b=["1"],
+                      estimator="exact", **quiet())
+    assert other.iloc[0, 0] < 0.99  # B really saw its own (different) inputs

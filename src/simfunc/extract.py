@@ -178,6 +178,7 @@ class _Recorder:
     ) -> None:
         self.names = names
         self.consume = consume
+        self.active = True  # hooks record only while active (two recorders on one model)
         self.outputs: dict[str, list[Any]] = {name: [] for name in names}
         self.calls: dict[str, int] = {name: 0 for name in names}
         self.handles = []
@@ -192,6 +193,8 @@ class _Recorder:
 
     def _hook(self, names: list[str]):
         def hook(module: nn.Module, inputs: Any, output: Any) -> None:
+            if not self.active:
+                return
             for name in names:
                 self.calls[name] += 1
                 if self.consume is None:

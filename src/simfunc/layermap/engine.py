@@ -119,8 +119,9 @@ def layer_map(
 
     Returns:
         A DataFrame, index A's layer names, columns B's, one value per pair (never NaN). Its
-        ``attrs`` record how it was made: ``measure``, ``estimator`` (the one used),
-        ``debiased``, ``n_examples``, ``n_batches``, ``batch_size``, ``widths_a``,
+        ``attrs`` record how it was made: ``measure``, ``estimator`` (the one used:
+        "exact", "minibatch", or "stored" for other measures), ``form`` (for "exact":
+        "statistics" or "stored"), ``debiased``, ``n_examples``, ``n_batches``, ``batch_size``, ``widths_a``,
         ``widths_b``, ``device``, ``notes`` (warnings given, layers left out).
 
     Raises:
@@ -198,6 +199,7 @@ def layer_map(
     frame.attrs.update(
         measure=chosen.name,
         estimator=plan["estimator"],
+        form=plan.get("form"),
         debiased=plan.get("debiased"),
         n_examples=n_seen,
         n_batches=n_batches,

@@ -57,15 +57,24 @@ class ModuleTaps:
         self.model = model
         self.names = names
         self._recorder = _Recorder(model, names, consume=consume)
+        self._recorder.active = False  # only during this object's own passes
 
     def run(self, batch: torch.Tensor) -> None:
         """One forward pass; every named layer's output goes to ``consume`` exactly once."""
-        self.model(batch)
+        self._forward(batch)
         self._recorder.finish()
+
+    def _forward(self, batch: torch.Tensor) -> None:
+        # inactive outside: the same model may carry the other side's taps (data_b)
+        self._recorder.active = True
+        try:
+            self.model(batch)
+        finally:
+            self._recorder.active = False
 
     def probe(self, batch: torch.Tensor) -> dict[str, int]:
         """Run once without checking; return how many times each layer ran."""
-        self.model(batch)
+        self._forward(batch)
         calls = dict(self._recorder.calls)
         for name in self.names:
             self._recorder.calls[name] = 0
