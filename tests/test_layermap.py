@@ -246,6 +246,9 @@ def test_argument_errors_name_the_argument(data):
     ):
         with pytest.raises(InputError, match=message):
             layer_map(model, model, data, **quiet(**kwargs))
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="device 'cuda' is not available"):
+            layer_map(model, model, data, device="cuda", **quiet())
     with pytest.raises(InputError, match="model_a must be"):
         layer_map("model.pt", model, data)
 

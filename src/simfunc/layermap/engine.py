@@ -171,8 +171,9 @@ def layer_map(
     original_device = _model_device(model_a)
     try:
         target = original_device if device is None else torch.device(device)
-    except (RuntimeError, TypeError) as error:
-        raise InputError(f"device {device!r} is not a torch device: {error}") from None
+        torch.empty(0, device=target)  # an unavailable device fails here, not mid-pass
+    except (RuntimeError, TypeError, AssertionError) as error:
+        raise InputError(f"device {device!r} is not available: {error}") from None
 
     with _models_ready((model_a, model_b), target, notes):
         with torch.inference_mode():
