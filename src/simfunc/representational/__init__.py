@@ -4,7 +4,8 @@ Every measure takes features X (n, p) and Y (n, q) of the same n examples (numpy
 torch tensors on any device; extra axes are flattened), computes in float64 whatever the
 input dtype, and returns a Python float. Bad input raises ``simfunc.InputError``.
 
-* CKA: ``linear_cka`` (plain or debiased), ``rbf_cka``; streaming ``LinearCKA``.
+* CKA: ``linear_cka`` (plain or debiased), ``rbf_cka``; streaming ``LinearCKA``; layer
+  grids: exact ``LinearCKAGrid``, minibatch ``MinibatchCKA`` (Nguyen et al. 2021).
 * CCA family: ``canonical_correlations``, ``cca`` (R²_CCA), ``mean_cca``, ``svcca``, ``pwcca``.
 * Shape metrics: ``procrustes``, ``angular_shape``.
 * Neighbourhoods and RDMs: ``mutual_knn``, ``rsa``.
@@ -16,12 +17,14 @@ from __future__ import annotations
 
 from .cca import canonical_correlations, cca, mean_cca, pwcca, svcca
 from .cka import linear_cka, rbf_cka
+from .cka_grid import LinearCKAGrid
 from .neighbors import mutual_knn
 from .pairwise import compare_all, pairwise
 from .procrustes import angular_shape, procrustes
 from .registry import MEASURES
 from .rsa import rsa
 from .streaming import LinearCKA
+from .minibatch_cka import MinibatchCKA
 
 __all__ = [
     "linear_cka",
@@ -36,6 +39,8 @@ __all__ = [
     "mutual_knn",
     "rsa",
     "LinearCKA",
+    "LinearCKAGrid",
+    "MinibatchCKA",
     "MEASURES",
     "pairwise",
     "compare_all",
