@@ -128,7 +128,8 @@ def procrustes(X, Y) -> float:
 
 
 def partial_whiten(X: np.ndarray, alpha: float) -> np.ndarray:
-    """netrep-style partial whitening of a centred, unit-norm, full-column-rank X."""
+    """Williams et al.'s partial whitening as netrep's ``whiten`` defines it, for a centred,
+    full-column-rank X: ``X (α I + (1 − α) (XᵀX)^{-1/2})`` with the unnormalised ``XᵀX``."""
     if alpha == 1.0:
         return X
     lam, V = np.linalg.eigh(X.T @ X)
@@ -137,7 +138,9 @@ def partial_whiten(X: np.ndarray, alpha: float) -> np.ndarray:
 
 
 def angular_shape(X, Y, alpha: float = 1.0) -> float:
-    Xa, Ya = partial_whiten(unit(X), alpha), partial_whiten(unit(Y), alpha)
+    """netrep's LinearMetric(alpha, center_columns=True, zero_pad=True) angular score: centre,
+    zero-pad, partially whiten, rotate Y onto X, angle between the two."""
+    Xa, Ya = partial_whiten(centred(X), alpha), partial_whiten(centred(Y), alpha)
     width = max(Xa.shape[1], Ya.shape[1])
     Xa, Ya = pad(Xa, width), pad(Ya, width)
     R, _ = orthogonal_procrustes(Ya, Xa)  # best rotation of Y onto X

@@ -24,9 +24,10 @@ import numpy as np
 from simfunc.errors import InputError
 from simfunc.validation import check_positive
 
-from ._linalg import centre_gram, check_flag, safe_ratio, sq_frobenius
+from ._linalg import centre_gram, check_flag, inner, safe_ratio, sq_frobenius
 from ._prepared import Pair, PreparedFeatures, prepare_pair, require_examples
 from ._stacked import DEBIASED_MIN_EXAMPLES, linear_cka_pair
+from ._xp import is_tensor, namespace
 
 __all__ = ["linear_cka", "rbf_cka", "compare_linear_cka", "compare_rbf_cka"]
 
@@ -68,6 +69,8 @@ def linear_cka(X: Any, Y: Any, debiased: bool = False) -> float:
     Reference: Kornblith, Norouzi, Lee & Hinton (2019), ICML.
     """
     debiased = check_flag(debiased, "debiased")
+    if is_tensor(X) or is_tensor(Y):
+        return compare_linear_cka(prepare_pair(X, Y, keep_raw=False), debiased=debiased)
     return linear_cka_pair(X, Y, debiased=debiased)
 
 
@@ -82,7 +85,7 @@ def _debiased_hsic(cross: float, rows_x: np.ndarray, rows_y: np.ndarray, n: int)
     total_y = float(rows_y.sum())
     return (
         cross
-        - n / (n - 2.0) * float(np.dot(rows_x, rows_y))
+        - n / (n - 2.0) * inner(rows_x, rows_y)
         + total_x * total_y / ((n - 1.0) * (n - 2.0))
     )
 
@@ -127,7 +130,7 @@ def _gram_form(pair: Pair, debiased: bool) -> float:
         gram_x, gram_y = _linear_u_centred(x), _linear_u_centred(y)
     else:
         gram_x, gram_y = x.gram, y.gram  # Grams of centred features are already centred
-    cross = float(np.dot(gram_x.ravel(), gram_y.ravel()))
+    cross = inner(gram_x, gram_y)
     self_x, self_y = sq_frobenius(gram_x), sq_frobenius(gram_y)
     if debiased:
         _check_self_hsic(self_x, self_y, x.name, y.name)
@@ -184,20 +187,21 @@ def rbf_kernel(model: PreparedFeatures, threshold: float) -> np.ndarray:
     option set, which is what ``pairwise`` holds in memory for this measure.
     """
     centred = model.centred
+    xp = namespace(centred)
     gram = model.__dict__["gram"] if "gram" in model.__dict__ else centred @ centred.T
-    sq_norms = np.diagonal(gram)
-    distances = np.add.outer(sq_norms, sq_norms)  # exactly symmetric, like the Gram
+    sq_norms = xp.diagonal(gram)
+    distances = sq_norms[:, None] + sq_norms[None, :]  # exactly symmetric, like the Gram
     distances -= 2.0 * gram
-    np.maximum(distances, 0.0, out=distances)  # rounding can leave tiny negatives
-    np.fill_diagonal(distances, 0.0)
-    median = float(np.median(distances))
+    xp.maximum(distances, 0.0, out=distances)  # rounding can leave tiny negatives
+    xp.fill_diagonal(distances, 0.0)
+    median = float(xp.median(distances))
     if not median > 0.0:
         raise InputError(
             f"{model.name}: the median squared distance between its examples is zero (most "
             "examples are identical), so the RBF bandwidth is zero"
         )
     distances *= -1.0 / (2.0 * threshold**2 * median)
-    return np.exp(distances, out=distances)
+    return xp.exp(distances, out=distances)
 
 
 def compare_rbf_cka(pair: Pair, threshold: float = 1.0, debiased: bool = False) -> float:
@@ -208,7 +212,7 @@ def compare_rbf_cka(pair: Pair, threshold: float = 1.0, debiased: bool = False) 
         require_examples(pair, DEBIASED_MIN_EXAMPLES, "debiased CKA")
     kernel_x = _centred_rbf(pair.x, threshold, debiased)
     kernel_y = _centred_rbf(pair.y, threshold, debiased)
-    cross = float(np.dot(kernel_x.ravel(), kernel_y.ravel()))
+    cross = inner(kernel_x, kernel_y)
     self_x, self_y = sq_frobenius(kernel_x), sq_frobenius(kernel_y)
     if debiased:
         _check_self_hsic(self_x, self_y, pair.x.name, pair.y.name)

@@ -18,6 +18,7 @@ from simfunc.errors import InputError
 from simfunc.validation import check_int
 
 from ._prepared import Pair, PreparedFeatures, prepare_pair
+from ._xp import is_tensor
 
 __all__ = ["mutual_knn", "compare_mutual_knn", "nearest_neighbors"]
 
@@ -30,7 +31,8 @@ def _check_k(k: Any, n: int) -> int:
     if k >= n:
         raise InputError(
             f"k must be smaller than the number of examples ({n}): each example has only "
-            f"{n - 1} other examples to be neighbours with, got k={k}"
+            f"{n - 1} other examples to be neighbours with, got k={k}; mutual k-NN with k={k} "
+            f"needs at least {k + 1} examples"
         )
     return k
 
@@ -60,14 +62,10 @@ def nearest_neighbors(model: PreparedFeatures, k: int) -> np.ndarray:
 
 def _nearest_neighbors(model: PreparedFeatures, k: int) -> np.ndarray:
     data = model.data
+    if is_tensor(data):
+        return _nearest_neighbors_torch(model, k)
     norms = np.sqrt(np.einsum("ij,ij->i", data, data))
-    zero_rows = np.flatnonzero(norms == 0.0)
-    if zero_rows.size:
-        raise InputError(
-            f"{model.name} has {zero_rows.size} all-zero row(s), the first at example "
-            f"{zero_rows[0]}: an all-zero example has no direction, so its neighbours are "
-            "undefined"
-        )
+    _check_no_zero_rows(model, np.flatnonzero(norms == 0.0))
     unit = data / norms[:, None]
     n = unit.shape[0]
     neighbours = np.empty((n, k), dtype=np.intp)
@@ -78,6 +76,35 @@ def _nearest_neighbors(model: PreparedFeatures, k: int) -> np.ndarray:
         similarity[np.arange(stop - start), np.arange(start, stop)] = -np.inf  # not itself
         neighbours[start:stop] = np.argpartition(similarity, n - k, axis=1)[:, n - k :]
     return neighbours
+
+
+def _check_no_zero_rows(model: PreparedFeatures, zero_rows: np.ndarray) -> None:
+    if zero_rows.size:
+        raise InputError(
+            f"{model.name} has {zero_rows.size} all-zero row(s), the first at example "
+            f"{zero_rows[0]}: an all-zero example has no direction, so its neighbours are "
+            "undefined"
+        )
+
+
+def _nearest_neighbors_torch(model: PreparedFeatures, k: int) -> np.ndarray:
+    """The same neighbour sets computed by torch on the tensor's device (``topk``)."""
+    import torch
+
+    data = model.data
+    norms = torch.linalg.vector_norm(data, dim=1)
+    _check_no_zero_rows(model, torch.nonzero(norms == 0.0).reshape(-1).cpu().numpy())
+    unit = data / norms[:, None]
+    n = unit.shape[0]
+    neighbours = torch.empty((n, k), dtype=torch.long, device=unit.device)
+    block = max(1, _BLOCK_ELEMENTS // n)
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        similarity = unit[start:stop] @ unit.T
+        rows = torch.arange(stop - start, device=unit.device)
+        similarity[rows, rows + start] = -torch.inf  # not itself
+        neighbours[start:stop] = torch.topk(similarity, k, dim=1).indices
+    return neighbours.cpu().numpy()
 
 
 def compare_mutual_knn(pair: Pair, k: int = 10) -> float:

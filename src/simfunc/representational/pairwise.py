@@ -29,8 +29,9 @@ from simfunc.errors import InputError
 from simfunc.measure import Measure
 
 from ._linalg import check_flag
-from ._prepared import Pair, PreparedFeatures, prepare_pair
+from ._prepared import Pair, PreparedFeatures, prepare_pair, same_backend
 from ._stacked import stacked_linear_cka
+from ._xp import is_tensor
 from .cka import linear_cka
 from .registry import MEASURES, check_options, comparator, get_measure
 
@@ -56,6 +57,9 @@ def pairwise(
     Memory: linear CKA holds one stacked float64 copy of all the features plus bounded
     intermediates; the other measures keep each model's prepared pieces for the whole run
     (its centred copy and, for rbf_cka, one n × n kernel; for rsa, n(n−1)/2 ranks).
+
+    Torch tensors are compared in torch on their device (numpy inputs among them are moved
+    there), pair by pair with each model's preparation shared, for every measure.
     """
     chosen = get_measure(measure)
     check_options(chosen, options)
@@ -63,7 +67,8 @@ def pairwise(
     if not isinstance(features, Mapping) or not features:
         raise InputError("features must be a non-empty mapping {name: (n, p) features}")
     names = list(features)
-    if chosen.fn is linear_cka:
+    on_device = any(is_tensor(features[name]) for name in names)
+    if chosen.fn is linear_cka and not on_device:
         labels = [_label(name) for name in names]
         values = stacked_linear_cka([features[name] for name in names], labels, **merged)
     else:
@@ -79,6 +84,10 @@ def _label(name: Any) -> str:
 def _prepare_all(features: Mapping[Any, Any], names: list[Any]) -> list[PreparedFeatures]:
     prepared = [PreparedFeatures(features[name], _label(name)) for name in names]
     _check_rows([(model.name, model.n) for model in prepared])
+    tensors = [model for model in prepared if model.is_tensor]
+    for model in prepared:  # torch inputs: everything on the first tensor's device
+        if tensors:
+            same_backend(tensors[0], model)
     return prepared
 
 
