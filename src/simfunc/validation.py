@@ -94,11 +94,15 @@ def check_finite(array: np.ndarray, name: str) -> None:
     )
 
 
-def as_features(X: Any, name: str = "X", min_examples: int = 2) -> np.ndarray:
+def as_features(
+    X: Any, name: str = "X", min_examples: int = 2, dtype: Any = np.float64
+) -> np.ndarray:
     """Validate a feature matrix and return it as a C-contiguous float64 array (n, p).
 
     Rows are examples. Extra trailing axes (channels, height, width) are flattened into
-    features. Requires at least ``min_examples`` rows and one feature, all finite.
+    features. Requires at least ``min_examples`` rows and one feature, all finite. ``dtype``
+    is the dtype returned (float64 by default; ``None``: float32 input stays float32, any
+    other becomes float64); an input already of that dtype and C-contiguous is not copied.
     """
     array = to_numpy(X, name)
     if array.ndim < 2:
@@ -115,7 +119,9 @@ def as_features(X: Any, name: str = "X", min_examples: int = 2) -> np.ndarray:
         )
     array = array.reshape(n, -1)
     check_finite(array, name)
-    return np.ascontiguousarray(array, dtype=np.float64)
+    if dtype is None:
+        dtype = np.float32 if array.dtype == np.float32 else np.float64
+    return np.ascontiguousarray(array, dtype=dtype)
 
 
 def as_feature_tensor(

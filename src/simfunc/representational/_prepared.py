@@ -55,18 +55,19 @@ __all__ = [
 MIN_EXAMPLES = 3
 
 
-def validated_features(X: Any, name: str) -> tuple[np.ndarray, bool]:
+def validated_features(X: Any, name: str, dtype: Any = np.float64) -> tuple[np.ndarray, bool]:
     """Validate a feature matrix; return (float64 data, whether it is a private copy).
 
-    numpy in, numpy out; a torch tensor stays a tensor on its device. Raises InputError for
-    every bad input, including fewer than ``MIN_EXAMPLES`` examples and a constant matrix.
+    numpy in, numpy out (``dtype``: float64, or float32 for the float32 fast path of linear
+    CKA); a torch tensor stays a tensor on its device. Raises InputError for every bad input,
+    including fewer than ``MIN_EXAMPLES`` examples and a constant matrix.
     """
     if is_tensor(X):
         data = as_feature_tensor(X, name, min_examples=1)
         owned = data.data_ptr() != X.data_ptr()
     else:
         raw = to_numpy(X, name)
-        data = as_features(raw, name, min_examples=1)
+        data = as_features(raw, name, min_examples=1, dtype=dtype)
         owned = not np.may_share_memory(data, raw)
     n = data.shape[0]
     if n < MIN_EXAMPLES:

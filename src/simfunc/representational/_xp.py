@@ -186,6 +186,13 @@ class _TorchNumpy:
         return torch.flip(a, dims=(axis,))
 
     @staticmethod
+    def diag(values: Any) -> Any:
+        """A diagonal matrix from a vector (numpy's ``diag`` of a 1-D array)."""
+        import torch
+
+        return torch.diag(values)
+
+    @staticmethod
     def diagonal(a: Any) -> Any:
         import torch
 

@@ -22,17 +22,19 @@ from typing import Any
 import numpy as np
 
 from simfunc.errors import InputError
-from simfunc.validation import check_positive
+from simfunc.validation import check_choice, check_positive
 
 from ._linalg import centre_gram, check_flag, inner, safe_ratio, sq_frobenius
 from ._prepared import Pair, PreparedFeatures, prepare_pair, require_examples
 from ._stacked import DEBIASED_MIN_EXAMPLES, linear_cka_pair
 from ._xp import is_tensor, namespace
 
-__all__ = ["linear_cka", "rbf_cka", "compare_linear_cka", "compare_rbf_cka"]
+__all__ = ["linear_cka", "rbf_cka", "compare_linear_cka", "compare_rbf_cka", "PRECISIONS"]
+
+PRECISIONS = ("float64", "float32")
 
 
-def linear_cka(X: Any, Y: Any, debiased: bool = False) -> float:
+def linear_cka(X: Any, Y: Any, debiased: bool = False, precision: str = "float64") -> float:
     """Linear CKA between representations X (n, p) and Y (n, q) of the same n examples.
 
     Feature-space form (Kornblith et al. 2019, eq. 4), with column-centred Xc, Yc::
@@ -57,10 +59,24 @@ def linear_cka(X: Any, Y: Any, debiased: bool = False) -> float:
 
     Debiased CKA can be slightly negative, lies in [−1, 1] and needs n >= 4.
 
+    Torch tensors are computed in torch on their device (float64; float32 on MPS), with the
+    same checks and the same value as numpy to ~1e-13 (``torch_linear_cka`` is the
+    differentiable version).
+
+    ``precision="float32"`` is the **fast path for large float32 features**: column means
+    are accumulated in float64 and the features centred in float64, then cast to float32;
+    the products ``ZᵀZ`` run in float32 (one symmetric product of the stacked, centred
+    features for numpy; TF32 off on CUDA) and every sum of squares is accumulated in float64.
+    About twice as fast as float64 and half the memory; on features with a +1e4 offset it
+    stays within 1e-6 of the float64 value, where float32-native implementations (which
+    centre in float32) are off by 1e-5 to 1e-3 (``benchmarks/measures.py``). A float64 input
+    is centred before it is cast down.
+
     Args:
         X: (n, p) numpy array or torch tensor (extra axes are flattened).
         Y: (n, q) features of the same examples.
         debiased: use the unbiased HSIC estimator.
+        precision: "float64" (default) or "float32" (the fast path above).
 
     Returns:
         CKA in [0, 1] (1: identical up to rotation, translation and scale).
@@ -69,9 +85,26 @@ def linear_cka(X: Any, Y: Any, debiased: bool = False) -> float:
     Reference: Kornblith, Norouzi, Lee & Hinton (2019), ICML.
     """
     debiased = check_flag(debiased, "debiased")
+    precision = check_choice(precision, "precision", PRECISIONS)
     if is_tensor(X) or is_tensor(Y):
+        if precision == "float32":
+            return _torch_float32(X, Y, debiased)
         return compare_linear_cka(prepare_pair(X, Y, keep_raw=False), debiased=debiased)
-    return linear_cka_pair(X, Y, debiased=debiased)
+    dtype = np.float32 if precision == "float32" else np.float64
+    return linear_cka_pair(X, Y, debiased=debiased, dtype=dtype)
+
+
+def _torch_float32(X: Any, Y: Any, debiased: bool) -> float:
+    """The float32 fast path for tensors (a numpy input joins the tensor's device)."""
+    import torch
+
+    from .torch_cka import torch_linear_cka
+
+    device = X.device if is_tensor(X) else Y.device
+    X, Y = (v if is_tensor(v) else torch.as_tensor(np.asarray(v), device=device) for v in (X, Y))
+    with torch.no_grad():
+        value = float(torch_linear_cka(X, Y, debiased=debiased, dtype=torch.float32))
+    return float(np.clip(value, -1.0 if debiased else 0.0, 1.0))
 
 
 def _feature_form_is_cheaper(n: int, p: int, q: int) -> bool:
@@ -94,9 +127,11 @@ def _linear_u_centred(model: PreparedFeatures) -> np.ndarray:
     return model.cached("linear_u_centred", lambda m: centre_gram(m.gram, unbiased=True))
 
 
-def compare_linear_cka(pair: Pair, debiased: bool = False) -> float:
-    """Linear CKA on a prepared pair (see ``linear_cka``)."""
+def compare_linear_cka(pair: Pair, debiased: bool = False, precision: str = "float64") -> float:
+    """Linear CKA on a prepared pair (see ``linear_cka``); prepared pairs are float64."""
     debiased = check_flag(debiased, "debiased")
+    if check_choice(precision, "precision", PRECISIONS) != "float64":
+        raise InputError("precision: a prepared pair is float64; call linear_cka for float32")
     if debiased:
         require_examples(pair, DEBIASED_MIN_EXAMPLES, "debiased CKA")
     x, y, n = pair.x, pair.y, pair.n

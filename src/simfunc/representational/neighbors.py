@@ -26,13 +26,14 @@ __all__ = ["mutual_knn", "compare_mutual_knn", "nearest_neighbors"]
 _BLOCK_ELEMENTS = 2**24
 
 
-def _check_k(k: Any, n: int) -> int:
+def _check_k(k: Any, pair: Pair) -> int:
     k = check_int(k, "k", minimum=1)
+    n = pair.n
     if k >= n:
         raise InputError(
-            f"k must be smaller than the number of examples ({n}): each example has only "
-            f"{n - 1} other examples to be neighbours with, got k={k}; mutual k-NN with k={k} "
-            f"needs at least {k + 1} examples"
+            f"k must be smaller than the number of examples ({n}), got k={k}: {pair.x.name} and "
+            f"{pair.y.name} have {n} example(s), and mutual k-NN with k={k} needs at least "
+            f"{k + 1} (each example has only {n - 1} others to be neighbours with)"
         )
     return k
 
@@ -108,7 +109,7 @@ def _nearest_neighbors_torch(model: PreparedFeatures, k: int) -> np.ndarray:
 
 
 def compare_mutual_knn(pair: Pair, k: int = 10) -> float:
-    k = _check_k(k, pair.n)
+    k = _check_k(k, pair)
     both = np.concatenate([nearest_neighbors(pair.x, k), nearest_neighbors(pair.y, k)], axis=1)
     both.sort(axis=1)
     # Each set has k distinct indices, so a repeated index is exactly a shared neighbour.

@@ -114,7 +114,7 @@ class LinearCKA:
         if self._x is None or self._y is None:
             raise InputError("LinearCKA has no data: call update(X_batch, Y_batch) first")
         n = self.n_examples
-        minimum = 4 if debiased else 2
+        minimum = 4 if debiased else 3  # the rule of every representational measure: n >= 3
         if n < minimum:
             what = "debiased CKA" if debiased else "CKA"
             raise InputError(
