@@ -242,6 +242,12 @@ class _TorchNumpy:
         return torch.as_tensor(values, dtype=like.dtype, device=like.device)
 
     @staticmethod
+    def concatenate(arrays: list[Any], axis: int = 0) -> Any:
+        import torch
+
+        return torch.cat(arrays, dim=axis)
+
+    @staticmethod
     def hstack(arrays: list[Any]) -> Any:
         import torch
 

@@ -18,7 +18,7 @@ from simfunc.errors import InputError
 from simfunc.validation import check_int
 
 from ._prepared import Pair, PreparedFeatures, prepare_pair
-from ._xp import is_tensor
+from ._xp import is_tensor, namespace
 
 __all__ = ["mutual_knn", "compare_mutual_knn", "nearest_neighbors"]
 
@@ -66,7 +66,7 @@ def _nearest_neighbors(model: PreparedFeatures, k: int) -> np.ndarray:
     if is_tensor(data):
         return _nearest_neighbors_torch(model, k)
     norms = np.sqrt(np.einsum("ij,ij->i", data, data))
-    _check_no_zero_rows(model, np.flatnonzero(norms == 0.0))
+    _check_no_zero_rows(model, norms)
     unit = data / norms[:, None]
     n = unit.shape[0]
     neighbours = np.empty((n, k), dtype=np.intp)
@@ -79,22 +79,24 @@ def _nearest_neighbors(model: PreparedFeatures, k: int) -> np.ndarray:
     return neighbours
 
 
-def _check_no_zero_rows(model: PreparedFeatures, zero_rows: np.ndarray) -> None:
-    if zero_rows.size:
+def _check_no_zero_rows(model: PreparedFeatures, norms: Any) -> None:
+    zero = norms == 0.0
+    count = int(zero.sum())
+    if count:
         raise InputError(
-            f"{model.name} has {zero_rows.size} all-zero row(s), the first at example "
-            f"{zero_rows[0]}: an all-zero example has no direction, so its neighbours are "
-            "undefined"
+            f"{model.name} has {count} all-zero row(s), the first at example "
+            f"{int((zero * 1).argmax())}: an all-zero example has no direction, so its "
+            "neighbours are undefined"
         )
 
 
-def _nearest_neighbors_torch(model: PreparedFeatures, k: int) -> np.ndarray:
+def _nearest_neighbors_torch(model: PreparedFeatures, k: int) -> Any:
     """The same neighbour sets computed by torch on the tensor's device (``topk``)."""
     import torch
 
     data = model.data
-    norms = torch.linalg.vector_norm(data, dim=1)
-    _check_no_zero_rows(model, torch.nonzero(norms == 0.0).reshape(-1).cpu().numpy())
+    norms = torch.sqrt(torch.einsum("ij,ij->i", data, data))
+    _check_no_zero_rows(model, norms)
     unit = data / norms[:, None]
     n = unit.shape[0]
     neighbours = torch.empty((n, k), dtype=torch.long, device=unit.device)
@@ -105,13 +107,14 @@ def _nearest_neighbors_torch(model: PreparedFeatures, k: int) -> np.ndarray:
         rows = torch.arange(stop - start, device=unit.device)
         similarity[rows, rows + start] = -torch.inf  # not itself
         neighbours[start:stop] = torch.topk(similarity, k, dim=1).indices
-    return neighbours.cpu().numpy()
+    return neighbours
 
 
 def compare_mutual_knn(pair: Pair, k: int = 10) -> float:
     k = _check_k(k, pair)
-    both = np.concatenate([nearest_neighbors(pair.x, k), nearest_neighbors(pair.y, k)], axis=1)
-    both.sort(axis=1)
+    sets_x, sets_y = nearest_neighbors(pair.x, k), nearest_neighbors(pair.y, k)
+    xp = namespace(sets_x)
+    both = xp.sort(xp.concatenate([sets_x, sets_y], axis=1), axis=1)
     # Each set has k distinct indices, so a repeated index is exactly a shared neighbour.
-    shared = np.count_nonzero(both[:, 1:] == both[:, :-1], axis=1)
-    return float(np.clip(shared.mean() / k, 0.0, 1.0))
+    shared = xp.count_nonzero(both[:, 1:] == both[:, :-1], axis=1)
+    return float(np.clip(float(shared.sum()) / (pair.n * k), 0.0, 1.0))

@@ -48,9 +48,10 @@ def torch_linear_cka(
         X: (n, p) tensor (extra axes are flattened); any float dtype, any device.
         Y: (n, q) tensor of the same n examples, on the same device.
         debiased: unbiased HSIC estimator (Song et al. 2012); needs n >= 4.
-        eps: added to the denominator ``sqrt(HSIC(X,X) HSIC(Y,Y))``. With the default 0 a
-            vanishing denominator raises InputError; a training penalty may pass e.g. 1e-12
-            so that a degenerate batch gives a finite value instead (no error).
+        eps: added to the denominator ``sqrt(HSIC(X,X) HSIC(Y,Y))``. With the default 0,
+            constant features and a vanishing denominator raise InputError; a training
+            penalty may pass e.g. 1e-12 so that a degenerate batch (a constant one, say) gives
+            a finite value (0) instead of stopping the training.
         dtype: computation dtype: None (float64; float32 on MPS) or ``torch.float32`` for the
             float32 fast path (see the module docstring).
 
@@ -59,15 +60,15 @@ def torch_linear_cka(
         Backpropagating through it gives the gradients with respect to X and Y.
 
     Raises InputError (before any arithmetic) for non-tensors, tensors on different devices,
-    NaN or infinite values, different row counts, fewer than 3 examples (4 debiased) and
-    constant features. Invariances as ``linear_cka``.
+    NaN or infinite values, different row counts, fewer than 3 examples (4 debiased) and,
+    when ``eps == 0``, constant features. Invariances as ``linear_cka``.
     """
     import torch
 
     debiased = check_flag(debiased, "debiased")
     if not (isinstance(eps, (int, float)) and not isinstance(eps, bool)) or not eps >= 0:
         raise InputError(f"eps must be a number >= 0, got {eps!r}")
-    X, Y = _validated(X, "X"), _validated(Y, "Y")
+    X, Y = _validated(X, "X", eps == 0.0), _validated(Y, "Y", eps == 0.0)
     if X.device != Y.device:
         raise InputError(f"Y is on {Y.device} but X is on {X.device}: put both on the same device")
     n = X.shape[0]
@@ -108,7 +109,7 @@ def torch_linear_cka(
     return value.to(dtype)
 
 
-def _validated(value: Any, name: str) -> Any:
+def _validated(value: Any, name: str, refuse_constant: bool) -> Any:
     """The checks of every measure (``as_feature_tensor``), on a tensor that keeps its graph."""
     import torch
 
@@ -120,7 +121,7 @@ def _validated(value: Any, name: str) -> Any:
     floating = value.dtype.is_floating_point
     checked = as_feature_tensor(value, name, min_examples=1,
                                 dtype=value.dtype if floating else torch.float64)
-    if is_constant_matrix(checked):
+    if refuse_constant and is_constant_matrix(checked):
         raise InputError(
             f"{name} is constant: every one of its {checked.shape[1]} feature(s) takes the "
             "same value on every example, so it has no representation to compare"
