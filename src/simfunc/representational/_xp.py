@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["is_tensor", "namespace", "TORCH", "compute_dtype", "upper_triangle", "unique_rows", "rankdata", "like"]
+__all__ = ["is_tensor", "namespace", "TORCH", "compute_dtype", "upper_triangle", "unique_rows", "rankdata"]
 
 
 def is_tensor(value: Any) -> bool:
@@ -76,7 +76,6 @@ class _TorchNumpy:
     """The numpy names the measures use, computed by torch where the tensors live."""
 
     linalg = _TorchLinalg()
-    name = "torch"
 
     # -- elementwise and reductions ----------------------------------------------------------
 
@@ -99,12 +98,6 @@ class _TorchNumpy:
         import torch
 
         return torch.exp(a, out=out) if out is not None else torch.exp(a)
-
-    @staticmethod
-    def arccos(a: Any) -> Any:
-        import torch
-
-        return torch.arccos(torch.as_tensor(a))
 
     @staticmethod
     def clip(a: Any, low: float, high: float) -> Any:
@@ -131,14 +124,6 @@ class _TorchNumpy:
         import torch
 
         return torch.einsum(subscripts, *operands)
-
-    @staticmethod
-    def mean(a: Any, axis: int | None = None) -> Any:
-        return a.mean() if axis is None else a.mean(dim=axis)
-
-    @staticmethod
-    def sum(a: Any, axis: int | None = None) -> Any:
-        return a.sum() if axis is None else a.sum(dim=axis)
 
     @staticmethod
     def cumsum(a: Any) -> Any:
@@ -170,12 +155,6 @@ class _TorchNumpy:
         import torch
 
         return torch.count_nonzero(a) if axis is None else torch.count_nonzero(a, dim=axis)
-
-    @staticmethod
-    def isfinite(a: Any) -> Any:
-        import torch
-
-        return torch.isfinite(a)
 
     # -- shapes and copies ---------------------------------------------------------------
 
@@ -211,47 +190,10 @@ class _TorchNumpy:
         return a.clone()
 
     @staticmethod
-    def zeros_like(a: Any) -> Any:
-        import torch
-
-        return torch.zeros_like(a)
-
-    @staticmethod
-    def empty(shape: tuple[int, ...], like: Any) -> Any:
-        import torch
-
-        return torch.empty(shape, dtype=like.dtype, device=like.device)
-
-    @staticmethod
-    def eye(count: int, like: Any) -> Any:
-        import torch
-
-        return torch.eye(count, dtype=like.dtype, device=like.device)
-
-    @staticmethod
-    def arange(count: int, like: Any) -> Any:
-        import torch
-
-        return torch.arange(count, device=like.device)
-
-    @staticmethod
-    def asarray(values: Any, like: Any) -> Any:
-        """``values`` (numbers, numpy or torch) as a tensor on ``like``'s device and dtype."""
-        import torch
-
-        return torch.as_tensor(values, dtype=like.dtype, device=like.device)
-
-    @staticmethod
     def concatenate(arrays: list[Any], axis: int = 0) -> Any:
         import torch
 
         return torch.cat(arrays, dim=axis)
-
-    @staticmethod
-    def hstack(arrays: list[Any]) -> Any:
-        import torch
-
-        return torch.hstack(arrays)
 
     @staticmethod
     def sort(a: Any, axis: int = -1) -> Any:
@@ -317,10 +259,3 @@ def rankdata(values: Any) -> Any:
     from scipy.stats import rankdata as scipy_rankdata
 
     return scipy_rankdata(values)
-
-
-def like(values: Any, reference: Any) -> Any:
-    """``values`` on ``reference``'s backend (and device/dtype for torch)."""
-    if is_tensor(reference):
-        return TORCH.asarray(values, reference)
-    return np.asarray(values, dtype=reference.dtype)

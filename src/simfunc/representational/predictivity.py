@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from simfunc.errors import InputError
-from simfunc.validation import check_int
+from simfunc.validation import check_int, check_positive
 
 from ._prepared import Pair, prepare_pair
 from ._xp import is_tensor, namespace
@@ -46,14 +46,6 @@ __all__ = [
 
 DEFAULT_FOLDS = 5
 DEFAULT_RIDGE = 1e-2
-
-
-def _check_ridge(ridge: Any) -> float:
-    if isinstance(ridge, bool) or not isinstance(ridge, (int, float, np.floating, np.integer)):
-        raise InputError(f"ridge must be a finite number > 0, got {ridge!r}")
-    if not np.isfinite(ridge) or ridge <= 0:
-        raise InputError(f"ridge must be a finite number > 0, got {ridge!r}")
-    return float(ridge)
 
 
 def linear_predictivity(
@@ -82,7 +74,7 @@ def linear_predictivity(
 
 def _check_options(folds: Any, ridge: Any, seed: Any) -> tuple[int, float, int]:
     folds = check_int(folds, "folds", minimum=2)
-    ridge = _check_ridge(ridge)
+    ridge = check_positive(ridge, "ridge")
     seed = check_int(seed, "seed", minimum=0)
     return folds, ridge, seed
 
