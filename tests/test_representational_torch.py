@@ -298,3 +298,28 @@ def test_cuda_differentiable_cka_and_float32_fast_path():
     fast = rep.linear_cka(torch.from_numpy(X32).cuda(), torch.from_numpy(Y32).cuda(),
                           precision="float32")
     assert fast == pytest.approx(rep.linear_cka(X32, Y32), abs=1e-6)
+
+
+@pytest.mark.parametrize("debiased", [False, True])
+def test_streaming_accumulates_torch_batches_on_their_device(debiased, monkeypatch):
+    X, Y = _related(90, 5, 7, seed=12)
+    X = X + 1e4
+    batches = [(torch.from_numpy(X[i:i + 20]), torch.from_numpy(Y[i:i + 20]))
+               for i in range(0, 90, 20)]
+    metric = rep.LinearCKA()
+    metric.update(*batches[0])
+    metric.update(X[20:40], Y[20:40])  # numpy batches join the first batch's device
+    original_numpy = torch.Tensor.numpy
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a batch was copied to numpy")
+
+    monkeypatch.setattr(torch.Tensor, "numpy", refuse)
+    for batch in batches[2:]:
+        metric.update(*batch)
+    assert metric._x.outer.device.type == "cpu" and torch.is_tensor(metric._x.outer)
+    monkeypatch.setattr(torch.Tensor, "numpy", original_numpy)
+    assert metric.compute(debiased=debiased) == pytest.approx(
+        ref.linear_cka(X, Y, debiased), abs=1e-11)  # fmt: skip
+    with pytest.raises(InputError, match="^X_batch contains"):
+        metric.update(torch.full((3, 5), torch.nan, dtype=torch.float64), Y[:3])
