@@ -128,8 +128,15 @@ def basis_cross(pair: Any, count_x: int | None = None, count_y: int | None = Non
     whose singular values are the canonical correlations.
 
     Both covariance bases: ``W_xᵀ (F_xᵀF_y) W_y`` from the pair's cached cross product. One
-    explicit basis: ``U_xᵀ F_y W_y`` (or its mirror). Both explicit: ``U_xᵀ U_y``.
+    explicit basis: ``U_xᵀ F_y W_y`` (or its mirror). Both explicit: ``U_xᵀ U_y``. The full
+    matrix (every kept direction) is cached on the pair, shared by every measure that uses it.
     """
+    if count_x is None and count_y is None:
+        return pair.cached("basis_cross", lambda p: _cross(p, None, None))
+    return _cross(pair, count_x, count_y)
+
+
+def _cross(pair: Any, count_x: int | None, count_y: int | None) -> Any:
     bx, by = pair.x.basis, pair.y.basis
     if bx.explicit and by.explicit:
         return bx.left(count_x).T @ by.left(count_y)

@@ -32,7 +32,7 @@ from simfunc.validation import check_fraction
 from ._basis import basis_cross, basis_matrix
 from ._linalg import sq_frobenius
 from ._prepared import Pair, PreparedFeatures, prepare_pair_with_covariances
-from ._xp import namespace
+from ._xp import is_tensor, namespace
 
 __all__ = [
     "canonical_correlations",
@@ -73,7 +73,7 @@ def _correlations_of(matrix: np.ndarray) -> np.ndarray:
 
 
 def _to_numpy(values: Any) -> np.ndarray:
-    return values.cpu().numpy() if hasattr(values, "cpu") else values
+    return values.cpu().numpy() if is_tensor(values) else values
 
 
 def canonical_correlations(X: Any, Y: Any) -> np.ndarray:

@@ -99,9 +99,60 @@ def compare_linear_predictivity(
         )
     assignment = fold_assignment(n, folds, seed)
     source, target = pair.x.centred, pair.y.centred
-    forward = _cross_validated_r2(source, target, assignment, folds, ridge, pair.y.name)
-    backward = _cross_validated_r2(target, source, assignment, folds, ridge, pair.x.name)
+    smallest_train = n - int(np.bincount(assignment).max())
+    if max(pair.x.width, pair.y.width) <= smallest_train:
+        forward, backward = _both_directions_from_moments(
+            source, target, assignment, folds, ridge, (pair.y.name, pair.x.name)
+        )
+    else:
+        forward = _cross_validated_r2(source, target, assignment, folds, ridge, pair.y.name)
+        backward = _cross_validated_r2(target, source, assignment, folds, ridge, pair.x.name)
     return float(min((forward + backward) / 2.0, 1.0))
+
+
+def _both_directions_from_moments(
+    X: Any, Y: Any, assignment: np.ndarray, folds: int, ridge: float, names: tuple[str, str]
+) -> tuple[float, float]:
+    """Both R²s when both widths fit the training folds (the primal form), fold by fold from
+    the second moments of all the (globally centred) examples, ``G = [X Y]ᵀ[X Y]``: a fold's
+    training moments are G minus its test block's, re-centred by the training means. Each
+    fold costs a product of its test rows and two p × p (q × q) solves instead of two
+    products of all its training rows. The features were centred globally, so the training
+    means are small and the downdate loses no accuracy."""
+    xp = namespace(X)
+    p = X.shape[1]
+    stacked = xp.concatenate([X, Y], axis=1)
+    moments = stacked.T @ stacked
+    sums = stacked.sum(axis=0)
+    residual, total = [0.0, 0.0], [0.0, 0.0]
+    for fold in range(folds):
+        test = _indices(assignment == fold, X)
+        held_out = stacked[test]
+        count = stacked.shape[0] - held_out.shape[0]
+        mean = (sums - held_out.sum(axis=0)) / count
+        centred_moments = moments - held_out.T @ held_out - count * (mean[:, None] * mean[None, :])
+        held_out = held_out - mean
+        for direction, (source, target) in enumerate(
+            ((slice(0, p), slice(p, None)), (slice(p, None), slice(0, p)))
+        ):
+            gram = centred_moments[source, source]
+            scale = float(xp.diagonal(gram).sum())
+            test_y = held_out[:, target]
+            if scale > 0.0:
+                gram = _add_to_diagonal(gram * 1.0, ridge * scale)
+                # predictions X_te W = X_te (AᵀA + λI)^{-1} AᵀB, solved against the test rows
+                solved = xp.linalg.solve(gram, held_out[:, source].T)
+                error = test_y - solved.T @ centred_moments[source, target]
+            else:
+                error = test_y
+            residual[direction] += float((error * error).sum())
+            total[direction] += float((test_y * test_y).sum())
+    for direction, name in enumerate(names):
+        if not total[direction] > 0.0:
+            raise InputError(
+                f"{name}: every held-out example equals its training mean, so R² is undefined"
+            )
+    return 1.0 - residual[0] / total[0], 1.0 - residual[1] / total[1]
 
 
 def _cross_validated_r2(
