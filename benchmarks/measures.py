@@ -3,9 +3,12 @@
 Each case times simfunc and a reference written here, in the same run on the same data, and
 prints both times, their ratio (simfunc / reference) with its target, and an accuracy check.
 
-    python benchmarks/measures.py            # full sizes (float64; minutes on 2 cores)
+    python benchmarks/measures.py            # full sizes (minutes on 2 cores)
     python benchmarks/measures.py --quick    # small smoke sizes (targets are not judged)
     python benchmarks/measures.py --case cca # only the cases whose name contains "cca"
+
+Peer libraries (pytorch-cka, ckatorch, repsim) are loaded when importable, e.g. from a scratch
+venv on PYTHONPATH, and skipped otherwise; they are never dependencies.
 
 To add a case, write ``def my_case(quick: bool) -> list[Row]`` and decorate it with ``@case``.
 The exit status is 1 when an accuracy check fails, or (full sizes only) a target is missed.
@@ -159,6 +162,62 @@ def cca_family(quick: bool) -> list[Row]:
 
 
 # ---------------------------------------------------------------------------------------------
+# CCA family on ill-conditioned features: the cost of the accurate (QR/SVD) route
+
+
+def _orthogonal(rng: np.random.Generator, width: int) -> np.ndarray:
+    Q, R = np.linalg.qr(rng.standard_normal((width, width)))
+    return Q * np.sign(np.diag(R))
+
+
+def _digits_halves() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's digits pixels (the live ones), split into two 'representations'."""
+    from sklearn.datasets import load_digits
+
+    pixels = load_digits().data.astype(np.float64)
+    pixels = pixels[:, pixels.std(axis=0) > 0]
+    half = pixels.shape[1] // 2
+    return pixels[:, :half], pixels[:, half:]
+
+
+@case
+def cca_ill_conditioned(quick: bool) -> list[Row]:
+    """Invariance is the truth: cca(X A, Y) must equal cca(X, Y) for invertible A (and for
+    per-unit scalings). Both simfunc and the compact covariance reference run on the changed
+    features; the error is each one's distance from its own value on the unchanged ones."""
+    n, width = (500, 64) if quick else (5000, 512)
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((n, width))
+    Y = X @ rng.standard_normal((width, width)) / np.sqrt(width) + rng.standard_normal((n, width))
+    mapped = X @ (_orthogonal(rng, width) * np.logspace(0, -4, width)) @ _orthogonal(rng, width)
+    digits_x, digits_y = _digits_halves()
+    digits_mapped = digits_x @ (_orthogonal(rng, digits_x.shape[1])
+                                * np.logspace(0, -4, digits_x.shape[1]))
+    digits_scaled = digits_x.copy()
+    digits_scaled[:, :5] *= 1e-5
+    cases = [
+        (f"cca, map of condition 1e4 (n={n}, p=q={width})", X, mapped, Y, 3),
+        ("cca, digits through a map of condition 1e4", digits_x, digits_mapped, digits_y, 5),
+        ("cca, digits with 5 units scaled by 1e-5", digits_x, digits_scaled, digits_y, 5),
+    ]
+    rows = []
+    for label, original, changed, other, repeats in cases:
+        ours_s, ours, ref_s, reference = race(
+            lambda: rep.cca(changed, other), lambda: _reference_cca_compact(changed, other),
+            repeats,
+        )
+        ours_error = abs(ours - rep.cca(original, other))
+        reference_error = abs(reference - _reference_cca_compact(original, other))
+        rows.append(Row(
+            label, ours_s, "compact covariance + eigh", ref_s,
+            "cost shown (QR/SVD route)", True,
+            f"invariance |Δ| {ours_error:.1e} (<= 1e-9); reference's {reference_error:.1e}",
+            ours_error <= 1e-9,
+        ))
+    return rows  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
 # Linear CKA against one X.T @ Y
 
 
@@ -187,6 +246,139 @@ def linear_cka_speed(quick: bool) -> list[Row]:
             f"|Δ| vs feature-space formula {error:.1e} (<= 1e-12)", error <= 1e-12,
         )
     ]  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# The float32 fast path of linear CKA against float32-native CKAs
+
+
+def _sim_metric_cka(X: np.ndarray, Y: np.ndarray) -> float:
+    """sim_metric's CKA (Ding, Denain & Steinhardt 2021) from its published definition, in the
+    input dtype: representations as (neurons, examples), each row centred, each matrix scaled
+    to unit Frobenius norm, then ‖BAᵀ‖² / (‖AAᵀ‖ ‖BBᵀ‖)."""
+    A, B = X.T, Y.T
+    A = A - A.mean(axis=1, keepdims=True)
+    B = B - B.mean(axis=1, keepdims=True)
+    A = A / np.linalg.norm(A)
+    B = B / np.linalg.norm(B)
+    similarity = np.linalg.norm(B @ A.T, ord="fro") ** 2
+    return float(similarity / (np.linalg.norm(A @ A.T, ord="fro") * np.linalg.norm(B @ B.T, ord="fro")))
+
+
+def _offset_float32(n: int, width: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, width), dtype=np.float32)
+    mix = rng.standard_normal((width, width), dtype=np.float32) / np.float32(np.sqrt(width))
+    Y = X @ mix + rng.standard_normal((n, width), dtype=np.float32)
+    return X + np.float32(1e4), Y + np.float32(1e4)
+
+
+def _peer_float32_ckas() -> list[tuple[str, Callable[[Any, Any], float]]]:
+    """Installed torch peers that compute CKA on float32 features as given."""
+    peers = []
+    try:
+        import torch
+        from cka import cka_from_features  # pytorch-cka
+
+        peers.append(("pytorch-cka cka_from_features (float32, Gram form)",
+                      lambda X, Y: float(cka_from_features(torch.from_numpy(X),
+                                                           torch.from_numpy(Y)).reshape(-1)[0])))
+    except Exception:  # noqa: BLE001 - a peer that does not import is skipped
+        pass
+    try:
+        import torch
+        from ckatorch.core import cka_base
+
+        peers.append(("ckatorch cka_base (casts to float64)",
+                      lambda X, Y: float(cka_base(torch.from_numpy(X), torch.from_numpy(Y),
+                                                  kernel="linear"))))
+    except Exception:  # noqa: BLE001
+        pass
+    return peers
+
+
+@case
+def linear_cka_float32(quick: bool) -> list[Row]:
+    """Float32 features with a +1e4 offset: simfunc's fast path (centre in float64, products in
+    float32, sums in float64) against sim_metric's float32 CKA, the fastest float32 peer."""
+    n, width = (2000, 128) if quick else (10_000, 1024)
+    X, Y = _offset_float32(n, width, seed=6)
+    exact = rep.linear_cka(X, Y)  # float64 arithmetic on the same float32 inputs
+    repeats = 3 if quick else 5
+    ours_s, ours, ref_s, reference = race(
+        lambda: rep.linear_cka(X, Y, precision="float32"), lambda: _sim_metric_cka(X, Y), repeats
+    )
+    float64_s, _ = best_time(lambda: rep.linear_cka(X, Y), 2)
+    rows = [
+        Row(
+            f"linear_cka float32 fast path (n={n}, p=q={width}, +1e4)", ours_s,
+            "sim_metric CKA, float32 (from its definition)", ref_s,
+            "ratio <= 1.0", ours_s / ref_s <= 1.0,
+            f"|Δ| vs float64 {abs(ours - exact):.1e} (<= 1e-6); sim_metric's "
+            f"{abs(reference - exact):.1e}",
+            abs(ours - exact) <= 1e-6,
+        ),
+        Row(
+            f"linear_cka float64 (same data)", float64_s,
+            "sim_metric CKA, float32", ref_s, "shown", True, "exact by definition", True,
+        ),
+    ]
+    try:
+        import torch
+
+        tx, ty = torch.from_numpy(X), torch.from_numpy(Y)
+        torch_s, torch_value = best_time(
+            lambda: rep.linear_cka(tx, ty, precision="float32"), repeats)
+        rows.append(Row(
+            "linear_cka float32 fast path, torch CPU tensors", torch_s,
+            "sim_metric CKA, float32", ref_s, "shown (torch's own BLAS)", True,
+            f"|Δ| vs float64 {abs(torch_value - exact):.1e} (<= 1e-6)",
+            abs(torch_value - exact) <= 1e-6,
+        ))
+    except ImportError:
+        pass
+    # Peers compute n × n Gram matrices: compared at a smaller size.
+    small_n, small_width = (1000, 64) if quick else (3000, 256)
+    Xs, Ys = _offset_float32(small_n, small_width, seed=7)
+    small_exact = rep.linear_cka(Xs, Ys)
+    small_ours_s, small_ours = best_time(lambda: rep.linear_cka(Xs, Ys, precision="float32"), 3)
+    for label, peer in _peer_float32_ckas():
+        peer_s, peer_value = best_time(lambda: peer(Xs, Ys), 2)
+        rows.append(Row(
+            f"peer {label} (n={small_n}, p={small_width}, +1e4)", small_ours_s,
+            label, peer_s, "shown", True,
+            f"|Δ| vs float64: simfunc {abs(small_ours - small_exact):.1e}, peer "
+            f"{abs(peer_value - small_exact):.1e}",
+            abs(small_ours - small_exact) <= 1e-6,
+        ))
+    return rows  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# compare_all on quick-profile sizes: what GULP and linear predictivity add
+
+
+@case
+def compare_all_new_measures(quick: bool) -> list[Row]:
+    sizes = [(360, 64), (1000, 512)] if not quick else [(360, 64)]
+    rows = []
+    for n, width in sizes:
+        rng = np.random.default_rng(8)
+        X = rng.standard_normal((n, width))
+        Y = X @ rng.standard_normal((width, width)) / np.sqrt(width) + rng.standard_normal((n, width))
+        earlier = [name for name in rep.MEASURES if name not in ("gulp", "linear_predictivity")]
+        ours_s, _, ref_s, _ = race(
+            lambda: rep.compare_all(X, Y), lambda: rep.compare_all(X, Y, names=earlier), 3
+        )
+        gulp_s, _ = best_time(lambda: rep.gulp(X, Y), 3)
+        predictivity_s, _ = best_time(lambda: rep.linear_predictivity(X, Y), 3)
+        rows.append(Row(
+            f"compare_all, all measures (n={n}, p=q={width})", ours_s,
+            "compare_all without gulp, linear_predictivity", ref_s,
+            "ratio <= 1.5", ours_s / ref_s <= 1.5,
+            f"alone: gulp {gulp_s:.3f} s, linear_predictivity {predictivity_s:.3f} s", True,
+        ))
+    return rows  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------

@@ -128,7 +128,8 @@ def procrustes(X, Y) -> float:
 
 
 def partial_whiten(X: np.ndarray, alpha: float) -> np.ndarray:
-    """netrep-style partial whitening of a centred, unit-norm, full-column-rank X."""
+    """Williams et al.'s partial whitening as netrep's ``whiten`` defines it, for a centred,
+    full-column-rank X: ``X (α I + (1 − α) (XᵀX)^{-1/2})`` with the unnormalised ``XᵀX``."""
     if alpha == 1.0:
         return X
     lam, V = np.linalg.eigh(X.T @ X)
@@ -137,7 +138,9 @@ def partial_whiten(X: np.ndarray, alpha: float) -> np.ndarray:
 
 
 def angular_shape(X, Y, alpha: float = 1.0) -> float:
-    Xa, Ya = partial_whiten(unit(X), alpha), partial_whiten(unit(Y), alpha)
+    """netrep's LinearMetric(alpha, center_columns=True, zero_pad=True) angular score: centre,
+    zero-pad, partially whiten, rotate Y onto X, angle between the two."""
+    Xa, Ya = partial_whiten(centred(X), alpha), partial_whiten(centred(Y), alpha)
     width = max(Xa.shape[1], Ya.shape[1])
     Xa, Ya = pad(Xa, width), pad(Ya, width)
     R, _ = orthogonal_procrustes(Ya, Xa)  # best rotation of Y onto X
@@ -165,6 +168,72 @@ def rsa(X, Y, distance: str = "correlation") -> float:
     return float(spearmanr(pdist(as64(X), distance), pdist(as64(Y), distance)).statistic)
 
 
+def unit_total_variance(X) -> np.ndarray:
+    """Centred and scaled so that tr(XᵀX / n) = 1, as GULP's reference code normalises."""
+    Xc = centred(X)
+    return Xc * np.sqrt(Xc.shape[0]) / np.linalg.norm(Xc)
+
+
+def gulp(X, Y, ridge: float = 1e-2) -> float:
+    """Boix-Adsera et al. (2022), the closed form with explicit covariance matrices:
+    d² = tr(Σx Ax Σx Ax) + tr(Σy Ay Σy Ay) − 2 tr(Ax Σxy Ay Σyx), A = (Σ + λI)^{-1}
+    (the pseudo-inverse at λ = 0); returns d."""
+    A, B = unit_total_variance(X), unit_total_variance(Y)
+    n = A.shape[0]
+    sxx, syy, sxy = A.T @ A / n, B.T @ B / n, A.T @ B / n
+
+    def regularised_inverse(S):
+        return np.linalg.pinv(S) if ridge == 0 else np.linalg.inv(S + ridge * np.eye(len(S)))
+
+    ax, ay = regularised_inverse(sxx), regularised_inverse(syy)
+    squared = (np.trace(sxx @ ax @ sxx @ ax) + np.trace(syy @ ay @ syy @ ay)
+               - 2 * np.trace(ax @ sxy @ ay @ sxy.T))
+    return float(np.sqrt(max(squared, 0.0)))
+
+
+def gulp_hat_matrices(X, Y, ridge: float = 1e-2) -> float:
+    """GULP as the Frobenius distance between the n × n ridge hat matrices (brute force)."""
+
+    def hat(Z):
+        Zn = unit_total_variance(Z)
+        n = Zn.shape[0]
+        cov = Zn.T @ Zn / n
+        inverse = np.linalg.pinv(cov) if ridge == 0 else np.linalg.inv(cov + ridge * np.eye(len(cov)))
+        return Zn @ inverse @ Zn.T / n
+
+    return float(np.linalg.norm(hat(X) - hat(Y)))
+
+
+def fold_of_each_example(n: int, folds: int, seed: int) -> np.ndarray:
+    """The documented fold rule: a default_rng(seed) shuffle dealt round-robin."""
+    order = np.random.default_rng(seed).permutation(n)
+    fold = np.empty(n, dtype=int)
+    fold[order] = np.arange(n) % folds
+    return fold
+
+
+def cross_validated_r2(S, T, folds: int = 5, ridge: float = 1e-2, seed: int = 0) -> float:
+    """Pooled held-out R² of T from S, with scikit-learn's Ridge (intercept fitted) per fold,
+    penalty ridge · ‖S_train − mean‖_F²."""
+    from sklearn.linear_model import Ridge
+
+    S, T = as64(S), as64(T)
+    fold = fold_of_each_example(S.shape[0], folds, seed)
+    residual = total = 0.0
+    for f in range(folds):
+        train, test = fold != f, fold == f
+        penalty = ridge * np.sum((S[train] - S[train].mean(axis=0)) ** 2)
+        model = Ridge(alpha=penalty, fit_intercept=True, solver="svd").fit(S[train], T[train])
+        residual += np.sum((T[test] - model.predict(S[test])) ** 2)
+        total += np.sum((T[test] - T[train].mean(axis=0)) ** 2)
+    return float(1.0 - residual / total)
+
+
+def linear_predictivity(X, Y, folds: int = 5, ridge: float = 1e-2, seed: int = 0) -> float:
+    return (cross_validated_r2(X, Y, folds, ridge, seed)
+            + cross_validated_r2(Y, X, folds, ridge, seed)) / 2
+
+
 REFERENCES = {
     "linear_cka": linear_cka,
     "debiased_cka": lambda X, Y: linear_cka(X, Y, debiased=True),
@@ -178,4 +247,6 @@ REFERENCES = {
     "mutual_knn": mutual_knn,
     "rsa": rsa,
     "rsa_euclidean": lambda X, Y: rsa(X, Y, "euclidean"),
+    "gulp": gulp,
+    "linear_predictivity": linear_predictivity,
 }

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from simfunc.functional import OUTPUT_MEASURES
+from simfunc.representational import MEASURES
 from simfunc.reproduce import rebuild, reproduce
 from simfunc.studies import Study
 from simfunc.studies.framework import STUDIES, run_study
@@ -50,7 +52,8 @@ def test_the_toy_study_runs_end_to_end_through_the_framework(noise_study, tmp_pa
     with sqlite3.connect(result.run_dir / "results.sqlite") as connection:
         layers = dict(connection.execute(
             "SELECT layer, count(*) FROM pairs GROUP BY layer").fetchall())
-    assert layers == {"features": 6 * 12, "output": 6 * 4}  # every measure of every pair
+    # every measure of every pair
+    assert layers == {"features": 6 * len(MEASURES), "output": 6 * len(OUTPUT_MEASURES)}
     html = (result.run_dir / "report.html").read_text(encoding="utf-8")
     assert "Thesis: more noise means less CKA and more JSD" in html
     assert (result.run_dir / "figures" / "noise.png").is_file()

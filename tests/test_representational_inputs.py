@@ -186,3 +186,72 @@ def test_inputs_are_never_modified():
     rep.pairwise({"x": X, "y": Y})
     np.testing.assert_array_equal(X, X_before)
     np.testing.assert_array_equal(Y, Y_before)
+
+
+# --- degenerate inputs: one rule for every registered measure (issue 14, part 3) ---------------
+#
+# Every measure needs at least 3 examples and non-constant features; a measure that needs more
+# declares it in the registry (min_examples, min_features). Parametrized over the registry, so
+# a newly registered measure is covered automatically.
+
+
+def _random_pair(n: int, width: int, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, width))
+    return X, X + rng.standard_normal((n, width))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_measure_declares_the_shared_minimum_at_least(name):
+    from simfunc.representational._prepared import MIN_EXAMPLES
+
+    assert MIN_EXAMPLES == 3
+    assert rep.MEASURES[name].min_examples >= MIN_EXAMPLES
+    assert rep.MEASURES[name].min_features >= 1
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("route", ["direct", "compare_all", "pairwise"])
+def test_too_few_examples_are_refused_naming_the_argument_and_the_minimum(name, route):
+    measure = rep.MEASURES[name]
+    X, Y = _random_pair(measure.min_examples - 1, max(measure.min_features, 1))
+    with pytest.raises(InputError) as info:
+        if route == "direct":
+            measure(X, Y)
+        elif route == "compare_all":
+            rep.compare_all(X, Y, names=[name])
+        else:
+            rep.pairwise({"a": X, "b": Y}, name)
+    message = str(info.value)
+    assert f"at least {measure.min_examples}" in message
+    assert "X" in message or "features['a']" in message
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_declared_minimum_is_enough(name):
+    measure = rep.MEASURES[name]
+    X, Y = _random_pair(measure.min_examples, measure.min_features)
+    value = measure(X, Y)
+    low, high = measure.bounds
+    assert np.isfinite(value) and low <= value <= high
+    assert rep.compare_all(X, Y, names=[name])[name] == pytest.approx(value, abs=1e-12)
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if rep.MEASURES[n].min_features > 1])
+@pytest.mark.parametrize("route", ["direct", "compare_all"])
+def test_too_few_features_are_refused_naming_the_argument_and_the_minimum(name, route):
+    measure = rep.MEASURES[name]
+    X, Y = _random_pair(max(measure.min_examples, 20), measure.min_features - 1)
+    with pytest.raises(InputError) as info:
+        measure(X, Y) if route == "direct" else rep.compare_all(X, Y, names=[name])
+    assert f"at least {measure.min_features}" in str(info.value)
+    assert str(info.value).startswith("X")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_two_examples_are_never_silently_perfect(name):
+    """The case that motivated the rule: with two examples linear CKA was 1 and Procrustes 0
+    whatever the data. Now every measure refuses, saying why."""
+    X, Y = _random_pair(2, 3)
+    with pytest.raises(InputError, match="at least 3"):
+        rep.MEASURES[name](X, Y)

@@ -66,7 +66,8 @@ def _float32_large_mean(X: np.ndarray) -> np.ndarray:
 SHAPES = [(60, 5, 8), (40, 6, 6), (12, 30, 25), (15, 4, 40)]  # n > p; p = q; n < p, q; p ≠ q
 VARIANTS = ["plain", "dead_and_collinear", "float32_large_mean"]
 ANY_SHAPE_MEASURES = ["linear_cka", "debiased_cka", "rbf_cka", "procrustes", "angular_shape",
-                      "mutual_knn", "rsa", "rsa_euclidean"]  # fmt: skip
+                      "mutual_knn", "rsa", "rsa_euclidean", "gulp",
+                      "linear_predictivity"]  # fmt: skip
 CCA_MEASURES = ["cca", "mean_cca", "svcca", "pwcca"]
 
 
@@ -138,12 +139,34 @@ def test_cca_measures_on_wide_but_low_rank_features():
         assert rep.MEASURES[name](X, Y) == pytest.approx(ref.REFERENCES[name](X, Y), abs=1e-9)
 
 
-@pytest.mark.parametrize("alpha", [0.0, 0.3, 0.5, 1.0])
-@pytest.mark.parametrize("shape", [(50, 4, 4), (50, 3, 7)])
-def test_angular_shape_partial_whitening_matches_definition(alpha, shape):
+@pytest.mark.parametrize("alpha", [0.0, 1e-3, 0.01, 0.1, 0.3, 0.5, 0.9, 1.0])
+@pytest.mark.parametrize("shape", [(50, 4, 4), (50, 3, 7), (200, 6, 5)])
+def test_angular_shape_partial_whitening_matches_netreps_definition(alpha, shape):
+    """Every α, against netrep's partial whitening computed in the test from its definition:
+    ``X (α I + (1 − α)(XcᵀXc)^{-1/2})`` on centred, unnormalised features."""
     X, Y = _related(*shape, seed=9)
     expected = ref.angular_shape(X, Y, alpha)
     assert rep.angular_shape(X, Y, alpha=alpha) == pytest.approx(expected, abs=1e-9)
+
+
+def test_angular_shape_alpha_matters_only_near_zero():
+    """The convention's oddity (documented): weights ασ_k + (1 − α) with σ_k ~ sqrt(n), so
+    α = 0.5 is already close to α = 1 while α = 0.01 is still close to α = 0. The issue's
+    complaint: the old convention put α = 0.5 near full whitening."""
+    X, Y = _related(1000, 6, 6, seed=21)
+    Y[:, :3] *= 0.05  # uneven spectrum: whitening changes the answer
+    theta = {alpha: rep.angular_shape(X, Y, alpha=alpha) for alpha in (0.0, 1e-3, 0.5, 1.0)}
+    assert abs(theta[0.0] - theta[1.0]) > 0.1
+    assert abs(theta[0.5] - theta[1.0]) < 0.1 * abs(theta[0.0] - theta[1.0])
+    assert abs(theta[1e-3] - theta[0.0]) < 0.1 * abs(theta[0.0] - theta[1.0])
+
+
+def test_angular_shape_is_scale_invariant_only_at_the_ends():
+    X, Y = _related(100, 4, 5, seed=22)
+    for alpha in (0.0, 1.0):
+        assert rep.angular_shape(10 * X, Y, alpha=alpha) == pytest.approx(
+            rep.angular_shape(X, Y, alpha=alpha), abs=1e-9)  # fmt: skip
+    assert abs(rep.angular_shape(10 * X, Y, alpha=0.05) - rep.angular_shape(X, Y, alpha=0.05)) > 1e-4
 
 
 def test_angular_shape_limits_relate_to_procrustes_and_cca():

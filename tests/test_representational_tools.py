@@ -188,7 +188,10 @@ def test_streaming_rejects_bad_batches():
 
 def test_streaming_needs_enough_examples_and_a_varying_matrix():
     metric = rep.LinearCKA()
-    metric.update(np.ones((3, 2)), np.arange(6.0).reshape(3, 2))
+    metric.update(np.ones((2, 2)), np.arange(4.0).reshape(2, 2))
+    with pytest.raises(InputError, match="at least 3"):
+        metric.compute()  # the rule of every representational measure
+    metric.update(np.ones((1, 2)), np.arange(2.0).reshape(1, 2) + 7)
     with pytest.raises(InputError, match="at least 4"):
         metric.compute(debiased=True)
     with pytest.raises(InputError, match="X is constant"):

@@ -37,7 +37,7 @@ Behaviour:
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -162,11 +162,25 @@ def _batches(data: Any, batch_size: int) -> tuple[Iterator[torch.Tensor], int | 
 
 
 class _Recorder:
-    """Forward hooks that keep each named module's output of the current forward pass."""
+    """Forward hooks that keep each named module's output of the current forward pass.
 
-    def __init__(self, model: nn.Module, names: list[str]) -> None:
+    With ``consume`` (a function of ``(name, output)``), each output is handed to it inside the
+    hook instead of being kept -- so a caller can reduce it (a Gram matrix, a row of a file)
+    before the forward pass goes on, and no in-place operation later in the model can change
+    it. :meth:`finish` then checks that every module ran exactly once.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        names: list[str],
+        consume: Callable[[str, Any], None] | None = None,
+    ) -> None:
         self.names = names
-        self.outputs: dict[str, list[torch.Tensor]] = {name: [] for name in names}
+        self.consume = consume
+        self.active = True  # hooks record only while active (two recorders on one model)
+        self.outputs: dict[str, list[Any]] = {name: [] for name in names}
+        self.calls: dict[str, int] = {name: 0 for name in names}
         self.handles = []
         by_module: dict[int, list[str]] = {}
         modules: dict[int, nn.Module] = {}
@@ -179,37 +193,58 @@ class _Recorder:
 
     def _hook(self, names: list[str]):
         def hook(module: nn.Module, inputs: Any, output: Any) -> None:
+            if not self.active:
+                return
             for name in names:
-                self.outputs[name].append(output)
+                self.calls[name] += 1
+                if self.consume is None:
+                    # a copy: an in-place operation later in the pass (ReLU(inplace=True) after
+                    # a hooked convolution) would otherwise change what was recorded
+                    kept = output.detach().clone() if isinstance(output, torch.Tensor) else output
+                    self.outputs[name].append(kept)
+                elif self.calls[name] == 1:
+                    self.consume(name, output)
 
         return hook
 
-    def take(self) -> dict[str, torch.Tensor]:
-        """The outputs of the forward pass that just ran; checks each module ran once."""
-        taken = {}
+    def finish(self) -> None:
+        """Check that every named module ran exactly once in the pass; reset the counts."""
         for name in self.names:
-            calls = self.outputs[name]
-            if len(calls) != 1:
+            calls = self.calls[name]
+            if calls != 1:
                 problem = (
                     "did not run in the forward pass"
                     if not calls
-                    else f"ran {len(calls)} times in one forward pass (a module used more than "
+                    else f"ran {calls} times in one forward pass (a module used more than "
                     "once, e.g. shared weights), so it has no single output per example"
                 )
                 raise InputError(f"layer {name!r} {problem}: hook a module that runs exactly once")
-            output = calls[0]
-            if not isinstance(output, torch.Tensor):
-                raise InputError(
-                    f"layer {name!r} returns a {type(output).__name__}, not a tensor: hook a "
-                    "submodule whose output is a single tensor"
-                )
-            taken[name] = output
+        for name in self.names:
+            self.calls[name] = 0
+
+    def take(self) -> dict[str, torch.Tensor]:
+        """The outputs of the forward pass that just ran; checks each module ran once."""
+        self.finish()
+        taken = {}
+        for name in self.names:
+            calls = self.outputs[name]
+            taken[name] = tensor_output(name, calls[0])
             calls.clear()
         return taken
 
     def remove(self) -> None:
         for handle in self.handles:
             handle.remove()
+
+
+def tensor_output(name: str, output: Any) -> torch.Tensor:
+    """``output`` of layer ``name`` if it is a tensor, else an InputError saying what it is."""
+    if not isinstance(output, torch.Tensor):
+        raise InputError(
+            f"layer {name!r} returns a {type(output).__name__}, not a tensor: hook a "
+            "submodule whose output is a single tensor"
+        )
+    return output
 
 
 def activations(

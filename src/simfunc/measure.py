@@ -44,6 +44,10 @@ class Measure:
         options: keyword arguments bound to ``fn`` (so ``debiased_cka`` can be
             ``linear_cka`` with ``debiased=True``).
         min_examples: the fewest examples (rows) the estimator accepts.
+        min_features: the fewest features (columns) each input needs.
+        exact_on_identical: whether ``fn(A, A)`` is exactly the most-similar value (1 for a
+            similarity, 0 for a distance). False for estimators that shrink (a cross-validated
+            ridge regression predicts even its own input slightly imperfectly).
     """
 
     name: str
@@ -55,6 +59,8 @@ class Measure:
     summary: str
     options: dict[str, Any] = field(default_factory=dict)
     min_examples: int = 2
+    min_features: int = 1
+    exact_on_identical: bool = True
 
     def __post_init__(self) -> None:
         unknown = set(self.invariances) - INVARIANCES

@@ -2,7 +2,8 @@
 
 Each checker names the argument it was given (``name="X"``) so the message says which input
 is wrong and why, before any arithmetic runs. Torch tensors on any device are accepted
-without importing torch here: they are detached and copied to host memory.
+without importing torch here: ``to_numpy``/``as_features`` detach them and copy them to host
+memory; ``as_feature_tensor`` applies the same checks and keeps them on their device.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ __all__ = [
     "to_numpy",
     "as_features",
     "as_feature_pair",
+    "as_feature_tensor",
     "as_vector",
     "check_finite",
     "check_positive",
@@ -92,11 +94,15 @@ def check_finite(array: np.ndarray, name: str) -> None:
     )
 
 
-def as_features(X: Any, name: str = "X", min_examples: int = 2) -> np.ndarray:
+def as_features(
+    X: Any, name: str = "X", min_examples: int = 2, dtype: Any = np.float64
+) -> np.ndarray:
     """Validate a feature matrix and return it as a C-contiguous float64 array (n, p).
 
     Rows are examples. Extra trailing axes (channels, height, width) are flattened into
-    features. Requires at least ``min_examples`` rows and one feature, all finite.
+    features. Requires at least ``min_examples`` rows and one feature, all finite. ``dtype``
+    is the dtype returned (float64 by default; ``None``: float32 input stays float32, any
+    other becomes float64); an input already of that dtype and C-contiguous is not copied.
     """
     array = to_numpy(X, name)
     if array.ndim < 2:
@@ -113,7 +119,59 @@ def as_features(X: Any, name: str = "X", min_examples: int = 2) -> np.ndarray:
         )
     array = array.reshape(n, -1)
     check_finite(array, name)
-    return np.ascontiguousarray(array, dtype=np.float64)
+    if dtype is None:
+        dtype = np.float32 if array.dtype == np.float32 else np.float64
+    return np.ascontiguousarray(array, dtype=dtype)
+
+
+def as_feature_tensor(
+    X: Any, name: str = "X", min_examples: int = 2, dtype: Any = None
+) -> Any:
+    """``as_features`` for a torch tensor, kept on its device: the same checks and messages.
+
+    Returns a contiguous (n, p) tensor of ``dtype`` (default: float64, or float32 on Apple's
+    MPS, which has no float64), detached from any autograd graph. The finiteness check runs
+    on the device; only its verdict (and, for a bad tensor, the first bad index) comes back.
+    """
+    import torch
+
+    tensor = X.detach()
+    if tensor.is_complex():
+        raise InputError(f"{name} is complex: expected real numbers")
+    if tensor.ndim < 2:
+        hint = " (use X.reshape(-1, 1) for a single feature)" if tensor.ndim == 1 else ""
+        raise InputError(
+            f"{name} has {tensor.ndim} dimension(s): expected (examples, features){hint}"
+        )
+    n = tensor.shape[0]
+    if n == 0 or tensor.numel() == 0:
+        raise InputError(f"{name} is empty (shape {tuple(tensor.shape)})")
+    if n < min_examples:
+        raise InputError(
+            f"{name} has {n} example(s): this estimator needs at least {min_examples}"
+        )
+    tensor = tensor.reshape(n, -1)
+    if tensor.dtype.is_floating_point and not bool(torch.isfinite(tensor).all()):
+        _raise_not_finite(tensor, name)
+    if dtype is None:
+        dtype = torch.float32 if tensor.device.type == "mps" else torch.float64
+    return tensor.to(dtype).contiguous()
+
+
+def _raise_not_finite(tensor: Any, name: str) -> None:
+    import torch
+
+    bad = torch.nonzero(~torch.isfinite(tensor))
+    first = tuple(int(i) for i in bad[0].tolist())
+    kinds = []
+    if bool(torch.isnan(tensor).any()):
+        kinds.append("NaN")
+    if bool(torch.isinf(tensor).any()):
+        kinds.append("infinite")
+    raise InputError(
+        f"{name} contains {bad.shape[0]} {' and '.join(kinds)} value(s), the first at index "
+        f"{first}"
+    )
 
 
 def as_feature_pair(

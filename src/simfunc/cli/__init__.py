@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "simfunc.cli.train",
     "simfunc.cli.measures",
     "simfunc.cli.compare",
+    "simfunc.cli.map",
     "simfunc.cli.leaderboard",
 ]
 

@@ -2,12 +2,13 @@
 
 Centring, symmetric products, Frobenius and nuclear norms, compact factors of wide matrices,
 the eigendecomposition ("whitening basis") of a covariance with a documented rank tolerance,
-and centring of kernel matrices. Everything here takes and returns float64 numpy arrays.
+and centring of kernel matrices. Everything here takes and returns float64 arrays of one
+backend: numpy arrays, or torch tensors on their device (see ``_xp``).
 
-All BLAS/LAPACK work goes through numpy (``A.T @ A`` is computed by numpy with the symmetric
-rank-k routine ``syrk``, at half the cost of a general product). scipy ships its own OpenBLAS;
-alternating calls between the two libraries makes their idle threads spin against each other
-(measured 5x slower on 2 cores), so ``scipy.linalg`` is kept out of the hot paths.
+All numpy BLAS/LAPACK work goes through numpy (``A.T @ A`` is computed by numpy with the
+symmetric rank-k routine ``syrk``, at half the cost of a general product). scipy ships its own
+OpenBLAS; alternating calls between the two libraries makes their idle threads spin against
+each other (measured 5x slower on 2 cores), so ``scipy.linalg`` is kept out of the hot paths.
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ import numpy as np
 
 from simfunc.errors import InputError
 
+from ._xp import is_tensor, namespace
+
 __all__ = [
     "EPS",
     "eigen_rtol",
     "is_constant_matrix",
     "centre_columns",
     "sq_frobenius",
+    "inner",
     "self_product_sq_norm",
     "gram_factor",
     "CovarianceEigen",
@@ -51,7 +55,7 @@ def eigen_rtol(n: int, width: int) -> float:
 
 def is_constant_matrix(data: np.ndarray) -> bool:
     """Whether every row equals the first (every column constant); usually decided in O(p)."""
-    if data.shape[0] > 1 and not np.array_equal(data[1], data[0]):
+    if data.shape[0] > 1 and not bool((data[1] == data[0]).all()):
         return False
     return bool((data == data[0]).all())
 
@@ -67,20 +71,33 @@ def centre_columns(
     With ``in_place`` the caller's array is overwritten (only when it is a private copy);
     with ``out`` the result is written there (e.g. a slice of a stacked array).
     """
-    first = data[0].copy()
+    xp = namespace(data)
+    first = xp.copy(data[0])
     if in_place:
         centred = data
         centred -= first
-    else:
+    elif out is not None:  # numpy only: a slice of a stacked array
         centred = np.subtract(data, first, out=out)
+    else:
+        centred = data - first
     centred -= centred.mean(axis=0)
     return centred
 
 
 def sq_frobenius(matrix: np.ndarray) -> float:
-    """``‖A‖_F²`` with one BLAS dot product (no temporary)."""
+    """``‖A‖_F²`` with one BLAS dot product (no temporary for numpy)."""
+    if is_tensor(matrix):
+        flat = matrix.reshape(-1)
+        return float(flat.dot(flat))
     flat = matrix.ravel(order="K")
     return float(np.dot(flat, flat))
+
+
+def inner(a: np.ndarray, b: np.ndarray) -> float:
+    """``⟨A, B⟩ = Σ a_ij b_ij`` with one BLAS dot product."""
+    if is_tensor(a):
+        return float(a.reshape(-1).dot(b.reshape(-1)))
+    return float(np.dot(a.ravel(), b.ravel()))
 
 
 def self_product_sq_norm(centred: np.ndarray) -> float:
@@ -102,8 +119,9 @@ def gram_factor(centred: np.ndarray) -> np.ndarray:
     n, width = centred.shape
     if width <= n:
         return centred
-    upper = np.linalg.qr(centred.T, mode="r")  # (n, n)
-    return np.ascontiguousarray(upper.T)
+    xp = namespace(centred)
+    upper = xp.linalg.qr(centred.T, mode="r")  # (n, n)
+    return xp.ascontiguousarray(upper.T)
 
 
 class CovarianceEigen:
@@ -114,12 +132,17 @@ class CovarianceEigen:
         values: kept eigenvalues ``w`` (descending, all > 0), shape (r,).
         vectors: the matching orthonormal eigenvectors, shape (m, r) (m = factor width).
         total: the sum of all eigenvalues, ``‖Xc‖_F²`` (kept and dropped).
+        live: how many columns of the factor are not exactly zero (a dead unit, a constant
+            feature, centres to an exactly zero column); None when not known.
     """
 
-    def __init__(self, values: np.ndarray, vectors: np.ndarray, total: float) -> None:
+    def __init__(
+        self, values: np.ndarray, vectors: np.ndarray, total: float, live: int | None = None
+    ) -> None:
         self.values = values
         self.vectors = vectors
         self.total = total
+        self.live = live
 
     @property
     def rank(self) -> int:
@@ -128,7 +151,7 @@ class CovarianceEigen:
     def whitening(self, count: int | None = None) -> np.ndarray:
         """``W = V_k diag(w_k^{-1/2})`` for the top ``count`` directions (``Xc W`` orthonormal)."""
         k = self.rank if count is None else count
-        return self.vectors[:, :k] / np.sqrt(self.values[:k])
+        return self.vectors[:, :k] / self.values[:k] ** 0.5
 
 
 def covariance_eigen(factor: np.ndarray, n: int, width: int) -> CovarianceEigen:
@@ -138,13 +161,16 @@ def covariance_eigen(factor: np.ndarray, n: int, width: int) -> CovarianceEigen:
 
 def eigen_of_covariance(covariance: np.ndarray, n: int, width: int) -> CovarianceEigen:
     """Whitening basis from the symmetric ``FᵀF``."""
-    values, vectors = np.linalg.eigh(covariance)
-    values = values[::-1]
-    vectors = vectors[:, ::-1]
-    total = float(np.trace(covariance))
+    xp = namespace(covariance)
+    values, vectors = xp.linalg.eigh(covariance)
+    values = xp.flip(values, 0)
+    vectors = xp.flip(vectors, 1)
+    diagonal = xp.diagonal(covariance)
+    total = float(diagonal.sum())
+    live = int(xp.count_nonzero(diagonal))
     keep = values > eigen_rtol(n, width) * values[0]
     return CovarianceEigen(
-        np.ascontiguousarray(values[keep]), np.ascontiguousarray(vectors[:, keep]), total
+        xp.ascontiguousarray(values[keep]), xp.ascontiguousarray(vectors[:, keep]), total, live
     )
 
 
@@ -156,10 +182,11 @@ def centre_gram(gram: np.ndarray, unbiased: bool) -> np.ndarray:
     Rizzo (2014) as used by Kornblith et al. (2019), whose inner product ``<Ũ(K), Ũ(L)>`` is
     ``n(n−3)`` times the unbiased HSIC estimator of Song et al. (2012); needs n >= 4.
     """
+    xp = namespace(gram)
     n = gram.shape[0]
-    centred = gram.copy()
+    centred = xp.copy(gram)
     if unbiased:
-        np.fill_diagonal(centred, 0.0)
+        xp.fill_diagonal(centred, 0.0)
         means = centred.sum(axis=0) / (n - 2)
         means -= means.sum() / (2 * (n - 1))
     else:
@@ -168,13 +195,13 @@ def centre_gram(gram: np.ndarray, unbiased: bool) -> np.ndarray:
     centred -= means[:, None]
     centred -= means[None, :]
     if unbiased:
-        np.fill_diagonal(centred, 0.0)
+        xp.fill_diagonal(centred, 0.0)
     return centred
 
 
 def nuclear_norm(matrix: np.ndarray) -> float:
     """``‖A‖_*``, the sum of singular values."""
-    return float(np.linalg.svd(matrix, compute_uv=False).sum())
+    return float(namespace(matrix).linalg.svd(matrix, compute_uv=False).sum())
 
 
 def check_flag(value: object, name: str) -> bool:

@@ -6,6 +6,17 @@ compact Gram factor, the covariance eigendecomposition (whitening basis) and any
 object (k-NN sets, ranked RDM, centred kernel matrices) under a cache key. ``Pair`` holds two
 prepared models and the cross product of their factors, shared by every measure on the pair.
 ``pairwise`` and ``compare_all`` build these once per model and once per pair.
+
+Torch tensors stay torch tensors on their device (float64, float32 on MPS): every piece is
+computed by torch there (see ``_xp``). A numpy input paired with a tensor is moved to the
+tensor's device; two tensors must be on the same device.
+
+**One rule for degenerate inputs** (every representational measure): at least
+``MIN_EXAMPLES`` = 3 examples, since two examples span a single centred direction on which any
+translation-invariant comparison is trivially perfect (linear CKA 1, Procrustes 0, whatever
+the data), and features that are not all constant (rank 0). A measure that needs more states
+its minimum in the registry (``Measure.min_examples``, ``Measure.min_features``) and raises
+InputError naming the argument and the minimum.
 """
 
 from __future__ import annotations
@@ -16,8 +27,9 @@ from typing import Any, Callable, Hashable
 import numpy as np
 
 from simfunc.errors import InputError
-from simfunc.validation import as_features, to_numpy
+from simfunc.validation import as_feature_tensor, as_features, to_numpy
 
+from ._basis import Basis, choose_basis
 from ._linalg import (
     CovarianceEigen,
     centre_columns,
@@ -28,6 +40,7 @@ from ._linalg import (
     self_product_sq_norm,
     sq_frobenius,
 )
+from ._xp import is_tensor, namespace
 
 __all__ = [
     "PreparedFeatures",
@@ -36,22 +49,39 @@ __all__ = [
     "prepare_pair_with_covariances",
     "require_examples",
     "validated_features",
+    "MIN_EXAMPLES",
 ]
 
+MIN_EXAMPLES = 3
 
-def validated_features(X: Any, name: str) -> tuple[np.ndarray, bool]:
+
+def validated_features(X: Any, name: str, dtype: Any = np.float64) -> tuple[np.ndarray, bool]:
     """Validate a feature matrix; return (float64 data, whether it is a private copy).
 
-    Raises InputError for every bad input, including a constant matrix.
+    numpy in, numpy out (``dtype``: float64, or float32 for the float32 fast path of linear
+    CKA); a torch tensor stays a tensor on its device. Raises InputError for every bad input,
+    including fewer than ``MIN_EXAMPLES`` examples and a constant matrix.
     """
-    raw = to_numpy(X, name)
-    data = as_features(raw, name)
+    if is_tensor(X):
+        data = as_feature_tensor(X, name, min_examples=1)
+        owned = data.data_ptr() != X.data_ptr()
+    else:
+        raw = to_numpy(X, name)
+        data = as_features(raw, name, min_examples=1, dtype=dtype)
+        owned = not np.may_share_memory(data, raw)
+    n = data.shape[0]
+    if n < MIN_EXAMPLES:
+        raise InputError(
+            f"{name} has {n} example(s): every representational measure needs at least "
+            f"{MIN_EXAMPLES} (two examples span a single centred direction, on which any two "
+            "representations agree perfectly)"
+        )
     if is_constant_matrix(data):
         raise InputError(
             f"{name} is constant: every one of its {data.shape[1]} feature(s) takes the same "
             "value on every example, so it has no representation to compare"
         )
-    return data, not np.may_share_memory(data, raw)
+    return data, owned
 
 
 class PreparedFeatures:
@@ -99,7 +129,7 @@ class PreparedFeatures:
     def row_sq_norms(self) -> np.ndarray:
         """``‖x̃_i‖²`` for each centred example."""
         centred = self.centred
-        return np.einsum("ij,ij->i", centred, centred)
+        return namespace(centred).einsum("ij,ij->i", centred, centred)
 
     @cached_property
     def self_product(self) -> float:
@@ -123,6 +153,28 @@ class PreparedFeatures:
     def eigen(self) -> CovarianceEigen:
         """Covariance eigendecomposition with the rank tolerance: the whitening basis."""
         return covariance_eigen(self.factor, self.n, self.width)
+
+    @cached_property
+    def basis(self) -> Basis:
+        """Orthonormal basis of the centred column space, by the route that is accurate for
+        this input (see ``_basis``): the covariance eigenvectors, or QR + SVD."""
+        return choose_basis(self.eigen, self.factor, self.n, self.width)
+
+    @property
+    def is_tensor(self) -> bool:
+        return is_tensor(self._data if self._data is not None else self.centred)
+
+    def move_like(self, reference: Any) -> None:
+        """Turn this (numpy, not yet used) model into a tensor on ``reference``'s device."""
+        import torch
+
+        data = torch.as_tensor(self.data, device=reference.device).to(reference.dtype)
+        self._data = data
+        self._owned = True
+        self._cache.clear()
+        for key in ("centred", "sq_norm", "row_sq_norms", "self_product", "gram", "factor",
+                    "eigen", "basis"):
+            self.__dict__.pop(key, None)
 
     def cached(self, key: Hashable, compute: Callable[[PreparedFeatures], Any]) -> Any:
         """A per-measure object (k-NN sets, ranked RDM, centred kernel) computed once."""
@@ -170,8 +222,8 @@ def prepare_pair_with_covariances(X: Any, Y: Any) -> Pair:
     """
     pair = prepare_pair(X, Y, keep_raw=False)
     x, y, n = pair.x, pair.y, pair.n
-    if x.width > n or y.width > n:
-        return pair
+    if x.width > n or y.width > n or x.is_tensor:
+        return pair  # torch: the lazy pieces compute the same products on the device
     p = x.width
     stacked = np.empty((n, p + y.width))
     for model, columns in ((x, slice(0, p)), (y, slice(p, None))):
@@ -186,12 +238,27 @@ def prepare_pair_with_covariances(X: Any, Y: Any) -> Pair:
     return pair
 
 
+def same_backend(x: PreparedFeatures, y: PreparedFeatures) -> None:
+    """Put two prepared models on one backend: a numpy model next to a tensor moves to the
+    tensor's device; tensors on two devices are refused (InputError naming the second)."""
+    if x.is_tensor == y.is_tensor:
+        if x.is_tensor and x.data.device != y.data.device:
+            raise InputError(
+                f"{y.name} is on {y.data.device} but {x.name} is on {x.data.device}: put both "
+                "on the same device"
+            )
+        return
+    tensor, array = (x, y) if x.is_tensor else (y, x)
+    array.move_like(tensor.data)
+
+
 def prepare_pair(
     X: Any, Y: Any, *, keep_raw: bool = True, names: tuple[str, str] = ("X", "Y")
 ) -> Pair:
     """Validate both inputs (each, then their row counts) and wrap them as a ``Pair``."""
     x = PreparedFeatures(X, names[0], keep_raw=keep_raw)
     y = PreparedFeatures(Y, names[1], keep_raw=keep_raw)
+    same_backend(x, y)
     if x.n != y.n:
         raise InputError(
             f"{names[0]} has {x.n} rows but {names[1]} has {y.n}: rows must be the same "

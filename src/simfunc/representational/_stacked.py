@@ -44,15 +44,21 @@ _BLOCK_ELEMENTS = 2**24
 _GRAM_FORM_WIDTH_RATIO = 3
 
 
-def stacked_linear_cka(inputs: list[Any], labels: list[str], debiased: bool = False) -> np.ndarray:
-    """The matrix of linear CKA values between every pair of ``inputs`` (numpy or torch).
+def stacked_linear_cka(
+    inputs: list[Any], labels: list[str], debiased: bool = False, dtype: Any = np.float64
+) -> np.ndarray:
+    """The matrix of linear CKA values between every pair of ``inputs`` (numpy).
 
     ``labels`` name the inputs in error messages. Every input is validated before any
-    arithmetic.
+    arithmetic. ``dtype=np.float32`` is the float32 fast path: each input is centred in float64
+    and cast down into a float32 stack, the products are float32, and every sum of squares
+    is accumulated in float64 (see ``cka.linear_cka``'s ``precision``).
     """
     debiased = check_flag(debiased, "debiased")
-    kept, widths, n = _validate_all(inputs, labels, debiased, keep_copies=False)
-    if sum(widths) <= _GRAM_FORM_WIDTH_RATIO * n and all(data is not None for data in kept):
+    kept, widths, n = _validate_all(inputs, labels, debiased, keep_copies=False, dtype=dtype)
+    float64 = np.dtype(dtype) == np.float64
+    if (float64 and sum(widths) <= _GRAM_FORM_WIDTH_RATIO * n
+            and all(data is not None for data in kept)):
         # Every input is already float64 (a view, no copy): if centring by the rank-one
         # identity is safe for all of them, no stacked copy is made at all. Fresh memory is not
         # free -- a first touch of the 16 x 5000 x 512 stack costs about 1 s in a VM -- and the
@@ -65,11 +71,11 @@ def stacked_linear_cka(inputs: list[Any], labels: list[str], debiased: bool = Fa
             means.append(mean)
         else:
             return _uncentred_matrix(kept, means, labels, debiased)
-    stacked, offsets = _stack_centred(inputs, labels, kept, widths, n)
+    stacked, offsets = _stack_centred(inputs, labels, kept, widths, n, dtype=dtype)
     return _from_stacked(stacked, offsets, labels, debiased)
 
 
-def linear_cka_pair(X: Any, Y: Any, debiased: bool = False) -> float:
+def linear_cka_pair(X: Any, Y: Any, debiased: bool = False, dtype: Any = np.float64) -> float:
     """Linear CKA of two inputs (see ``cka.linear_cka``), copying them only when needed.
 
     When ``p + q <= n`` and every column's mean is small compared with its spread
@@ -78,14 +84,15 @@ def linear_cka_pair(X: Any, Y: Any, debiased: bool = False) -> float:
     condition the rounding error of every entry is at most (1 + 4) times the bound for
     explicitly centred inputs (``|XᵀY|_ij <= ‖x_i‖‖y_j‖`` and ``‖x_i‖² <= 5 Σ (x_ij − μ_j)²``),
     and no float64 copy of the features is made. Otherwise (large means, constant columns,
-    or p + q > n) the inputs are centred into one stacked copy first.
+    or p + q > n) the inputs are centred into one stacked copy first. ``dtype=np.float32``:
+    the float32 fast path (always a centred float32 stack; see ``stacked_linear_cka``).
     """
     debiased = check_flag(debiased, "debiased")
     labels = ["X", "Y"]
-    kept, widths, n = _validate_all([X, Y], labels, debiased, keep_copies=True)
+    kept, widths, n = _validate_all([X, Y], labels, debiased, keep_copies=True, dtype=dtype)
     arrays = [array for array in kept if array is not None]
     means: list[np.ndarray] = []
-    if sum(widths) <= n:
+    if np.dtype(dtype) == np.float64 and sum(widths) <= n:
         for array in arrays:
             mean, centred_ss = _column_moments(array)
             means.append(mean)
@@ -93,7 +100,7 @@ def linear_cka_pair(X: Any, Y: Any, debiased: bool = False) -> float:
                 break
         else:
             return float(_uncentred_matrix(arrays, means, labels, debiased)[0, 1])
-    stacked, offsets = _stack_centred([X, Y], labels, kept, widths, n, means)
+    stacked, offsets = _stack_centred([X, Y], labels, kept, widths, n, means, dtype=dtype)
     return float(_from_stacked(stacked, offsets, labels, debiased)[0, 1])
 
 
@@ -157,7 +164,7 @@ def _from_stacked(
         rows = np.empty((n, len(labels)))  # centred squared row norms, one column per input
         for index in range(len(labels)):
             block = stacked[:, offsets[index] : offsets[index + 1]]
-            rows[:, index] = np.einsum("ij,ij->i", block, block)
+            rows[:, index] = np.einsum("ij,ij->i", block, block, dtype=np.float64)
     return _cka_matrix(cross, rows, n, labels, debiased)
 
 
@@ -184,8 +191,15 @@ def _cka_matrix(
     return np.clip(values, -1.0 if debiased else 0.0, 1.0)
 
 
+def _input_dtype(dtype: Any) -> Any:
+    """What inputs are converted to: float64, or (float32 fast path) float32 kept as float32
+    and anything else float64, so that centring always happens before casting down."""
+    return np.float64 if np.dtype(dtype) == np.float64 else None
+
+
 def _validate_all(
-    inputs: list[Any], labels: list[str], debiased: bool, *, keep_copies: bool
+    inputs: list[Any], labels: list[str], debiased: bool, *, keep_copies: bool,
+    dtype: Any = np.float64,
 ) -> tuple[list[np.ndarray | None], list[int], int]:
     """Validate every input before any arithmetic.
 
@@ -197,7 +211,7 @@ def _validate_all(
     rows: list[int] = []
     widths: list[int] = []
     for X, label in zip(inputs, labels):
-        data, owned = validated_features(X, label)
+        data, owned = validated_features(X, label, dtype=_input_dtype(dtype))
         kept.append(data if keep_copies or not owned else None)
         rows.append(data.shape[0])
         widths.append(data.shape[1])
@@ -224,21 +238,28 @@ def _stack_centred(
     widths: list[int],
     n: int,
     means: list[np.ndarray] | None = None,
+    dtype: Any = np.float64,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Centre every input into one (n, Σ widths) float64 array; returns it and the offsets.
+    """Centre every input into one (n, Σ widths) array of ``dtype``; returns it and the offsets.
 
-    ``means`` may hold the column means of the first inputs, already computed.
+    ``means`` may hold the column means of the first inputs, already computed. The means are
+    accumulated and subtracted in float64 whatever ``dtype`` is (a float32 stack receives
+    float64 differences rounded once), so a large common offset costs no accuracy.
     """
     known = list(means or [])
     offsets = np.concatenate([[0], np.cumsum(widths)]).astype(np.intp)
-    stacked = np.empty((n, int(offsets[-1])))
+    stacked = np.empty((n, int(offsets[-1])), dtype=dtype)
     for index, (X, label) in enumerate(zip(inputs, labels)):
         data = kept[index]
         kept[index] = None
         if data is None:
-            data = as_features(to_numpy(X, label), label)
-        mean = known[index] if index < len(known) else data.mean(axis=0)
-        np.subtract(data, mean, out=stacked[:, offsets[index] : offsets[index + 1]])
+            data = as_features(to_numpy(X, label), label, dtype=_input_dtype(dtype))
+        if index < len(known):
+            mean = known[index]
+        else:
+            mean = data.mean(axis=0, dtype=np.float64)
+        np.subtract(data, mean, out=stacked[:, offsets[index] : offsets[index + 1]],
+                    casting="same_kind" if stacked.dtype == np.float64 else "unsafe")
         del data
     return stacked, offsets
 
@@ -254,7 +275,8 @@ def _block_sq_norms(product: np.ndarray, rows: np.ndarray, columns: np.ndarray) 
     for i in range(len(rows) - 1):
         for j in range(i if symmetric else 0, len(columns) - 1):
             block = product[rows[i] : rows[i + 1], columns[j] : columns[j + 1]]
-            sums[i, j] = np.einsum("ij,ij->", block, block)  # no temporary, unlike block**2
+            # float64 accumulation (for a float32 product too); no temporary for float64
+            sums[i, j] = np.einsum("ij,ij->", block, block, dtype=np.float64)
             if symmetric:
                 sums[j, i] = sums[i, j]
     return sums
@@ -280,7 +302,7 @@ def _feature_cross(stacked: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     # One output buffer for every block product: fresh memory costs a page fault per 4 KiB on
     # first touch (0.3 s per 128 MiB in the VMs we measured on), so it is allocated once.
     largest = max(offsets[g[-1] + 1] - offsets[g[0]] for g in groups)
-    buffer = np.empty(largest * largest)
+    buffer = np.empty(largest * largest, dtype=stacked.dtype)
     for index, rows_group in enumerate(groups):
         for cols_group in groups[index:]:
             r0, r1 = offsets[rows_group[0]], offsets[rows_group[-1] + 1]
@@ -310,7 +332,7 @@ def _gram_cross(stacked: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     count = len(offsets) - 1
     tile = max(1, min(n, int(np.sqrt(_BLOCK_ELEMENTS // count))))
     features = [stacked[:, offsets[model] : offsets[model + 1]] for model in range(count)]
-    buffer = np.empty(count * tile * tile)  # reused: fresh memory would page-fault every tile
+    buffer = np.empty(count * tile * tile, dtype=stacked.dtype)  # reused, see _feature_cross
     cross = np.zeros((count, count))
     for r0 in range(0, n, tile):
         r1 = min(r0 + tile, n)
@@ -323,5 +345,7 @@ def _gram_cross(stacked: np.ndarray, offsets: np.ndarray) -> np.ndarray:
                 else:
                     np.matmul(block[r0:r1], block[c0:c1].T, out=tiles[model])
             flat = tiles.reshape(count, -1)
+            if flat.dtype != np.float64:  # accumulate the tile inner products in float64
+                flat = flat.astype(np.float64)
             cross += (1.0 if c0 == r0 else 2.0) * (flat @ flat.T)
     return cross

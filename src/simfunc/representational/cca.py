@@ -1,18 +1,23 @@
 """Canonical correlation analysis and the measures built on it: R²_CCA, mean CCA, SVCCA, PWCCA.
 
 Canonical correlations are the cosines of the principal angles between the column spaces of
-the centred representations Xc (n, p) and Yc (n, q). They are computed the compact way: the
-covariance ``XcᵀXc`` is eigendecomposed once per representation (``eigh``), directions with
-an eigenvalue below ``max(n, p)·eps`` times the largest are dropped (this is how dead units,
-i.e. zero-variance columns, and collinear features drop out; see ``_linalg.eigen_rtol``), the
-kept directions give the whitening ``W = V diag(w^{-1/2})`` (so ``XcW`` is an orthonormal
-basis of the column space), and the canonical correlations are the singular values of the
-whitened cross-covariance ``Wxᵀ XcᵀYc Wy``. When a representation is wider than it has
-examples (p > n), the same is done on its compact factor (``Xc = RᵀQᵀ``, n columns).
+the centred representations Xc (n, p) and Yc (n, q): the singular values of ``U_xᵀ U_y`` for
+orthonormal bases U_x, U_y of those spaces. Each representation's basis comes from the route
+that is accurate for it (``_basis``, chosen per input and automatically):
 
-Forming ``XcᵀXc`` squares the condition number: on well-conditioned data the correlations
-agree with an orthonormal-basis (QR/SVD) computation to ~1e-12; with singular values spread
-over more than ~1e6 they lose accuracy roughly as ``eps·cond²``.
+* well-conditioned features (``eps · w_max / w_min <= 1e-10`` over the covariance eigenvalues
+  w, every expected direction present): the covariance route. ``XcᵀXc`` is eigendecomposed
+  once (``eigh``; for a pair, all covariances come from one symmetric product), the basis is
+  ``Xc V diag(w^{-1/2})`` and ``U_xᵀU_y = Wxᵀ (XcᵀYc) Wy`` costs no pass over the examples.
+* otherwise (ill-conditioned features, collinear features, units scaled by tiny factors): an
+  explicit orthonormal basis from a thin QR of Xc and an SVD of its triangular factor, keeping
+  directions with singular value ``σ_k > max(n, p) · eps · σ_1`` (σ_1 the largest singular
+  value, eps = 2.2e-16). This keeps every CCA-family value invariant to invertible maps of
+  condition up to 1e6 and to per-unit scalings down to 1e-6, to 1e-9 (tested).
+
+Dead units (constant columns) centre to exactly zero columns and drop out; exactly collinear
+features drop out below the rank cut-off. When a representation is wider than it has examples
+(p > n), the same is done on its compact factor (``Xc = RᵀQᵀ``, n columns).
 """
 
 from __future__ import annotations
@@ -24,8 +29,10 @@ import numpy as np
 from simfunc.errors import InputError
 from simfunc.validation import check_fraction
 
+from ._basis import basis_cross, basis_matrix
 from ._linalg import sq_frobenius
 from ._prepared import Pair, PreparedFeatures, prepare_pair_with_covariances
+from ._xp import is_tensor, namespace
 
 __all__ = [
     "canonical_correlations",
@@ -60,24 +67,24 @@ def _check_informative(pair: Pair, rank_x: int, rank_y: int, what: str) -> None:
             )
 
 
-def _whitened_cross(
-    pair: Pair, count_x: int | None = None, count_y: int | None = None
-) -> np.ndarray:
-    """``Wxᵀ (XcᵀYc) Wy`` for the top ``count`` whitened directions of each side."""
-    return pair.x.eigen.whitening(count_x).T @ pair.factor_cross @ pair.y.eigen.whitening(count_y)
-
-
 def _correlations_of(matrix: np.ndarray) -> np.ndarray:
-    return np.clip(np.linalg.svd(matrix, compute_uv=False), 0.0, 1.0)
+    xp = namespace(matrix)
+    return xp.clip(xp.linalg.svd(matrix, compute_uv=False), 0.0, 1.0)
+
+
+def _to_numpy(values: Any) -> np.ndarray:
+    return values.cpu().numpy() if is_tensor(values) else values
 
 
 def canonical_correlations(X: Any, Y: Any) -> np.ndarray:
     """The canonical correlations between X (n, p) and Y (n, q), in descending order.
 
-    ``ρ_i = σ_i(Uxᵀ Uy)`` for orthonormal bases Ux, Uy of the centred column spaces (computed
-    through the covariance eigendecompositions, see the module docstring). The length is
+    ``ρ_i = σ_i(Uxᵀ Uy)`` for orthonormal bases Ux, Uy of the centred column spaces (covariance
+    route when it is accurate to 1e-10, else QR/SVD; see the module docstring). The length is
     ``min(rank Xc, rank Yc)``, which is ``min(p, q)`` for full-rank features: directions lost
-    to zero-variance columns (dead units) or collinear features are not reported.
+    to zero-variance columns (dead units) or collinear features (singular value at most
+    ``max(n, p) · eps`` times the largest) are not reported. Returns a numpy array (also for
+    torch inputs, which are computed on their device).
 
     Raises InputError when ``max(rank Xc, rank Yc) >= n − 1``: then every correlation is 1 and
     CCA says nothing (use more examples, fewer features, or SVCCA). One side filling the
@@ -88,17 +95,18 @@ def canonical_correlations(X: Any, Y: Any) -> np.ndarray:
     either representation, feature permutations. Reference: Hotelling (1936), "Relations
     between two sets of variates", Biometrika.
     """
-    return compare_canonical_correlations(prepare_pair_with_covariances(X, Y))
+    return _to_numpy(compare_canonical_correlations(prepare_pair_with_covariances(X, Y)))
 
 
 def compare_canonical_correlations(pair: Pair) -> np.ndarray:
-    """Canonical correlations of a prepared pair (cached on the pair)."""
+    """Canonical correlations of a prepared pair (cached on the pair; numpy or torch)."""
 
     def compute(p: Pair) -> np.ndarray:
-        _check_informative(p, p.x.eigen.rank, p.y.eigen.rank, "CCA")
-        return _correlations_of(_whitened_cross(p))
+        _check_informative(p, p.x.basis.rank, p.y.basis.rank, "CCA")
+        return _correlations_of(basis_cross(p))
 
-    return pair.cached("canonical_correlations", compute).copy()
+    values = pair.cached("canonical_correlations", compute)
+    return namespace(values).copy(values)
 
 
 def cca(X: Any, Y: Any) -> float:
@@ -117,8 +125,8 @@ def cca(X: Any, Y: Any) -> float:
 
 def compare_cca(pair: Pair) -> float:
     # Σ ρ_i² is the squared Frobenius norm of the whitened cross-covariance: no SVD needed.
-    _check_informative(pair, pair.x.eigen.rank, pair.y.eigen.rank, "CCA")
-    whitened = _whitened_cross(pair)
+    _check_informative(pair, pair.x.basis.rank, pair.y.basis.rank, "CCA")
+    whitened = basis_cross(pair)
     return float(np.clip(sq_frobenius(whitened) / min(whitened.shape), 0.0, 1.0))
 
 
@@ -132,15 +140,16 @@ def mean_cca(X: Any, Y: Any) -> float:
 
 
 def compare_mean_cca(pair: Pair) -> float:
-    return float(np.clip(np.mean(compare_canonical_correlations(pair)), 0.0, 1.0))
+    return float(np.clip(float(compare_canonical_correlations(pair).mean()), 0.0, 1.0))
 
 
 def _svcca_count(model: PreparedFeatures, variance: float) -> int:
     """Smallest k whose top-k singular directions explain at least ``variance`` of the total."""
-    eigen = model.eigen
-    explained = np.cumsum(eigen.values) / eigen.total
-    count = int(np.searchsorted(explained, variance, side="left")) + 1
-    return min(count, eigen.rank)
+    basis = model.basis
+    xp = namespace(basis.values)
+    explained = xp.cumsum(basis.values) / basis.total
+    count = int(xp.searchsorted(explained, variance, side="left")) + 1
+    return min(count, basis.rank)
 
 
 def svcca(X: Any, Y: Any, variance: float = 0.99) -> float:
@@ -170,8 +179,8 @@ def compare_svcca(pair: Pair, variance: float = 0.99) -> float:
     count_x = _svcca_count(pair.x, variance)
     count_y = _svcca_count(pair.y, variance)
     _check_informative(pair, count_x, count_y, "SVCCA")
-    rho = _correlations_of(_whitened_cross(pair, count_x, count_y))
-    return float(np.clip(np.mean(rho), 0.0, 1.0))
+    rho = _correlations_of(basis_cross(pair, count_x, count_y))
+    return float(np.clip(float(rho.mean()), 0.0, 1.0))
 
 
 def pwcca(X: Any, Y: Any) -> float:
@@ -182,10 +191,14 @@ def pwcca(X: Any, Y: Any) -> float:
     centred neuron columns ``x_j``; weight each correlation by how much of the neurons it
     accounts for, ``α_i = Σ_j |⟨h_i, x_j⟩|``, and return ``Σ_i α_i ρ_i / Σ_i α_i``.
 
-    Not symmetric (the weights come from one side). google/svcca's ``pwcca.py`` differs
-    slightly: it adds the neuron means back to the canonical directions, orthonormalises them
-    by QR and projects the *uncentred* activations, so on data with large means its numbers
-    differ from these in about the third decimal (the two agree on centred data).
+    Not symmetric (the weights come from one side). google/svcca's ``pwcca.py`` computes
+    something else on general data: it forms its "canonical directions" as ``uᵀ(x − μ) + μ``
+    with u the left singular vectors of ``Σxx^{-1/2} Σxy Σyy^{-1/2}``, i.e. *without* the
+    ``Σxx^{-1/2}`` that turns u into canonical weights (the canonical variates are
+    ``uᵀ Σxx^{-1/2}(x − μ)``), then orthonormalises those directions by QR and projects the
+    uncentred activations. Its weights are therefore the projections onto the wrong
+    directions unless Σxx is a multiple of the identity: its numbers agree with these only on
+    centred, whitened data (``XcᵀXc ∝ I``), not on centred data in general.
 
     Returns a value in [0, 1]. Invariances: translation, isotropic scaling, feature
     permutations (not rotations: the L1 weights depend on the neuron basis). Raises
@@ -196,21 +209,23 @@ def pwcca(X: Any, Y: Any) -> float:
 
 def compare_pwcca(pair: Pair) -> float:
     def compute(p: Pair):
-        _check_informative(p, p.x.eigen.rank, p.y.eigen.rank, "PWCCA")
-        left, rho, right_t = np.linalg.svd(_whitened_cross(p), full_matrices=False)
-        return left, np.clip(rho, 0.0, 1.0), right_t.T
+        _check_informative(p, p.x.basis.rank, p.y.basis.rank, "PWCCA")
+        xp = namespace(p.x.factor)
+        left, rho, right_t = xp.linalg.svd(basis_cross(p), full_matrices=False)
+        return left, xp.clip(rho, 0.0, 1.0), right_t.T
 
     left, rho, right = pair.cached("canonical_svd", compute)
     if pair.y.width < pair.x.width:
         model, directions = pair.y, right
     else:
         model, directions = pair.x, left
-    eigen = model.eigen
+    basis = model.basis
+    xp = namespace(directions)
     if model.factor is model.centred:
-        # Xcᵀ h = XcᵀXc W a = V diag(sqrt(w)) a: no pass over the n examples needed.
-        projections = (eigen.vectors * np.sqrt(eigen.values)) @ directions
+        # Xcᵀ h = Xcᵀ U a = V diag(σ) a: no pass over the n examples needed.
+        projections = (basis.vectors * basis.values**0.5) @ directions
     else:
-        variates = model.factor @ (eigen.whitening() @ directions)  # (n, r), unit norm
+        variates = basis_matrix(basis, model.factor) @ directions  # (n, r), unit norm
         projections = model.centred.T @ variates
-    weights = np.abs(projections).sum(axis=0)
-    return float(np.clip(np.dot(weights, rho) / weights.sum(), 0.0, 1.0))
+    weights = xp.abs(projections).sum(axis=0)
+    return float(np.clip(float(xp.dot(weights, rho) / weights.sum()), 0.0, 1.0))

@@ -18,6 +18,7 @@ from simfunc.errors import InputError
 from simfunc.validation import check_int
 
 from ._prepared import Pair, PreparedFeatures, prepare_pair
+from ._xp import is_tensor, namespace
 
 __all__ = ["mutual_knn", "compare_mutual_knn", "nearest_neighbors"]
 
@@ -25,12 +26,14 @@ __all__ = ["mutual_knn", "compare_mutual_knn", "nearest_neighbors"]
 _BLOCK_ELEMENTS = 2**24
 
 
-def _check_k(k: Any, n: int) -> int:
+def _check_k(k: Any, pair: Pair) -> int:
     k = check_int(k, "k", minimum=1)
+    n = pair.n
     if k >= n:
         raise InputError(
-            f"k must be smaller than the number of examples ({n}): each example has only "
-            f"{n - 1} other examples to be neighbours with, got k={k}"
+            f"k must be smaller than the number of examples ({n}), got k={k}: {pair.x.name} and "
+            f"{pair.y.name} have {n} example(s), and mutual k-NN with k={k} needs at least "
+            f"{k + 1} (each example has only {n - 1} others to be neighbours with)"
         )
     return k
 
@@ -60,14 +63,10 @@ def nearest_neighbors(model: PreparedFeatures, k: int) -> np.ndarray:
 
 def _nearest_neighbors(model: PreparedFeatures, k: int) -> np.ndarray:
     data = model.data
+    if is_tensor(data):
+        return _nearest_neighbors_torch(model, k)
     norms = np.sqrt(np.einsum("ij,ij->i", data, data))
-    zero_rows = np.flatnonzero(norms == 0.0)
-    if zero_rows.size:
-        raise InputError(
-            f"{model.name} has {zero_rows.size} all-zero row(s), the first at example "
-            f"{zero_rows[0]}: an all-zero example has no direction, so its neighbours are "
-            "undefined"
-        )
+    _check_no_zero_rows(model, norms)
     unit = data / norms[:, None]
     n = unit.shape[0]
     neighbours = np.empty((n, k), dtype=np.intp)
@@ -80,10 +79,42 @@ def _nearest_neighbors(model: PreparedFeatures, k: int) -> np.ndarray:
     return neighbours
 
 
+def _check_no_zero_rows(model: PreparedFeatures, norms: Any) -> None:
+    zero = norms == 0.0
+    count = int(zero.sum())
+    if count:
+        raise InputError(
+            f"{model.name} has {count} all-zero row(s), the first at example "
+            f"{int((zero * 1).argmax())}: an all-zero example has no direction, so its "
+            "neighbours are undefined"
+        )
+
+
+def _nearest_neighbors_torch(model: PreparedFeatures, k: int) -> Any:
+    """The same neighbour sets computed by torch on the tensor's device (``topk``)."""
+    import torch
+
+    data = model.data
+    norms = torch.sqrt(torch.einsum("ij,ij->i", data, data))
+    _check_no_zero_rows(model, norms)
+    unit = data / norms[:, None]
+    n = unit.shape[0]
+    neighbours = torch.empty((n, k), dtype=torch.long, device=unit.device)
+    block = max(1, _BLOCK_ELEMENTS // n)
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        similarity = unit[start:stop] @ unit.T
+        rows = torch.arange(stop - start, device=unit.device)
+        similarity[rows, rows + start] = -torch.inf  # not itself
+        neighbours[start:stop] = torch.topk(similarity, k, dim=1).indices
+    return neighbours
+
+
 def compare_mutual_knn(pair: Pair, k: int = 10) -> float:
-    k = _check_k(k, pair.n)
-    both = np.concatenate([nearest_neighbors(pair.x, k), nearest_neighbors(pair.y, k)], axis=1)
-    both.sort(axis=1)
+    k = _check_k(k, pair)
+    sets_x, sets_y = nearest_neighbors(pair.x, k), nearest_neighbors(pair.y, k)
+    xp = namespace(sets_x)
+    both = xp.sort(xp.concatenate([sets_x, sets_y], axis=1), axis=1)
     # Each set has k distinct indices, so a repeated index is exactly a shared neighbour.
-    shared = np.count_nonzero(both[:, 1:] == both[:, :-1], axis=1)
-    return float(np.clip(shared.mean() / k, 0.0, 1.0))
+    shared = xp.count_nonzero(both[:, 1:] == both[:, :-1], axis=1)
+    return float(np.clip(float(shared.sum()) / (pair.n * k), 0.0, 1.0))

@@ -27,12 +27,14 @@ import pandas as pd
 
 from simfunc.errors import InputError
 from simfunc.measure import Measure
+from simfunc.validation import check_choice
 
 from ._linalg import check_flag
-from ._prepared import Pair, PreparedFeatures, prepare_pair
+from ._prepared import Pair, PreparedFeatures, prepare_pair, same_backend
 from ._stacked import stacked_linear_cka
-from .cka import linear_cka
-from .registry import MEASURES, check_options, comparator, get_measure
+from ._xp import is_tensor
+from .cka import PRECISIONS, linear_cka
+from .registry import MEASURES, check_minimums, check_options, comparator, get_measure
 
 __all__ = ["pairwise", "compare_all", "compare_each"]
 
@@ -56,6 +58,9 @@ def pairwise(
     Memory: linear CKA holds one stacked float64 copy of all the features plus bounded
     intermediates; the other measures keep each model's prepared pieces for the whole run
     (its centred copy and, for rbf_cka, one n × n kernel; for rsa, n(n−1)/2 ranks).
+
+    Torch tensors are compared in torch on their device (numpy inputs among them are moved
+    there), pair by pair with each model's preparation shared, for every measure.
     """
     chosen = get_measure(measure)
     check_options(chosen, options)
@@ -63,9 +68,16 @@ def pairwise(
     if not isinstance(features, Mapping) or not features:
         raise InputError("features must be a non-empty mapping {name: (n, p) features}")
     names = list(features)
-    if chosen.fn is linear_cka:
+    on_device = any(is_tensor(features[name]) for name in names)
+    if chosen.fn is linear_cka and not on_device:
         labels = [_label(name) for name in names]
-        values = stacked_linear_cka([features[name] for name in names], labels, **merged)
+        precision = merged.pop("precision", "float64")
+        check_choice(precision, "precision", PRECISIONS)
+        dtype = np.float32 if precision == "float32" else np.float64
+        values = stacked_linear_cka([features[name] for name in names], labels, dtype=dtype,
+                                    **merged)
+    elif chosen.fn is linear_cka and merged.get("precision", "float64") != "float64":
+        values = _plain_loop(features, names, chosen, merged)  # float32 in torch, per pair
     else:
         values = _pairwise_loop(features, names, chosen, merged)
     labels = pd.Index(names, tupleize_cols=False)  # keep tuple names as plain labels
@@ -79,6 +91,10 @@ def _label(name: Any) -> str:
 def _prepare_all(features: Mapping[Any, Any], names: list[Any]) -> list[PreparedFeatures]:
     prepared = [PreparedFeatures(features[name], _label(name)) for name in names]
     _check_rows([(model.name, model.n) for model in prepared])
+    tensors = [model for model in prepared if model.is_tensor]
+    for model in prepared:  # torch inputs: everything on the first tensor's device
+        if tensors:
+            same_backend(tensors[0], model)
     return prepared
 
 
@@ -92,18 +108,29 @@ def _check_rows(rows: list[tuple[str, int]]) -> None:
             )
 
 
-def _pairwise_loop(
+def _plain_loop(
     features: Mapping[Any, Any], names: list[Any], chosen: Measure, options: dict[str, Any]
 ) -> np.ndarray:
     count = len(names)
     values = np.empty((count, count))
+    for i in range(count):
+        for j in range(i if chosen.symmetric else 0, count):
+            values[i, j] = chosen(features[names[i]], features[names[j]], **options)
+            if chosen.symmetric:
+                values[j, i] = values[i, j]
+    return values
+
+
+def _pairwise_loop(
+    features: Mapping[Any, Any], names: list[Any], chosen: Measure, options: dict[str, Any]
+) -> np.ndarray:
     compare = comparator(chosen)
     if compare is None:  # a measure without a prepared form: plain calls
-        for i in range(count):
-            for j in range(count):
-                values[i, j] = chosen(features[names[i]], features[names[j]], **options)
-        return values
+        return _plain_loop(features, names, chosen, options)
+    count = len(names)
+    values = np.empty((count, count))
     prepared = _prepare_all(features, names)
+    check_minimums(chosen, prepared)
     for i in range(count):
         for j in range(i if chosen.symmetric else 0, count):
             values[i, j] = compare(Pair(prepared[i], prepared[j]), **options)
@@ -133,6 +160,7 @@ def compare_each(X: Any, Y: Any, names: Iterable[str] | None = None) -> dict[str
     for measure in chosen:
         compare = comparator(measure)
         try:
+            check_minimums(measure, [pair.x, pair.y])
             if compare is None:
                 results[measure.name] = float(measure(X, Y))
             else:

@@ -16,6 +16,7 @@ import numpy as np
 
 from simfunc.validation import check_fraction
 
+from ._basis import basis_cross
 from ._linalg import nuclear_norm
 from ._prepared import Pair, prepare_pair, prepare_pair_with_covariances
 
@@ -53,31 +54,48 @@ def compare_procrustes(pair: Pair) -> float:
 
 def angular_shape(X: Any, Y: Any, alpha: float = 1.0) -> float:
     """Angular shape metric (Williams, Kunz, Kornblith & Linderman 2021, NeurIPS,
-    "Generalized shape metrics on neural representations").
+    "Generalized shape metrics on neural representations"), with the partial whitening of
+    the paper's reference implementation (netrep's ``LinearMetric``).
 
-    Centre, scale to unit Frobenius norm, partially whiten each representation,
+    Centre each representation and partially whiten it with its own covariance,
 
-        X_α = X (α I + (1 − α) (XᵀX)^{-1/2})
+        X_α = Xc (α I + (1 − α) (XcᵀXc)^{-1/2})
 
-    (the inverse square root taken on the directions above the rank tolerance), zero-pad to
-    equal widths and return the angle
+    (``XcᵀXc`` unnormalised, as netrep's ``whiten``: a sum over the n examples), zero-pad to
+    equal widths and return the angle after the best rotation,
 
         θ = arccos( ‖X_αᵀ Y_α‖_* / (‖X_α‖_F ‖Y_α‖_F) )  in [0, π/2].
 
+    With ``Xc = U diag(σ) Vᵀ`` this is ``X_α = U diag(ασ + (1 − α)) Vᵀ``, so the cosine is
+    ``‖diag(a_x) U_xᵀU_y diag(a_y)‖_* / (‖a_x‖ ‖a_y‖)`` with ``a = ασ + (1 − α)``: computed
+    that way, on the accurate basis of ``_basis`` (netrep's rescaling that preserves the
+    total variance is one number per representation and cancels in the angle).
+
     ``alpha=1``: no whitening; θ is the rotation-invariant Procrustes angle (``procrustes``
     equals ``2 − 2 cos θ``). ``alpha=0``: full whitening; ``cos θ = Σ ρ_i / sqrt(r_x r_y)``, a
-    CCA-like metric invariant to invertible linear maps. For every α it is a metric: symmetric,
-    zero on X vs X, and it satisfies the triangle inequality. Unlike the ``netrep`` package,
-    the unit-norm scaling comes *before* the partial whitening, so the metric is
-    isotropic-scale invariant for every α (the two coincide at α = 0 and α = 1). Near θ = 0 the
-    arccos limits the absolute accuracy to about 1e-8.
+    CCA-like metric invariant to invertible linear maps. For every α it is a metric
+    (symmetric, zero on X vs X, triangle inequality).
+
+    The convention's oddity: each direction's weight is ``ασ_k + (1 − α)``, and the singular
+    values σ_k of unnormalised features are typically large (about ``sqrt(n)`` times the
+    feature scale: 30 for unit-variance features on 1000 examples), so as soon as α is well
+    above ``1/σ`` the ``ασ`` term dominates and the metric is close to its α = 1 value: α
+    matters only near 0 (below about ``1/σ_k`` for the directions that carry the
+    difference). For the same reason, for 0 < α < 1 the value depends on the scale of the
+    features (it is not invariant to isotropic scaling, unlike α = 0 and α = 1). Near θ = 0
+    the arccos limits the absolute accuracy to about 1e-8.
+
+    Directions of Xc below the rank cut-off of ``_basis`` (exactly collinear or dead units)
+    get no weight; netrep instead clamps the eigenvalues of ``XcᵀXc`` at 1e-7 (absolute),
+    which gives the same value unless an eigenvalue lies in (0, 1e-7).
 
     Args:
         X, Y: (n, p) and (n, q) features of the same examples.
         alpha: whitening regularisation in [0, 1].
 
     Invariances (alpha = 1, the default): translation, isotropic scaling, orthogonal
-    transforms, permutations.
+    transforms, permutations. For alpha = 0 also invertible linear maps; for 0 < alpha < 1
+    translation, orthogonal transforms and permutations only.
     """
     alpha = check_fraction(alpha, "alpha", allow_zero=True)
     if alpha == 1.0:
@@ -90,13 +108,9 @@ def compare_angular_shape(pair: Pair, alpha: float = 1.0) -> float:
     if alpha == 1.0:
         cosine = _nuclear_cosine(pair)
     else:
-        sides = []
-        for model in (pair.x, pair.y):
-            eigen = model.eigen
-            values = eigen.values / eigen.total  # eigenvalues of the unit-norm X̂ᵀX̂
-            scale = alpha + (1.0 - alpha) / np.sqrt(values)
-            sides.append((eigen.vectors * scale, float(np.dot(values, scale**2)), eigen.total))
-        (left, norm_x, total_x), (right, norm_y, total_y) = sides
-        aligned = left.T @ pair.factor_cross @ right / np.sqrt(total_x * total_y)
-        cosine = nuclear_norm(aligned) / float(np.sqrt(norm_x * norm_y))
+        weights = [alpha * model.basis.values**0.5 + (1.0 - alpha) for model in (pair.x, pair.y)]
+        weight_x, weight_y = weights
+        aligned = weight_x[:, None] * basis_cross(pair) * weight_y[None, :]
+        norms = float((weight_x * weight_x).sum()) * float((weight_y * weight_y).sum())
+        cosine = nuclear_norm(aligned) / float(np.sqrt(norms))
     return float(np.clip(np.arccos(np.clip(cosine, 0.0, 1.0)), 0.0, np.pi / 2))

@@ -13,12 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.stats import rankdata
 
 from simfunc.errors import InputError
 from simfunc.validation import check_choice
 
+from ._linalg import inner
 from ._prepared import Pair, PreparedFeatures, prepare_pair, require_examples
+from ._xp import namespace, rankdata, unique_rows, upper_triangle
 
 __all__ = ["rsa", "compare_rsa", "DISTANCES"]
 
@@ -55,7 +56,7 @@ def compare_rsa(pair: Pair, distance: str = "correlation") -> float:
     require_examples(pair, MIN_EXAMPLES, "RSA")
     ranks_x = _standardised_ranks(pair.x, distance)
     ranks_y = _standardised_ranks(pair.y, distance)
-    return float(np.clip(np.dot(ranks_x, ranks_y), -1.0, 1.0))
+    return float(np.clip(inner(ranks_x, ranks_y), -1.0, 1.0))
 
 
 def _standardised_ranks(model: PreparedFeatures, distance: str) -> np.ndarray:
@@ -70,33 +71,37 @@ def _check_correlation_distance(model: PreparedFeatures) -> None:
             "least 3 (with 2, every correlation between examples is ±1 and the ranks would be "
             "rounding noise); use distance='euclidean'"
         )
-    constant_rows = np.flatnonzero((data == data[:, :1]).all(axis=1))
-    if constant_rows.size:
+    constant = (data == data[:, :1]).all(axis=1)
+    count = int(constant.sum())
+    if count:
         raise InputError(
-            f"{model.name}: {constant_rows.size} example(s), the first example "
-            f"{constant_rows[0]}, have the same value in every feature, so their correlation "
+            f"{model.name}: {count} example(s), the first example "
+            f"{int((constant * 1).argmax())}, have the same value in every feature, so their correlation "
             "distance to other examples is undefined; use distance='euclidean'"
         )
 
 
 def _correlation_rdm(data: np.ndarray) -> np.ndarray:
+    xp = namespace(data)
     rows = data - data.mean(axis=1, keepdims=True)
-    rows /= np.sqrt(np.einsum("ij,ij->i", rows, rows))[:, None]
+    rows /= xp.sqrt(xp.einsum("ij,ij->i", rows, rows))[:, None]
     dissimilarity = rows @ rows.T
-    np.subtract(1.0, dissimilarity, out=dissimilarity)
+    dissimilarity *= -1.0
+    dissimilarity += 1.0
     return dissimilarity
 
 
 def _euclidean_rdm(data: np.ndarray) -> np.ndarray:
+    xp = namespace(data)
     centred = data - data.mean(axis=0)
     gram = centred @ centred.T
-    sq_norms = np.diagonal(gram)
+    sq_norms = xp.diagonal(gram)
     # r_i + r_j first, then − 2 g_ij: every step is symmetric in (i, j), so the matrix is
     # exactly symmetric and equal distances stay exactly equal.
-    distances = np.add.outer(sq_norms, sq_norms)
+    distances = sq_norms[:, None] + sq_norms[None, :]
     distances -= 2.0 * gram
-    np.maximum(distances, 0.0, out=distances)
-    return np.sqrt(distances, out=distances)
+    xp.maximum(distances, 0.0, out=distances)
+    return xp.sqrt(distances, out=distances)
 
 
 def _rank_rdm(model: PreparedFeatures, distance: str) -> np.ndarray:
@@ -104,22 +109,21 @@ def _rank_rdm(model: PreparedFeatures, distance: str) -> np.ndarray:
         _check_correlation_distance(model)
     # Exactly repeated examples must tie exactly (distance 0 between them, equal distances to
     # the others), not by rounding luck: the RDM is built on the distinct rows and expanded.
-    distinct, inverse = np.unique(model.data, axis=0, return_inverse=True)
+    distinct, inverse = unique_rows(model.data)
     repeated = distinct.shape[0] < model.n
-    rows = distinct if repeated else model.data  # np.unique sorts: keep the original order
+    rows = distinct if repeated else model.data  # unique rows are sorted: keep the order
     rdm = _correlation_rdm(rows) if distance == "correlation" else _euclidean_rdm(rows)
-    np.fill_diagonal(rdm, 0.0)
+    namespace(rdm).fill_diagonal(rdm, 0.0)
     if repeated:
-        inverse = inverse.reshape(-1)
-        rdm = rdm[np.ix_(inverse, inverse)]
-    upper = rdm[~np.tri(model.n, dtype=bool)]  # row-major i < j, the same order for every model
+        rdm = rdm[inverse[:, None], inverse[None, :]]
+    upper = upper_triangle(rdm)  # row-major i < j, the same order for every model
     del rdm
     ranks = rankdata(upper)
     ranks -= ranks.mean()
-    norm = float(np.sqrt(np.dot(ranks, ranks)))
+    norm = float(inner(ranks, ranks)) ** 0.5
     if not norm > 0.0:
         raise InputError(
-            f"{model.name}: all {upper.size} pairwise {distance} dissimilarities are equal, so "
+            f"{model.name}: all {upper.shape[0]} pairwise {distance} dissimilarities are equal, so "
             "their rank correlation with another RDM is undefined"
         )
     return ranks / norm

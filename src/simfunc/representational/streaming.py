@@ -6,6 +6,10 @@ spread), every batch is shifted by a fixed reference point, the first batch's co
 before its moments are accumulated; the final centring is then a small correction instead of
 a catastrophic cancellation. The debiased estimator needs ``Σ_i ‖x̃_i‖² ‖ỹ_i‖²`` (centred row
 norms, with the *final* mean), which is expanded in streamable moments of the shifted rows.
+
+Torch batches are accumulated in torch on their device (float64; float32 on MPS): the backend
+and device are those of the first batch; numpy batches that follow are moved there. Only the
+final O(p² + q² + pq) statistics come back to the host in ``compute()``.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ from typing import Any
 import numpy as np
 
 from simfunc.errors import InputError
-from simfunc.validation import as_feature_pair, to_numpy
+from simfunc.validation import as_feature_tensor, as_features, to_numpy
 
 from ._linalg import check_flag, safe_ratio, sq_frobenius
+from ._xp import is_tensor
 
 __all__ = ["LinearCKA"]
 
@@ -29,12 +34,12 @@ class _Moments:
         width = first_batch.shape[1]
         self.width = width
         self.shift = first_batch.mean(axis=0)
-        self.first_row = first_batch[0].copy()
+        self.first_row = first_batch[0] * 1.0  # a copy, numpy or torch
         self.varies = False  # whether any feature has taken two different values yet
-        self.outer = np.zeros((width, width))  # Σ u_i u_iᵀ
+        self.outer = _zeros((width, width), first_batch)  # Σ u_i u_iᵀ
         # Σ w_i u_i for the weights w = (1, a, b): Σ u_i, Σ a_i u_i, Σ b_i u_i, where
         # a_i = ‖u_i‖² and b_i = ‖v_i‖² are the squared norms of the X and Y rows.
-        self.weighted = np.zeros((width, 3))
+        self.weighted = _zeros((width, 3), first_batch)
 
     def check_width(self, batch: np.ndarray, name: str) -> None:
         if batch.shape[1] != self.width:
@@ -56,6 +61,22 @@ class _Moments:
         self.weighted += rows.T @ weights  # one pass over the rows for all three sums
 
 
+def _zeros(shape: tuple[int, int], like: Any) -> Any:
+    return like.new_zeros(shape) if is_tensor(like) else np.zeros(shape)
+
+
+def _host(array: Any) -> np.ndarray:
+    return array.detach().cpu().double().numpy() if is_tensor(array) else array
+
+
+class _HostMoments:
+    """The accumulated moments of one representation, on the host as float64 numpy."""
+
+    def __init__(self, moments: _Moments) -> None:
+        self.outer = _host(moments.outer)
+        self.weighted = _host(moments.weighted)
+
+
 class LinearCKA:
     """Linear CKA (plain or debiased) over data that arrives in batches, in bounded memory.
 
@@ -69,6 +90,7 @@ class LinearCKA:
 
     Every batch is validated like any input (finite numbers, same number of rows in X_batch
     and Y_batch, the same feature counts as the first batch); a batch may have one row.
+    Torch batches are accumulated in torch on their device (see the module docstring).
     """
 
     def __init__(self) -> None:
@@ -79,8 +101,9 @@ class LinearCKA:
         self._count = 0
         self._x: _Moments | None = None
         self._y: _Moments | None = None
-        self._cross = np.zeros((0, 0))  # Σ u_i v_iᵀ
-        self._scalars = np.zeros((3, 3))  # Σ w_i w_iᵀ for w = (1, a, b): n, Σa, Σb, Σa², Σab, Σb²
+        self._cross: Any = np.zeros((0, 0))  # Σ u_i v_iᵀ
+        self._scalars: Any = np.zeros((3, 3))  # Σ w_i w_iᵀ, w = (1, a, b): n, Σa, Σb, Σa², Σab, Σb²
+        self._device: Any = None  # the torch device of the accumulators; None: numpy
 
     @property
     def n_examples(self) -> int:
@@ -89,24 +112,57 @@ class LinearCKA:
 
     def update(self, X_batch: Any, Y_batch: Any) -> None:
         """Add a batch: X_batch (m, p) and Y_batch (m, q) hold the same m examples."""
-        x_raw, y_raw = to_numpy(X_batch, "X_batch"), to_numpy(Y_batch, "Y_batch")
-        x, y = as_feature_pair(x_raw, y_raw, min_examples=1, names=("X_batch", "Y_batch"))
+        if self._x is None:
+            tensors = [batch for batch in (X_batch, Y_batch) if is_tensor(batch)]
+            self._device = tensors[0].device if tensors else None
+        x, owned_x = self._batch(X_batch, "X_batch")
+        y, owned_y = self._batch(Y_batch, "Y_batch")
+        if x.shape[0] != y.shape[0]:
+            raise InputError(
+                f"X_batch has {x.shape[0]} rows but Y_batch has {y.shape[0]}: rows must be the "
+                "same examples in both"
+            )
         if self._x is None or self._y is None:
             self._x, self._y = _Moments(x), _Moments(y)
-            self._cross = np.zeros((x.shape[1], y.shape[1]))
+            self._cross = _zeros((x.shape[1], y.shape[1]), x)
+            self._scalars = _zeros((3, 3), x)
         self._x.check_width(x, "X_batch")
         self._y.check_width(y, "Y_batch")
-        u = self._x.shifted(x, owned=not np.may_share_memory(x, x_raw))
-        v = self._y.shifted(y, owned=not np.may_share_memory(y, y_raw))
-        weights = np.empty((u.shape[0], 3))
-        weights[:, 0] = 1.0
-        np.einsum("ij,ij->i", u, u, out=weights[:, 1])
-        np.einsum("ij,ij->i", v, v, out=weights[:, 2])
+        u = self._x.shifted(x, owned=owned_x)
+        v = self._y.shifted(y, owned=owned_y)
+        if is_tensor(u):
+            import torch
+
+            weights = torch.stack([torch.ones_like(u[:, 0]), torch.einsum("ij,ij->i", u, u),
+                                   torch.einsum("ij,ij->i", v, v)], dim=1)
+        else:
+            weights = np.empty((u.shape[0], 3))
+            weights[:, 0] = 1.0
+            np.einsum("ij,ij->i", u, u, out=weights[:, 1])
+            np.einsum("ij,ij->i", v, v, out=weights[:, 2])
         self._x.add(u, weights)
         self._y.add(v, weights)
         self._cross += u.T @ v
         self._scalars += weights.T @ weights
         self._count += u.shape[0]
+
+    def _batch(self, value: Any, name: str) -> tuple[Any, bool]:
+        """A validated batch on the accumulators' backend; and whether it is a private copy."""
+        if self._device is None:
+            raw = to_numpy(value, name)
+            data = as_features(raw, name, min_examples=1)
+            return data, not np.may_share_memory(data, raw)
+        import torch
+
+        if not is_tensor(value):
+            value = torch.as_tensor(as_features(value, name, min_examples=1), device=self._device)
+        elif value.device != self._device:
+            raise InputError(
+                f"{name} is on {value.device} but the first batch was on {self._device}: every "
+                "batch must be on the same device"
+            )
+        data = as_feature_tensor(value, name, min_examples=1)
+        return data, data.data_ptr() != value.data_ptr()
 
     def compute(self, debiased: bool = False) -> float:
         """Linear CKA of all examples seen (``debiased=True``: unbiased HSIC, n >= 4)."""
@@ -114,7 +170,7 @@ class LinearCKA:
         if self._x is None or self._y is None:
             raise InputError("LinearCKA has no data: call update(X_batch, Y_batch) first")
         n = self.n_examples
-        minimum = 4 if debiased else 2
+        minimum = 4 if debiased else 3  # the rule of every representational measure: n >= 3
         if n < minimum:
             what = "debiased CKA" if debiased else "CKA"
             raise InputError(
@@ -126,18 +182,19 @@ class LinearCKA:
                     f"{name} is constant: every feature took the same value on every example "
                     "seen, so it has no representation to compare"
                 )
-        x, y = self._x, self._y
+        x, y = _HostMoments(self._x), _HostMoments(self._y)
+        cross_moments, scalars = _host(self._cross), _host(self._scalars)
         mean_x, mean_y = x.weighted[:, 0] / n, y.weighted[:, 0] / n  # means of the shifted rows
         cov_x = x.outer - n * np.outer(mean_x, mean_x)
         cov_y = y.outer - n * np.outer(mean_y, mean_y)
-        cov_xy = self._cross - n * np.outer(mean_x, mean_y)
+        cov_xy = cross_moments - n * np.outer(mean_x, mean_y)
         cross, self_x, self_y = sq_frobenius(cov_xy), sq_frobenius(cov_x), sq_frobenius(cov_y)
         if not debiased:
             value = safe_ratio(cross, self_x * self_y, "linear CKA")
             return float(np.clip(value, 0.0, 1.0))
-        (_, sum_a, sum_b), (_, sum_aa, sum_ab), (_, _, sum_bb) = self._scalars
+        (_, sum_a, sum_b), (_, sum_aa, sum_ab), (_, _, sum_bb) = scalars
         rows_xy = _row_norm_products(
-            n, sum_ab, y.weighted[:, 1], x.weighted[:, 2], self._cross, sum_a, sum_b,
+            n, sum_ab, y.weighted[:, 1], x.weighted[:, 2], cross_moments, sum_a, sum_b,
             mean_x, mean_y,
         )  # fmt: skip
         rows_xx = _row_norm_products(

@@ -8,21 +8,36 @@
 
 Inputs are finite one-dimensional sequences (lists, numpy, torch) of equal length >= 3;
 anything else raises ``simfunc.InputError`` naming the argument.
+
+When x and y are values of *pairs of networks*, pairs that share a network are not
+independent and the pair-level p-values and intervals above are too small and too narrow.
+The network-level forms treat networks as the units (``simfunc.stats.network``):
+
+    relate_networks(X, Y) -> NetworkRelation          two symmetric matrices, or
+    relate_networks(x, y, a=..., b=...)               one value per pair (a[k], b[k])
+    network_permutation_pvalue(...)                   Mantel test: relabel networks
+    network_bootstrap_ci(...)                         bootstrap over networks, self-pairs out
 """
 
 from __future__ import annotations
 
 from simfunc.stats.correlation import kendall, spearman
+from simfunc.stats.network import network_bootstrap_ci, network_permutation_pvalue
+from simfunc.stats.network_relation import NetworkRelation, relate_networks
 from simfunc.stats.regression import linear_fit
 from simfunc.stats.relation import Relation, relate
 from simfunc.stats.resampling import bootstrap_ci, permutation_pvalue
 
 __all__ = [
+    "NetworkRelation",
     "Relation",
     "bootstrap_ci",
     "kendall",
     "linear_fit",
+    "network_bootstrap_ci",
+    "network_permutation_pvalue",
     "permutation_pvalue",
     "relate",
+    "relate_networks",
     "spearman",
 ]

@@ -1,0 +1,261 @@
+"""One array vocabulary for numpy arrays and torch tensors, so each measure is written once.
+
+``namespace(a, ...)`` returns the numpy module itself for numpy arrays (the numpy path runs
+exactly the numpy calls it always did) and, when any argument is a torch tensor, ``TORCH``: an
+object offering the same names (``xp.sqrt``, ``xp.linalg.svd(a, compute_uv=False)``,
+``xp.einsum``...) computed by torch on the tensor's device. Only the names the measures use
+are provided, with numpy's semantics (e.g. ``median`` averages the two middle values, ``qr``
+with ``mode="r"`` returns R alone, ``cumsum`` of a vector).
+
+torch is imported only when a tensor arrives. Computation dtype: float64 on every device that
+supports it (CPU, CUDA); float32 on Apple's MPS, which has no float64 (see ``compute_dtype``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["is_tensor", "namespace", "TORCH", "compute_dtype", "upper_triangle", "unique_rows", "rankdata"]
+
+
+def is_tensor(value: Any) -> bool:
+    """Whether ``value`` is a torch tensor (checked without importing torch)."""
+    return type(value).__module__.startswith("torch") and hasattr(value, "detach")
+
+
+def namespace(*arrays: Any) -> Any:
+    """numpy, or ``TORCH`` when any argument is a torch tensor."""
+    for array in arrays:
+        if is_tensor(array):
+            return TORCH
+    return np
+
+
+def compute_dtype(device: Any) -> Any:
+    """float64 where the device has it, float32 on MPS (Apple GPUs have no float64)."""
+    import torch
+
+    return torch.float32 if torch.device(device).type == "mps" else torch.float64
+
+
+class _TorchLinalg:
+    """``numpy.linalg``'s names, by ``torch.linalg``."""
+
+    @staticmethod
+    def eigh(matrix: Any) -> tuple[Any, Any]:
+        import torch
+
+        return torch.linalg.eigh(matrix)
+
+    @staticmethod
+    def svd(matrix: Any, full_matrices: bool = True, compute_uv: bool = True) -> Any:
+        import torch
+
+        if not compute_uv:
+            return torch.linalg.svdvals(matrix)
+        return torch.linalg.svd(matrix, full_matrices=full_matrices)
+
+    @staticmethod
+    def qr(matrix: Any, mode: str = "reduced") -> Any:
+        import torch
+
+        if mode == "r":
+            return torch.linalg.qr(matrix, mode="r")[1]
+        return torch.linalg.qr(matrix, mode=mode)
+
+    @staticmethod
+    def solve(matrix: Any, rhs: Any) -> Any:
+        import torch
+
+        return torch.linalg.solve(matrix, rhs)
+
+
+class _TorchNumpy:
+    """The numpy names the measures use, computed by torch where the tensors live."""
+
+    linalg = _TorchLinalg()
+
+    # -- elementwise and reductions ----------------------------------------------------------
+
+    @staticmethod
+    def sqrt(a: Any, out: Any = None) -> Any:
+        import torch
+
+        if out is not None:
+            return torch.sqrt(a, out=out)
+        return torch.sqrt(torch.as_tensor(a))
+
+    @staticmethod
+    def abs(a: Any) -> Any:
+        import torch
+
+        return torch.abs(a)
+
+    @staticmethod
+    def exp(a: Any, out: Any = None) -> Any:
+        import torch
+
+        return torch.exp(a, out=out) if out is not None else torch.exp(a)
+
+    @staticmethod
+    def clip(a: Any, low: float, high: float) -> Any:
+        import torch
+
+        return torch.clip(torch.as_tensor(a), low, high)
+
+    @staticmethod
+    def maximum(a: Any, value: float, out: Any = None) -> Any:
+        import torch
+
+        if out is not None:
+            return torch.clamp(a, min=value, out=out)
+        return torch.clamp(a, min=value)
+
+    @staticmethod
+    def dot(a: Any, b: Any) -> Any:
+        import torch
+
+        return torch.dot(a.reshape(-1), b.reshape(-1))
+
+    @staticmethod
+    def einsum(subscripts: str, *operands: Any) -> Any:
+        import torch
+
+        return torch.einsum(subscripts, *operands)
+
+    @staticmethod
+    def cumsum(a: Any) -> Any:
+        import torch
+
+        return torch.cumsum(a.reshape(-1), dim=0)
+
+    @staticmethod
+    def searchsorted(sorted_values: Any, value: float, side: str = "left") -> int:
+        import torch
+
+        probe = torch.as_tensor([value], dtype=sorted_values.dtype, device=sorted_values.device)
+        return int(torch.searchsorted(sorted_values, probe, right=side == "right")[0])
+
+    @staticmethod
+    def median(a: Any) -> Any:
+        """numpy's median of all entries: the mean of the two middle values for an even count."""
+        import torch
+
+        flat = a.reshape(-1)
+        count = flat.numel()
+        upper = torch.kthvalue(flat, count // 2 + 1).values
+        if count % 2:
+            return upper
+        return (torch.kthvalue(flat, count // 2).values + upper) / 2
+
+    @staticmethod
+    def count_nonzero(a: Any, axis: int | None = None) -> Any:
+        import torch
+
+        return torch.count_nonzero(a) if axis is None else torch.count_nonzero(a, dim=axis)
+
+    # -- shapes and copies ---------------------------------------------------------------
+
+    @staticmethod
+    def flip(a: Any, axis: int) -> Any:
+        import torch
+
+        return torch.flip(a, dims=(axis,))
+
+    @staticmethod
+    def diag(values: Any) -> Any:
+        """A diagonal matrix from a vector (numpy's ``diag`` of a 1-D array)."""
+        import torch
+
+        return torch.diag(values)
+
+    @staticmethod
+    def diagonal(a: Any) -> Any:
+        import torch
+
+        return torch.diagonal(a)
+
+    @staticmethod
+    def fill_diagonal(a: Any, value: float) -> None:
+        a.fill_diagonal_(value)
+
+    @staticmethod
+    def ascontiguousarray(a: Any) -> Any:
+        return a.contiguous()
+
+    @staticmethod
+    def copy(a: Any) -> Any:
+        return a.clone()
+
+    @staticmethod
+    def concatenate(arrays: list[Any], axis: int = 0) -> Any:
+        import torch
+
+        return torch.cat(arrays, dim=axis)
+
+    @staticmethod
+    def sort(a: Any, axis: int = -1) -> Any:
+        import torch
+
+        return torch.sort(a, dim=axis).values
+
+    @staticmethod
+    def upper_triangle(matrix: Any) -> Any:
+        """The entries above the diagonal, row by row (i < j)."""
+        import torch
+
+        n = matrix.shape[0]
+        rows, cols = torch.triu_indices(n, n, offset=1, device=matrix.device)
+        return matrix[rows, cols]
+
+    @staticmethod
+    def unique_rows(a: Any) -> tuple[Any, Any]:
+        """Distinct rows and, for each row, the index of its distinct row (like np.unique)."""
+        import torch
+
+        distinct, inverse = torch.unique(a, dim=0, return_inverse=True)
+        return distinct, inverse.reshape(-1)
+
+    @staticmethod
+    def rankdata(values: Any) -> Any:
+        """Ranks 1..m with ties given their average rank (scipy.stats.rankdata's default)."""
+        import torch
+
+        ordered, order = torch.sort(values, stable=True)
+        _, inverse, counts = torch.unique_consecutive(
+            ordered, return_inverse=True, return_counts=True
+        )
+        ends = torch.cumsum(counts, dim=0).to(values.dtype)  # last rank of each tie group
+        average = ends - (counts.to(values.dtype) - 1) / 2
+        ranks = torch.empty_like(values)
+        ranks[order] = average[inverse]
+        return ranks
+
+
+TORCH = _TorchNumpy()
+
+
+def upper_triangle(matrix: Any) -> Any:
+    """The entries above the diagonal of a square matrix, row by row (i < j), any backend."""
+    if is_tensor(matrix):
+        return TORCH.upper_triangle(matrix)
+    return matrix[~np.tri(matrix.shape[0], dtype=bool)]
+
+
+def unique_rows(a: Any) -> tuple[Any, Any]:
+    """Distinct rows and the inverse index, any backend."""
+    if is_tensor(a):
+        return TORCH.unique_rows(a)
+    distinct, inverse = np.unique(a, axis=0, return_inverse=True)
+    return distinct, inverse.reshape(-1)
+
+
+def rankdata(values: Any) -> Any:
+    """Average ranks (1-based), any backend."""
+    if is_tensor(values):
+        return TORCH.rankdata(values)
+    from scipy.stats import rankdata as scipy_rankdata
+
+    return scipy_rankdata(values)
