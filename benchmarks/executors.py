@@ -41,7 +41,8 @@ from simfunc.runner import (  # noqa: E402
     RayExecutor,
     run_plan,
 )
-from simfunc.store import Cache, ResultsDB, atomic_write_json  # noqa: E402
+from simfunc.io import atomic_write_json  # noqa: E402
+from simfunc.store import Cache, ResultsDB  # noqa: E402
 
 SLEEP = 0.02
 
@@ -53,7 +54,7 @@ def sleep_job(ctx) -> None:
 
 
 def training_plan() -> Plan:
-    from simfunc.studies.jobs import train_job
+    from simfunc.studies.classifier_jobs import ModelRecord, train_job
     from simfunc.train.supervised import TrainConfig
 
     jobs = []
@@ -61,7 +62,7 @@ def training_plan() -> Plan:
         for seed in range(8):
             config = TrainConfig(arch=arch, dataset="digits", image_size=16, epochs=epochs,
                                  seed=seed, eval_each_epoch=False)
-            models = [{"model_id": f"{arch}-{seed}"}]
+            models = [ModelRecord(f"{arch}-{seed}")]
             jobs.append(train_job(f"train/{arch}-s{seed}", config, models))
     return Plan(jobs)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simfunc.store import atomic_save_npz, atomic_write_json, load_json
+from simfunc.io import atomic_save_npz, atomic_write_json, load_json
 
 __all__ = [
     "note",

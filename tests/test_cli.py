@@ -44,7 +44,10 @@ def test_compare_outputs_mode(tmp_path, capsys):
     [
         (["compare", "missing.npy", "missing.npy"], "no such file"),
         (["run", "architectures", "--set", "epoch=3"], "unknown setting 'epoch'"),
-        (["run", "architectures", "--set", "epochs=many"], "expected an integer"),
+        (["run", "architectures", "--set", "epochs=3"], "unknown setting 'epochs'"),
+        (["run", "architectures", "--set", "training.epochs=many"], "expected an integer"),
+        (["run", "architectures", "--set", "training.epoch=3"],
+         "unknown setting 'training.epoch'"),
         (["reproduce", "--set", "colour=red"], "no study has such a setting"),
         (["report", "nowhere"], "not a simfunc run directory"),
     ],

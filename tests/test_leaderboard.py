@@ -12,16 +12,16 @@ from scipy import stats as scipy_stats
 
 from simfunc import InputError, representational
 from simfunc.cli import main
-from simfunc.store import ResultsDB
-from simfunc.studies.leaderboard import (
+from simfunc.leaderboard import (
     COLUMNS,
     POOLED,
     collect_pairs,
-    find_run_dirs,
     leaderboard,
     overall_ranking,
     write_leaderboard,
 )
+from simfunc.runs import find_run_dirs
+from simfunc.store import ResultsDB
 
 N = 30
 

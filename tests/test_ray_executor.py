@@ -98,13 +98,13 @@ def tables(db: ResultsDB) -> dict:
 def test_ray_and_local_executors_give_identical_entries_and_rows(tmp_path, ray_executor):
     digits = {"arch": "mlp", "dataset": "digits", "image_size": 8, "epochs": 1, "seed": 0,
               "classes": [0, 1, 2], "batch_size": 64, "train_subset": 200}
-    from simfunc.studies.jobs import DataSpec, extract_job, train_job
+    from simfunc.studies.classifier_jobs import ImageSet, ModelRecord, extract_job, train_job
     from simfunc.train.supervised import TrainConfig
 
     jobs = [
         *value_jobs(tmp_path / "events.log"),
-        train_job("train/mlp", TrainConfig(**digits), [{"model_id": "mlp"}]),
-        extract_job("extract/mlp", "train/mlp", DataSpec("digits", subset=50, classes=[0, 1, 2])),
+        train_job("train/mlp", TrainConfig(**digits), [ModelRecord("mlp")]),
+        extract_job("extract/mlp", "train/mlp", ImageSet("digits", subset=50, classes=(0, 1, 2))),
     ]
     plan = Plan(jobs)  # one plan, so the same keys for both
     results = {}
@@ -125,7 +125,7 @@ def test_ray_and_local_executors_give_identical_entries_and_rows(tmp_path, ray_e
 
 
 def test_job_bars_go_through_rays_distributed_tqdm(tmp_path, ray_executor):
-    from simfunc.store import load_json
+    from simfunc.io import load_json
 
     jobs = [Job(f"show/{i}", "runner_jobs:show_progress", {"i": i}) for i in range(2)]
     report = run_plan(Plan(jobs), Cache(tmp_path), executor=ray_executor, progress=True)
@@ -403,7 +403,7 @@ def test_ctrl_c_cancels_the_ray_tasks_shuts_ray_down_and_a_rerun_resumes(tmp_pat
 # -- the command line ------------------------------------------------------------------------------
 
 STUDY_ARGS = ["run", "architectures", "--set", "archs=mlp", "--set", "seeds=0,1",
-              "--set", "epochs=1", "--set", "image_size=8", "--set", "n_permutations=200",
+              "--set", "training.epochs=1", "--set", "image_size=8", "--set", "n_permutations=200",
               "--set", "n_resamples=200"]
 
 

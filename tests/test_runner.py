@@ -31,7 +31,8 @@ from simfunc.runner import (
     ProcessExecutor,
     run_plan,
 )
-from simfunc.store import MANIFEST_NAME, Cache, ResultsDB, config_hash, load_json
+from simfunc.io import config_hash, load_json
+from simfunc.store import MANIFEST_NAME, Cache, ResultsDB
 
 REPO = Path(__file__).resolve().parents[1]
 SUBPROCESS_ENV = {
@@ -358,7 +359,7 @@ def test_worker_processes_limit_threads_to_each_job_cpus(tmp_path):
     code = """
         import os
         from threadpoolctl import threadpool_info
-        from simfunc.store import atomic_write_json
+        from simfunc.io import atomic_write_json
         def probe(ctx):
             import torch
             atomic_write_json(ctx.output_dir / "threads.json", {

@@ -23,11 +23,8 @@ import pytest
 import torch
 
 from simfunc import InputError
-from simfunc.store import (
+from simfunc.io import (
     FORMAT_VERSION,
-    MANIFEST_NAME,
-    Cache,
-    ResultsDB,
     atomic_save_npz,
     atomic_torch_save,
     atomic_write_bytes,
@@ -40,6 +37,7 @@ from simfunc.store import (
     load_npz,
     load_torch,
 )
+from simfunc.store import MANIFEST_NAME, Cache, ResultsDB
 
 REPO = Path(__file__).resolve().parents[1]
 SUBPROCESS_ENV = {
@@ -134,7 +132,7 @@ def test_config_hash_is_sha256_of_the_documented_canonical_json():
 
 def test_config_hash_is_the_same_in_separate_interpreters():
     code = """
-        from simfunc.store import config_hash
+        from simfunc.io import config_hash
         config = {"z": [0.1, 1e-300, 12345678901234567890], "a": {"x": "é", "y": (1, 2)},
                   "m": {str(i): i * 0.3 for i in range(50)}}
         print(config_hash("pkg.mod:train", config))
@@ -191,7 +189,7 @@ def test_atomic_writer_killed_mid_write_leaves_no_target(tmp_path):
     process = start_python(
         f"""
         import sys, time
-        from simfunc.store import atomic_writer
+        from simfunc.io import atomic_writer
         with atomic_writer({str(target)!r}) as handle:
             handle.write(b"x" * (1 << 20))
             handle.flush()
@@ -215,7 +213,7 @@ def test_atomic_write_bytes_killed_at_any_moment_leaves_a_complete_file(tmp_path
     size = 16 << 20
     process = start_python(
         f"""
-        from simfunc.store import atomic_write_bytes
+        from simfunc.io import atomic_write_bytes
         print("started", flush=True)
         for i in range(1, 1000):
             atomic_write_bytes({str(target)!r}, bytes([i % 256]) * {size})
@@ -408,7 +406,8 @@ def test_names_that_could_escape_or_collide_are_rejected(tmp_path, namespace, ke
 def test_two_processes_computing_one_entry_compute_it_once(tmp_path):
     code = f"""
         import sys, time
-        from simfunc.store import Cache, atomic_write_json
+        from simfunc.io import atomic_write_json
+        from simfunc.store import Cache
         cache = Cache({str(tmp_path / "cache")!r})
         with cache.lock("train", "e" * 20):
             if cache.lookup("train", "e" * 20) is None:
@@ -526,6 +525,30 @@ def test_keep_only_run_drops_what_the_latest_run_did_not_record(tmp_path):
         assert removed == (len(PAIR_ROWS) - 2) + 1 + 1
         assert sorted(db.pairs()["run_id"]) == ["new", "new"]
         assert db.models()["model_id"].tolist() == ["m1"] and db.scalars().empty
+
+
+def test_notes_are_stored_with_the_runs_study_and_kept_by_the_rerun_that_records_them(tmp_path):
+    with ResultsDB(tmp_path / "results.sqlite") as db:
+        with pytest.raises(InputError, match="study"):  # no run in progress names the study
+            db.add_notes([{"reason": "x"}])
+        old = db.start_run("toy", "quick")
+        note = {"context": "a vs b on digits", "layer": "features", "measure": "cca",
+                "reason": "CCA is uninformative: p >= n"}
+        assert db.add_notes([note, {"reason": "the run used a stand-in"}]) == 2
+        db.finish_run(old)
+        new = db.start_run("toy", "quick")
+        db.add_notes([note])  # the rerun records the first note again, not the second
+        assert db.keep_only_run(new) == 1
+        notes = db.notes()
+        assert notes[["study", "context", "layer", "measure", "reason", "run_id"]].values.tolist() == [
+            ["toy", "a vs b on digits", "features", "cca", "CCA is uninformative: p >= n", new]]
+        assert db.notes(measure="jsd").empty
+        with pytest.raises(InputError, match=r"notes\[0\] lacks reason"):
+            db.add_notes([{"context": "a vs b"}])
+        with pytest.raises(InputError, match=r"notes\[0\]\['reason'\]"):
+            db.add_notes([{"reason": ""}])
+        with pytest.raises(InputError, match="unknown columns colour"):
+            db.add_notes([{"reason": "r", "colour": "red"}])
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf"), None, "0.5", True])
@@ -659,7 +682,7 @@ def test_export_csv_writes_every_table(tmp_path):
         db.add_model("m0", kind="classifier", config={"lr": 0.1})
         db.add_scalar("toy", "slope", -0.5)
         written = db.export_csv(tmp_path / "csv")
-    assert sorted(written) == ["models", "pairs", "runs", "scalars"]
+    assert sorted(written) == ["models", "notes", "pairs", "runs", "scalars"]
     with open(written["pairs"], newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [(row["model_b"], row["measure"], float(row["value"])) for row in rows] == [

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from simfunc.measure import Measure
-from simfunc.studies.framework import STUDIES, rebuild, reproduce, run_study
+from simfunc.reproduce import rebuild, reproduce
+from simfunc.studies.framework import STUDIES, run_study
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +23,7 @@ TINY = {
     "dataset-bias": {"epochs": 1, "test_subset": 40, "tsne_points": 20, "image_size": 8},
     "cross-dataset": {"arch": "mlp", "seeds": "0,1", "untrained_seeds": "100", "epochs": 1,
                       "test_subset": 60, "image_size": 8},
-    "architectures": {"archs": "mlp,cnn", "seeds": "0,1", "epochs": 1, "image_size": 8,
+    "architectures": {"archs": "mlp,cnn", "seeds": "0,1", "training.epochs": 1, "image_size": 8,
                       "n_permutations": 200, "n_resamples": 200},
     "checkpoints": {"archs": "mlp", "lrs": "0.05,0.01", "seeds": "0", "epochs": 3,
                     "image_size": 8, "n_permutations": 200, "n_resamples": 200},
@@ -154,10 +155,11 @@ def test_report_rebuilds_identically_from_the_database(reproduced):
 
 
 def test_every_registered_study_is_importable():
-    import importlib
+    from simfunc.studies import Study, load_study
 
-    for module in STUDIES.values():
-        study = importlib.import_module(module)
+    for name in STUDIES:
+        study = load_study(name)
+        assert isinstance(study, Study) and study.NAME == name
         assert set(study.PROFILES) == {"quick", "standard", "paper"}
-        assert callable(study.plan) and callable(study.analyse)
-        study.plan(study.PROFILES["quick"])  # builds without touching data
+        for profile in study.PROFILES:
+            study.plan(study.settings(profile))  # builds without touching data

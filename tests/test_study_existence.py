@@ -23,7 +23,8 @@ from simfunc.studies.existence_jobs import (
     load_head_activations,
     load_masked_net,
 )
-from simfunc.studies.framework import rebuild, run_study
+from simfunc.reproduce import rebuild
+from simfunc.studies.framework import run_study
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -26,7 +26,8 @@ from simfunc.studies.minigrid import (
     save_schedule,
     slope_spread,
 )
-from simfunc.studies.minigrid_jobs import compare_pair, pooled_outputs, rollout_arrays
+from simfunc.compare import compare_pair
+from simfunc.studies.minigrid_jobs import pooled_outputs, rollout_arrays
 from simfunc.train.ppo import build_policy, policy_outputs
 
 needs_measures = pytest.mark.skipif(
@@ -44,12 +45,12 @@ def test_an_agent_compared_with_itself_has_cka_one_and_jsd_zero(bottleneck):
     policy = build_policy(bottleneck=bottleneck, seed=3)
     arrays = rollout_arrays([policy, policy], test_size=5, episodes=2, seed=7, max_states=60)
     X, Y, P, Q = pooled_outputs(arrays, 0, 1)
-    values, notes = compare_pair(X, Y, P, Q)
-    assert values["features"]["linear_cka"] == pytest.approx(1.0, abs=1e-9)
-    assert values["output"]["jsd"] == pytest.approx(0.0, abs=1e-12)
-    assert values["output"]["disagreement"] == 0.0
-    assert values["output"]["spearman"] == pytest.approx(1.0)
-    assert all(np.isfinite(v) for layer in values.values() for v in layer.values())
+    compared = compare_pair({"features": X}, {"features": Y}, P, Q, from_logits=False)
+    assert compared.value("features", "linear_cka") == pytest.approx(1.0, abs=1e-9)
+    assert compared.value("output", "jsd") == pytest.approx(0.0, abs=1e-12)
+    assert compared.value("output", "disagreement") == 0.0
+    assert compared.value("output", "spearman") == pytest.approx(1.0)
+    assert all(np.isfinite(item.value) for item in compared.values)
     assert X.shape[1] == (8 if bottleneck else 64)
 
 
@@ -98,16 +99,19 @@ def test_degenerate_pairs_are_left_out_with_notes_not_nan():
     rng = np.random.default_rng(0)
     P = rng.dirichlet(np.ones(7), size=20)
     constant = np.ones((20, 64))
-    values, notes = compare_pair(constant, rng.normal(size=(20, 64)), P, P)
-    assert values["features"] == {} and any("constant" in note for note in notes)
-    assert values["output"]["jsd"] == pytest.approx(0.0, abs=1e-12)
+    compared = compare_pair({"features": constant}, {"features": rng.normal(size=(20, 64))},
+                            P, P, from_logits=False)
+    assert not [v for v in compared.values if v.layer == "features"]
+    assert any("constant" in note.reason for note in compared.notes)
+    assert compared.value("output", "jsd") == pytest.approx(0.0, abs=1e-12)
     # 3 distinct states: measures that need more examples are left out with a note
     few = rng.normal(size=(3, 8))
-    values, notes = compare_pair(few, few * 2.0, P[:3], P[:3])
-    assert values["features"]["linear_cka"] == pytest.approx(1.0)
-    assert "mutual_knn" not in values["features"]
-    assert any("mutual_knn" in note for note in notes)
-    assert all(np.isfinite(v) for layer in values.values() for v in layer.values())
+    compared = compare_pair({"features": few}, {"features": few * 2.0}, P[:3], P[:3],
+                            from_logits=False)
+    assert compared.value("features", "linear_cka") == pytest.approx(1.0)
+    assert compared.value("features", "mutual_knn") is None
+    assert any(note.measure == "mutual_knn" for note in compared.notes)
+    assert all(np.isfinite(item.value) for item in compared.values)
 
 
 # ----------------------------------------------------------------------- quality colouring
@@ -358,16 +362,12 @@ def test_analysis_survives_pairs_without_cka_and_says_so(tmp_path):
     values = {"jsd": lambda k: 0.1 * k, "spearman": lambda k: 0.5}
     db = _database(tmp_path, {5: (["poor", "poor", "optimal"], values)},
                    measures=("jsd", "spearman"))
-    db.add_scalar("minigrid", "notes/plain-5x5/empty-5", 3,
-                  extra={"notes": ["pair (0, 1): representational measures left out: X is "
-                                   "constant"]})
     settings = Settings(train_sizes=(5,), test_sizes=(5,), variants=("plain",),
                         n_permutations=50, n_resamples=50)
     summary, section = minigrid.analyse(db, settings, tmp_path / "figures")
     cell = summary["variants"]["plain"]["cells"]["train5-test5"]
     assert cell["n_pairs"] == 3 and cell["rho_cka_jsd"] is None and "undefined_cka_jsd" in cell
     assert summary["variants"]["plain"]["mean_rho_cka_jsd"] is None
-    assert any("3 measure value(s) left out" in note for note in section.notes)
     assert any("have no CKA" in note for note in section.notes)
     json.dumps(summary)  # plain JSON, no NaN
     assert "NaN" not in json.dumps(summary)

@@ -22,7 +22,7 @@ import pytest
 import torch
 
 from simfunc import InputError
-from simfunc.store import config_hash
+from simfunc.io import config_hash
 from simfunc.train.config import learning_rate_factor
 from simfunc.train.supervised import (
     METRICS_FILE,

@@ -25,7 +25,7 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from scipy import stats as _scipy_stats  # noqa: E402
 
-from simfunc.store.atomic import atomic_write_bytes  # noqa: E402
+from simfunc.io.atomic import atomic_write_bytes  # noqa: E402
 
 __all__ = [
     "PALETTE",

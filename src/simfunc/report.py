@@ -1,26 +1,155 @@
 """The HTML report: one self-contained file, figures embedded, one section per study.
 
 A section carries its figures (PNG files, embedded as base64 so the report can be mailed or
-archived alone), its tables (pandas DataFrames), a table that puts this run's numbers beside the
-thesis's, the dataset stand-ins used, and the exact settings that produced it. Nothing in the
-output depends on the time it is rendered, so rebuilding the report from the same results
-database gives the same bytes.
+archived alone), its tables (pandas DataFrames), the dataset stand-ins used, and the exact
+settings that produced it. Nothing in the output depends on the time it is rendered, so
+rebuilding the report from the same results database gives the same bytes.
+
+The prose every study shares is declared, not written: a study lists :class:`ThesisRow` s — a
+quantity, the thesis's value (and its finding in words), this run's value with its interval,
+p-value and count, and a :class:`Verdict` — and this module renders them, the same way in every
+section, as the findings list and the "this run beside the thesis" table. The notes of what a
+run left out (the results database's ``notes``) are rendered likewise (:func:`left_out_table`).
 """
 
 from __future__ import annotations
 
 import base64
+import enum
 import html
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import pandas as pd
 
-from simfunc.store.atomic import atomic_write_text
+from simfunc.io.atomic import atomic_write_text
 
-__all__ = ["FigureRef", "Table", "Section", "render", "write_report"]
+__all__ = [
+    "FigureRef",
+    "Table",
+    "Section",
+    "Verdict",
+    "ThesisRow",
+    "same_sign",
+    "holds",
+    "left_out_table",
+    "render",
+    "write_report",
+]
+
+MAX_NOTE_ROWS = 40  # kinds of note shown per section (all of them are in csv/notes.csv)
+
+
+class Verdict(enum.Enum):
+    """How this run's value stands to the thesis's finding."""
+
+    AGREES = "as in the thesis"
+    DIFFERS = "NOT as in the thesis"
+    UNDEFINED = "undefined in this run"
+
+
+def same_sign(thesis: float, value: float | None) -> Verdict:
+    """AGREES when ``value`` has the sign of ``thesis``; UNDEFINED when there is no value."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return Verdict.UNDEFINED
+    return Verdict.AGREES if (value > 0) == (thesis > 0) and value != 0 else Verdict.DIFFERS
+
+
+def holds(condition: bool | None) -> Verdict:
+    """AGREES when the thesis's claim holds in this run; UNDEFINED when it cannot be judged."""
+    if condition is None:
+        return Verdict.UNDEFINED
+    return Verdict.AGREES if condition else Verdict.DIFFERS
+
+
+@dataclass(frozen=True)
+class ThesisRow:
+    """One of a study's numbers beside the thesis's, declared for the report to render.
+
+    Attributes:
+        quantity: what is measured, e.g. "Spearman ρ(CKA, JSD) over trained pairs".
+        thesis: the thesis's value, or its words ("many pairs"); None when it gives none.
+        value: this run's value; None when it is undefined here (say why in ``remark``).
+        claim: the thesis's finding in words; a row with a claim is also listed under
+            Findings ("Thesis: <claim> … This run: … — <verdict>").
+        ci: this run's 95% interval, if it has one.
+        p_value: this run's p-value, if it has one.
+        n: how many things the value is computed over, counted in ``n_of``.
+        verdict: how the value stands to the thesis (:func:`same_sign`, :func:`holds`).
+        remark: what the reader must know to read the value (how it is computed, why it is
+            undefined).
+        percent: show the value as a percentage (a fraction in [0, 1]).
+    """
+
+    quantity: str
+    thesis: float | str | None
+    value: float | None
+    claim: str = ""
+    ci: tuple[float, float] | None = None
+    p_value: float | None = None
+    n: int | None = None
+    n_of: str = "pairs"
+    verdict: Verdict | None = None
+    remark: str = ""
+    percent: bool = False
+
+    def shown_thesis(self) -> str:
+        """The thesis's value as the thesis writes it (-0.75, not -0.750)."""
+        if self.thesis is None:
+            return "–"
+        return self.thesis if isinstance(self.thesis, str) else f"{self.thesis:g}"
+
+    def shown(self, value: float | None) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "n/a"
+        if self.percent:
+            return f"{100 * value:.0f}%"
+        return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+    def observed(self) -> str:
+        """This run's value in words: the value, its interval, p-value and count."""
+        text = self.shown(self.value)
+        details = []
+        if self.ci is not None:
+            details.append(f"95% CI {self.shown(self.ci[0])} to {self.shown(self.ci[1])}")
+        if self.p_value is not None:
+            details.append(f"p = {self.p_value:.2g}")
+        if self.n is not None:
+            details.append(f"{self.n} {self.n_of}")
+        return text + (f" ({', '.join(details)})" if details else "")
+
+    def finding(self) -> str:
+        thesis = "" if self.thesis is None else f" ({self.quantity}: {self.shown_thesis()})"
+        verdict = f" — {self.verdict.value}" if self.verdict is not None else ""
+        remark = f" {self.remark}" if self.remark else ""
+        return f"Thesis: {self.claim}{thesis}. This run: {self.observed()}{verdict}.{remark}"
+
+
+def _thesis_table(rows: Sequence[ThesisRow]) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "quantity": row.quantity,
+        "thesis": row.shown_thesis(),
+        "this run": row.shown(row.value),
+        "95% CI": "–" if row.ci is None else f"{row.shown(row.ci[0])} to {row.shown(row.ci[1])}",
+        "p": "–" if row.p_value is None else f"{row.p_value:.2g}",
+        "n": "–" if row.n is None else f"{row.n} {row.n_of}",
+        "verdict": "–" if row.verdict is None else row.verdict.value,
+    } for row in rows])
+
+
+def left_out_table(notes: pd.DataFrame) -> pd.DataFrame:
+    """The results database's notes, one row per kind (layer, measure, reason): how many
+    times it was noted and one place where (``context``); most frequent first."""
+    columns = ["layer", "measure", "reason", "times", "for example"]
+    if notes is None or notes.empty:
+        return pd.DataFrame(columns=columns)
+    grouped = (notes.groupby(["layer", "measure", "reason"], sort=False)
+               .agg(times=("context", "size"), example=("context", "first")).reset_index()
+               .rename(columns={"example": "for example"}))
+    return grouped.sort_values("times", ascending=False, kind="stable")[columns].reset_index(drop=True)
 
 
 @dataclass(frozen=True)
@@ -40,18 +169,26 @@ class Table:
 
 @dataclass
 class Section:
-    """One study's part of the report."""
+    """One study's part of the report.
+
+    A study declares ``thesis_rows`` (rendered as the findings and the "this run beside the
+    thesis" table); ``findings`` and ``comparison`` are the same things as written sentences
+    and a hand-made table, kept while studies still produce them (a converted study leaves
+    them empty). ``left_out`` is filled by the framework from the run's notes.
+    """
 
     id: str
     title: str
     summary: str  # plain text; paragraphs separated by blank lines
     figures: list[FigureRef] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
-    comparison: pd.DataFrame | None = None  # this run beside the thesis
-    findings: list[str] = field(default_factory=list)  # the thesis's findings in words, with this run's verdict
+    thesis_rows: list[ThesisRow] = field(default_factory=list)  # this run beside the thesis
     stand_ins: dict[str, str] = field(default_factory=dict)  # thesis data set -> what this run used
     settings: dict[str, Any] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)  # warnings: degenerate cells, skipped measures
+    notes: list[str] = field(default_factory=list)  # what the analysis left out (degenerate cells)
+    left_out: pd.DataFrame | None = None  # left_out_table of the run's notes (framework-filled)
+    comparison: pd.DataFrame | None = None  # module-style studies: a hand-made thesis table
+    findings: list[str] = field(default_factory=list)  # module-style studies: written findings
 
 
 _CSS = """
@@ -100,15 +237,29 @@ def _table_html(frame: pd.DataFrame, float_format: str = "{:.3f}") -> str:
 def _section_html(section: Section) -> str:
     parts = [f'<section id="{html.escape(section.id)}"><h2>{html.escape(section.title)}</h2>']
     parts.append(_paragraphs(section.summary))
-    if section.findings:
-        items = "".join(f"<li>{html.escape(item)}</li>" for item in section.findings)
+    findings = [row.finding() for row in section.thesis_rows if row.claim] + section.findings
+    if findings:
+        items = "".join(f"<li>{html.escape(item)}</li>" for item in findings)
         parts.append(f'<h3>Findings</h3><ul class="findings">{items}</ul>')
-    if section.comparison is not None and not section.comparison.empty:
+    if section.thesis_rows:
         parts.append("<h3>This run beside the thesis</h3>")
+        parts.append(_table_html(_thesis_table(section.thesis_rows)))
+    if section.comparison is not None and not section.comparison.empty:
+        if not section.thesis_rows:
+            parts.append("<h3>This run beside the thesis</h3>")
         parts.append(_table_html(section.comparison))
     if section.notes:
         items = "".join(f"<li>{html.escape(note)}</li>" for note in section.notes)
         parts.append(f'<div class="notes"><ul>{items}</ul></div>')
+    if section.left_out is not None and not section.left_out.empty:
+        total = int(section.left_out["times"].sum())
+        shown = section.left_out.head(MAX_NOTE_ROWS)
+        more = len(section.left_out) - len(shown)
+        parts.append(
+            f'<h3>Left out</h3><div class="notes"><p>{total} measure value(s) were not recorded '
+            "or came with a warning; each kind once, with how often and one pair it happened to"
+            + (f" ({more} more kinds in csv/notes.csv)" if more else "") + ".</p></div>")
+        parts.append(_table_html(shown))
     for figure in section.figures:
         parts.append(
             f"<figure>{_image(figure.path)}"

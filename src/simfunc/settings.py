@@ -1,14 +1,19 @@
 """Study settings: typed dataclasses, named profiles, and overrides from TOML or the command line.
 
 A study declares its settings as a frozen dataclass and its profiles (``quick``, ``standard``,
-``paper``) as instances of it. A user changes any field without editing code::
+``paper``) as instances of it. A field may itself be a frozen dataclass (a nested group, such as
+the training configuration), reached with a dotted name. A user changes any field without
+editing code::
 
-    simfunc run architectures --set epochs=3 --set archs=vgg11,resnet18
-    simfunc run architectures --config my.toml      # top-level keys, or a [architectures] table
+    simfunc run architectures --set training.epochs=3 --set archs=vgg11,resnet18
+    simfunc run architectures --config my.toml      # top-level keys, or an [architectures] table
+                                                    # (nested: [architectures.training])
 
 Values from the command line are strings parsed by the field's declared type; TOML values are
-checked against it. Unknown keys and values of the wrong type raise an InputError that lists
-the valid keys, so a typo never silently falls back to a default.
+checked against it. A nested group takes dotted keys (``training.epochs``), a table
+(``{"training": {"epochs": 3}}``, as TOML and the stored settings give it) or an instance of its
+dataclass. Unknown keys and values of the wrong type raise an InputError that lists the valid
+keys, so a typo never silently falls back to a default.
 """
 
 from __future__ import annotations
@@ -27,19 +32,55 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-__all__ = ["apply_overrides", "parse_assignments", "read_toml", "settings_dict"]
+__all__ = [
+    "apply_overrides",
+    "parse_assignments",
+    "read_toml",
+    "settings_dict",
+    "flat_settings",
+    "has_setting",
+]
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return settings_dict(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
 
 
 def settings_dict(settings: Any) -> dict[str, Any]:
-    """The settings as a plain JSON-able dict (tuples become lists)."""
-    def plain(value: Any) -> Any:
-        if isinstance(value, (list, tuple)):
-            return [plain(v) for v in value]
-        if isinstance(value, dict):
-            return {str(k): plain(v) for k, v in value.items()}
-        return value
+    """The settings as a plain JSON-able dict (tuples become lists, nested groups dicts)."""
+    return {field.name: _plain(getattr(settings, field.name)) for field in dataclasses.fields(settings)}
 
-    return {field.name: plain(getattr(settings, field.name)) for field in dataclasses.fields(settings)}
+
+def flat_settings(settings: Any, prefix: str = "") -> dict[str, Any]:
+    """Every leaf setting by its dotted name: ``{"archs": (...), "training.epochs": 6, ...}``."""
+    out: dict[str, Any] = {}
+    for field in dataclasses.fields(settings):
+        value = getattr(settings, field.name)
+        if _is_group(value):
+            out.update(flat_settings(value, f"{prefix}{field.name}."))
+        else:
+            out[f"{prefix}{field.name}"] = value
+    return out
+
+
+def has_setting(settings: Any, key: str) -> bool:
+    """Whether ``key`` (a field name, a dotted name or a nested group's name) is a setting."""
+    head, _, rest = key.partition(".")
+    names = {field.name for field in dataclasses.fields(settings)}
+    if head not in names:
+        return False
+    value = getattr(settings, head)
+    return not rest or (_is_group(value) and has_setting(value, rest))
+
+
+def _is_group(value: Any) -> bool:
+    return dataclasses.is_dataclass(value) and not isinstance(value, type)
 
 
 def parse_assignments(assignments: list[str] | None) -> dict[str, str]:
@@ -69,23 +110,48 @@ def read_toml(path: str | Path, section: str | None = None) -> dict[str, Any]:
     values = {key: value for key, value in data.items() if not isinstance(value, dict)}
     if section is not None and isinstance(data.get(section), dict):
         values.update(data[section])
-    return {key.replace("-", "_"): value for key, value in values.items()}
+    return _underscored(values)
 
 
-def apply_overrides(settings: Any, overrides: Mapping[str, Any], source: str = "override") -> Any:
-    """A copy of the frozen dataclass ``settings`` with ``overrides`` applied and type-checked."""
+def _underscored(values: dict[str, Any]) -> dict[str, Any]:
+    return {key.replace("-", "_"): _underscored(value) if isinstance(value, dict) else value
+            for key, value in values.items()}
+
+
+def apply_overrides(settings: Any, overrides: Mapping[str, Any], source: str = "override",
+                    prefix: str = "") -> Any:
+    """A copy of the frozen dataclass ``settings`` with ``overrides`` applied and type-checked.
+
+    Keys are field names; a nested group's fields are reached with dotted keys
+    (``"training.epochs"``), or the group's key maps to a table of them (or to an instance).
+    """
     if not overrides:
         return settings
     fields = {field.name: field for field in dataclasses.fields(settings)}
     hints = typing.get_type_hints(type(settings))
     changes: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {}
     for key, raw in overrides.items():
-        if key not in fields:
+        head, dot, rest = str(key).partition(".")
+        if head not in fields or (dot and not _is_group(getattr(settings, head))):
+            valid = sorted(f"{prefix}{name}" for name in flat_settings(settings))
             raise InputError(
-                f"{source}: unknown setting {key!r} for {type(settings).__name__}; "
-                f"valid settings: {', '.join(sorted(fields))}"
+                f"{source}: unknown setting {prefix + str(key)!r} for {type(settings).__name__}; "
+                f"valid settings: {', '.join(valid)}"
             )
-        changes[key] = _coerce(raw, hints[key], f"{source} {key}")
+        current = getattr(settings, head)
+        if dot:
+            nested.setdefault(head, {})[rest] = raw
+        elif _is_group(current) and isinstance(raw, Mapping):
+            nested.setdefault(head, {}).update(raw)
+        elif _is_group(current) and not isinstance(raw, type(current)):
+            raise InputError(f"{source} {prefix}{head}: expected a table of "
+                             f"{type(current).__name__} settings, got {raw!r}")
+        else:
+            changes[head] = _coerce(raw, hints[head], f"{source} {prefix}{head}")
+    for head, values in nested.items():
+        group = changes.get(head, getattr(settings, head))
+        changes[head] = apply_overrides(group, values, source, f"{prefix}{head}.")
     return dataclasses.replace(settings, **changes)
 
 

@@ -11,11 +11,12 @@
 from __future__ import annotations
 
 import argparse
-import warnings
 from typing import Any
 
 from simfunc.cli._table import FORMATS, format_rows
+from simfunc.compare import Comparison, compare_pair
 from simfunc.errors import InputError
+from simfunc.store import OUTPUT_LAYER
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -105,24 +106,34 @@ def _direction(measure: Any) -> str:
     return "similarity ↑" if measure.larger_is_more_similar else "distance ↓"
 
 
-def _evaluate(registry: dict, names: list[str] | None, A, B, options: dict) -> list[dict]:
+def _check_names(names: list[str] | None, registry: dict, what: str) -> None:
     unknown = [name for name in names or [] if name not in registry]
     if unknown:
         raise InputError(
-            f"--measure: unknown {', '.join(map(repr, unknown))}; choose from {', '.join(registry)}"
+            f"--measure: unknown {', '.join(map(repr, unknown))}; choose from {what}"
         )
+
+
+def _rows(comparison: Comparison, layer: str, names: list[str], registry: dict,
+          asked: bool) -> list[dict]:
+    """One row per measure of ``names`` at ``layer``: its value, or "n/a" and the reason.
+
+    ``asked``: the user named these measures, so a measure left out is an error (its reason
+    is the answer), not a row.
+    """
     rows = []
-    for name in names or list(registry):
-        measure = registry[name]
-        row = {"measure": name, "direction": _direction(measure)}
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                row["value"] = float(measure(A, B, **options))
-        except InputError as error:
-            if names:  # the user asked for this measure: its failure is the answer
-                raise
-            row["value"], row["note"] = None, f"n/a: {error}"
+    for name in names:
+        row = {"measure": name, "direction": _direction(registry[name]),
+               "value": comparison.value(layer, name)}
+        reasons = [note.reason for note in comparison.notes
+                   if note.layer == layer and note.measure in (name, "")]
+        if row["value"] is None:
+            reason = reasons[0] if reasons else "not measured"
+            if asked:
+                raise InputError(f"{name}: {reason}")
+            row["note"] = f"n/a: {reason}"
+        elif reasons:
+            row["note"] = "; ".join(reasons)
         rows.append(row)
     return rows
 
@@ -175,16 +186,24 @@ def run(args: argparse.Namespace) -> int:
     from simfunc.arrayfile import load_array
 
     A, B = (load_array(path, args.key) for path in args.files)
+    asked = bool(args.measure)
     if args.outputs:
         from simfunc.functional import OUTPUT_MEASURES
 
-        rows = _evaluate(OUTPUT_MEASURES, args.measure, A, B, {"from_logits": args.from_logits})
+        _check_names(args.measure, OUTPUT_MEASURES, ", ".join(OUTPUT_MEASURES))
+        names = args.measure or list(OUTPUT_MEASURES)
+        compared = compare_pair({}, {}, A, B, output_measures=names,
+                                from_logits=args.from_logits)
+        rows = _rows(compared, OUTPUT_LAYER, names, OUTPUT_MEASURES, asked)
     else:
         if args.from_logits:
             raise InputError("--from-logits only applies with --outputs")
         from simfunc.representational import MEASURES
 
-        rows = _evaluate(MEASURES, args.measure, A, B, {})
+        _check_names(args.measure, MEASURES, ", ".join(MEASURES))
+        names = args.measure or list(MEASURES)
+        compared = compare_pair({"features": A}, {"features": B}, measures=names)
+        rows = _rows(compared, "features", names, MEASURES, asked)
     print(format_rows(rows, ["measure", "value", "direction", "note"], args.format))
     return 0
 
@@ -206,44 +225,6 @@ def _split_measures(names: list[str] | None) -> tuple[list[str] | None, list[str
             f"{', '.join(MEASURES)}; output: {', '.join(OUTPUT_MEASURES)}"
         )
     return [n for n in names if n in MEASURES], [n for n in names if n in OUTPUT_MEASURES]
-
-
-def _representational_rows(X, Y, names: list[str] | None, layer: str) -> list[dict]:
-    from simfunc.representational import MEASURES, compare_all
-
-    chosen = list(MEASURES) if names is None else names
-    if not chosen:
-        return []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        values = compare_all(X, Y, names=chosen, skip_errors=names is None)
-    rows = []
-    for name in chosen:
-        row = {
-            "measure": name,
-            "kind": "representational",
-            "layer": layer,
-            "direction": _direction(MEASURES[name]),
-            "value": values.get(name),
-        }
-        if name not in values:
-            reasons = [str(w.message) for w in caught if f" {name} left out" in str(w.message)]
-            row["note"] = "n/a: " + (
-                reasons[0].split(" left out: ", 1)[-1] if reasons else "failed"
-            )
-        rows.append(row)
-    return rows
-
-
-def _output_rows(P, Q, names: list[str] | None) -> list[dict]:
-    from simfunc.functional import OUTPUT_MEASURES
-
-    if names is not None and not names:
-        return []
-    rows = _evaluate(OUTPUT_MEASURES, names, P, Q, {"from_logits": True})
-    for row in rows:
-        row.update(kind="output", layer="logits")
-    return rows
 
 
 def run_models(args: argparse.Namespace) -> int:
@@ -297,9 +278,20 @@ def run_models(args: argparse.Namespace) -> int:
             row["note"] = f"{path}; n/a: {reason}"
         accuracy_rows.append(row)
 
+    from simfunc.functional import OUTPUT_MEASURES
+    from simfunc.representational import MEASURES
+
     A, B = extracted
-    rows = _representational_rows(A[args.layer], B[args.layer], rep_names, args.layer)
-    rows += _output_rows(A["logits"], B["logits"], out_names)
+    representational = list(MEASURES) if rep_names is None else rep_names
+    outputs = list(OUTPUT_MEASURES) if out_names is None else out_names
+    compared = compare_pair({args.layer: A[args.layer]}, {args.layer: B[args.layer]},
+                            A["logits"], B["logits"], measures=representational,
+                            output_measures=outputs, from_logits=True)
+    asked = bool(args.measure)
+    rows = [{**row, "kind": "representational", "layer": args.layer}
+            for row in _rows(compared, args.layer, representational, MEASURES, asked)]
+    rows += [{**row, "kind": "output", "layer": "logits"}
+             for row in _rows(compared, OUTPUT_LAYER, outputs, OUTPUT_MEASURES, asked)]
     rows += accuracy_rows
     if args.format == "table":
         n = len(next(iter(data_by_shape.values())))

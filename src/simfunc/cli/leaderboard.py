@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from simfunc.studies.leaderboard import N_PERMUTATIONS, N_RESAMPLES
+    from simfunc.leaderboard import N_PERMUTATIONS, N_RESAMPLES
 
     parser = subparsers.add_parser(
         "leaderboard", help="rank every similarity measure by how well it tracks function",
@@ -35,7 +35,7 @@ def run_leaderboard(args: argparse.Namespace) -> int:
 
     from simfunc import __version__
     from simfunc.report import write_report
-    from simfunc.studies.leaderboard import CSV_FILE, overall_ranking, write_leaderboard
+    from simfunc.leaderboard import CSV_FILE, overall_ranking, write_leaderboard
 
     out = Path(args.out) if args.out else Path(args.run_dir)
     board = write_leaderboard(args.run_dir, out, profile=args.profile,

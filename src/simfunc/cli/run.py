@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,6 +12,7 @@ from simfunc.errors import InputError
 
 if TYPE_CHECKING:
     from simfunc.runner import Executor
+    from simfunc.studies.base import Study
 
 DEFAULT_JOBS = max(1, min(os.cpu_count() or 1, 8))
 
@@ -49,10 +49,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         "died is rerun before it is reported as failed (default: 2)")
     parser.add_argument("--device", default="cpu", help="torch device for jobs (default: cpu)")
     parser.add_argument("--set", dest="assignments", action="append", metavar="KEY=VALUE",
-                        help="override a setting, e.g. --set epochs=3 --set archs=cnn,mlp "
-                        "(repeatable)")
+                        help="override a setting, e.g. --set archs=cnn,mlp; a nested one by "
+                        "its dotted name, e.g. --set training.epochs=3 (repeatable; "
+                        "--show-settings lists them)")
     parser.add_argument("--config", metavar="FILE.toml",
-                        help="settings from a TOML file: top-level keys, or a [study-name] table")
+                        help="settings from a TOML file: top-level keys, or a [study-name] table "
+                        "(nested settings: a [study-name.training] table)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -89,11 +91,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     report.set_defaults(handler=rebuild_report)
 
 
-def _overrides(study: Any, args: argparse.Namespace, strict: bool) -> dict[str, Any]:
+def _overrides(study: Study[Any], args: argparse.Namespace, strict: bool) -> dict[str, Any]:
     """Overrides for one study from --config, --set and --data-root (in that order)."""
-    from simfunc.settings import parse_assignments, read_toml
+    from simfunc.settings import has_setting, parse_assignments, read_toml
 
-    fields = {f.name for f in dataclasses.fields(study.PROFILES["quick"])}
+    profile = study.PROFILES[args.profile] if args.profile in study.PROFILES else None
     values: dict[str, Any] = {}
     if args.config:
         values.update(read_toml(args.config, section=study.NAME))
@@ -101,7 +103,8 @@ def _overrides(study: Any, args: argparse.Namespace, strict: bool) -> dict[str, 
     if args.data_root:
         values["data_root"] = str(Path(args.data_root).expanduser().resolve())
     if not strict:  # reproduce: a key applies to the studies that have it
-        values = {k: v for k, v in values.items() if k in fields}
+        values = {k: v for k, v in values.items()
+                  if profile is not None and has_setting(profile, k)}
     return values
 
 
@@ -135,18 +138,19 @@ def _executor(args: argparse.Namespace) -> Executor | None:
 
 
 def run_one(args: argparse.Namespace) -> int:
-    from simfunc.studies.framework import load_study, resolve_settings, run_study
+    from simfunc.settings import flat_settings
+    from simfunc.studies.framework import load_study, run_study
 
     study = load_study(args.study)
     overrides = _overrides(study, args, strict=True)
-    settings = resolve_settings(study, args.profile, overrides)
+    settings = study.settings(args.profile, overrides)
     if args.show_settings:
-        for field in dataclasses.fields(settings):
-            print(f"{field.name:<22} {getattr(settings, field.name)!r}")
+        for name, value in flat_settings(settings).items():
+            print(f"{name:<22} {value!r}")
         return 0
     executor = _executor(args)
     with executor or contextlib.nullcontext():  # shut down a Ray instance started here
-        result = run_study(args.study, args.profile, out=args.out, cache_dir=args.cache_dir,
+        result = run_study(study, args.profile, out=args.out, cache_dir=args.cache_dir,
                            overrides=overrides, jobs=_jobs(args), executor=executor,
                            progress=_progress(args), device=args.device)
     _print_done(result.report, result.run_dir)
@@ -154,7 +158,8 @@ def run_one(args: argparse.Namespace) -> int:
 
 
 def run_all(args: argparse.Namespace) -> int:
-    from simfunc.studies.framework import STUDIES, load_study, reproduce
+    from simfunc.reproduce import reproduce
+    from simfunc.studies.framework import STUDIES, load_study
 
     names = [n.strip() for n in args.studies.split(",")] if args.studies else list(STUDIES)
     overrides = {name: _overrides(load_study(name), args, strict=False) for name in names}
@@ -182,7 +187,8 @@ def _print_done(report: Any, run_dir: Path) -> None:
 
 
 def rebuild_report(args: argparse.Namespace) -> int:
-    from simfunc.studies.framework import REPORT_FILE, rebuild
+    from simfunc.reproduce import rebuild
+    from simfunc.runs import REPORT_FILE
 
     results = rebuild(args.run_dir)
     target = Path(args.run_dir) / REPORT_FILE

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from simfunc.data.sources import FileListing
-from simfunc.store.atomic import atomic_writer
+from simfunc.io.atomic import atomic_writer
 
 __all__ = [
     "CACHE_VERSION",

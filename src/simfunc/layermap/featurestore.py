@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from simfunc.store import Cache, config_hash
+from simfunc.io import config_hash
+from simfunc.store import Cache
 
 __all__ = ["FeatureStore", "data_fingerprint", "default_cache_root", "model_fingerprint"]
 

@@ -144,7 +144,7 @@ def _load_factory(spec: str, state_dict: str | os.PathLike[str] | None) -> Loade
 
 
 def _load_weights(model: nn.Module, path: Path, spec: str) -> None:
-    from simfunc.store import load_torch
+    from simfunc.io import load_torch
 
     if not path.is_file():
         raise InputError(f"--state-dict {path}: no such file")

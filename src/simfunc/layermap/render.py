@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from simfunc.figures import AXIS_LABELS, new_figure, save_figure
-from simfunc.store.atomic import atomic_write_json, atomic_write_text
+from simfunc.io import atomic_write_json, atomic_write_text
 
 __all__ = ["draw_heatmap", "write_map"]
 

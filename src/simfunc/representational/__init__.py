@@ -15,7 +15,7 @@ input for every measure.
   (cross-validated ridge R², both directions).
 * ``torch_linear_cka``: linear CKA as a differentiable torch scalar (a training penalty).
 * ``MEASURES`` (the registry), ``pairwise`` (every pair of models), ``compare_all`` (every
-  measure on one pair).
+  measure on one pair), ``compare_each`` (the same, with each undefined measure's error).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from .cka_grid import LinearCKAGrid
 from .gulp import gulp
 from .minibatch_cka import MinibatchCKA
 from .neighbors import mutual_knn
-from .pairwise import compare_all, pairwise
+from .pairwise import compare_all, compare_each, pairwise
 from .predictivity import linear_predictivity
 from .procrustes import angular_shape, procrustes
 from .registry import MEASURES
@@ -55,4 +55,5 @@ __all__ = [
     "MEASURES",
     "pairwise",
     "compare_all",
+    "compare_each",
 ]

@@ -36,7 +36,7 @@ from ._xp import is_tensor
 from .cka import PRECISIONS, linear_cka
 from .registry import MEASURES, check_minimums, check_options, comparator, get_measure
 
-__all__ = ["pairwise", "compare_all"]
+__all__ = ["pairwise", "compare_all", "compare_each"]
 
 
 def pairwise(
@@ -139,13 +139,42 @@ def _pairwise_loop(
     return values
 
 
+def compare_each(X: Any, Y: Any, names: Iterable[str] | None = None) -> dict[str, float | InputError]:
+    """Several registered measures on one pair, sharing the preparation; each measure's value,
+    or the InputError it raised on this data.
+
+    Centring, norms, whitening bases, the cross product ``XcᵀYc`` and per-model objects are
+    computed once and reused by every measure. Unknown names and invalid X or Y (NaN, wrong
+    rank, different numbers of rows) raise; a measure undefined on *this* data (CCA when it is
+    uninformative, too few examples for its estimator) maps to its error instead of a value.
+
+    Returns:
+        ``{name: value or InputError}`` in the order of ``names`` (default: every measure in
+        ``MEASURES``, in its order).
+    """
+    if isinstance(names, str):
+        names = [names]
+    chosen = [get_measure(name) for name in (MEASURES if names is None else names)]
+    pair = prepare_pair(X, Y)
+    results: dict[str, float | InputError] = {}
+    for measure in chosen:
+        compare = comparator(measure)
+        try:
+            check_minimums(measure, [pair.x, pair.y])
+            if compare is None:
+                results[measure.name] = float(measure(X, Y))
+            else:
+                results[measure.name] = float(compare(pair, **measure.options))
+        except InputError as error:
+            results[measure.name] = error
+    return results
+
+
 def compare_all(
     X: Any, Y: Any, names: Iterable[str] | None = None, skip_errors: bool = False
 ) -> dict[str, float]:
-    """Several registered measures on one pair, sharing the preparation.
-
-    Centring, norms, whitening bases, the cross product ``XcᵀYc`` and per-model objects are
-    computed once and reused by every measure.
+    """Several registered measures on one pair, sharing the preparation (see
+    :func:`compare_each`).
 
     Args:
         X, Y: (n, p) and (n, q) features of the same examples.
@@ -158,21 +187,12 @@ def compare_all(
         ``{name: value}`` in the order of ``names``.
     """
     skip_errors = check_flag(skip_errors, "skip_errors")
-    if isinstance(names, str):
-        names = [names]
-    chosen = [get_measure(name) for name in (MEASURES if names is None else names)]
-    pair = prepare_pair(X, Y)
     results: dict[str, float] = {}
-    for measure in chosen:
-        compare = comparator(measure)
-        try:
-            check_minimums(measure, [pair.x, pair.y])
-            if compare is None:
-                results[measure.name] = float(measure(X, Y))
-            else:
-                results[measure.name] = float(compare(pair, **measure.options))
-        except InputError as error:
+    for name, value in compare_each(X, Y, names).items():
+        if isinstance(value, InputError):
             if not skip_errors:
-                raise
-            warnings.warn(f"compare_all: {measure.name} left out: {error}", UserWarning, 2)
+                raise value
+            warnings.warn(f"compare_all: {name} left out: {value}", UserWarning, 2)
+        else:
+            results[name] = value
     return results

@@ -1,7 +1,7 @@
 """What a job function sees: its configuration, its output directory, its inputs and helpers.
 
 A job function has the signature ``fn(ctx: JobContext) -> None``. It writes every file into
-``ctx.output_dir`` with the atomic writers of :mod:`simfunc.store.atomic`; when it returns, the
+``ctx.output_dir`` with the atomic writers of :mod:`simfunc.io.atomic`; when it returns, the
 runner commits that directory as the job's cache entry. ``ctx.output_dir`` may already hold
 files from an interrupted earlier attempt (a checkpoint, say): the job decides whether to resume
 from them or to start again with ``ctx.clear_output()``.

@@ -25,7 +25,7 @@ from typing import Any
 
 from simfunc.errors import InputError
 from simfunc.store.cache import Cache, check_name
-from simfunc.store.hashing import config_hash, normalize_config
+from simfunc.io.hashing import config_hash, normalize_config
 
 __all__ = ["Job", "Plan", "resolve_callable"]
 

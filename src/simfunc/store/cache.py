@@ -23,7 +23,7 @@ returned so that the caller recomputes it. A corrupted artifact is never loaded.
 verified once are remembered for the life of the process together with the size, inode and
 modification/change times of their files; they are re-hashed only when one of those changes.
 
-Job code writes every file with the helpers of :mod:`simfunc.store.atomic`; leftovers of an
+Job code writes every file with the helpers of :mod:`simfunc.io.atomic`; leftovers of an
 interrupted atomic write are deleted when the staging directory is prepared and at commit.
 """
 
@@ -46,9 +46,9 @@ from pathlib import Path
 from typing import Any
 
 from simfunc.errors import InputError
-from simfunc.store.atomic import atomic_write_json, fsync_directory, is_temp_file
-from simfunc.store.hashing import FORMAT_VERSION, normalize_config
-from simfunc.store.loaders import load_artifact
+from simfunc.io.atomic import atomic_write_json, fsync_directory, is_temp_file
+from simfunc.io.hashing import FORMAT_VERSION, normalize_config
+from simfunc.io.loaders import load_artifact
 
 __all__ = ["Cache", "MANIFEST_NAME", "STAGING_SUFFIX", "check_name"]
 

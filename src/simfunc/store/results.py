@@ -42,16 +42,26 @@ same five-tuple replaces its value (an upsert)::
 
     run_id TEXT, study TEXT, name TEXT, value REAL NOT NULL, extra TEXT (JSON)
 
+``notes`` — what a run left out and why: a measure undefined on a pair (InputError), a value
+that was not finite, a warning raised while measuring. Unique on all but run_id::
+
+    run_id TEXT, study TEXT, context TEXT (where: the job or pair, e.g. "cnn-s0 vs mlp-s1 on
+    digits"), layer TEXT, measure TEXT ("" when the note is not about one layer or measure),
+    reason TEXT
+
+Layer names: representational measures are recorded under the name of the compared layer
+(``features``, ``masked``...); output measures under :data:`OUTPUT_LAYER` (``"output"``).
+
 Examples
 --------
 SQL (``sqlite3 runs/architectures-quick/results.sqlite``)::
 
     SELECT m.arch, avg(p.value) FROM pairs p JOIN models m ON m.model_id = p.model_a
-    WHERE p.measure = 'linear_cka' AND p.layer = 'penultimate' GROUP BY m.arch;
+    WHERE p.measure = 'linear_cka' AND p.layer = 'features' GROUP BY m.arch;
 
 pandas::
 
-    ResultsDB("runs/architectures-quick/results.sqlite").wide_pairs(layer=["penultimate", "output"])
+    ResultsDB("runs/architectures-quick/results.sqlite").wide_pairs(layer=["features", "output"])
 
 gives one row per (model_a, model_b, test_set) and one column per measure (linear_cka, jsd, ...).
 """
@@ -65,7 +75,7 @@ import platform
 import socket
 import sqlite3
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from importlib import metadata
 from numbers import Integral, Real
@@ -73,16 +83,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simfunc.errors import InputError
-from simfunc.store.atomic import atomic_write_text
-from simfunc.store.hashing import normalize_config
+from simfunc.io.atomic import atomic_write_text
+from simfunc.io.hashing import normalize_config
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ResultsDB", "SCHEMA_VERSION", "RUN_STATUSES"]
+__all__ = ["ResultsDB", "SCHEMA_VERSION", "RUN_STATUSES", "OUTPUT_LAYER"]
 
+# Version 1 gained the notes table later; it only adds a table (CREATE IF NOT EXISTS), which
+# older readers ignore, so the version did not change.
 SCHEMA_VERSION = 1
 RUN_STATUSES = ("running", "completed", "failed", "interrupted")
+#: The layer name every study records output measures (jsd, spearman, ...) under.
+OUTPUT_LAYER = "output"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -133,12 +147,22 @@ CREATE TABLE IF NOT EXISTS scalars (
     extra TEXT NOT NULL,
     UNIQUE (study, name)
 );
+CREATE TABLE IF NOT EXISTS notes (
+    run_id TEXT,
+    study TEXT NOT NULL,
+    context TEXT NOT NULL,
+    layer TEXT NOT NULL,
+    measure TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    UNIQUE (study, context, layer, measure, reason)
+);
 CREATE INDEX IF NOT EXISTS pairs_by_measure ON pairs (measure, test_set, layer);
 CREATE INDEX IF NOT EXISTS pairs_by_model_b ON pairs (model_b);
 CREATE INDEX IF NOT EXISTS pairs_by_run ON pairs (run_id);
 CREATE INDEX IF NOT EXISTS models_by_kind ON models (kind, arch, dataset);
 CREATE INDEX IF NOT EXISTS models_by_run ON models (run_id);
 CREATE INDEX IF NOT EXISTS scalars_by_run ON scalars (run_id);
+CREATE INDEX IF NOT EXISTS notes_by_run ON notes (run_id);
 """
 
 _PAIR_COLUMNS = ("run_id", "model_a", "model_b", "test_set", "layer", "measure", "value")
@@ -159,6 +183,7 @@ _MODEL_COLUMNS = (
     "extra",
 )
 _SCALAR_COLUMNS = ("run_id", "study", "name", "value", "extra")
+_NOTE_COLUMNS = ("run_id", "study", "context", "layer", "measure", "reason")
 _RUN_COLUMNS = (
     "run_id",
     "study",
@@ -178,6 +203,7 @@ _TABLES = {
     "models": _MODEL_COLUMNS,
     "pairs": _PAIR_COLUMNS,
     "scalars": _SCALAR_COLUMNS,
+    "notes": _NOTE_COLUMNS,
 }
 _JSON_COLUMNS = {"settings", "config", "extra"}
 
@@ -225,6 +251,28 @@ def _optional_text(value: Any, name: str) -> str | None:
     return None if value is None else _text(value, name, allow_empty=True)
 
 
+def _mappings(rows: Any, what: str, columns: Sequence[str],
+              required: Sequence[str]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """``(f"{what}[i]", row)`` for each row of ``rows``, an iterable of mappings whose keys are
+    among ``columns`` and include ``required`` (InputError naming the row otherwise)."""
+    if isinstance(rows, (Mapping, str, bytes)):
+        raise InputError(f"{what} must be an iterable of mappings, one per row, not a mapping")
+    for index, row in enumerate(rows):
+        name = f"{what}[{index}]"
+        if not isinstance(row, Mapping):
+            raise InputError(f"{name} is a {type(row).__name__}: expected a mapping")
+        missing = [column for column in required if column not in row]
+        unknown = sorted(set(row) - set(columns))
+        if missing or unknown:
+            raise InputError(
+                f"{name} "
+                + (f"lacks {', '.join(missing)}" if missing else "")
+                + ("; " if missing and unknown else "")
+                + (f"has unknown columns {', '.join(unknown)}" if unknown else "")
+            )
+        yield name, row
+
+
 def _json(value: Any, name: str) -> str:
     return json.dumps(normalize_config({} if value is None else value, name), sort_keys=True)
 
@@ -235,8 +283,9 @@ class ResultsDB:
     Use it as a context manager, or call :meth:`close`. See the module docstring for the schema.
 
     ``run_id`` is the run started last by :meth:`start_run` (until :meth:`finish_run` ends it);
-    ``add_model``, ``add_pairs`` and ``add_scalar`` tag their rows with it unless given another,
-    so a job's ``record`` function need not know the run.
+    ``add_model``, ``add_pairs``, ``add_scalar`` and ``add_notes`` tag their rows with it unless
+    given another, so a job's ``record`` function need not know the run (``add_notes`` takes
+    the run's study likewise).
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -248,6 +297,7 @@ class ResultsDB:
                 raise InputError(f"path {str(self.path)!r} is a directory: expected a file")
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.run_id: str | None = None
+        self.study: str | None = None  # the study of the run in progress
         self._connection: sqlite3.Connection | None = sqlite3.connect(str(path), timeout=30.0)
         connection = self._connection
         connection.execute("PRAGMA journal_mode=WAL")
@@ -313,6 +363,7 @@ class ResultsDB:
                 ),
             )
         self.run_id = run_id
+        self.study = study
         return run_id
 
     def finish_run(self, run_id: str, status: str = "completed") -> None:
@@ -330,6 +381,7 @@ class ResultsDB:
             raise InputError(f"run_id {run_id!r} is not in {self!r}")
         if self.run_id == run_id:
             self.run_id = None
+            self.study = None
 
     # -- writing results -----------------------------------------------------------------------
 
@@ -391,23 +443,9 @@ class ResultsDB:
         """
         if hasattr(rows, "to_dict") and hasattr(rows, "columns"):
             rows = rows.to_dict("records")
-        if isinstance(rows, (Mapping, str, bytes)):
-            raise InputError("rows must be an iterable of mappings (one per pair), not a mapping")
         run_id = _optional_text(run_id, "run_id") or self.run_id
         values = []
-        for index, row in enumerate(rows):
-            name = f"rows[{index}]"
-            if not isinstance(row, Mapping):
-                raise InputError(f"{name} is a {type(row).__name__}: expected a mapping")
-            missing = [column for column in _PAIR_COLUMNS[1:] if column not in row]
-            unknown = sorted(set(row) - set(_PAIR_COLUMNS))
-            if missing or unknown:
-                raise InputError(
-                    f"{name} "
-                    + (f"lacks {', '.join(missing)}" if missing else "")
-                    + ("; " if missing and unknown else "")
-                    + (f"has unknown columns {', '.join(unknown)}" if unknown else "")
-                )
+        for name, row in _mappings(rows, "rows", _PAIR_COLUMNS, _PAIR_COLUMNS[1:]):
             values.append(
                 (
                     _optional_text(row.get("run_id", run_id), f"{name}['run_id']"),
@@ -453,8 +491,43 @@ class ResultsDB:
                 row,
             )
 
+    def add_notes(
+        self,
+        notes: Iterable[Mapping[str, Any]],
+        *,
+        study: str | None = None,
+        run_id: str | None = None,
+    ) -> int:
+        """Record what was left out and why; return how many notes were written.
+
+        Each note is a mapping with ``reason`` and optionally ``context`` (where: the job or
+        the pair), ``layer`` and ``measure`` (each "" when absent). ``study`` defaults to the
+        study of the run in progress. Recording the same note again updates its run_id.
+        """
+        study = _text(study if study is not None else self.study, "study")
+        run_id = _optional_text(run_id, "run_id") or self.run_id
+        values = []
+        for name, note in _mappings(notes, "notes", _NOTE_COLUMNS[2:], ("reason",)):
+            values.append((
+                run_id,
+                study,
+                _text(note.get("context", ""), f"{name}['context']", allow_empty=True),
+                _text(note.get("layer", ""), f"{name}['layer']", allow_empty=True),
+                _text(note.get("measure", ""), f"{name}['measure']", allow_empty=True),
+                _text(note.get("reason"), f"{name}['reason']"),
+            ))
+        with self.connection as connection:
+            connection.executemany(
+                "INSERT INTO notes VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (study, context, layer, measure, reason) "
+                "DO UPDATE SET run_id = excluded.run_id",
+                values,
+            )
+        return len(values)
+
     def keep_only_run(self, run_id: str) -> int:
-        """Delete the models, pairs and scalars that ``run_id`` did not record; return how many.
+        """Delete the models, pairs, scalars and notes that ``run_id`` did not record; return
+        how many.
 
         A study reruns its whole plan (cached jobs record again, with the new run_id), so after
         a successful run this leaves exactly what the current settings produced: a model or pair
@@ -464,7 +537,7 @@ class ResultsDB:
         _text(run_id, "run_id")
         removed = 0
         with self.connection as connection:
-            for table in ("pairs", "models", "scalars"):
+            for table in ("pairs", "models", "scalars", "notes"):
                 cursor = connection.execute(
                     f"DELETE FROM {table} WHERE run_id IS NOT ? ", (run_id,)
                 )
@@ -504,13 +577,18 @@ class ResultsDB:
         """Scalar rows as a DataFrame (extra parsed to dicts)."""
         return self._select("scalars", filters)
 
+    def notes(self, **filters: Any) -> pd.DataFrame:
+        """Note rows as a DataFrame (what was left out, where and why), filtered as
+        :meth:`pairs` is: ``notes(study="architectures", measure="cca")``."""
+        return self._select("notes", filters)
+
     def wide_pairs(
         self, index: Sequence[str] = ("model_a", "model_b", "test_set"), **filters: Any
     ) -> pd.DataFrame:
         """One row per pair (the ``index`` columns), one column per measure.
 
         ``filters`` select rows as in :meth:`pairs`; typically ``layer=[...]`` picks the layer
-        of each measure (``["penultimate", "output"]``). If a measure has more than one value
+        of each measure (``["features", "output"]``). If a measure has more than one value
         for the same ``index`` (for example at two layers) an InputError says so: filter
         further, or add ``"layer"`` to ``index``. A measure missing for some pair is NaN in
         that row of the frame (the database itself never holds NaN).

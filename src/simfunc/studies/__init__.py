@@ -1,10 +1,22 @@
-"""The studies of Yellapragada's thesis, each a module that reads like its section.
+"""The studies of Yellapragada's thesis, each a package that reads like its section.
 
-``run_study(name, profile)`` runs one; ``reproduce(profile)`` runs them all and writes one
-report; ``rebuild(run_dir)`` redoes a run's analysis from its results database. See
-:mod:`simfunc.studies.framework` for what a study module defines.
+A study is a :class:`~simfunc.studies.base.Study` (settings, profiles, plan, analysis; see
+:mod:`simfunc.studies.base`). ``run_study(name, profile)`` runs one and ``rebuild_study(run_dir)``
+redoes a run's analysis from its results database (:mod:`simfunc.studies.framework`); the
+shared jobs of the image-classifier studies are :mod:`simfunc.studies.classifier_jobs`.
+Running them all into one report is :func:`simfunc.reproduce.reproduce`.
 """
 
-from simfunc.studies.framework import STUDIES, rebuild, reproduce, run_study
+from simfunc.studies.base import AnalysisContext, Selection, Study, StudyOutput
+from simfunc.studies.framework import STUDIES, load_study, rebuild_study, run_study
 
-__all__ = ["STUDIES", "run_study", "reproduce", "rebuild"]
+__all__ = [
+    "STUDIES",
+    "Study",
+    "Selection",
+    "AnalysisContext",
+    "StudyOutput",
+    "load_study",
+    "run_study",
+    "rebuild_study",
+]

@@ -23,11 +23,20 @@ from simfunc import figures
 from simfunc.report import FigureRef, Section, Table
 from simfunc.runner import Plan
 from simfunc.settings import settings_dict
+from simfunc.studies.base import Selection
+from simfunc.studies.classifier_jobs import (
+    ImageSet,
+    ModelRecord,
+    compare_job,
+    extract_job,
+    train_job,
+)
 from simfunc.studies.common import pair_frame, relation_summary, slug, stand_ins
-from simfunc.studies.jobs import DataSpec, compare_job, extract_job, train_job
 
 NAME = "checkpoints"
 TITLE = "Checkpoints against the final model (thesis §3.4)"
+# The leaderboard compares every checkpoint against its final model.
+LEADERBOARD = Selection()
 
 
 @dataclass(frozen=True)
@@ -93,7 +102,7 @@ def plan(settings: Settings) -> Plan:
     from simfunc.train.supervised import TrainConfig
 
     epochs = [e for e in checkpoint_list(settings) if e < settings.epochs]
-    test = DataSpec(settings.dataset, "test", data_root=settings.data_root,
+    test = ImageSet(settings.dataset, "test", data_root=settings.data_root,
                     subset=settings.test_subset, classes=settings.classes)
     jobs = []
     for arch in settings.archs:
@@ -110,9 +119,9 @@ def plan(settings: Settings) -> Plan:
                     checkpoint_epochs=tuple(epochs),
                 )
                 final = f"{name}-final"
-                models = [{"model_id": final, "extra": {"run": name, "lr": lr}}] + [
-                    {"model_id": f"{name}-e{e}", "epoch": e, "kind": "checkpoint",
-                     "trained": e > 0, "parent": final, "extra": {"run": name, "lr": lr}}
+                models = [ModelRecord(final, extra={"run": name, "lr": lr})] + [
+                    ModelRecord(f"{name}-e{e}", epoch=e, kind="checkpoint", trained=e > 0,
+                                parent=final, extra={"run": name, "lr": lr})
                     for e in epochs
                 ]
                 jobs.append(train_job(train_id, config, models))

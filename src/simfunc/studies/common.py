@@ -10,10 +10,12 @@ import pandas as pd
 
 from simfunc import stats
 from simfunc.errors import InputError
+from simfunc.store import OUTPUT_LAYER, ResultsDB
 
 __all__ = [
     "all_pairs",
     "relation_summary",
+    "INFERENCE",
     "discordant_fraction",
     "slug",
     "STAND_INS",
@@ -75,10 +77,24 @@ def discordant_fraction(x: Iterable[float], y: Iterable[float], expected_sign: i
     return float(np.mean(np.where(product < 0, 1.0, np.where(product == 0, 0.5, 0.0))))
 
 
+#: How the p-values and intervals of :func:`relation_summary` treat the points.
+INFERENCE = "pair-level"
+
+
 def relation_summary(x: Sequence[float], y: Sequence[float], expected_sign: int,
-                     n_permutations: int, n_resamples: int, seed: int = 0) -> dict[str, Any]:
+                     n_permutations: int, n_resamples: int, seed: int = 0, *,
+                     networks: tuple[Sequence[str], Sequence[str]] | None = None) -> dict[str, Any]:
     """Spearman's rho with its permutation p-value and bootstrap CI, Kendall's tau, the
-    least-squares line, and the fraction of discordant pairs — or the reason it is undefined."""
+    least-squares line, and the fraction of discordant pairs — or the reason it is undefined.
+
+    Every study relates a representational measure to an output measure through this one
+    function. ``networks`` names the two networks behind each point (``(model_a, model_b)``
+    columns) when the points are pairs of networks: pairs that share a network are not
+    independent. Today the permutation test and the bootstrap resample the points
+    (``inference: "pair-level"``, so the p-value and interval are optimistic when networks
+    repeat); network-level inference (permuting and resampling networks) replaces them here,
+    in one place, for every study that passes ``networks``.
+    """
     try:
         relation = stats.relate(x, y, n_permutations=n_permutations, n_resamples=n_resamples,
                                 seed=seed)
@@ -86,13 +102,16 @@ def relation_summary(x: Sequence[float], y: Sequence[float], expected_sign: int,
         return {"n": len(x), "undefined": str(error)}
     out = relation.to_dict()
     out["discordant_fraction"] = discordant_fraction(x, y, expected_sign)
+    out["inference"] = INFERENCE
+    if networks is not None:
+        out["n_networks"] = len(set(networks[0]) | set(networks[1]))
     return out
 
 
-def pair_frame(db: Any, layer: str, test_set: str | None = None) -> pd.DataFrame:
+def pair_frame(db: ResultsDB, layer: str, test_set: str | None = None) -> pd.DataFrame:
     """One row per compared pair with one column per measure (representational measures at
     ``layer``, output measures), plus whether both models are trained."""
-    filters: dict[str, Any] = {"layer": [layer, "output"]}
+    filters: dict[str, Any] = {"layer": [layer, OUTPUT_LAYER]}
     if test_set is not None:
         filters["test_set"] = test_set
     wide = db.wide_pairs(**filters)

@@ -32,11 +32,22 @@ from simfunc.errors import InputError
 from simfunc.report import FigureRef, Section, Table
 from simfunc.runner import Job, Plan
 from simfunc.settings import settings_dict
+from simfunc.store import OUTPUT_LAYER
+from simfunc.studies.base import Selection
+from simfunc.studies.classifier_jobs import (
+    ImageSet,
+    ModelRecord,
+    compare_job,
+    extract_job,
+    train_job,
+)
 from simfunc.studies.common import slug, stand_ins
-from simfunc.studies.jobs import DataSpec, compare_job, extract_job, train_job
 
 NAME = "converse"
 TITLE = "Same function, dissimilar representations: the converse (cf. Davari et al. 2023)"
+# The leaderboard compares the students and the independent network against the teacher; the
+# exact constructions are left out (their outputs are identical, so JSD is rounding error).
+LEADERBOARD = Selection(exclude_kinds=("construction",))
 TEACHER_ID = "teacher"
 INDEPENDENT_ID = "independent"
 SHOWN = ("linear_cka", "debiased_cka", "rbf_cka", "cca", "mean_cca", "svcca", "pwcca",
@@ -121,13 +132,13 @@ def plan(settings: Settings) -> Plan:
         values = getattr(settings, name)
         if len(set(values)) != len(values):
             raise InputError(f"{name} lists a value twice: {list(values)}")
-    test = DataSpec(settings.dataset, "test", data_root=settings.data_root,
+    test = ImageSet(settings.dataset, "test", data_root=settings.data_root,
                     subset=settings.test_subset, classes=settings.classes)
     teacher_train = f"train/{NAME}-teacher"
     teacher_extract = f"extract/{NAME}-teacher"
     jobs = [
         train_job(teacher_train, _train_config(settings, settings.teacher_seed),
-                  [{"model_id": TEACHER_ID}]),
+                  [ModelRecord(TEACHER_ID)]),
         extract_job(teacher_extract, teacher_train, test, layers=(settings.layer,)),
     ]
     meta = {"teacher_id": TEACHER_ID, "arch": settings.arch, "test_set": settings.dataset,
@@ -136,7 +147,7 @@ def plan(settings: Settings) -> Plan:
         jobs.append(Job(
             f"{NAME}/construction", "simfunc.studies.converse_jobs:construct",
             {"conditions": [float(c) for c in settings.conditions], "layer": settings.layer,
-             "test": test, "batch_size": 256},
+             "test": test.to_json(), "batch_size": 256},
             deps=(teacher_train,), record="simfunc.studies.converse_jobs:record_construction",
             meta=meta,
         ))
@@ -147,7 +158,8 @@ def plan(settings: Settings) -> Plan:
             job_id, "simfunc.studies.converse_jobs:distill",
             {"penalty": float(penalty), "epochs": settings.distill_epochs,
              "lr": settings.distill_lr, "batch_size": settings.distill_batch_size,
-             "seed": settings.student_seed, "layer": settings.layer, "test": test},
+             "seed": settings.student_seed, "layer": settings.layer,
+             "test": test.to_json()},
             deps=(teacher_train,), record="simfunc.studies.converse_jobs:record_student",
             meta={**meta, "model_id": student_id(penalty)}, label=f"distill penalty={penalty:g}",
         ))
@@ -156,7 +168,7 @@ def plan(settings: Settings) -> Plan:
     if settings.independent:
         train_id = f"train/{NAME}-independent"
         jobs.append(train_job(train_id, _train_config(settings, settings.student_seed),
-                              [{"model_id": INDEPENDENT_ID}]))
+                              [ModelRecord(INDEPENDENT_ID)]))
         jobs.append(extract_job(f"extract/{NAME}-independent", train_id, test,
                                 layers=(settings.layer,)))
         inputs.append(f"extract/{NAME}-independent")
@@ -174,7 +186,7 @@ def plan(settings: Settings) -> Plan:
 def pairs_frame(db: Any, layer: str) -> pd.DataFrame:
     """One row per pair with the teacher: the other model's kind, condition / penalty and
     accuracy, one column per measure."""
-    wide = db.wide_pairs(layer=[layer, "output"])
+    wide = db.wide_pairs(layer=[layer, OUTPUT_LAYER])
     if wide.empty:
         return wide
     models = db.models().set_index("model_id")
@@ -297,7 +309,7 @@ def analyse(db: Any, settings: Settings, figures_dir: Path) -> tuple[dict[str, A
         ),
         figures=section_figures, tables=tables, findings=_findings(summary),
         stand_ins=stand_ins({"training set": (settings.dataset, settings.classes)}),
-        settings=settings_dict(settings), notes=_notes(scalars),
+        settings=settings_dict(settings),
     )
     return summary, section
 
@@ -349,12 +361,3 @@ def _findings(summary: dict[str, Any]) -> list[str]:
     if summary["teacher_accuracy"] is not None:
         out.append(f"Teacher accuracy: {summary['teacher_accuracy']:.3f}.")
     return out
-
-
-def _notes(scalars: pd.DataFrame) -> list[str]:
-    notes = []
-    for row in scalars.itertuples():
-        if row.name.startswith("notes/"):
-            notes += list(row.extra.get("notes", []))
-    return notes
-

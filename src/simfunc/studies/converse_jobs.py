@@ -23,7 +23,7 @@ differentiably in torch (:func:`torch_linear_cka`). ``penalty = 0`` is plain dis
 
 Job functions: :func:`construct` (with :func:`record_construction`) and :func:`distill` (with
 :func:`record_student`); the students write ``features.npz`` in the format of
-:func:`simfunc.studies.jobs.extract_features`, so the generic compare job reads them.
+:func:`simfunc.studies.classifier_jobs.extract_features`, so the generic compare job reads them.
 """
 
 from __future__ import annotations
@@ -31,18 +31,19 @@ from __future__ import annotations
 import copy
 import math
 import time
-import warnings
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from simfunc.compare import Comparison, compare_pair, record_comparison
 from simfunc.errors import InputError
+from simfunc.io import atomic_save_npz, atomic_write_json, load_json
 from simfunc.runner import Job
-from simfunc.store import atomic_save_npz, atomic_write_json, load_json
+from simfunc.studies.classifier_jobs import FEATURES_FILE, ImageSet
 from simfunc.validation import check_int, check_positive
 
 __all__ = [
@@ -60,10 +61,8 @@ __all__ = [
 ]
 
 EIGEN_RTOL = 1e-8  # eigenvalues below this times the largest count as no variance at all
-FEATURES_FILE = "features.npz"  # as simfunc.studies.jobs writes it
 CONSTRUCTION_FILE = "construction.json"
 METRICS_FILE = "metrics.json"
-OUTPUT_LAYER = "output"
 
 
 # ------------------------------------------------------------------------ the construction
@@ -158,33 +157,10 @@ def _train_split(model: nn.Module) -> Any:
                 classes=None if trained.classes is None else list(trained.classes))
 
 
-def _test_split(spec: Mapping[str, Any], model: nn.Module) -> Any:
-    """The test set ``spec`` (a :func:`simfunc.studies.jobs.DataSpec`) at the model's input."""
-    from simfunc.data import load
-
-    trained = model.training_config
-    return load(spec["dataset"], spec.get("split", "test"), data_root=spec.get("data_root"),
-                image_size=trained.image_size, channels=trained.in_channels,
-                subset=spec.get("subset"), seed=spec.get("subset_seed", 0),
-                classes=spec.get("classes"))
-
-
 def _compare(features_a: np.ndarray, features_b: np.ndarray, logits_a: np.ndarray,
-             logits_b: np.ndarray, layer: str, notes: list[str], where: str) -> list[dict]:
-    from simfunc import functional, representational
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        values = representational.compare_all(features_a, features_b, skip_errors=True)
-    notes += [f"{where}: {w.message}" for w in caught]
-    rows = [{"layer": layer, "measure": m, "value": float(v)} for m, v in values.items()]
-    for name, measure in functional.OUTPUT_MEASURES.items():
-        value = measure(logits_a, logits_b, from_logits=True)
-        if math.isfinite(value):
-            rows.append({"layer": OUTPUT_LAYER, "measure": name, "value": float(value)})
-        else:
-            notes.append(f"{where}: {name} is {value}; not recorded")
-    return rows
+             logits_b: np.ndarray, layer: str) -> Comparison:
+    return compare_pair({layer: features_a}, {layer: features_b}, logits_a, logits_b,
+                        from_logits=True)
 
 
 def construct(ctx: Any) -> None:
@@ -200,26 +176,25 @@ def construct(ctx: Any) -> None:
     train_features = activations(teacher, train, ["features"], batch_size=batch,
                                  device=ctx.device, dtype=np.float64)["features"]
     direction = least_variance_direction(train_features)
-    test = _test_split(config["test"], teacher)
+    test = ImageSet.from_json(config["test"]).load_for(teacher)
     reference = activations(teacher, test, ["features", "logits"], batch_size=batch,
                             device=ctx.device, dtype=np.float64)
-    notes: list[str] = []
     constructions = []
     for condition in config["conditions"]:
         matrix, inverse = stretch_map(direction, condition)
         model = insert_feature_map(teacher, matrix, inverse)
         acts = activations(model, test, ["features", "logits"], batch_size=batch,
                            device=ctx.device, dtype=np.float64)
-        rows = _compare(reference["features"], acts["features"], reference["logits"],
-                        acts["logits"], config["layer"], notes, f"condition {condition:g}")
+        compared = _compare(reference["features"], acts["features"], reference["logits"],
+                            acts["logits"], config["layer"])
         constructions.append({
             "condition": float(condition),
             "max_abs_logit_difference": float(np.max(np.abs(acts["logits"] - reference["logits"]))),
             "measured_condition": float(np.linalg.cond(matrix)),
-            "rows": rows,
+            **compared.to_json(),
         })
     atomic_write_json(ctx.output_dir / CONSTRUCTION_FILE, {
-        "constructions": constructions, "notes": notes,
+        "constructions": constructions,
         "cka_limit": cka_limit(reference["features"], direction),
         "direction_variance_fraction": float(
             np.var(train_features @ direction) / np.var(train_features, axis=0).sum()),
@@ -243,14 +218,11 @@ def record_construction(entry: Path, db: Any, job: Job) -> None:
                      extra={"condition": item["condition"],
                             "max_abs_logit_difference": item["max_abs_logit_difference"],
                             "measured_condition": item["measured_condition"]})
-        db.add_pairs([{"model_a": teacher, "model_b": name, "test_set": meta["test_set"], **row}
-                      for row in item["rows"]])
+        record_comparison(db, Comparison.from_json(item), model_a=teacher, model_b=name,
+                          test_set=meta["test_set"])
     db.add_scalar(meta["study"], "cka_limit", result["cka_limit"])
     db.add_scalar(meta["study"], "stretched_direction_variance_fraction",
                   result["direction_variance_fraction"])
-    if result["notes"]:
-        db.add_scalar(meta["study"], "notes/construction", len(result["notes"]),
-                      extra={"notes": result["notes"][:50]})
 
 
 def torch_linear_cka(X: torch.Tensor, Y: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
@@ -332,7 +304,7 @@ def distill(ctx: Any) -> None:
     student.eval()
     save_model_file(ctx.output_dir / "model.pt", student, student_config,
                     resolve_config(student_config), epochs, teacher.classes)
-    test = _test_split(config["test"], teacher)
+    test = ImageSet.from_json(config["test"]).load_for(teacher)
     acts = activations(student, test, [config["layer"], "logits"], device=ctx.device)
     atomic_save_npz(ctx.output_dir / FEATURES_FILE, labels=test.labels.numpy(), **acts)
     accuracy = float(np.mean(acts["logits"].argmax(axis=1) == test.labels.numpy()))

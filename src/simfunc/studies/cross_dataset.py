@@ -22,11 +22,21 @@ from simfunc import figures
 from simfunc.report import FigureRef, Section, Table
 from simfunc.runner import Plan
 from simfunc.settings import settings_dict
+from simfunc.studies.base import Selection
+from simfunc.studies.classifier_jobs import (
+    ImageSet,
+    ModelRecord,
+    compare_job,
+    extract_job,
+    train_job,
+)
 from simfunc.studies.common import all_pairs, slug, stand_ins
-from simfunc.studies.jobs import DataSpec, compare_job, extract_job, train_job
 
 NAME = "cross-dataset"
 TITLE = "Models across training and test sets (thesis §3.2)"
+# Every pair with output measures; it records none (the two training sets' classes do not
+# correspond), so the leaderboard finds nothing here and says so.
+LEADERBOARD = Selection()
 
 
 @dataclass(frozen=True)
@@ -114,13 +124,12 @@ def plan(settings: Settings) -> Plan:
     for model, role, seed in models(settings):
         train_id = f"train/{NAME}-{model}"
         dataset = _sets(settings)["B" if role == "B" else "A"][0]
-        jobs.append(train_job(train_id, _train_config(settings, role, seed), [{
-            "model_id": model, "trained": role != "untrained",
-            "dataset": dataset if role != "untrained" else "untrained",
-            "extra": {"role": role}}]))
+        jobs.append(train_job(train_id, _train_config(settings, role, seed), [ModelRecord(
+            model, trained=role != "untrained",
+            dataset=dataset if role != "untrained" else "untrained", extra={"role": role})]))
         for test_role, (dataset, classes) in _sets(settings).items():
             extract_id = f"extract/{NAME}-{model}-on-{test_role}"
-            jobs.append(extract_job(extract_id, train_id, DataSpec(
+            jobs.append(extract_job(extract_id, train_id, ImageSet(
                 dataset, "test", data_root=settings.data_root, subset=settings.test_subset,
                 classes=classes), layers=(settings.layer,)))
             extracts[test_role].append(extract_id)

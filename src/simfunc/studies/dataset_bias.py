@@ -23,15 +23,25 @@ import numpy as np
 import pandas as pd
 
 from simfunc import figures
+from simfunc.io import atomic_write_json, load_json
 from simfunc.report import FigureRef, Section, Table
 from simfunc.runner import Job, Plan
 from simfunc.settings import settings_dict
-from simfunc.store import atomic_write_json, load_json
+from simfunc.studies.base import Selection
+from simfunc.studies.classifier_jobs import (
+    ImageSet,
+    ModelRecord,
+    extract_job,
+    load_features,
+    train_job,
+)
 from simfunc.studies.common import slug, stand_ins
-from simfunc.studies.jobs import DataSpec, extract_job, load_features, train_job
 
 NAME = "dataset-bias"
 TITLE = "Dataset bias of representations (thesis §3.1)"
+# Every pair with output measures; it compares no pairs (a classifier reads the features),
+# so the leaderboard finds nothing here and says so.
+LEADERBOARD = Selection()
 RESULT_FILE = "svm.json"
 
 
@@ -126,11 +136,11 @@ def plan(settings: Settings) -> Plan:
     extract_ids, labels = [], []
     for network, role, seed in networks(settings):
         train_id = f"train/{NAME}-{network}"
-        jobs.append(train_job(train_id, _train_config(settings, role, seed), [{
-            "model_id": network, "trained": role != "untrained", "extra": {"role": role}}]))
+        jobs.append(train_job(train_id, _train_config(settings, role, seed), [ModelRecord(
+            network, trained=role != "untrained", extra={"role": role})]))
         for test_name, dataset, classes in _test_sets(settings):
             extract_id = f"extract/{NAME}-{network}-on-{test_name}"
-            jobs.append(extract_job(extract_id, train_id, DataSpec(
+            jobs.append(extract_job(extract_id, train_id, ImageSet(
                 dataset, "test", data_root=settings.data_root, subset=settings.test_subset,
                 classes=classes), layers=(settings.layer,)))
             extract_ids.append(extract_id)

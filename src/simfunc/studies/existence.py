@@ -40,12 +40,17 @@ from simfunc.errors import InputError
 from simfunc.report import FigureRef, Section, Table
 from simfunc.runner import Job, Plan
 from simfunc.settings import settings_dict
+from simfunc.store import OUTPUT_LAYER
+from simfunc.studies.base import Selection
+from simfunc.studies.classifier_jobs import ModelRecord, train_job
 from simfunc.studies.common import slug, stand_ins
-from simfunc.studies.existence_jobs import TaskSpec, kept_ranges
-from simfunc.studies.jobs import train_job
+from simfunc.studies.existence_jobs import BinaryTask, kept_ranges
 
 NAME = "existence"
 TITLE = "Same representation, different function: an existence proof (thesis ch. 4)"
+# The leaderboard compares Net1 against Net2 and the control on the masked features (the base
+# features are identical by construction: CKA 1 everywhere).
+LEADERBOARD = Selection(layer="masked")
 BASE_ID = "base"
 # The thesis's Table 4.1 as far as it is quoted: the row at d_ratio = 0 and the end points.
 THESIS = {
@@ -132,10 +137,10 @@ def _base_config(settings: Settings) -> Any:
 
 
 def _task(settings: Settings) -> dict[str, Any]:
-    return TaskSpec(settings.task_dataset, positive=settings.positive_classes,
-                    data_root=settings.data_root, classes=settings.task_classes,
-                    train_subset=settings.task_train_subset,
-                    test_subset=settings.task_test_subset)
+    return BinaryTask(settings.task_dataset, positive=settings.positive_classes,
+                      data_root=settings.data_root, classes=settings.task_classes,
+                      train_subset=settings.task_train_subset,
+                      test_subset=settings.task_test_subset).to_json()
 
 
 def plan(settings: Settings) -> Plan:
@@ -147,7 +152,7 @@ def plan(settings: Settings) -> Plan:
     features_id = f"{NAME}/base-features"
     jobs = [
         train_job(train_id, _base_config(settings), [
-            {"model_id": BASE_ID, "kind": "base", "extra": {"role": "frozen base"}}]),
+            ModelRecord(BASE_ID, kind="base", extra={"role": "frozen base"})]),
         Job(features_id, "simfunc.studies.existence_jobs:base_features",
             {"task": _task(settings), "batch_size": settings.batch_size}, deps=(train_id,)),
     ]
@@ -178,7 +183,7 @@ def sweep_frame(db: Any) -> pd.DataFrame:
     by_id = models.set_index("model_id")
     long = db.pairs()
     long = long[long["model_a"].isin(by_id.index)]
-    long = long.assign(column=np.where(long["layer"] == "output", long["measure"],
+    long = long.assign(column=np.where(long["layer"] == OUTPUT_LAYER, long["measure"],
                                        long["measure"] + "_" + long["layer"]))
     wide = long.pivot_table(index=["model_a", "model_b"], columns="column", values="value",
                             aggfunc="first").reset_index()
@@ -335,7 +340,6 @@ def analyse(db: Any, settings: Settings, figures_dir: Path) -> tuple[dict[str, A
         findings=_findings(summary),
         stand_ins=_stand_ins(settings),
         settings=settings_dict(settings),
-        notes=_notes(db),
     )
     return summary, section
 
@@ -401,12 +405,3 @@ def _findings(summary: dict[str, Any]) -> list[str]:
         out.append(f"Validation accuracy of Net1 ranges {min(accuracies):.3f}–"
                    f"{max(accuracies):.3f} (thesis: 0.977 at d_ratio 0).")
     return out
-
-
-def _notes(db: Any) -> list[str]:
-    scalars = db.scalars(study=NAME)
-    notes = []
-    for row in scalars.itertuples():
-        if row.name.startswith("notes/"):
-            notes += [f"{row.name[6:]}: {note}" for note in row.extra.get("notes", [])]
-    return notes

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import copy
 import math
-import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -37,9 +37,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from simfunc.compare import Comparison, compare_pair, record_comparison
 from simfunc.errors import InputError
+from simfunc.io import atomic_save_npz, atomic_torch_save, atomic_write_json, load_json
 from simfunc.runner import Job
-from simfunc.store import atomic_save_npz, atomic_torch_save, atomic_write_json, load_json
 from simfunc.validation import check_int, check_positive
 
 __all__ = [
@@ -53,7 +54,7 @@ __all__ = [
     "kept_ranges",
     "binary_labels",
     "fit_linear_head",
-    "TaskSpec",
+    "BinaryTask",
     "base_features",
     "train_heads",
     "record_heads",
@@ -66,7 +67,6 @@ MASK_LAYER = "mask"  # the masked feature vector the head reads
 LOGITS_LAYER = "logits"
 # The database's names for the compared layers.
 DB_LAYERS = {BASE_LAYER: "base", MASK_LAYER: "masked"}
-OUTPUT_LAYER = "output"
 
 # role -> (which mask, which labels)
 ROLES = {
@@ -227,15 +227,26 @@ def fit_linear_head(features: Any, labels: Any, keep: Any, *, weight_decay: floa
 # ------------------------------------------------------------------------------ data
 
 
-def TaskSpec(dataset: str, *, positive: Sequence[int], data_root: str | None = None,
-             classes: Sequence[int | str] | None = None, train_subset: int | None = None,
-             test_subset: int | None = None, subset_seed: int = 0) -> dict[str, Any]:
-    """The binary task as plain JSON: a data set (optionally a selection of its classes,
-    relabelled 0..k-1 in the order given), and the classes labelled 1 (``positive``)."""
-    return {"dataset": dataset, "data_root": data_root,
-            "classes": list(classes) if classes is not None else None,
-            "positive": [int(c) for c in positive], "train_subset": train_subset,
-            "test_subset": test_subset, "subset_seed": subset_seed}
+@dataclass(frozen=True)
+class BinaryTask:
+    """The binary task: a data set (optionally a selection of its classes, relabelled 0..k-1 in
+    the order given), the classes labelled 1 (``positive``; the rest are 0), and stratified
+    subsets of its training and test splits."""
+
+    dataset: str
+    positive: tuple[int, ...]
+    data_root: str | None = None
+    classes: tuple[int | str, ...] | None = None
+    train_subset: int | None = None
+    test_subset: int | None = None
+    subset_seed: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON, as the jobs read it."""
+        return {"dataset": self.dataset, "data_root": self.data_root,
+                "classes": list(self.classes) if self.classes is not None else None,
+                "positive": [int(c) for c in self.positive], "train_subset": self.train_subset,
+                "test_subset": self.test_subset, "subset_seed": self.subset_seed}
 
 
 def _load_task(spec: Mapping[str, Any], split: str, base: nn.Module) -> tuple[Any, np.ndarray]:
@@ -272,32 +283,19 @@ def _accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(logits.argmax(axis=1) == labels))
 
 
-def _compare(first: Mapping[str, np.ndarray], second: Mapping[str, np.ndarray],
-             notes: list[str], where: str) -> list[dict[str, Any]]:
-    """Every registered representational measure at both layers, every output measure."""
-    from simfunc import functional, representational
-
-    rows = []
-    for layer, db_layer in DB_LAYERS.items():
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            values = representational.compare_all(first[layer], second[layer], skip_errors=True)
-        notes += [f"{where} {db_layer}: {w.message}" for w in caught]
-        rows += [{"layer": db_layer, "measure": m, "value": float(v)} for m, v in values.items()]
-    for name, measure in functional.OUTPUT_MEASURES.items():
-        value = measure(first[LOGITS_LAYER], second[LOGITS_LAYER], from_logits=True)
-        if math.isfinite(value):
-            rows.append({"layer": OUTPUT_LAYER, "measure": name, "value": float(value)})
-        else:
-            notes.append(f"{where}: {name} is {value}; not recorded")
-    return rows
+def _compare(first: Mapping[str, np.ndarray], second: Mapping[str, np.ndarray]) -> Comparison:
+    """Every registered representational measure at both layers (under their database names),
+    every output measure on the logits."""
+    return compare_pair({name: first[layer] for layer, name in DB_LAYERS.items()},
+                        {name: second[layer] for layer, name in DB_LAYERS.items()},
+                        first[LOGITS_LAYER], second[LOGITS_LAYER], from_logits=True)
 
 
 def train_heads(ctx: Any) -> None:
     """Fit the heads of one d_ratio, compose the networks, extract them on the validation
     images and compare Net1 with Net2 (and with the control)."""
     from simfunc.extract import activations
-    from simfunc.store import load_npz
+    from simfunc.io import load_npz
     from simfunc.train.supervised import load_model
 
     config = ctx.config
@@ -334,16 +332,13 @@ def train_heads(ctx: Any) -> None:
         }
     atomic_torch_save(ctx.output_dir / HEADS_FILE, heads)
     atomic_save_npz(ctx.output_dir / ACTIVATIONS_FILE, **arrays)
-    notes: list[str] = []
     pairs = []
     for other in ("net2", "control"):
         if other in roles:
             first = {k: arrays[f"net1/{k}"] for k in (BASE_LAYER, MASK_LAYER, LOGITS_LAYER)}
             second = {k: arrays[f"{other}/{k}"] for k in (BASE_LAYER, MASK_LAYER, LOGITS_LAYER)}
-            pairs.append({"a": "net1", "b": other,
-                          "rows": _compare(first, second, notes, f"net1 vs {other}")})
+            pairs.append({"a": "net1", "b": other, **_compare(first, second).to_json()})
     result["pairs"] = pairs
-    result["notes"] = notes
     atomic_write_json(ctx.output_dir / RESULT_FILE, result)
 
 
@@ -351,7 +346,7 @@ def load_masked_net(base_dir: str | Path, heads_entry: str | Path, role: str,
                     device: str = "cpu") -> MaskedHeadNet:
     """Rebuild one composed network from the cache: the base's training directory (its
     ``train/…`` entry) and a :func:`train_heads` entry; ``role`` is net1, net2 or control."""
-    from simfunc.store import load_torch
+    from simfunc.io import load_torch
     from simfunc.train.supervised import load_model
 
     heads = load_torch(Path(heads_entry) / HEADS_FILE)
@@ -367,7 +362,7 @@ def load_masked_net(base_dir: str | Path, heads_entry: str | Path, role: str,
 
 def load_head_activations(entry: Path) -> dict[str, np.ndarray]:
     """The arrays :func:`train_heads` wrote: ``"<role>/<layer>"`` and ``"labels"``."""
-    from simfunc.store import load_npz
+    from simfunc.io import load_npz
 
     return load_npz(Path(entry) / ACTIVATIONS_FILE)
 
@@ -391,11 +386,6 @@ def record_heads(entry: Path, db: Any, job: Job) -> None:
                    "train_accuracy": values["train_accuracy"],
                    "iterations": values["iterations"]},
         )
-    db.add_pairs([
-        {"model_a": model_id(pair["a"], d_ratio), "model_b": model_id(pair["b"], d_ratio),
-         "test_set": meta["test_set"], **row}
-        for pair in result["pairs"] for row in pair["rows"]
-    ])
-    if result["notes"]:
-        db.add_scalar(meta["study"], f"notes/d{d_ratio:g}", len(result["notes"]),
-                      extra={"notes": result["notes"][:50]})
+    for pair in result["pairs"]:
+        record_comparison(db, Comparison.from_json(pair), model_a=model_id(pair["a"], d_ratio),
+                          model_b=model_id(pair["b"], d_ratio), test_set=meta["test_set"])

@@ -35,6 +35,7 @@ from simfunc.errors import InputError
 from simfunc.report import FigureRef, Section, Table
 from simfunc.runner import Plan
 from simfunc.settings import settings_dict
+from simfunc.studies.base import Selection
 from simfunc.studies.common import all_pairs, slug
 from simfunc.studies.minigrid_analysis import (
     BOOTSTRAP,
@@ -52,7 +53,6 @@ from simfunc.studies.minigrid_analysis import (
     variant_summary,
 )
 from simfunc.studies.minigrid_jobs import (
-    NOTES_PREFIX,
     TEST_RETURN_PREFIX,
     compare_job,
     rollouts_job,
@@ -80,6 +80,8 @@ __all__ = [
 
 NAME = "minigrid"
 TITLE = "MiniGrid agents, with and without a bottleneck (thesis §3.5, §3.5.1)"
+# The leaderboard compares every pair of agents, one group per variant (plain, bottleneck).
+LEADERBOARD = Selection(group_by="variant")
 
 VARIANTS = ("plain", "bottleneck")
 THESIS = {  # Table 3.1
@@ -409,13 +411,9 @@ def _tables(summary: dict[str, Any], agents: pd.DataFrame, db: Any, settings: Se
 
 
 def _notes(db: Any, table: pd.DataFrame) -> list[str]:
+    """What the figures and averages leave out (the measures left out of single pairs are in
+    the database's notes, which every study's report shows)."""
     notes = []
-    for row in _scalars(db, NOTES_PREFIX).itertuples():
-        if row.value > 0:
-            where = row.name.removeprefix(NOTES_PREFIX)
-            first = (row.extra or {}).get("notes", [""])[:1]
-            notes.append(f"{where}: {int(row.value)} measure value(s) left out as undefined"
-                         + (f", e.g. {first[0]}" if first and first[0] else ""))
     for column, label in (("linear_cka", "CKA"), ("jsd", "JSD"), ("spearman", "rank coefficient")):
         missing = int(table[column].isna().sum()) if column in table else len(table)
         if missing:

@@ -25,7 +25,8 @@ import pandas as pd
 from simfunc import figures
 from simfunc.errors import InputError
 from simfunc.studies.common import relation_summary
-from simfunc.studies.minigrid_jobs import FEATURES_LAYER, OUTPUT_LAYER
+from simfunc.store import OUTPUT_LAYER
+from simfunc.studies.minigrid_jobs import FEATURES_LAYER
 
 __all__ = [
     "QUALITIES",

@@ -17,10 +17,12 @@ seed's run kept at every save point. Per cell:
   agent's mean return on the test room as a scalar.
 * ``compare/…`` (one job per test grid) — :func:`compare_agents`: for every pair of the
   cell's agents, the pooled states (both agents' visited states, with their multiplicity, or
-  only the distinct ones) and on them every registered representational measure of the
-  features and every output measure of the action distributions. A measure undefined on a
-  pair (constant features of a poor agent, too few distinct states for CCA) is left out with
-  a note. :func:`record_pairs` writes one row per (pair, measure) and the notes as a scalar.
+  only the distinct ones) and on them, through :func:`simfunc.compare.compare_pair`, every
+  registered representational measure of the features and every output measure of the
+  action distributions. A measure undefined on a pair (constant features of a poor agent, too
+  few distinct states for CCA) is left out with a note. The image studies'
+  :func:`~simfunc.studies.classifier_jobs.record_pairs` writes one row per (pair,
+  measure) and the notes.
 
 Job configurations are plain JSON; what the study calls things (model ids, test-set names)
 travels in ``Job.meta``, outside the cache key.
@@ -28,23 +30,20 @@ travels in ``Job.meta``, outside the cache key.
 
 from __future__ import annotations
 
-import math
-import warnings
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from simfunc.compare import compare_pair
 from simfunc.errors import InputError
+from simfunc.io import atomic_save_npz
 from simfunc.runner import Job
-from simfunc.store import atomic_save_npz, atomic_write_json, load_json
-from simfunc.studies.jobs import PAIRS_FILE
-from simfunc.studies.jobs import record_pairs as record_compared_pairs
+from simfunc.studies.classifier_jobs import PAIRS_FILE, save_comparisons
 from simfunc.validation import check_int
 
 __all__ = [
     "FEATURES_LAYER",
-    "OUTPUT_LAYER",
     "ROLLOUTS_FILE",
     "PAIRS_FILE",
     "train_job",
@@ -55,23 +54,17 @@ __all__ = [
     "compare_agents",
     "record_agents",
     "record_test_returns",
-    "record_pairs",
     "rollout_arrays",
     "load_rollouts",
     "pooled_outputs",
-    "compare_pair",
     "test_set_name",
-    "NOTES_PREFIX",
     "TEST_RETURN_PREFIX",
 ]
 
 FEATURES_LAYER = "features"  # the layer name of the compared features in the database
-OUTPUT_LAYER = "output"  # the layer name of the output measures
 ROLLOUTS_FILE = "rollouts.npz"
-NOTES_PREFIX = "notes/"  # scalars "notes/<cell>/<test set>": how many values were left out
 TEST_RETURN_PREFIX = "test_return/"  # scalars "test_return/<model id>/<test set>"
 SCALARS_STUDY = "minigrid"  # the study name the scalars are recorded under
-MAX_NOTES = 200  # notes kept per compare job (the count is always complete)
 
 _MODULE = "simfunc.studies.minigrid_jobs"
 
@@ -130,7 +123,7 @@ def compare_job(job_id: str, rollouts_id: str, model_ids: Sequence[str],
         {"pairs": [[int(a), int(b)] for a, b in pairs], "distinct_states": distinct_states,
          "measures": list(measures) if measures is not None else None,
          "output_measures": list(output_measures) if output_measures is not None else None},
-        deps=(rollouts_id,), record=f"{_MODULE}:record_pairs",
+        deps=(rollouts_id,), record="simfunc.studies.classifier_jobs:record_pairs",
         meta={"model_ids": list(model_ids), "test_set": test_set_name(test_size), "cell": cell},
     )
 
@@ -216,52 +209,6 @@ def pooled_outputs(arrays: Mapping[str, np.ndarray], a: int, b: int, distinct: b
             arrays[f"probs_{a}"][rows], arrays[f"probs_{b}"][rows])
 
 
-def compare_pair(X: Any, Y: Any, P: Any, Q: Any, measures: Sequence[str] | None = None,
-                 output_measures: Sequence[str] | None = None
-                 ) -> tuple[dict[str, dict[str, float]], list[str]]:
-    """Every representational measure of (X, Y) and every output measure of (P, Q).
-
-    Returns ``({"features": {measure: value}, "output": {measure: value}}, notes)``. A
-    measure undefined on this pair (``compare_all(..., skip_errors=True)`` leaves it out;
-    features that are constant make every representational measure undefined; an output
-    measure that raises InputError or is not finite) is absent from the values and explained
-    in ``notes``. Values are always finite.
-    """
-    from simfunc import functional, representational
-
-    notes: list[str] = []
-    features: dict[str, float] = {}
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UserWarning)
-        try:
-            features = representational.compare_all(X, Y, measures, skip_errors=True)
-        except InputError as error:
-            notes.append(f"representational measures left out: {error}")
-    for warning in caught:
-        if issubclass(warning.category, UserWarning):
-            notes.append(str(warning.message))
-        else:  # not ours to swallow
-            warnings.warn_explicit(warning.message, warning.category, warning.filename,
-                                   warning.lineno)
-    for name, value in list(features.items()):
-        if not math.isfinite(value):
-            notes.append(f"{name} is {value}; left out")
-            del features[name]
-    outputs: dict[str, float] = {}
-    names = functional.OUTPUT_MEASURES if output_measures is None else output_measures
-    for name in names:
-        try:
-            value = float(functional.OUTPUT_MEASURES[name](P, Q))
-        except InputError as error:
-            notes.append(f"{name} left out: {error}")
-            continue
-        if math.isfinite(value):
-            outputs[name] = value
-        else:
-            notes.append(f"{name} is {value}; left out")
-    return {FEATURES_LAYER: features, OUTPUT_LAYER: outputs}, notes
-
-
 # ------------------------------------------------------------------------------ job functions
 
 
@@ -292,7 +239,7 @@ def collect_rollouts(ctx: Any) -> None:
 
 def load_rollouts(entry: Path) -> dict[str, np.ndarray]:
     """The arrays :func:`collect_rollouts` wrote into the cache entry ``entry``."""
-    from simfunc.store import load_npz
+    from simfunc.io import load_npz
 
     return load_npz(Path(entry) / ROLLOUTS_FILE)
 
@@ -301,18 +248,15 @@ def compare_agents(ctx: Any) -> None:
     config = ctx.config
     (rollouts_id,) = ctx.job.deps
     arrays = load_rollouts(ctx.input(rollouts_id))
-    rows: list[dict[str, Any]] = []
-    notes: list[str] = []
+    compared = []
     with ctx.progress(total=len(config["pairs"]), desc=f"compare {ctx.job.label}") as bar:
         for a, b in config["pairs"]:
             X, Y, P, Q = pooled_outputs(arrays, a, b, config["distinct_states"])
-            values, pair_notes = compare_pair(X, Y, P, Q, config["measures"],
-                                              config["output_measures"])
-            notes += [f"pair ({a}, {b}): {note}" for note in pair_notes]
-            rows += [{"a": a, "b": b, "layer": layer, "measure": measure, "value": value}
-                     for layer, measured in values.items() for measure, value in measured.items()]
+            compared.append((a, b, compare_pair(
+                {FEATURES_LAYER: X}, {FEATURES_LAYER: Y}, P, Q, measures=config["measures"],
+                output_measures=config["output_measures"], from_logits=False)))
             bar.update(1)
-    atomic_write_json(ctx.output_dir / PAIRS_FILE, {"rows": rows, "notes": notes})
+    save_comparisons(ctx.output_dir / PAIRS_FILE, compared)
 
 
 # ------------------------------------------------------------------------------ recording
@@ -344,13 +288,3 @@ def record_test_returns(entry: Path, db: Any, job: Job) -> None:
         returns = arrays[f"returns_{k}"]
         db.add_scalar(SCALARS_STUDY, f"{TEST_RETURN_PREFIX}{model_id}/{test_set}",
                       float(np.mean(returns)), extra={"episodes": int(len(returns))})
-
-
-def record_pairs(entry: Path, db: Any, job: Job) -> None:
-    """The pairs (as for the image studies), then the notes of measures left out."""
-    record_compared_pairs(entry, db, job)
-    result = load_json(Path(entry) / PAIRS_FILE)
-    test_set = job.meta["test_set"]
-    notes = result["notes"]
-    db.add_scalar(SCALARS_STUDY, f"{NOTES_PREFIX}{job.meta['cell']}/{test_set}", len(notes),
-                  extra={"notes": notes[:MAX_NOTES], "truncated": len(notes) > MAX_NOTES})

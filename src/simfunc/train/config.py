@@ -1,6 +1,6 @@
 """``TrainConfig``: everything that determines a supervised training run, as plain JSON.
 
-A configuration is a cache key (``simfunc.store.config_hash(config.to_dict())``), so it holds
+A configuration is a cache key (``simfunc.io.config_hash(config.to_dict())``), so it holds
 only what changes the trained weights -- never the device, the thread count or where files go.
 Fields left ``None`` are filled in from the dataset by ``resolve`` in
 :mod:`simfunc.train.supervised` (classes, channels, image size, augmentation).

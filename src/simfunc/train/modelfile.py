@@ -26,8 +26,8 @@ import torch
 from torch import nn
 
 from simfunc.errors import InputError
+from simfunc.io import atomic_torch_save, load_torch
 from simfunc.nets import Classifier, build
-from simfunc.store import atomic_torch_save, load_torch
 from simfunc.train.config import TrainConfig
 
 __all__ = [

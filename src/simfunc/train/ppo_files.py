@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from simfunc.errors import InputError
-from simfunc.store.atomic import atomic_writer
+from simfunc.io.atomic import atomic_writer
 
 __all__ = [
     "FORMAT",

@@ -64,9 +64,9 @@ from simfunc.data import ImageDataset, load, resolve
 from simfunc.data.sources import ArraySet
 from simfunc.data.transforms import augmentation_padding, crop_flip_batch, normalize
 from simfunc.errors import InputError
+from simfunc.io import atomic_torch_save, atomic_write_json, load_json, load_torch
+from simfunc.io.atomic import is_temp_file
 from simfunc.nets import count_parameters
-from simfunc.store import atomic_torch_save, atomic_write_json, load_json, load_torch
-from simfunc.store.atomic import is_temp_file
 from simfunc.train.config import (
     SCHEDULES,
     THESIS_CHECKPOINT_EPOCHS,

@@ -14,25 +14,19 @@ negative, and its oriented ρ is then positive. The p-value is two-sided (unchan
 the interval is flipped with it. Larger oriented ρ is better, whatever the measures.
 
 **Which pairs.** What each study's pairs mean differs, so each study declares which of its pairs
-are comparable (:data:`SELECTIONS`): architectures — pairs of trained networks (untrained pairs
-have JSD ≈ 0 at any CKA and are a separate series); checkpoints — every checkpoint against its
-final model; minigrid — every pair of agents, one group per variant (with and without the
-bottleneck), features at the layer the study compares; existence — Net1 against Net2 and against
-the control, on the masked features; converse — the distilled students and the independent
-network against the teacher (the exact constructions are left out: their outputs are identical
-by construction, so their JSD is rounding error and its ranks are noise). cross-dataset records
-no output measures and dataset-bias no pairs, so they contribute nothing. A study not listed
-here contributes every pair that has output measures, at its ``layer`` setting (else
+are comparable: its ``LEADERBOARD`` :class:`~simfunc.studies.base.Selection` (a layer, trained
+pairs only, kinds of model left out, a grouping), or None when it contributes none. The
+leaderboard reads the study's name from each run's database and asks the study; a study it does
+not know contributes every pair that has output measures, at its ``layer`` setting (else
 ``features``). Pooled = every selected pair of every study.
 
-Entry points: :func:`find_run_dirs`, :func:`collect_pairs`, :func:`leaderboard` (the numbers),
-:func:`build` (numbers, figure, report section), :func:`write_leaderboard` (and
-``leaderboard.csv``); ``simfunc leaderboard RUN_DIR`` on the command line.
+Entry points: :func:`collect_pairs`, :func:`leaderboard` (the numbers), :func:`build` (numbers,
+figure, report section), :func:`write_leaderboard` (and ``leaderboard.csv``); ``simfunc
+leaderboard RUN_DIR`` on the command line. :func:`simfunc.runs.find_run_dirs` finds the runs.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,18 +37,17 @@ import pandas as pd
 
 from simfunc import figures
 from simfunc.errors import InputError
+from simfunc.io import atomic_write_text
 from simfunc.report import FigureRef, Section, Table
-from simfunc.store import ResultsDB
-from simfunc.store.atomic import atomic_write_text
-from simfunc.studies.framework import REPRODUCE_FILE, RESULTS_FILE
+from simfunc.runs import RESULTS_FILE, find_run_dirs, latest_completed_run
+from simfunc.store import OUTPUT_LAYER, ResultsDB
+from simfunc.studies.base import Selection
 
 __all__ = [
     "OUTPUT_MEASURES",
     "POOLED",
-    "Selection",
-    "SELECTIONS",
     "Leaderboard",
-    "find_run_dirs",
+    "selection_of",
     "collect_pairs",
     "leaderboard",
     "overall_ranking",
@@ -70,34 +63,28 @@ CSV_FILE = "leaderboard.csv"
 FIGURE_FILE = "leaderboard.png"
 N_PERMUTATIONS = 2_000
 N_RESAMPLES = 2_000
-OUTPUT_LAYER = "output"
 COLUMNS = ["group", "measure", "output_measure", "n", "rho", "p_value", "ci_low", "ci_high",
            "raw_rho", "orientation", "rank", "note"]
 
 
-@dataclass(frozen=True)
-class Selection:
-    """Which of a study's pairs the leaderboard compares.
+def selection_of(study: str) -> Selection | None:
+    """The pairs ``study`` declares for the leaderboard (its ``LEADERBOARD``); every pair with
+    output measures for a study simfunc does not know."""
+    from simfunc.studies.framework import STUDIES, load_study
 
-    layer: the representational layer (None: the study's ``layer`` setting, else
-    ``features``). trained_only: both models trained. exclude_kinds: leave out pairs in which
-    either model is of one of these kinds. group_by: a key of the models' ``extra`` that splits
-    the study into groups (by model_a's value), named ``<study>/<value>``.
-    """
-
-    layer: str | None = None
-    trained_only: bool = False
-    exclude_kinds: tuple[str, ...] = ()
-    group_by: str | None = None
+    return load_study(study).LEADERBOARD if study in STUDIES else Selection()
 
 
-SELECTIONS: dict[str, Selection] = {
-    "architectures": Selection(trained_only=True),
-    "checkpoints": Selection(),
-    "minigrid": Selection(group_by="variant"),
-    "existence": Selection(layer="masked"),
-    "converse": Selection(exclude_kinds=("construction",)),
-}
+def describe(selection: Selection) -> str:
+    """A selection in words, for the report."""
+    parts = [f"the {selection.layer} layer" if selection.layer else "its compared layer"]
+    if selection.trained_only:
+        parts.append("pairs of trained models only")
+    if selection.exclude_kinds:
+        parts.append(f"without {', '.join(selection.exclude_kinds)} models")
+    if selection.group_by:
+        parts.append(f"one group per {selection.group_by}")
+    return ", ".join(parts)
 
 
 @dataclass
@@ -113,53 +100,20 @@ class Leaderboard:
 # ------------------------------------------------------------------------------ the pairs
 
 
-def find_run_dirs(run_dir: str | os.PathLike, profile: str | None = None) -> list[Path]:
-    """The study run directories under ``run_dir``.
-
-    ``run_dir`` is a ``reproduce`` output folder (its ``reproduce.json`` lists them), a folder
-    holding ``<study>-<profile>/results.sqlite`` folders (only ``profile``'s when given; when
-    several profiles are present one must be chosen), or one study's run directory.
-    """
-    root = Path(run_dir)
-    if not root.is_dir():
-        raise InputError(f"run_dir {str(root)!r} is not a directory")
-    if (root / REPRODUCE_FILE).is_file():
-        index = json.loads((root / REPRODUCE_FILE).read_text())
-        return [(root / entry).resolve() for entry in index["studies"]]
-    if (root / RESULTS_FILE).is_file():
-        return [root]
-    found = sorted(p.parent for p in root.glob(f"*/{RESULTS_FILE}"))
-    if profile is not None:
-        found = [p for p in found if p.name.endswith(f"-{profile}")]
-    if not found:
-        raise InputError(
-            f"{root} holds no {REPRODUCE_FILE}, no {RESULTS_FILE} and no <study>-<profile>/"
-            f"{RESULTS_FILE}" + (f" for profile {profile!r}" if profile else "")
-        )
-    profiles = sorted({p.name.rsplit("-", 1)[-1] for p in found})
-    if profile is None and len(profiles) > 1:
-        raise InputError(f"{root} holds runs of several profiles ({', '.join(profiles)}): "
-                         "choose one (profile=… / --profile)")
-    return found
-
-
-def _latest_run(db: ResultsDB) -> pd.Series | None:
-    runs = db.runs()
-    finished = runs[runs["status"] == "completed"] if len(runs) else runs
-    return None if finished.empty else finished.sort_values("started").iloc[-1]
-
-
-def _study_pairs(run_dir: Path, notes: list[str]) -> pd.DataFrame | None:
+def _study_pairs(run_dir: Path, notes: list[str],
+                 selections: dict[str, str]) -> pd.DataFrame | None:
     """The selected pairs of one study run: one row per pair, one column per measure."""
     with ResultsDB(run_dir / RESULTS_FILE) as db:
-        latest = _latest_run(db)
+        latest = latest_completed_run(db)
         if latest is None:
             notes.append(f"{run_dir.name}: no completed run; left out")
             return None
         study = latest["study"]
-        settings = latest["settings"]
-        settings = json.loads(settings) if isinstance(settings, str) else dict(settings)
-        selection = SELECTIONS.get(study, Selection())
+        settings = dict(latest["settings"])
+        selection = selection_of(study)
+        if selection is None:
+            notes.append(f"{study}: declares no pairs for the leaderboard; left out")
+            return None
         layer = selection.layer or settings.get("layer") or "features"
         wide = db.wide_pairs(layer=[layer, OUTPUT_LAYER])
         models = db.models()
@@ -185,14 +139,19 @@ def _study_pairs(run_dir: Path, notes: list[str]) -> pd.DataFrame | None:
         wide["group"] = study
     wide.insert(0, "study", study)
     wide["run_dir"] = str(run_dir)
+    selections[study] = describe(selection)
     return wide
 
 
-def collect_pairs(run_dirs: Sequence[str | os.PathLike]) -> tuple[pd.DataFrame, list[str]]:
+def collect_pairs(run_dirs: Sequence[str | os.PathLike],
+                  selections: dict[str, str] | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Every selected pair of every study run: columns ``study``, ``group``, ``model_a``,
-    ``model_b``, ``test_set``, ``run_dir`` and one per measure; and notes on what was left out."""
+    ``model_b``, ``test_set``, ``run_dir`` and one per measure; and notes on what was left out.
+    ``selections``, when given, receives each contributing study's selection in words."""
     notes: list[str] = []
-    frames = [f for f in (_study_pairs(Path(d), notes) for d in run_dirs) if f is not None]
+    chosen = {} if selections is None else selections
+    frames = [f for f in (_study_pairs(Path(d), notes, chosen) for d in run_dirs)
+              if f is not None]
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame(columns=["study", "group", "model_a", "model_b", "test_set"]), notes
@@ -381,7 +340,8 @@ def build(run_dirs: Sequence[str | os.PathLike], figures_dir: str | os.PathLike,
           n_permutations: int = N_PERMUTATIONS, n_resamples: int = N_RESAMPLES,
           seed: int = 0) -> Leaderboard:
     """The leaderboard over ``run_dirs`` (study run directories): numbers, heatmap, section."""
-    pairs, notes = collect_pairs(run_dirs)
+    selections: dict[str, str] = {}
+    pairs, notes = collect_pairs(run_dirs, selections)
     if pairs.empty:
         board = pd.DataFrame(columns=COLUMNS)
     else:
@@ -426,10 +386,9 @@ def build(run_dirs: Sequence[str | os.PathLike], figures_dir: str | os.PathLike,
             "oriented so that positive means the measure tracks function, whatever the "
             "directions of the two measures (a similarity against a distance has a negative raw "
             "ρ when it tracks; that ρ is flipped).\n\n"
-            "Pairs: trained pairs of the architectures study, every checkpoint against its final "
-            "model, every MiniGrid agent pair (per variant), the existence study's Net1 against "
-            "Net2 and against the control, and the converse study's trained networks against "
-            "the teacher. leaderboard.csv holds every number."
+            "Pairs: each study declares which of its pairs are comparable — "
+            + ("; ".join(f"{study}: {words}" for study, words in selections.items()) or "none")
+            + ". leaderboard.csv holds every number."
         ),
         figures=section_figures, tables=tables, findings=findings, notes=notes,
         settings={"n_permutations": n_permutations, "n_resamples": n_resamples, "seed": seed,

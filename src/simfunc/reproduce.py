@@ -1,0 +1,103 @@
+"""Every study under one profile, and one report: ``simfunc reproduce``.
+
+:func:`reproduce` runs the studies (:func:`simfunc.studies.framework.run_study` each, in the
+order of :data:`~simfunc.studies.framework.STUDIES`) and writes ``OUT/reproduce-<profile>/``:
+one report with a section per study and, last, the measure leaderboard over every study's pairs
+(:mod:`simfunc.leaderboard`), ``summary.json``, ``leaderboard.csv`` and ``reproduce.json``
+(the study run directories it combines). :func:`rebuild` redoes a run directory's analysis
+from its databases — a study's, or a reproduce directory's (its combined report too).
+
+This module sits above the studies and the leaderboard (it uses both), below the command line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from simfunc import __version__
+from simfunc.io import atomic_write_json
+from simfunc.leaderboard import write_leaderboard
+from simfunc.report import write_report
+from simfunc.runner import Executor
+from simfunc.runs import REPORT_FILE, REPRODUCE_FILE, SUMMARY_FILE, reproduce_dir_name
+from simfunc.studies.framework import STUDIES, StudyResult, load_study, rebuild_study, run_study
+
+__all__ = ["reproduce", "rebuild", "INTRO"]
+
+INTRO = (
+    "Are the proposed similarity metrics also a measure of functional similarity? "
+    "This report re-derives the findings of Yellapragada (NYU, 2020) from scratch: every "
+    "network below was trained, every feature extracted and every pair compared by this run. "
+    "Each section puts this run's numbers beside the thesis's."
+)
+
+
+def _write_combined(out_dir: Path, profile: str, results: Sequence[StudyResult]) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # Which measure tracks function best, over every study's pairs (leaderboard.csv).
+    board = write_leaderboard([r.run_dir for r in results], out_dir)
+    atomic_write_json(
+        out_dir / SUMMARY_FILE,
+        {"profile": profile, "studies": {r.name: r.summary for r in results},
+         "leaderboard": board.summary},
+    )
+    atomic_write_json(
+        out_dir / REPRODUCE_FILE,
+        {"profile": profile, "studies": [os.path.relpath(r.run_dir, out_dir) for r in results]},
+    )
+    meta = {"profile": profile, "simfunc": __version__, "python": platform.python_version()}
+    return write_report(out_dir / REPORT_FILE, f"simfunc reproduce · {profile} profile",
+                        [*(r.section for r in results), board.section], meta, INTRO)
+
+
+def reproduce(
+    profile: str = "quick",
+    *,
+    studies: Sequence[str] | None = None,
+    out: str | os.PathLike[str] = "runs",
+    cache_dir: str | os.PathLike[str] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    jobs: int = 1,
+    executor: Executor | None = None,
+    progress: bool = True,
+    device: str = "cpu",
+) -> tuple[Path, list[StudyResult]]:
+    """Run every study (or ``studies``) under ``profile`` and write one combined report.
+
+    ``overrides`` maps a study name to its overrides. The combined report goes to
+    ``OUT/reproduce-<profile>/report.html``, with the measure leaderboard over every study's
+    pairs as its last section (and ``leaderboard.csv`` beside it); each study keeps its own
+    run directory. ``executor`` (default: chosen from ``jobs``) runs every study's jobs; it is
+    not shut down.
+    """
+    names = list(studies or STUDIES)
+    for name in names:
+        load_study(name)
+    results = [
+        run_study(name, profile, out=out, cache_dir=cache_dir,
+                  overrides=(overrides or {}).get(name), jobs=jobs, executor=executor,
+                  progress=progress, device=device)
+        for name in names
+    ]
+    out_dir = Path(out) / reproduce_dir_name(profile)
+    return _write_combined(out_dir, profile, results), results
+
+
+def rebuild(run_dir: str | os.PathLike[str]) -> list[StudyResult]:
+    """Redo the analysis, summary and report of a run directory from its database(s) alone.
+
+    ``run_dir`` is a study's run directory (holding results.sqlite) or a ``reproduce``
+    directory (holding reproduce.json), whose combined report is rebuilt from each study's
+    database.
+    """
+    run_dir = Path(run_dir)
+    if (run_dir / REPRODUCE_FILE).is_file():
+        index = json.loads((run_dir / REPRODUCE_FILE).read_text())
+        results = [rebuild_study(run_dir / entry) for entry in index["studies"]]
+        _write_combined(run_dir, index["profile"], results)
+        return results
+    return [rebuild_study(run_dir)]

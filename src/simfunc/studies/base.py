@@ -1,0 +1,110 @@
+"""The study contract: what a study declares, and what the framework hands it.
+
+A study is a thesis section in code. It subclasses :class:`Study` and declares:
+
+* ``NAME`` (the command-line name, ``simfunc run NAME``) and ``TITLE`` (the report's heading);
+* ``PROFILES``: ``{"quick": Settings(...), "standard": ..., "paper": ...}``, instances of the
+  study's settings, a frozen dataclass whose fields may be nested frozen dataclasses (the
+  training configuration), each overridable with ``--set name=value`` / ``--set group.name=value``;
+* ``LEADERBOARD``: which of its pairs the measure leaderboard compares (a :class:`Selection`),
+  or None when it contributes none;
+* ``plan(settings) -> Plan``: the jobs (train, extract, compare…); each job's ``record`` function
+  puts its results into the results database;
+* ``analyse(results, context) -> StudyOutput``: reads *only* the results database (so ``simfunc
+  report RUN_DIR`` rebuilds the same report later), draws the figures into
+  ``context.figures_dir``, and returns the headline numbers and the report section, whose
+  thesis comparison is declared as :class:`~simfunc.report.ThesisRow` s.
+
+The module ``simfunc.studies.<name>`` (a package: ``__init__.py`` holds the study, ``jobs.py``
+the job functions only it needs, ``prose.py`` its report's words) exposes the instance as
+``STUDY``; :data:`simfunc.studies.framework.STUDIES` lists the modules. See
+``docs/adding-a-study.md`` for a whole study in under 100 lines.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, Dict, Generic, List, Mapping, TypeVar, Union
+
+from simfunc.errors import InputError
+from simfunc.report import Section
+from simfunc.settings import apply_overrides
+
+if TYPE_CHECKING:
+    from simfunc.runner import Plan
+    from simfunc.store import ResultsDB
+
+__all__ = ["JSON", "Selection", "AnalysisContext", "StudyOutput", "Study", "SettingsT"]
+
+#: A JSON value: what ``summary.json`` holds.
+JSON = Union[None, bool, int, float, str, List["JSON"], Dict[str, "JSON"]]
+
+#: A study's settings type: a frozen dataclass.
+SettingsT = TypeVar("SettingsT")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which of a study's pairs the measure leaderboard compares.
+
+    layer: the representational layer (None: the study's ``layer`` setting, else
+    ``features``). trained_only: both models trained. exclude_kinds: leave out pairs in which
+    either model is of one of these kinds. group_by: a key of the models' ``extra`` that splits
+    the study into groups (by model_a's value), named ``<study>/<value>``.
+    """
+
+    layer: str | None = None
+    trained_only: bool = False
+    exclude_kinds: tuple[str, ...] = ()
+    group_by: str | None = None
+
+
+@dataclass(frozen=True)
+class AnalysisContext(Generic[SettingsT]):
+    """What the framework hands ``analyse`` besides the results database."""
+
+    settings: SettingsT  # the settings the run used (the profile's, overrides applied)
+    profile: str  # quick, standard or paper
+    figures_dir: Path  # where the figures go (created by the study's first figure)
+
+
+@dataclass
+class StudyOutput:
+    """What ``analyse`` returns: the headline numbers (``summary.json``) and the report section."""
+
+    summary: dict[str, JSON]
+    section: Section
+
+
+class Study(abc.ABC, Generic[SettingsT]):
+    """Base class of every study (see the module docstring)."""
+
+    NAME: ClassVar[str]
+    TITLE: ClassVar[str]
+    PROFILES: Mapping[str, SettingsT]
+    LEADERBOARD: ClassVar[Selection | None] = Selection()
+
+    @abc.abstractmethod
+    def plan(self, settings: SettingsT) -> Plan:
+        """The jobs that compute everything the analysis reads."""
+
+    @abc.abstractmethod
+    def analyse(self, results: ResultsDB, context: AnalysisContext[SettingsT]) -> StudyOutput:
+        """The headline numbers, figures and report section, from the results database alone."""
+
+    def settings(self, profile: str, overrides: Mapping[str, object] | None = None,
+                 source: str = "override") -> SettingsT:
+        """The settings of ``profile`` with ``overrides`` applied (type-checked; dotted keys
+        reach nested groups)."""
+        if profile not in self.PROFILES:
+            raise InputError(f"unknown profile {profile!r} for study {self.NAME!r}; choose from "
+                             f"{', '.join(self.PROFILES)}")
+        base = self.PROFILES[profile]
+        if not dataclasses.is_dataclass(base) or isinstance(base, type):
+            raise InputError(f"study {self.NAME!r}: PROFILES[{profile!r}] must be a settings "
+                             "dataclass instance")
+        result: SettingsT = apply_overrides(base, dict(overrides or {}), source)
+        return result

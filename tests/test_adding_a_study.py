@@ -1,0 +1,93 @@
+"""docs/adding-a-study.md, run as written: its toy study end to end through the framework."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from simfunc.functional import OUTPUT_MEASURES
+from simfunc.representational import MEASURES
+from simfunc.reproduce import rebuild, reproduce
+from simfunc.studies import Study
+from simfunc.studies.framework import STUDIES, run_study
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "adding-a-study.md"
+
+
+def code_blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
+
+
+@pytest.fixture
+def noise_study(tmp_path, monkeypatch):
+    """The study module from the page, importable as ``toy_noise`` and registered as "noise"."""
+    (tmp_path / "toy_noise.py").write_text(code_blocks("python")[0], encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("toy_noise")
+    monkeypatch.setitem(STUDIES, "noise", "toy_noise")
+    yield module
+    importlib.sys.modules.pop("toy_noise", None)
+
+
+def test_the_page_walks_through_a_study_in_under_100_lines_of_code():
+    study, registration = code_blocks("python")[:2]
+    lines = [line for line in study.splitlines() if line.strip()]
+    assert len(lines) < 100, len(lines)
+    assert re.search(r'"noise": "simfunc\.studies\.noise"', registration)
+
+
+def test_the_toy_study_runs_end_to_end_through_the_framework(noise_study, tmp_path):
+    assert isinstance(noise_study.STUDY, Study) and noise_study.STUDY.NAME == "noise"
+    runs, cache = tmp_path / "runs", tmp_path / "cache"
+    result = run_study("noise", "quick", out=runs, cache_dir=cache, jobs=1, progress=False,
+                       overrides={"noise": "0,0.5,1,2,4,8", "examples": "150"})
+    assert result.report.run == 6 and result.report.ok
+    relation = result.summary["relation"]
+    assert relation["n"] == 6 and relation["spearman"] < -0.8  # noise: CKA down, JSD up
+    with sqlite3.connect(result.run_dir / "results.sqlite") as connection:
+        layers = dict(connection.execute(
+            "SELECT layer, count(*) FROM pairs GROUP BY layer").fetchall())
+    # every measure of every pair
+    assert layers == {"features": 6 * len(MEASURES), "output": 6 * len(OUTPUT_MEASURES)}
+    html = (result.run_dir / "report.html").read_text(encoding="utf-8")
+    assert "Thesis: more noise means less CKA and more JSD" in html
+    assert (result.run_dir / "figures" / "noise.png").is_file()
+
+    again = run_study("noise", "quick", out=runs, cache_dir=cache, jobs=1, progress=False,
+                      overrides={"noise": "0,0.5,1,2,4,8", "examples": "150"})
+    assert again.report.cached == 6 and again.summary == result.summary
+    before = (result.run_dir / "report.html").read_bytes()
+    (result.run_dir / "report.html").unlink()
+    rebuild(result.run_dir)
+    assert (result.run_dir / "report.html").read_bytes() == before
+
+
+def test_the_toy_study_joins_reproduce_and_the_leaderboard(noise_study, tmp_path):
+    report, results = reproduce("quick", studies=["noise"], out=tmp_path / "runs",
+                                cache_dir=tmp_path / "cache", progress=False,
+                                overrides={"noise": {"examples": 120}})
+    combined = json.loads((report.parent / "summary.json").read_text())
+    assert combined["leaderboard"]["n_pairs"] == {"noise": 5}
+    assert "noise: its compared layer" in report.read_text(encoding="utf-8")
+    assert [r.name for r in results] == ["noise"]
+
+
+def test_what_a_study_leaves_out_is_stored_and_shown_in_its_report(noise_study, tmp_path):
+    """Ten examples are too few for mutual k-NN (k = 10): every pair notes it, the database
+    keeps the notes and the report shows them without code in the study."""
+    result = run_study("noise", "quick", out=tmp_path / "runs", cache_dir=tmp_path / "cache",
+                       jobs=1, progress=False, overrides={"examples": 10})
+    with sqlite3.connect(result.run_dir / "results.sqlite") as connection:
+        notes = connection.execute("SELECT study, context, layer, measure FROM notes").fetchall()
+        measured = {m for (m,) in connection.execute("SELECT DISTINCT measure FROM pairs")}
+    assert ("noise", "clean vs noisy-0.5 on gaussian", "features", "mutual_knn") in notes
+    assert len([n for n in notes if n[3] == "mutual_knn"]) == 5 and "mutual_knn" not in measured
+    html = (result.run_dir / "report.html").read_text(encoding="utf-8")
+    left_out = html[html.index("<h3>Left out</h3>"):]
+    assert "mutual_knn" in left_out and "clean vs noisy-" in left_out
+    assert (result.run_dir / "csv" / "notes.csv").is_file()
