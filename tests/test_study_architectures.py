@@ -61,6 +61,22 @@ def test_higher_cka_goes_with_lower_jsd(quick):
     assert RHO_CKA_JSD[0] <= relation["spearman"] <= RHO_CKA_JSD[1], relation["spearman"]
 
 
+def test_the_headline_p_and_interval_are_network_level(quick):
+    """45 pairs of 10 networks are not 45 independent points: the headline p-value and interval
+    come from relabelling and redrawing networks, the pair-level ones sit beside them."""
+    report = html.unescape((quick.run_dir / "report.html").read_text(encoding="utf-8"))
+    for key in ("spearman_cka_vs_jsd", "spearman_cka_vs_rank"):
+        relation = quick.summary[key]
+        assert relation["inference"] == "network-level" and relation["n_networks"] == 10
+        assert relation["permutation"] == "monte carlo" and relation["design"] == "complete"
+        low, high = relation["spearman_ci"]
+        pair_low, pair_high = relation["pair_spearman_ci"]
+        assert low <= relation["spearman"] <= high
+        # redrawing networks varies rho more than redrawing pairs does
+        assert high - low > pair_high - pair_low
+    assert "network-level (10 networks" in report
+
+
 def test_higher_cka_goes_with_a_higher_rank_coefficient(quick):
     rho = quick.summary["spearman_cka_vs_rank"]["spearman"]
     assert RHO_CKA_RANK[0] <= rho <= RHO_CKA_RANK[1], rho

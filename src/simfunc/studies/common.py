@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from itertools import combinations
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -15,7 +15,9 @@ from simfunc.store import OUTPUT_LAYER, ResultsDB
 __all__ = [
     "all_pairs",
     "relation_summary",
-    "INFERENCE",
+    "NETWORK_LEVEL",
+    "inference_remark",
+    "PAIR_LEVEL",
     "discordant_fraction",
     "slug",
     "STAND_INS",
@@ -77,35 +79,71 @@ def discordant_fraction(x: Iterable[float], y: Iterable[float], expected_sign: i
     return float(np.mean(np.where(product < 0, 1.0, np.where(product == 0, 0.5, 0.0))))
 
 
-#: How the p-values and intervals of :func:`relation_summary` treat the points.
-INFERENCE = "pair-level"
+#: How :func:`relation_summary` computed a summary's p-values and intervals.
+NETWORK_LEVEL = "network-level"
+PAIR_LEVEL = "pair-level"
 
 
 def relation_summary(x: Sequence[float], y: Sequence[float], expected_sign: int,
                      n_permutations: int, n_resamples: int, seed: int = 0, *,
-                     networks: tuple[Sequence[str], Sequence[str]] | None = None) -> dict[str, Any]:
-    """Spearman's rho with its permutation p-value and bootstrap CI, Kendall's tau, the
-    least-squares line, and the fraction of discordant pairs — or the reason it is undefined.
+                     networks: tuple[Sequence[Any], Sequence[Any]] | None = None,
+                     design: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Spearman's rho with its p-value and 95% CI, Kendall's tau, the least-squares line, and
+    the fraction of discordant pairs — or the reason it is undefined.
 
     Every study relates a representational measure to an output measure through this one
-    function. ``networks`` names the two networks behind each point (``(model_a, model_b)``
-    columns) when the points are pairs of networks: pairs that share a network are not
-    independent. Today the permutation test and the bootstrap resample the points
-    (``inference: "pair-level"``, so the p-value and interval are optimistic when networks
-    repeat); network-level inference (permuting and resampling networks) replaces them here,
-    in one place, for every study that passes ``networks``.
+    function. When the points are pairs of networks, ``networks`` names the two networks
+    behind each point (the ``model_a`` and ``model_b`` columns): pairs that share a network are
+    not independent, so the headline p-value and interval are network-level
+    (:func:`simfunc.stats.relate_networks`: a Mantel permutation test that relabels networks,
+    and a bootstrap that redraws networks and rebuilds their pairs), with the pair-level ones
+    beside them as ``pair_spearman_p`` / ``pair_spearman_ci`` / ``pair_kendall_p``.
+    ``design`` passes the study's structure on to ``relate_networks`` (``blocks``,
+    ``combine``, ``strata``, ``clusters``, ``bootstrap_strata``): e.g. one block per cell, or
+    training runs as the units redrawn. ``inference`` in the result says which kind the
+    headline numbers are; without ``networks`` (points that are not pairs of networks), or
+    when the network-level procedures are undefined (fewer than four networks), they are
+    pair-level and ``network_level_undefined`` says why.
     """
+    out: dict[str, Any]
     try:
         relation = stats.relate(x, y, n_permutations=n_permutations, n_resamples=n_resamples,
                                 seed=seed)
     except InputError as error:
         return {"n": len(x), "undefined": str(error)}
     out = relation.to_dict()
-    out["discordant_fraction"] = discordant_fraction(x, y, expected_sign)
-    out["inference"] = INFERENCE
+    out["inference"] = PAIR_LEVEL
     if networks is not None:
-        out["n_networks"] = len(set(networks[0]) | set(networks[1]))
+        try:
+            network = stats.relate_networks(
+                x, y, a=list(networks[0]), b=list(networks[1]), n_permutations=n_permutations,
+                n_resamples=n_resamples, seed=seed, **dict(design or {}))
+        except InputError as error:
+            out["n_networks"] = len(set(networks[0]) | set(networks[1]))
+            out["network_level_undefined"] = str(error)
+        else:
+            out = {"n": network.n_pairs, **network.to_dict(), "inference": NETWORK_LEVEL}
+    out["discordant_fraction"] = discordant_fraction(x, y, expected_sign)
     return out
+
+
+def inference_remark(relation: Mapping[str, Any]) -> str:
+    """What a report says about how a :func:`relation_summary`'s p-value and interval were
+    obtained (or why the relation is undefined)."""
+    if "undefined" in relation:
+        return str(relation["undefined"])
+    if relation.get("inference") == NETWORK_LEVEL:
+        pair_ci = relation.get("pair_spearman_ci")
+        pair = (f"pair-level p {relation['pair_spearman_p']:.2g}"
+                + (f", interval {pair_ci[0]:.3f} to {pair_ci[1]:.3f}" if pair_ci else ""))
+        remark = (f"p and interval are network-level ({relation['n_networks']} networks: "
+                  "Mantel permutation test, network bootstrap); treating pairs as independent "
+                  f"would give {pair}.")
+        notes = relation.get("notes") or []
+        return remark + ("" if not notes else " " + " ".join(notes))
+    why = relation.get("network_level_undefined")
+    return ("p and interval are pair-level, so optimistic when pairs share networks"
+            + (f" (network-level undefined: {why})" if why else "") + ".")
 
 
 def pair_frame(db: ResultsDB, layer: str, test_set: str | None = None) -> pd.DataFrame:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from simfunc.report import FigureRef, Section, Table, ThesisRow, holds, same_sign
 from simfunc.settings import settings_dict
-from simfunc.studies.common import stand_ins
+from simfunc.studies.common import inference_remark, stand_ins
 
 if TYPE_CHECKING:
     from simfunc.studies.architectures import Settings
@@ -38,8 +38,6 @@ SCATTER_CAPTION = (
 NETWORKS_TABLE = "Trained networks"
 PAIRS_TABLE = ("Pairs of trained networks, most similar representations first: each network's "
                "test accuracy beside the pair's CKA, JSD and rank coefficient")
-PAIR_LEVEL = ("p and interval are pair-level: pairs that share a network are not independent, "
-              "so both are optimistic.")
 # A tenth of the trained pairs' JSD counts as "≈ 0" for the untrained pairs.
 UNTRAINED_JSD_RATIO = 0.1
 
@@ -59,7 +57,7 @@ def _relation_row(relation: Mapping[str, Any], key: str, quantity: str, claim: s
         quantity=quantity, thesis=THESIS[key], value=rho, claim=claim,
         ci=tuple(ci) if ci is not None else None, p_value=relation.get("spearman_p"),
         n=relation.get("n"), verdict=same_sign(THESIS[key], rho),
-        remark=relation["undefined"] if "undefined" in relation else PAIR_LEVEL,
+        remark=inference_remark(relation),
     )
 
 
