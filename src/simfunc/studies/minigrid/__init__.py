@@ -478,9 +478,11 @@ def _variant_summary(rows: pd.DataFrame, settings: Settings) -> dict[str, Any]:
     return out
 
 
-def _populations(table: pd.DataFrame, settings: Settings) -> list[dict[str, Any]]:
+def _populations(table: pd.DataFrame, settings: Settings,
+                 headline: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """The headline's relations in every population of :data:`prose.POPULATIONS` (and the
-    settings' own one), so a reader sees how much the choice of population moves ρ."""
+    settings' own one), so a reader sees how much the choice of population moves ρ;
+    ``headline`` holds the headline population's variant summaries, reused."""
     named = [(name, Population(*key)) for key, name in prose.POPULATIONS.items()]
     if settings.population not in [population for _, population in named]:
         named.insert(0, (prose.CUSTOM_POPULATION, settings.population))
@@ -493,7 +495,9 @@ def _populations(table: pd.DataFrame, settings: Settings) -> list[dict[str, Any]
             rows = chosen[chosen["variant"] == variant]
             entry[variant] = {"n_pairs": int(len(rows))}
             for output, (_, key) in OUTPUTS.items():
-                entry[variant][key] = relate_cells(rows, output, settings)["mean"]
+                entry[variant][key] = (
+                    headline[variant][f"mean_rho_cka_{key}"] if entry["headline"]
+                    else relate_cells(rows, output, settings)["mean"])
         out.append(entry)
     return out
 
@@ -582,7 +586,8 @@ class MiniGrid(Study[Settings]):
         agents = agent_frame(results)
         table = pair_table(results, agents)
         headline = in_population(table, settings.population)
-        populations = _populations(table, settings)
+        variants = {variant: _variant_summary(table[headline & (table["variant"] == variant)],
+                                              settings) for variant in settings.variants}
         summary: dict[str, JSON] = {
             "thesis": prose.THESIS, "population": dataclasses.asdict(settings.population),
             "n_agents": int(len(agents)), "n_pairs": int(len(table)),
@@ -593,9 +598,8 @@ class MiniGrid(Study[Settings]):
                                              for q in QUALITIES}
                                  for size in settings.train_sizes}
                        for variant in settings.variants},
-            "variants": {variant: _variant_summary(table[headline & (table["variant"] == variant)],
-                                                   settings) for variant in settings.variants},
-            "populations": populations,
+            "variants": variants,
+            "populations": _populations(table, settings, variants),
         }
         paths = []
         for output in OUTPUTS:
