@@ -96,6 +96,7 @@ def run_one(arch: str, seed: int, changes: dict[str, Any], data_root: Path, thre
         "changes": changes,
         "test_accuracy": accuracy,
         "subset_test_accuracy": metrics["test_accuracy"],
+        "train_accuracy": metrics["train_accuracy"][-1] if metrics["train_accuracy"] else None,
         "cpu_seconds": cpu,
         "wall_seconds": wall,
         "images": metrics["train_examples"] * resolved.epochs,

@@ -442,12 +442,17 @@ def _reproducible(device: torch.device, threads: int | None) -> Iterator[None]:
     count (the resume and determinism tests check it), and
     ``torch.use_deterministic_algorithms(True)`` made CPU training 5-12 % slower, so it is
     switched on for other devices only (with cuDNN's deterministic mode; ``warn_only`` so an
-    operation without a deterministic kernel warns instead of failing).
+    operation without a deterministic kernel warns instead of failing). On CUDA it also sets
+    ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` unless set, which cuBLAS needs to be deterministic.
     """
     previous_deterministic = torch.are_deterministic_algorithms_enabled()
     previous_warn = torch.is_deterministic_algorithms_warn_only_enabled()
     previous_cudnn = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
     previous_threads = torch.get_num_threads()
+    if device.type == "cuda":
+        # cuBLAS gives the same bits run after run only with a fixed workspace; it reads this
+        # when it starts in the process (a setting made by the user is kept).
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     if device.type != "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
