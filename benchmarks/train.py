@@ -15,7 +15,10 @@ greyscale digits), with batch 128, it prints images per second for
 * ``extract`` -- ``simfunc.extract.activations`` of ``features`` and ``logits`` (hooks, eval
   mode, inference, copies to numpy), batch 256;
 * ``fwd`` -- a bare ``model(x)`` loop under ``torch.inference_mode`` on pre-normalised
-  tensors (the floor of any extraction), and ``x`` = extract / fwd.
+  tensors (the floor of any extraction), and ``x`` = extract / fwd;
+* with ``--channels-last``: ``cl`` -- ``train`` again with ``TrainConfig(channels_last=True)``
+  (NHWC tensors and weights), and ``x`` = cl / train (the speed-up; ``--skip-reference``
+  leaves out ``ref``, extraction and ``fwd``).
 
 Every number is the best of ``--repeats`` timings, at each thread count in ``--threads``.
 The shared data folder is $SIMFUNC_SHARED_DATA, else the ``shared/data`` folder next to the
@@ -64,7 +67,8 @@ def dataset(name: str, split: str, n: int, shared: Path) -> ImageDataset:
 
 
 def simfunc_train_rate(
-    arch: str, width: float, name: str, n: int, shared: Path, work: Path
+    arch: str, width: float, name: str, n: int, shared: Path, work: Path,
+    channels_last: bool = False,
 ) -> float:
     is_digits = name == "digits"
     config = TrainConfig(
@@ -78,6 +82,7 @@ def simfunc_train_rate(
         batch_size=BATCH,
         augment=True,
         eval_each_epoch=False,
+        channels_last=channels_last,
     )
     out = Path(tempfile.mkdtemp(dir=work))
     metrics = train(config, out, progress=False)
@@ -151,6 +156,11 @@ def main() -> None:
         help="training images per epoch at 32x32 (default 512; --quick 256)",
     )
     parser.add_argument("--repeats", type=int, default=2, help="timings per number (best kept)")
+    parser.add_argument("--channels-last", action="store_true",
+                        help="also time training with channels_last=True")
+    parser.add_argument("--skip-reference", action="store_true",
+                        help="time simfunc's training only (no DataLoader reference, no extraction)")
+    parser.add_argument("--archs", help="only these architectures (comma-separated)")
     default_root = os.environ.get("SIMFUNC_SHARED_DATA", str(REPO.parent / "shared" / "data"))
     parser.add_argument("--data-root", default=default_root, help="the shared data folder")
     args = parser.parse_args()
@@ -170,11 +180,16 @@ def main() -> None:
         )
         header = (
             f"{'arch':<12}{'width':>6}{'input':>9}{'params':>10}{'thr':>4}"
-            f"{'train':>9}{'ref':>9}{'x':>6}{'extract':>9}{'fwd':>9}{'x':>6}   (images/s)"
+            f"{'train':>9}{'ref':>9}{'x':>6}{'extract':>9}{'fwd':>9}{'x':>6}"
+            + (f"{'cl':>9}{'x':>6}" if args.channels_last else "")
+            + "   (images/s)"
         )
         print(header)
         print("-" * len(header))
+        chosen = set(args.archs.split(",")) if args.archs else None
         for arch, width, name in cases(args.quick):
+            if chosen is not None and arch not in chosen:
+                continue
             train_data = dataset(name, "train", n, shared)
             test_data = dataset(name, "test", n, shared)
             params = count_parameters(
@@ -193,14 +208,23 @@ def main() -> None:
                     simfunc_train_rate(arch, width, name, n, shared, Path(work))
                     for _ in range(args.repeats)
                 )
-                reference = max(
-                    reference_train_rate(arch, width, train_data) for _ in range(args.repeats)
-                )
-                extract, forward = extraction_rates(arch, width, test_data, args.repeats)
+                reference = extract = forward = float("nan")
+                if not args.skip_reference:
+                    reference = max(
+                        reference_train_rate(arch, width, train_data) for _ in range(args.repeats)
+                    )
+                    extract, forward = extraction_rates(arch, width, test_data, args.repeats)
+                extra = ""
+                if args.channels_last:
+                    nhwc = max(
+                        simfunc_train_rate(arch, width, name, n, shared, Path(work), True)
+                        for _ in range(args.repeats)
+                    )
+                    extra = f"{nhwc:>9.0f}{nhwc / ours:>6.2f}"
                 print(
                     f"{arch:<12}{width:>6g}{shape:>9}{params:>10,}{count:>4}{ours:>9.0f}"
                     f"{reference:>9.0f}{ours / reference:>6.2f}{extract:>9.0f}{forward:>9.0f}"
-                    f"{extract / forward:>6.2f}",
+                    f"{extract / forward:>6.2f}{extra}",
                     flush=True,
                 )
 
