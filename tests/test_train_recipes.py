@@ -37,7 +37,7 @@ ORIGINAL_KEYS = {
 
 RECIPE = {
     "schedule": "onecycle",
-    "warmup": 0.25,
+    "warmup": 0.2,
     "label_smoothing": 0.1,
     "nesterov": True,
     "channels_last": True,

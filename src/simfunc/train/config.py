@@ -82,7 +82,7 @@ def learning_rate_factor(
     *,
     batch_index: int = 0,
     batches_per_epoch: int = 1,
-    warmup: float = 0.3,
+    warmup: float = 0.25,
 ) -> float:
     """The multiplier of the base learning rate during a step of epoch ``epoch_index`` (0-based).
 
@@ -173,7 +173,7 @@ class TrainConfig:
         augment: random crop and horizontal flip on the training images (None: on for every
             dataset but digits, where flipping changes what a digit is).
         warmup: the fraction of all steps over which ``onecycle`` rises to ``lr`` (torch's
-            ``pct_start``); ignored by the other schedules.
+            ``pct_start``, whose own default is 0.3); ignored by the other schedules.
         label_smoothing: the training loss's target puts ``1 - label_smoothing`` on the label
             and spreads ``label_smoothing`` evenly over all classes (Szegedy et al. 2016,
             ``F.cross_entropy(label_smoothing=...)``); the reported test loss stays plain
@@ -213,7 +213,7 @@ class TrainConfig:
     augment: bool | None = None
     checkpoint_epochs: tuple[int, ...] = field(default=())
     eval_each_epoch: bool = True
-    warmup: float = 0.3
+    warmup: float = 0.25
     label_smoothing: float = 0.0
     nesterov: bool = False
     channels_last: bool = False
