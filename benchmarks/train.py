@@ -69,6 +69,7 @@ def dataset(name: str, split: str, n: int, shared: Path) -> ImageDataset:
 def simfunc_train_rate(
     arch: str, width: float, name: str, n: int, shared: Path, work: Path,
     channels_last: bool = False,
+    cpu_time: bool = False,
 ) -> float:
     is_digits = name == "digits"
     config = TrainConfig(
@@ -86,7 +87,10 @@ def simfunc_train_rate(
     )
     out = Path(tempfile.mkdtemp(dir=work))
     metrics = train(config, out, progress=False)
-    return float(metrics["history"][-1]["images_per_second"])
+    last = metrics["history"][-1]
+    if cpu_time:
+        return metrics["train_examples"] / last["cpu_seconds"]
+    return float(last["images_per_second"])
 
 
 def reference_train_rate(arch: str, width: float, data: ImageDataset) -> float:
@@ -161,6 +165,9 @@ def main() -> None:
     parser.add_argument("--skip-reference", action="store_true",
                         help="time simfunc's training only (no DataLoader reference, no extraction)")
     parser.add_argument("--archs", help="only these architectures (comma-separated)")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="simfunc's training rates per second of process CPU time, not wall "
+                        "time (steadier on a shared machine; the reference stays wall time)")
     default_root = os.environ.get("SIMFUNC_SHARED_DATA", str(REPO.parent / "shared" / "data"))
     parser.add_argument("--data-root", default=default_root, help="the shared data folder")
     args = parser.parse_args()
@@ -204,10 +211,12 @@ def main() -> None:
             shape = f"{train_data.channels}x{train_data.image_size}x{train_data.image_size}"
             for count in threads:
                 torch.set_num_threads(count)
-                ours = max(
-                    simfunc_train_rate(arch, width, name, n, shared, Path(work))
-                    for _ in range(args.repeats)
-                )
+                rates: dict[bool, list[float]] = {False: [], True: []}
+                for _ in range(args.repeats):  # alternated, so both see the same load
+                    for layout in (False, True) if args.channels_last else (False,):
+                        rates[layout].append(simfunc_train_rate(
+                            arch, width, name, n, shared, Path(work), layout, args.cpu_time))
+                ours = max(rates[False])
                 reference = extract = forward = float("nan")
                 if not args.skip_reference:
                     reference = max(
@@ -216,10 +225,7 @@ def main() -> None:
                     extract, forward = extraction_rates(arch, width, test_data, args.repeats)
                 extra = ""
                 if args.channels_last:
-                    nhwc = max(
-                        simfunc_train_rate(arch, width, name, n, shared, Path(work), True)
-                        for _ in range(args.repeats)
-                    )
+                    nhwc = max(rates[True])
                     extra = f"{nhwc:>9.0f}{nhwc / ours:>6.2f}"
                 print(
                     f"{arch:<12}{width:>6g}{shape:>9}{params:>10,}{count:>4}{ours:>9.0f}"

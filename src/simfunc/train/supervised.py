@@ -17,9 +17,10 @@
   finished;
 * ``metrics.json`` last: final ``test_accuracy`` and ``test_loss``; per-epoch ``train_loss``
   and ``test_accuracy_per_epoch``; a ``history`` row per epoch (losses, accuracies, learning
-  rate, seconds); the configuration as given and as resolved; ``wall_time_seconds`` (epochs
-  with their evaluation and checkpoints, over every attempt) and ``train_seconds`` (the SGD
-  steps alone); the epochs a run resumed from (``resumed_from_epochs``); versions of simfunc,
+  rate, seconds, process CPU seconds); the configuration as given and as resolved;
+  ``wall_time_seconds`` (epochs with their evaluation and checkpoints, over every attempt),
+  ``train_seconds`` and ``train_cpu_seconds`` (the SGD steps alone: wall time, and the
+  process's CPU time, which a busy shared machine inflates less); the epochs a run resumed from (``resumed_from_epochs``); versions of simfunc,
   torch, numpy and Python.
 
 Every ``.pt`` file holds tensors and plain Python values only and loads with
@@ -359,7 +360,7 @@ class _Trainer:
                 warmup=resolved.warmup,
             )
 
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         self.model.train()
         # Running sums stay on the device (no synchronisation per step on a GPU).
         total_loss = torch.zeros((), dtype=torch.float64, device=self.device)
@@ -405,6 +406,7 @@ class _Trainer:
                 )
         bar.close()
         seconds = time.perf_counter() - started
+        cpu_seconds = time.process_time() - started_cpu
         row: dict[str, Any] = {
             "epoch": epoch,
             "learning_rate": rate(0),
@@ -413,6 +415,7 @@ class _Trainer:
             "test_loss": None,
             "test_accuracy": None,
             "seconds": seconds,
+            "cpu_seconds": cpu_seconds,
             "images_per_second": seen / seconds if seconds > 0 else None,
         }
         if self.resolved.eval_each_epoch or epoch == epochs:
@@ -509,6 +512,7 @@ def _metrics(trainer: _Trainer, threads: int) -> dict[str, Any]:
         "test_examples": len(trainer.test_data),
         "wall_time_seconds": trainer.wall_time,
         "train_seconds": sum(row["seconds"] for row in history),
+        "train_cpu_seconds": sum(row.get("cpu_seconds", 0.0) for row in history),
         "resumed_from_epochs": trainer.resumed_from,
         "device": str(trainer.device),
         "threads": threads,
