@@ -107,15 +107,18 @@ def run_one(arch: str, seed: int, changes: dict[str, Any], data_root: Path, thre
 def summary(rows: list[dict[str, Any]]) -> None:
     by_recipe: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        by_recipe.setdefault(row["recipe"], []).append(row)
-    base = {(r["arch"], r["seed"]): r["cpu_seconds"] for r in by_recipe.get("base", [])}
+        dataset = row["changes"].get("dataset", STANDARD["dataset"])
+        name = row["recipe"] if dataset == STANDARD["dataset"] else f"{row['recipe']} [{dataset}]"
+        by_recipe.setdefault(name, []).append(row)
+    base = {(r["arch"], r["seed"], r["changes"].get("dataset")): r["cpu_seconds"]
+            for r in rows if r["recipe"] == "base"}
     print(f"{'recipe':<28}{'nets':>5}{'median acc':>11}{'min':>7}{'max':>7}"
           f"{'CPU min':>9}{'x base':>8}   per-architecture accuracy")
     for name, group in by_recipe.items():
         accuracies = [r["test_accuracy"] for r in group]
         cpu = sum(r["cpu_seconds"] for r in group) / 60
-        pairs = [(r["cpu_seconds"], base[(r["arch"], r["seed"])]) for r in group
-                 if (r["arch"], r["seed"]) in base]
+        keys = [(r["arch"], r["seed"], r["changes"].get("dataset")) for r in group]
+        pairs = [(r["cpu_seconds"], base[key]) for r, key in zip(group, keys) if key in base]
         ratio = (f"{sum(a for a, _ in pairs) / sum(b for _, b in pairs):8.2f}"
                  if len(pairs) == len(group) else f"{'':>8}")
         per_arch: dict[str, list[float]] = {}
@@ -133,6 +136,9 @@ def main() -> None:
     parser.add_argument("--recipe", action="append", default=[],
                         help="NAME:key=value,... over the standard settings (repeatable); "
                         "'base' is the standard profile as it is")
+    parser.add_argument("--dataset", default="cifar10",
+                        help="train and test on this shared data set (default cifar10; e.g. "
+                        "tiny-imagenet for the B networks of dataset-bias and cross-dataset)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     default_root = os.environ.get("SIMFUNC_SHARED_DATA", str(REPO.parent / "shared" / "data"))
     parser.add_argument("--data-root", default=default_root, help="the shared data folder")
@@ -146,17 +152,20 @@ def main() -> None:
         summary(rows)
         return
     data_root = Path(args.data_root)
-    if not (data_root / "cifar10").is_dir():
-        sys.exit(f"benchmarks/recipes.py: no cifar10/ under {data_root} (set SIMFUNC_SHARED_DATA)")
+    if not (data_root / args.dataset).is_dir():
+        sys.exit(f"benchmarks/recipes.py: no {args.dataset}/ under {data_root} "
+                 "(set SIMFUNC_SHARED_DATA)")
     recipes = [parse_recipe(text) for text in (args.recipe or ["base"])]
-    done = {(r["recipe"], r["arch"], r["seed"]) for r in rows}
+    if args.dataset != STANDARD["dataset"]:
+        recipes = [(name, {"dataset": args.dataset, **changes}) for name, changes in recipes]
+    done = {(r["recipe"], r["arch"], r["seed"], r["changes"].get("dataset")) for r in rows}
     torch.set_num_threads(args.threads)
-    test_data = load("cifar10", "test", data_root=data_root)
+    test_data = load(args.dataset, "test", data_root=data_root, image_size=32, channels=3)
     with tempfile.TemporaryDirectory() as work:
         for name, changes in recipes:
             for arch in args.archs.split(","):
                 for seed in (int(s) for s in args.seeds.split(",")):
-                    if (name, arch, seed) in done:
+                    if (name, arch, seed, changes.get("dataset")) in done:
                         continue
                     row = {"recipe": name, **run_one(arch, seed, changes, data_root,
                                                      args.threads, Path(work), test_data)}

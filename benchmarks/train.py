@@ -163,7 +163,8 @@ def main() -> None:
     parser.add_argument("--channels-last", action="store_true",
                         help="also time training with channels_last=True")
     parser.add_argument("--skip-reference", action="store_true",
-                        help="time simfunc's training only (no DataLoader reference, no extraction)")
+                        help="time simfunc's training only (no DataLoader reference, "
+                        "no extraction)")
     parser.add_argument("--archs", help="only these architectures (comma-separated)")
     parser.add_argument("--cpu-time", action="store_true",
                         help="simfunc's training rates per second of process CPU time, not wall "

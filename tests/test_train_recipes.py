@@ -96,7 +96,9 @@ def test_bad_recipe_options_are_refused(changes, message):
         TrainConfig(**changes)
 
 
-@pytest.mark.parametrize("steps_per_epoch, epochs, warmup", [(7, 3, 0.3), (40, 5, 0.25), (1, 9, 0.5)])
+@pytest.mark.parametrize(
+    "steps_per_epoch, epochs, warmup", [(7, 3, 0.3), (40, 5, 0.25), (1, 9, 0.5)]
+)
 def test_onecycle_matches_torch_one_cycle_lr(steps_per_epoch, epochs, warmup):
     parameter = torch.nn.Parameter(torch.zeros(1))
     optimizer = torch.optim.SGD([parameter], lr=0.1)

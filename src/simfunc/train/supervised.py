@@ -20,8 +20,8 @@
   rate, seconds, process CPU seconds); the configuration as given and as resolved;
   ``wall_time_seconds`` (epochs with their evaluation and checkpoints, over every attempt),
   ``train_seconds`` and ``train_cpu_seconds`` (the SGD steps alone: wall time, and the
-  process's CPU time, which a busy shared machine inflates less); the epochs a run resumed from (``resumed_from_epochs``); versions of simfunc,
-  torch, numpy and Python.
+  process's CPU time, which a busy shared machine inflates less); the epochs a run resumed
+  from (``resumed_from_epochs``); versions of simfunc, torch, numpy and Python.
 
 Every ``.pt`` file holds tensors and plain Python values only and loads with
 ``torch.load(weights_only=True)``.
@@ -95,9 +95,9 @@ from simfunc.train.modelfile import (
 from simfunc.validation import check_int
 
 __all__ = [
-    "PRECISIONS",
     "METRICS_FILE",
     "MODEL_FILE",
+    "PRECISIONS",
     "SCHEDULES",
     "STATE_FILE",
     "THESIS_CHECKPOINT_EPOCHS",
