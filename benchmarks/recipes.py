@@ -16,7 +16,8 @@ trains on the shared CIFAR-10 (``--data-root``, default ../shared/data) and reco
 
 Rows are appended to ``--out`` (JSON lines), so a long sweep can be stopped and continued: a row
 already there is not trained again. ``--summary`` prints the table (median accuracy and total
-CPU minutes per recipe, over the architectures and seeds present) without training anything.
+CPU minutes per recipe, over the architectures and seeds present, or the ``--seeds`` given)
+without training anything.
 CPU time on a shared machine still varies with what runs on the sibling core; every recipe's
 cost is therefore also given as the ratio to the ``base`` recipe's, measured in the same file.
 """
@@ -132,7 +133,9 @@ def summary(rows: list[dict[str, Any]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--archs", default=",".join(ARCHS), help="comma-separated architectures")
-    parser.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
+    parser.add_argument("--seeds", default=None,
+                        help="comma-separated seeds (default 0; with --summary: only rows of "
+                        "these seeds, default all)")
     parser.add_argument("--recipe", action="append", default=[],
                         help="NAME:key=value,... over the standard settings (repeatable); "
                         "'base' is the standard profile as it is")
@@ -145,11 +148,14 @@ def main() -> None:
     parser.add_argument("--out", default="recipes.jsonl", help="JSON-lines results file")
     parser.add_argument("--summary", action="store_true", help="print the table and exit")
     args = parser.parse_args()
+    args.seeds_given = args.seeds is not None
+    args.seeds = args.seeds or "0"
 
     out = Path(args.out)
     rows = [json.loads(line) for line in out.read_text().splitlines()] if out.is_file() else []
     if args.summary:
-        summary(rows)
+        seeds = {int(s) for s in args.seeds.split(",")} if args.seeds_given else None
+        summary([r for r in rows if seeds is None or r["seed"] in seeds])
         return
     data_root = Path(args.data_root)
     if not (data_root / args.dataset).is_dir():
