@@ -40,14 +40,8 @@ from simfunc.report import FigureRef, Table
 from simfunc.runner import Job, Plan
 from simfunc.store import OUTPUT_LAYER, ResultsDB
 from simfunc.studies.base import JSON, AnalysisContext, Selection, Study, StudyOutput
-from simfunc.studies.classifier_jobs import (
-    ClassifierTraining,
-    ImageSet,
-    ModelRecord,
-    compare_job,
-    extract_job,
-    train_job,
-)
+from simfunc.studies.classifier_jobs import (ClassifierTraining, ImageSet, ModelRecord,
+                                             compare_job, extract_job, train_job)
 from simfunc.studies.converse import prose
 from simfunc.train.distill import DistillConfig
 

@@ -51,7 +51,10 @@ SUMMARY = (
     "image's coefficient is +1 or −1, so the mean is exactly 1 − 2 × the fraction of images on "
     "which the nets disagree (the thesis's −0.95 means they disagree on 97.5% of them). The heads "
     "are L2-regularised logistic regressions fitted to convergence (convex, so no seed), not "
-    "trained by SGD. Task images are normalised with the task data set's own channel statistics, "
+    "trained by SGD; at d_ratio 0 the flipped problem is the mirror image of the true one, so "
+    "Net2's head is Net1's with its two rows swapped (to the solver's tolerance), the nets "
+    "disagree on every image and the rank coefficient is −1 (the thesis's −0.95 comes from "
+    "heads trained by SGD). Task images are normalised with the task data set's own channel statistics, "
     "not the base's pretraining statistics. Every profile runs the base at its pretraining "
     "resolution (32×32 on the standard and paper profiles, 8×8 digits on quick), not at the "
     "thesis's 224×224: simfunc's ResNet-18 is the CIFAR variant (3×3 stride-1 stem, no max-pool), "
@@ -102,7 +105,7 @@ def _table_rows(row: Mapping[str, Any]) -> list[ThesisRow]:
              remark=f"Counted as differing at {JSD_LARGE:g} bits or more.{nats}"),
         _row(d, "rank", "rank coefficient of the outputs", row["rank"], verdict_of=same_sign,
              claim="their outputs rank the classes in opposite orders",
-             remark=(f"= 1 − 2 × disagreement ({row['disagreement']:.3f})"
+             remark=(f"= 1 − 2 × disagreement ({row['disagreement']:.3f})."
                      if row["disagreement"] is not None else "")),
     ]
 
