@@ -194,6 +194,7 @@ class Existence(Study[Settings]):
         summary: dict[str, JSON] = {
             "base_accuracy": (float(base["accuracy"].iloc[0])
                               if len(base) and pd.notna(base["accuracy"].iloc[0]) else None),
+            "input_size": _input_size(base),
             "feature_dim": int(flipped["dim"].iloc[0]) if len(flipped) else None,
             "rows": [{"d_ratio": float(row["d_ratio"]), "kept": int(row["kept"]),
                       **{key: _value(row, column) for key, column in SUMMARY_KEYS.items()}}
@@ -247,6 +248,13 @@ def sweep_frame(db: ResultsDB) -> pd.DataFrame:
     wide["control_pair"] = wide["pair"] == "control"  # the thesis's pair first
     return (wide.sort_values(["control_pair", "d_ratio"]).drop(columns="control_pair")
             .reset_index(drop=True))
+
+
+def _input_size(base: pd.DataFrame) -> int | None:
+    """The side in pixels of the images the base was trained on and the heads run on."""
+    config = base["config"].iloc[0] if len(base) else None
+    size = config.get("image_size") if isinstance(config, dict) else None
+    return None if size is None else int(size)
 
 
 def _value(row: pd.Series, column: str) -> float | None:
