@@ -17,11 +17,17 @@ The network-level forms treat networks as the units (``simfunc.stats.network``):
     relate_networks(x, y, a=..., b=...)               one value per pair (a[k], b[k])
     network_permutation_pvalue(...)                   Mantel test: relabel networks
     network_bootstrap_ci(...)                         bootstrap over networks, self-pairs out
+
+When the units are clusters of points (a training run's checkpoints), ``group_slopes``
+compares the least-squares slope of y on x between groups with a bootstrap over clusters:
+
+    group_slopes(x, y, groups=..., clusters=...) -> GroupSlopes
 """
 
 from __future__ import annotations
 
 from simfunc.stats.correlation import kendall, spearman
+from simfunc.stats.group_slopes import GroupSlopes, group_slopes
 from simfunc.stats.network import network_bootstrap_ci, network_permutation_pvalue
 from simfunc.stats.network_relation import NetworkRelation, relate_networks
 from simfunc.stats.regression import linear_fit
@@ -29,9 +35,11 @@ from simfunc.stats.relation import Relation, relate
 from simfunc.stats.resampling import bootstrap_ci, permutation_pvalue
 
 __all__ = [
+    "GroupSlopes",
     "NetworkRelation",
     "Relation",
     "bootstrap_ci",
+    "group_slopes",
     "kendall",
     "linear_fit",
     "network_bootstrap_ci",
