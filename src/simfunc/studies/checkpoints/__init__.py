@@ -38,21 +38,15 @@ import pandas as pd
 
 from simfunc import figures, stats
 from simfunc.errors import InputError
-from simfunc.report import FigureRef, Table
+from simfunc.report import FigureRef, Section, Table
 from simfunc.runner import Plan
+from simfunc.settings import settings_dict
 from simfunc.store import ResultsDB
 from simfunc.studies.base import JSON, AnalysisContext, Selection, Study, StudyOutput
 from simfunc.studies.checkpoints import prose
-from simfunc.studies.classifier_jobs import (
-    UNTRAINED_EPOCH,
-    ClassifierTraining,
-    ImageSet,
-    ModelRecord,
-    compare_job,
-    extract_job,
-    train_job,
-)
-from simfunc.studies.common import pair_frame, relation_summary
+from simfunc.studies.classifier_jobs import (UNTRAINED_EPOCH, ClassifierTraining, ImageSet,
+                                             ModelRecord, compare_job, extract_job, train_job)
+from simfunc.studies.common import pair_frame, relation_summary, stand_ins
 
 __all__ = ["Settings", "PROFILES", "Checkpoints", "STUDY", "checkpoint_list", "run_id",
            "RELATIONS"]
@@ -199,9 +193,11 @@ class Checkpoints(Study[Settings]):
         path = _figure(frame, summary["slopes"], context.figures_dir / "checkpoints.png")
         tables = ([Table(prose.RUNS_TABLE, pd.DataFrame(runs).rename(columns=prose.RUN_COLUMNS))]
                   if runs else [])
-        section = prose.section(self.NAME, self.TITLE, summary, settings,
-                                [FigureRef(path, prose.FIGURE_CAPTION)], tables)
-        return StudyOutput(summary, section)
+        return StudyOutput(summary, Section(
+            id=self.NAME, title=self.TITLE, summary=prose.SUMMARY,
+            figures=[FigureRef(path, prose.FIGURE_CAPTION)], tables=tables,
+            thesis_rows=prose.thesis_rows(summary), settings=settings_dict(settings),
+            stand_ins=stand_ins({"CIFAR-100": (settings.dataset, settings.classes)})))
 
 
 # --------------------------------------------------------------------------------- analysis

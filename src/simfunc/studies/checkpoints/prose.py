@@ -8,16 +8,13 @@ findings in words, with no numbers, so its side of each row is a direction.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import Any, Mapping
 
-from simfunc.report import FigureRef, Section, Table, ThesisRow, holds
-from simfunc.settings import settings_dict
-from simfunc.studies.common import NETWORK_LEVEL, inference_remark, stand_ins
+from simfunc.report import ThesisRow, holds
+from simfunc.studies.common import NETWORK_LEVEL, inference_remark
 
-if TYPE_CHECKING:
-    from simfunc.studies.checkpoints import Settings
-
-__all__ = ["thesis_rows", "section", "relation_remark"]
+__all__ = ["SUMMARY", "FIGURE_CAPTION", "RUNS_TABLE", "RUN_COLUMNS", "thesis_rows",
+           "relation_remark"]
 
 SUMMARY = (
     "Each line is one training run (architecture, learning rate, seed); each point a "
@@ -128,14 +125,3 @@ def thesis_rows(summary: Mapping[str, Any]) -> list[ThesisRow]:
             remark=relation_remark(relation),
         ))
     return rows + _slope_rows(summary["slopes"])
-
-
-def section(name: str, title: str, summary: Mapping[str, Any], settings: Settings,
-            figures: Sequence[FigureRef], tables: Sequence[Table]) -> Section:
-    """The study's report section."""
-    return Section(
-        id=name, title=title, summary=SUMMARY, figures=list(figures), tables=list(tables),
-        thesis_rows=thesis_rows(summary),
-        stand_ins=stand_ins({"CIFAR-100": (settings.dataset, settings.classes)}),
-        settings=settings_dict(settings),
-    )
