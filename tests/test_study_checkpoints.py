@@ -1,29 +1,37 @@
 """The checkpoints study (thesis §3.4) on its quick profile: the thesis's finding, asserted.
 
 The quick profile is seeded, so the run is deterministic; the bounds below come from running it
-with five seed sets (``simfunc run checkpoints --set seeds=A,B``, everything else the quick
-profile's: a CNN and VGG11 at 1/4 width, learning rates 0.05 / 0.01 / 0.002, 10 epochs on
-digits at 16×16, 12 runs, checkpoints 0-9 each against the run's final model). Means over
-the 12 runs of the Spearman ρ within a run, the lowest (or highest) single run beside them,
-the smallest rise of a run's CKA (mean of its last three checkpoints minus its first three)
-and the smallest fall of its JSD, and the slopes of JSD on CKA per architecture:
+with four seed sets (``simfunc run checkpoints --profile quick --set seeds=A,B``, everything
+else the quick profile's: a CNN and VGG11 at 1/4 width, learning rates 0.05 / 0.01 / 0.002,
+10 epochs on digits at 16×16, 12 runs, checkpoints 0-9 each against the run's final model).
+Per seed set: the means over the 12 runs of the Spearman ρ within a run (the study's
+headline), the lowest (or highest) single run beside each, the smallest rise of a run's CKA
+(mean of its last three checkpoints minus its first three) and the smallest fall of its JSD,
+the slopes of JSD on CKA per architecture and their difference with its interval (runs
+redrawn within each learning rate):
 
-    seeds  ρ(ep, CKA)  worst run  ρ(ep, JSD)  worst run  ρ(CKA, JSD)  worst run  CKA rise  JSD fall  slope cnn  slope vgg11
-    0,1      0.926      0.758      −0.912     −0.733      −0.975      −0.903     0.314     0.031     −0.671     −1.081
-    SEED_TABLE
+    seeds  ρ(ep,CKA) worst  ρ(ep,JSD) worst   ρ(CKA,JSD) worst  CKA rise JSD fall  slope cnn vgg11   vgg11−cnn [95% CI]
+    0,1     0.926    0.758  −0.912   −0.733   −0.975   −0.903   0.314   0.031     −0.671  −1.081  −0.410 [−0.536, −0.310]
+    2,3     0.951    0.794  −0.941   −0.806   −0.966   −0.891   0.310   0.040     −0.692  −1.267  −0.575 [−0.677, −0.451]
+    4,5     0.835    0.212  −0.836   −0.285   −0.948   −0.830   0.258   0.045     −0.642  −1.052  −0.410 [−0.472, −0.329]
+    6,7     0.943    0.806  −0.928   −0.806   −0.972   −0.915   0.309   0.029     −0.570  −1.148  −0.578 [−0.627, −0.531]
 
-Every run, in every seed set, has CKA rising and JSD falling towards the final model, and the
-two moving together (every run's ρ(CKA, JSD) at most WORST_CKA_JSD); the bounds leave room
-beyond the spread. The slope's dependence on the architecture: SLOPE_WORDS
+Every run, in every seed set, has CKA rising and JSD falling towards the final model (one run,
+VGG11 at lr 0.01 with seed 5, only just: ρ(epoch, CKA) 0.212, though its CKA still rises by
+more than 0.25 from its first three checkpoints to its last three), and CKA and JSD move
+together in every run (ρ(CKA, JSD) at most −0.83). VGG11's JSD falls more steeply with CKA
+than the CNN's in every seed set, with an interval that excludes 0. The bounds below leave
+room beyond this spread.
 
 The finding alone does not notice a study that computes it against the wrong reference (a
-run's epoch-0 checkpoint, or another run's final model, also make CKA rise and JSD fall), on
-the wrong layer or the wrong images. So one checkpoint's CKA and JSD against its final model
-are also recomputed here independently — both networks loaded from the cached training run,
-run on the digits test split, their penultimate features and logits compared with the
-measures themselves — and must match what the study stored, and differ from what the wrong
-references give.
-"""
+run's epoch-0 or last checkpoint, or another run's final model, also make CKA rise and JSD
+fall), on the wrong layer or the wrong images. So one checkpoint's CKA and JSD against its
+final model are also recomputed here independently — both networks loaded from the cached
+training run, run on the digits test split, their penultimate features and logits compared
+with the measures themselves — and must match what the study stored, and differ from what
+the wrong references, layer and images give. (A deliberate break that made the final
+model's features those of its last checkpoint left every finding test passing, and this
+one failing: stored CKA 0.711 against the recomputed 0.669.)"""
 
 from __future__ import annotations
 
@@ -45,10 +53,10 @@ EPOCH_VS_JSD = (-1.0, -0.7)  # measured −0.941 … −0.836
 CKA_VS_JSD = (-1.0, -0.85)  # measured −0.975 … −0.948
 WORST_CKA_JSD = -0.6  # every run's ρ(CKA, JSD) below it; measured ≤ −0.830
 CKA_RISE = 0.15  # each run's CKA: last three checkpoints' mean minus first three's; measured ≥ 0.258
-JSD_FALL = 0.015  # each run's JSD falls by at least this much; measured ≥ 0.031
+JSD_FALL = 0.015  # each run's JSD falls by at least this much; measured ≥ 0.029
 CHECKPOINT = ("cnn-lr0.01-s1-e3", "cnn-lr0.01-s1-final")
 ANOTHER_FINAL = "cnn-lr0.01-s0-final"  # the same setting's other seed
-SLOPE_DIFFERENCE = -0.2  # slope(vgg11) − slope(cnn); measured −0.410 …
+SLOPE_DIFFERENCE = -0.2  # slope(vgg11) − slope(cnn); measured −0.578 … −0.410
 
 
 @pytest.fixture(scope="module")
@@ -148,8 +156,10 @@ def test_the_slope_depends_on_the_architecture(quick):
 def test_one_checkpoint_recomputed_independently_matches_what_the_study_stored(quick, root):
     """The thesis's quantities from scratch for one checkpoint: penultimate features and
     outputs of the CNN (lr 0.01, seed 1) after epoch 3 and after its last epoch, on the digits
-    test split. The wrong references — the run's epoch-0 checkpoint, the other seed's final
-    model — and the wrong layer (the logits) give CKAs 0.02-0.3 away from the stored 0.669."""
+    test split. The wrong references — the run's epoch-0 checkpoint (−0.297), its last
+    checkpoint (+0.042), the other seed's final model (−0.099) — and the wrong layer (the
+    logits, +0.023) and the training images instead of the test split (+0.016) give CKAs
+    that far from the stored 0.669."""
     from simfunc.data import load
     from simfunc.extract import activations
     from simfunc.train.supervised import load_model
@@ -160,11 +170,11 @@ def test_one_checkpoint_recomputed_independently_matches_what_the_study_stored(q
         artifact = dict(connection.execute("SELECT model_id, artifact FROM models").fetchall())
     assert artifact[checkpoint] == artifact[final]  # the same training run
 
-    def run_on_test(model_id, epoch):
+    def run_on_test(model_id, epoch, split="test"):
         network = load_model(root / "cache" / artifact[model_id], epoch=epoch)
-        test = load("digits", "test", image_size=network.input_size,
-                    channels=network.in_channels)
-        return activations(network, test, ["features", "logits"])
+        images = load("digits", split, image_size=network.input_size,
+                      channels=network.in_channels)
+        return activations(network, images, ["features", "logits"])
 
     ours, reference = run_on_test(checkpoint, 3), run_on_test(final, None)
     cka = representational.linear_cka(ours["features"], reference["features"])
@@ -172,10 +182,14 @@ def test_one_checkpoint_recomputed_independently_matches_what_the_study_stored(q
     assert stored["linear_cka"] == pytest.approx(cka, abs=1e-5)
     assert stored["jsd"] == pytest.approx(jsd, abs=1e-5)
     wrong = {"epoch 0 as reference": (ours, run_on_test(checkpoint, 0), "features"),
+             "the last checkpoint as reference": (ours, run_on_test(checkpoint, 9), "features"),
              "another run's final model": (ours, run_on_test(ANOTHER_FINAL, None), "features"),
-             "the logits as the layer": (ours, reference, "logits")}
+             "the logits as the layer": (ours, reference, "logits"),
+             "the training images": (run_on_test(checkpoint, 3, "train"),
+                                     run_on_test(final, None, "train"), "features")}
     for what, (a, b, layer) in wrong.items():
-        assert abs(representational.linear_cka(a[layer], b[layer]) - cka) > 0.01, what
+        # the stored value matches to 1e-5; each wrong one is 500 times further at least
+        assert abs(representational.linear_cka(a[layer], b[layer]) - cka) > 0.005, what
 
 
 def test_the_untrained_point_is_the_runs_own_initialisation(quick, root, tmp_path):
