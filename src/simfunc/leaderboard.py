@@ -10,7 +10,8 @@ of them.
 not independent. ``p_value`` is a Mantel permutation test that relabels networks
 (:func:`simfunc.stats.network_permutation_pvalue`) and ``ci_low``/``ci_high`` a bootstrap that
 redraws networks and rebuilds their pairs (:func:`simfunc.stats.network_bootstrap_ci`), for
-Spearman's ρ over all the pairs of the group (ρ itself is the same as before). Each study's
+Spearman's ρ over all the pairs of the group (ρ itself is the same as before): the values
+:func:`simfunc.stats.relate_networks` gives for the same pairs and design. Each study's
 pairs on each test set form a block (one pair matrix: ``blocks`` = (study, test set)); a
 network's id is prefixed by its study, so networks of different studies never merge; networks
 are relabelled only within their study, and within the strata and bootstrap clusters its
