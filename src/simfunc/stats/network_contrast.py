@@ -72,7 +72,7 @@ class GroupContrast:
         smallest_p: the smallest p-value the groups admit (see the module docstring).
         n_networks, n_within, n_across, n_blocks: the design's size.
         n_resamples_used: bootstrap resamples with both kinds of pair.
-        confidence, n_permutations, n_resamples, seed: the settings that produced it.
+        seed, confidence, n_permutations, n_resamples: the settings that produced it.
         notes: why a value is None, or what to keep in mind when reading it.
     """
 
@@ -90,18 +90,16 @@ class GroupContrast:
     n_across: int
     n_blocks: int
     n_resamples_used: int
+    seed: int | None
     confidence: float
     n_permutations: int
     n_resamples: int
-    seed: int | None
     notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready values (interval and notes as lists)."""
-        values = asdict(self)
-        values["ci"] = None if self.ci is None else list(self.ci)
-        values["notes"] = list(self.notes)
-        return values
+        """Plain JSON-ready values (the interval and the notes as lists)."""
+        return {**asdict(self), "ci": None if self.ci is None else list(self.ci),
+                "notes": list(self.notes)}
 
 
 def _weighted_difference(same: np.ndarray, values: np.ndarray, weights: np.ndarray) -> np.ndarray:

@@ -9,8 +9,8 @@ one kind, over test images that each carry several predictions. The estimate is
 and the interval redraws the *units* with replacement (a cluster bootstrap: Davison & Hinkley
 1997, ch. 3.8), recomputing R on each resample; the ``(1 - confidence) / 2`` and
 ``(1 + confidence) / 2`` quantiles of R over the resamples are the interval (Efron &
-Tibshirani 1993, ch. 13). A resample whose denominators sum to zero has no R and is dropped;
-when more than half are, there is no interval (InputError).
+Tibshirani 1993, ch. 13). A resample whose denominators sum to zero has no R and is dropped
+(fewer than 1/e of them on average, even when a single unit holds the whole denominator).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 
 from simfunc.errors import InputError
 from simfunc.stats._inputs import as_paired, check_confidence, check_count, check_seed
-from simfunc.stats.resampling import MIN_DEFINED_FRACTION, _batches
+from simfunc.stats.resampling import _batches
 
 __all__ = ["ratio_bootstrap_ci"]
 
@@ -52,7 +52,7 @@ def ratio_bootstrap_ci(
 
     Raises:
         InputError: naming the argument: bad sequences or options, negative denominators or
-            a zero total, too few resamples with a defined ratio.
+            a zero total.
     """
     n_resamples = check_count(n_resamples, "n_resamples")
     confidence = check_confidence(confidence)
@@ -73,11 +73,6 @@ def ratio_bootstrap_ci(
                                              out=np.full(size, np.nan), where=total > 0)
         done += size
     defined = ratios[~np.isnan(ratios)]
-    if defined.size < max(1, MIN_DEFINED_FRACTION * n_resamples):
-        raise InputError(
-            f"only {defined.size} of {n_resamples} bootstrap resamples have a positive "
-            "denominator: too few for an interval"
-        )
     tail = (1.0 - confidence) / 2.0
     low, high = np.quantile(defined, [tail, 1.0 - tail])
     return float(low), float(high)

@@ -42,10 +42,10 @@ from simfunc.studies.classifier_jobs import (
     compare_job,
     extract_job,
     train_job,
-    untrained_config,
 )
 from simfunc.studies.common import all_pairs
 from simfunc.studies.cross_dataset import prose
+from simfunc.studies.training_sets import network_config
 
 __all__ = ["Settings", "PROFILES", "CrossDataset", "STUDY", "models", "group_means"]
 
@@ -62,7 +62,8 @@ class Settings:
     set; untrained_seeds: the untrained networks' seeds (disjoint from ``seeds``). training:
     how each network is trained (``training.epochs``…). test_subset: examples per test set.
     layers: the compared representations, the first the headline (the thesis's ``last_conv``).
-    n_permutations / n_resamples: the Mantel test's relabellings and the bootstrap's resamples.
+    measures: the representational measures compared (None: every registered one; the
+    finding needs only ``linear_cka``). n_permutations / n_resamples: the Mantel test's relabellings and the bootstrap's resamples.
     """
 
     dataset_a: str = "digits"
@@ -80,6 +81,7 @@ class Settings:
                                                       batch_size=64)
     test_subset: int | None = 180
     layers: tuple[str, ...] = ("last_conv", "features")
+    measures: tuple[str, ...] | None = None
     n_permutations: int = 10_000
     n_resamples: int = 10_000
 
@@ -122,14 +124,11 @@ def models(settings: Settings) -> list[tuple[str, str, int]]:
 
 
 def _train_config(settings: Settings, role: str, seed: int) -> Any:
-    """The run of ``role``'s network of ``seed``; an untrained one is the initial weights of
-    the run of that seed on A (the one rule: no seed offset)."""
-    dataset, classes = _sets(settings)["B" if role == "B" else "A"]
-    config = settings.training.config(
-        arch=settings.arch, dataset=dataset, seed=seed, width=settings.width,
-        image_size=settings.image_size, data_root=settings.data_root, classes=classes,
-    ).replace(in_channels=3)
-    return untrained_config(config) if role == "untrained" else config
+    sets = _sets(settings)
+    return network_config(settings.training, role, seed, arch=settings.arch,
+                          width=settings.width, image_size=settings.image_size,
+                          data_root=settings.data_root,
+                          trained_on={"A": sets["A"], "B": sets["B"]})
 
 
 class CrossDataset(Study[Settings]):
@@ -143,6 +142,9 @@ class CrossDataset(Study[Settings]):
     def plan(self, settings: Settings) -> Plan:
         if not settings.layers:
             raise InputError("layers must name at least one layer (the first is the headline)")
+        if settings.measures is not None and "linear_cka" not in settings.measures:
+            raise InputError("measures must include linear_cka: the study's finding is read "
+                             "from it")
         jobs = []
         extracts: dict[str, list[str]] = {role: [] for role in ROLES}
         ids = [model for model, _, _ in models(settings)]
@@ -164,7 +166,8 @@ class CrossDataset(Study[Settings]):
                 # by class: compare representations only
                 jobs.append(compare_job(f"compare/{self.NAME}-{layer}-on-{test_role}", inputs,
                                         ids, all_pairs(len(ids)), test_set=test_role,
-                                        layer=layer, output_measures=()))
+                                        layer=layer, measures=settings.measures,
+                                        output_measures=()))
         return Plan(jobs)
 
     def analyse(self, results: ResultsDB, context: AnalysisContext[Settings]) -> StudyOutput:

@@ -45,10 +45,10 @@ from simfunc.studies.classifier_jobs import (
     ModelRecord,
     extract_job,
     train_job,
-    untrained_config,
 )
 from simfunc.studies.dataset_bias import prose
 from simfunc.studies.dataset_bias.jobs import confusion_shares, error_kinds
+from simfunc.studies.training_sets import network_config
 
 __all__ = ["Settings", "PROFILES", "DatasetBias", "STUDY", "networks", "image_sets"]
 
@@ -134,15 +134,11 @@ def image_sets(settings: Settings) -> list[tuple[str, str, tuple[int, ...] | Non
 
 
 def _train_config(settings: Settings, role: str, seed: int) -> Any:
-    """The run of ``role``'s network of ``seed``; an untrained one is the initial weights of
-    the run of that seed on A (the one rule: no seed offset)."""
-    dataset, classes = ((settings.dataset_b, settings.classes_b) if role == "B"
-                        else (settings.dataset_a, settings.classes_a))
-    config = settings.training.config(
-        arch=settings.arch, dataset=dataset, seed=seed, width=settings.width,
-        image_size=settings.image_size, data_root=settings.data_root, classes=classes,
-    ).replace(in_channels=3)
-    return untrained_config(config) if role == "untrained" else config
+    return network_config(settings.training, role, seed, arch=settings.arch,
+                          width=settings.width, image_size=settings.image_size,
+                          data_root=settings.data_root,
+                          trained_on={"A": (settings.dataset_a, settings.classes_a),
+                                      "B": (settings.dataset_b, settings.classes_b)})
 
 
 class DatasetBias(Study[Settings]):
