@@ -57,6 +57,7 @@ def thesis_rows(summary: Mapping[str, Any]) -> list[ThesisRow]:
     n_errors = summary["n_errors"]
     share = summary["confusions"]["same_network"] if n_errors else None
     n_sets = len(summary["representation_sets"])
+    vectors = summary["n_test_per_set"] * n_sets
     rows_remark = (
         f"Intervals: bootstrap over the {summary['n_test_per_set']} held-out rows (a row is one "
         "image of each test set seen by all six networks), for these six networks and this "
@@ -71,21 +72,22 @@ def thesis_rows(summary: Mapping[str, Any]) -> list[ThesisRow]:
             thesis="all", value=share, claim="the SVM is confused about the test set, never "
             "about the network", ci=tuple(ci) if ci else None, n=n_errors, n_of="mistakes",
             percent=True, verdict=holds(share > 0.5 if share is not None else True),
-            remark=("As in the thesis when most mistakes keep the network. " if n_errors else
+            remark=("Counted as the thesis's pattern when most mistakes keep the network. "
+                    if n_errors else
                     "The SVM made no mistake at all, so none about the network. ")
             + rows_remark,
         ),
         ThesisRow(
-            quantity="held-out feature vectors assigned to another network", thesis="none",
-            value=summary["other_network_rate"], ci=tuple(rate_ci) if rate_ci else None,
-            n=summary["n_test_per_set"] * n_sets, n_of="feature vectors", percent=True,
-            remark="The thesis: never.",
+            quantity="share of held-out feature vectors assigned to another network",
+            thesis="none", value=summary["other_network_rate"],
+            ci=tuple(rate_ci) if rate_ci else None, n=vectors, n_of="feature vectors",
+            remark=f"{round(summary['other_network_rate'] * vectors)} of {vectors}; the "
+                   "thesis: never.",
         ),
         ThesisRow(
             quantity=f"SVM accuracy over the {n_sets} representation sets", thesis=None,
             value=summary["svm_accuracy"], ci=tuple(accuracy_ci) if accuracy_ci else None,
-            n=summary["n_test_per_set"] * n_sets, n_of="feature vectors",
-            remark=f"Chance is {summary['chance']:.3f}.",
+            n=vectors, n_of="feature vectors", remark=f"Chance is {summary['chance']:.3f}.",
         ),
     ]
 
