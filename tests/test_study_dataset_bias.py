@@ -26,6 +26,8 @@ import sqlite3
 import numpy as np
 import pytest
 
+from simfunc.report import Verdict
+from simfunc.studies.dataset_bias import prose
 from simfunc.studies.framework import StudyResult, run_study
 
 pytestmark = pytest.mark.slow
@@ -55,8 +57,11 @@ def test_the_svm_confuses_test_sets_not_networks(quick):
     low, high = summary["same_network_share_ci"]
     assert low <= summary["confusions"]["same_network"] <= high
     assert summary["svm_accuracy"] > 10 * summary["chance"]
+    headline = prose.thesis_rows(summary)[0]
+    assert headline.verdict is Verdict.AGREES and headline.value == pytest.approx(
+        summary["confusions"]["same_network"])
     report = (quick.run_dir / "report.html").read_text(encoding="utf-8")
-    assert "as in the thesis" in report
+    assert headline.quantity in report and Verdict.DIFFERS.value not in report
 
 
 def _stored_svm(run_dir):

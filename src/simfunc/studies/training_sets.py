@@ -11,7 +11,7 @@ gives them seeds of their own.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from simfunc.errors import InputError
 from simfunc.studies.classifier_jobs import ClassifierTraining, untrained_config
@@ -19,22 +19,34 @@ from simfunc.studies.classifier_jobs import ClassifierTraining, untrained_config
 if TYPE_CHECKING:
     from simfunc.train.supervised import TrainConfig
 
-__all__ = ["ROLES", "network_config"]
+__all__ = ["ROLES", "TwoTrainingSets", "network_config"]
 
 ROLES = ("A", "B", "untrained")  # what a network was trained on
 
 
-def network_config(training: ClassifierTraining, role: str, seed: int, *, arch: str,
-                   width: float, image_size: int | None, data_root: str | None,
-                   trained_on: Mapping[str, tuple[str, Sequence[int] | None]]) -> TrainConfig:
-    """The run of the network of ``role`` (A, B or untrained) and ``seed``.
+class TwoTrainingSets(Protocol):
+    """The settings both studies share: the two training sets and the network."""
 
-    ``trained_on``: ``{"A": (dataset, classes), "B": (dataset, classes)}``.
-    """
+    dataset_a: str
+    classes_a: tuple[int, ...] | None
+    dataset_b: str
+    classes_b: tuple[int, ...] | None
+    data_root: str | None
+    arch: str
+    width: float
+    image_size: int | None
+    training: ClassifierTraining
+
+
+def network_config(settings: TwoTrainingSets, role: str, seed: int) -> TrainConfig:
+    """The run of the network of ``role`` (A, B or untrained) and ``seed``: trained on A or B,
+    or the initial weights of the run of ``seed`` on A."""
     if role not in ROLES:
         raise InputError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
-    dataset, classes = trained_on["B" if role == "B" else "A"]
-    config = training.config(arch=arch, dataset=dataset, seed=seed, width=width,
-                             image_size=image_size, data_root=data_root, classes=classes
-                             ).replace(in_channels=3)
+    dataset, classes = ((settings.dataset_b, settings.classes_b) if role == "B"
+                        else (settings.dataset_a, settings.classes_a))
+    config = settings.training.config(
+        arch=settings.arch, dataset=dataset, seed=seed, width=settings.width,
+        image_size=settings.image_size, data_root=settings.data_root, classes=classes,
+    ).replace(in_channels=3)
     return untrained_config(config) if role == "untrained" else config

@@ -123,14 +123,6 @@ def models(settings: Settings) -> list[tuple[str, str, int]]:
     return out
 
 
-def _train_config(settings: Settings, role: str, seed: int) -> Any:
-    sets = _sets(settings)
-    return network_config(settings.training, role, seed, arch=settings.arch,
-                          width=settings.width, image_size=settings.image_size,
-                          data_root=settings.data_root,
-                          trained_on={"A": sets["A"], "B": sets["B"]})
-
-
 class CrossDataset(Study[Settings]):
     NAME = "cross-dataset"
     TITLE = "Models across training and test sets (thesis §3.2)"
@@ -151,7 +143,7 @@ class CrossDataset(Study[Settings]):
         for model, role, seed in models(settings):
             train_id = f"train/{self.NAME}-{model}"
             dataset = _sets(settings)["B" if role == "B" else "A"][0]
-            jobs.append(train_job(train_id, _train_config(settings, role, seed), [ModelRecord(
+            jobs.append(train_job(train_id, network_config(settings, role, seed), [ModelRecord(
                 model, trained=role != "untrained",
                 dataset=dataset if role != "untrained" else "untrained", extra={"role": role})]))
             for test_role, (dataset, classes) in _sets(settings).items():

@@ -133,14 +133,6 @@ def image_sets(settings: Settings) -> list[tuple[str, str, tuple[int, ...] | Non
             (settings.name_c, settings.dataset_c, None)]
 
 
-def _train_config(settings: Settings, role: str, seed: int) -> Any:
-    return network_config(settings.training, role, seed, arch=settings.arch,
-                          width=settings.width, image_size=settings.image_size,
-                          data_root=settings.data_root,
-                          trained_on={"A": (settings.dataset_a, settings.classes_a),
-                                      "B": (settings.dataset_b, settings.classes_b)})
-
-
 class DatasetBias(Study[Settings]):
     NAME = "dataset-bias"
     TITLE = "Dataset bias of representations (thesis §3.1)"
@@ -156,7 +148,7 @@ class DatasetBias(Study[Settings]):
         extract_ids, labels = [], []
         for network, role, seed in networks(settings):
             train_id = f"train/{self.NAME}-{network}"
-            jobs.append(train_job(train_id, _train_config(settings, role, seed), [ModelRecord(
+            jobs.append(train_job(train_id, network_config(settings, role, seed), [ModelRecord(
                 network, trained=role != "untrained", extra={"role": role})]))
             for test_name, dataset, classes in image_sets(settings):
                 extract_id = f"extract/{self.NAME}-{network}-on-{test_name}"
