@@ -6,11 +6,22 @@ everything else the quick profile's: a small CNN, 8 epochs on digits 0–4 (A) a
 16×16, tested on A, B and photo patches (C); 3 + 3 trained networks). Mean linear CKA of the
 last convolutional map (the thesis's layer) within a training set minus across training sets:
 
-SEED_TABLE
+    seeds (A, B / untrained)   test set A   test set B   test set C   pooled (A, B, C)
+    0,1,2 / 100,101 (quick)      +0.133       +0.226       -0.004       +0.119
+    3,4,5 / 102,103              +0.131       +0.224       -0.048       +0.102
+    6,7,8 / 104,105              +0.135       +0.233       +0.014       +0.127
+    9,10,11 / 106,107            +0.136       +0.216       +0.046       +0.133
+    12,13,14 / 108,109           +0.133       +0.198       +0.019       +0.117
+    spread                   0.131–0.136  0.198–0.233  -0.048–0.046  0.102–0.133
 
-Within above across on every test set in every seed set, as in the thesis. The bounds below
-leave room beyond the spread. With three networks per training set the one-sided Mantel p
-cannot go below 0.1 (the design's floor, reached in every seed set).
+(the pooled penultimate features, beside the headline: A 0.361–0.391, B 0.479–0.519, C
+-0.046–0.065, pooled 0.284–0.315.) Within above across on the training sets' own test sets and
+pooled in every seed set, as in the thesis; the bounds below (A ≥ 0.10, B ≥ 0.15, pooled ≥
+0.07) leave about a quarter of the smallest value as room. On the third set (photo patches,
+which neither digit network saw) the difference changes sign from seed set to seed set: the
+thesis's "on every test set" does not hold reliably on this profile, so it is not asserted;
+the report's verdict follows it. With three networks per training set the one-sided Mantel p
+cannot go below 0.1 (the design's floor, reached by the pooled contrast in every seed set).
 
 The finding alone does not notice a study that computes it on the wrong data, so one pair's
 CKA is also recomputed here independently — the two networks loaded from the cache, run on the
@@ -33,8 +44,8 @@ pytestmark = pytest.mark.slow
 
 # smallest mean CKA within minus across training sets, on the training sets' own test sets
 # and over all three test sets pooled (see the seed table above)
-MARGINS = {"A": MARGIN_A, "B": MARGIN_B}
-POOLED_MARGIN = MARGIN_POOLED
+MARGINS = {"A": 0.10, "B": 0.15}
+POOLED_MARGIN = 0.07
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +69,7 @@ def test_within_training_set_cka_is_above_across(quick):
         if role in MARGINS:
             assert contrast["difference"] >= MARGINS[role], (role, contrast["difference"])
     assert quick.summary["pooled"]["difference"] >= POOLED_MARGIN
+    assert quick.summary["pooled"]["p"] == pytest.approx(0.1)  # the floor, in every seed set
     # the third set is not asserted (see the seed table); the "every test set" verdict follows
     # the three differences' signs
     signs = [v["contrast"]["difference"] > 0 for v in quick.summary["test_sets"].values()]
