@@ -6,10 +6,18 @@ everything else the quick profile's: a small CNN, 8 epochs on digits 0–4 (lo) 
 16×16, two untrained networks, tested on lo, hi and photo patches; the SVM on 2,048-d
 last-conv features, 90 held-out rows per set):
 
-SEED_TABLE
+    seeds (A, B / untrained)  SVM accuracy  mistakes  keep the network  vectors to another network
+    1,2 / 3,4 (quick)             0.951         80          0.975          2 of 1,620 (0.0012)
+    5,6 / 7,8                     0.953         76          0.987          1 (0.0006)
+    9,10 / 11,12                  0.951         80          0.988          1 (0.0006)
+    13,14 / 15,16                 0.954         75          1.000          0 (0)
+    17,18 / 19,20                 0.954         74          0.946          4 (0.0025)
+    spread                     0.951–0.954    74–80     0.946–1.000      0–4 (0–0.0025)
 
 In every seed set almost all of the SVM's mistakes keep the network (it mistakes the test set,
-not the network), as in the thesis. The bounds leave room beyond the spread.
+not the network), as in the thesis (chance is 1/18 = 0.056). The bounds below (share ≥ 0.85,
+at most 1% of the vectors to another network, accuracy above ten times chance) leave room
+beyond the spread.
 
 The finding alone does not notice a study that computes it on the wrong features, so the SVM
 is also recomputed here from scratch — the six networks loaded from the cache, run on the
@@ -32,8 +40,8 @@ from simfunc.studies.framework import StudyResult, run_study
 
 pytestmark = pytest.mark.slow
 
-SAME_NETWORK_SHARE = SHARE_BOUND  # smallest share of mistakes that keep the network
-OTHER_NETWORK_RATE = RATE_BOUND  # largest share of feature vectors given to another network
+SAME_NETWORK_SHARE = 0.85  # smallest share of mistakes that keep the network
+OTHER_NETWORK_RATE = 0.01  # largest share of feature vectors given to another network
 TEST_SETS = {"lo": ("digits", [0, 1, 2, 3, 4]), "hi": ("digits", [5, 6, 7, 8, 9]),
              "photo": ("photo-patches", None)}
 
