@@ -15,7 +15,10 @@ greyscale digits), with batch 128, it prints images per second for
 * ``extract`` -- ``simfunc.extract.activations`` of ``features`` and ``logits`` (hooks, eval
   mode, inference, copies to numpy), batch 256;
 * ``fwd`` -- a bare ``model(x)`` loop under ``torch.inference_mode`` on pre-normalised
-  tensors (the floor of any extraction), and ``x`` = extract / fwd.
+  tensors (the floor of any extraction), and ``x`` = extract / fwd;
+* with ``--channels-last``: ``cl`` -- ``train`` again with ``TrainConfig(channels_last=True)``
+  (NHWC tensors and weights), and ``x`` = cl / train (the speed-up; ``--skip-reference``
+  leaves out ``ref``, extraction and ``fwd``).
 
 Every number is the best of ``--repeats`` timings, at each thread count in ``--threads``.
 The shared data folder is $SIMFUNC_SHARED_DATA, else the ``shared/data`` folder next to the
@@ -64,7 +67,9 @@ def dataset(name: str, split: str, n: int, shared: Path) -> ImageDataset:
 
 
 def simfunc_train_rate(
-    arch: str, width: float, name: str, n: int, shared: Path, work: Path
+    arch: str, width: float, name: str, n: int, shared: Path, work: Path,
+    channels_last: bool = False,
+    cpu_time: bool = False,
 ) -> float:
     is_digits = name == "digits"
     config = TrainConfig(
@@ -78,10 +83,14 @@ def simfunc_train_rate(
         batch_size=BATCH,
         augment=True,
         eval_each_epoch=False,
+        channels_last=channels_last,
     )
     out = Path(tempfile.mkdtemp(dir=work))
     metrics = train(config, out, progress=False)
-    return float(metrics["history"][-1]["images_per_second"])
+    last = metrics["history"][-1]
+    if cpu_time:
+        return metrics["train_examples"] / last["cpu_seconds"]
+    return float(last["images_per_second"])
 
 
 def reference_train_rate(arch: str, width: float, data: ImageDataset) -> float:
@@ -151,6 +160,15 @@ def main() -> None:
         help="training images per epoch at 32x32 (default 512; --quick 256)",
     )
     parser.add_argument("--repeats", type=int, default=2, help="timings per number (best kept)")
+    parser.add_argument("--channels-last", action="store_true",
+                        help="also time training with channels_last=True")
+    parser.add_argument("--skip-reference", action="store_true",
+                        help="time simfunc's training only (no DataLoader reference, "
+                        "no extraction)")
+    parser.add_argument("--archs", help="only these architectures (comma-separated)")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="simfunc's training rates per second of process CPU time, not wall "
+                        "time (steadier on a shared machine; the reference stays wall time)")
     default_root = os.environ.get("SIMFUNC_SHARED_DATA", str(REPO.parent / "shared" / "data"))
     parser.add_argument("--data-root", default=default_root, help="the shared data folder")
     args = parser.parse_args()
@@ -170,11 +188,16 @@ def main() -> None:
         )
         header = (
             f"{'arch':<12}{'width':>6}{'input':>9}{'params':>10}{'thr':>4}"
-            f"{'train':>9}{'ref':>9}{'x':>6}{'extract':>9}{'fwd':>9}{'x':>6}   (images/s)"
+            f"{'train':>9}{'ref':>9}{'x':>6}{'extract':>9}{'fwd':>9}{'x':>6}"
+            + (f"{'cl':>9}{'x':>6}" if args.channels_last else "")
+            + "   (images/s)"
         )
         print(header)
         print("-" * len(header))
+        chosen = set(args.archs.split(",")) if args.archs else None
         for arch, width, name in cases(args.quick):
+            if chosen is not None and arch not in chosen:
+                continue
             train_data = dataset(name, "train", n, shared)
             test_data = dataset(name, "test", n, shared)
             params = count_parameters(
@@ -189,18 +212,26 @@ def main() -> None:
             shape = f"{train_data.channels}x{train_data.image_size}x{train_data.image_size}"
             for count in threads:
                 torch.set_num_threads(count)
-                ours = max(
-                    simfunc_train_rate(arch, width, name, n, shared, Path(work))
-                    for _ in range(args.repeats)
-                )
-                reference = max(
-                    reference_train_rate(arch, width, train_data) for _ in range(args.repeats)
-                )
-                extract, forward = extraction_rates(arch, width, test_data, args.repeats)
+                rates: dict[bool, list[float]] = {False: [], True: []}
+                for _ in range(args.repeats):  # alternated, so both see the same load
+                    for layout in (False, True) if args.channels_last else (False,):
+                        rates[layout].append(simfunc_train_rate(
+                            arch, width, name, n, shared, Path(work), layout, args.cpu_time))
+                ours = max(rates[False])
+                reference = extract = forward = float("nan")
+                if not args.skip_reference:
+                    reference = max(
+                        reference_train_rate(arch, width, train_data) for _ in range(args.repeats)
+                    )
+                    extract, forward = extraction_rates(arch, width, test_data, args.repeats)
+                extra = ""
+                if args.channels_last:
+                    nhwc = max(rates[True])
+                    extra = f"{nhwc:>9.0f}{nhwc / ours:>6.2f}"
                 print(
                     f"{arch:<12}{width:>6g}{shape:>9}{params:>10,}{count:>4}{ours:>9.0f}"
                     f"{reference:>9.0f}{ours / reference:>6.2f}{extract:>9.0f}{forward:>9.0f}"
-                    f"{extract / forward:>6.2f}",
+                    f"{extract / forward:>6.2f}{extra}",
                     flush=True,
                 )
 

@@ -41,6 +41,18 @@ def test_the_training_group_builds_the_run_it_describes():
     assert untrained_config(with_untrained(config)).epochs == 0
 
 
+def test_the_training_group_carries_the_recipe_options_and_leaves_old_keys_alone():
+    plain = ClassifierTraining(epochs=2).config(arch="mlp", dataset="digits", seed=0)
+    assert plain.to_dict() == TrainConfig(arch="mlp", dataset="digits", seed=0, epochs=2,
+                                          lr=0.05, schedule="cosine").to_dict()
+    assert "nesterov" not in plain.to_dict()  # an old cache key is unchanged
+    recipe = ClassifierTraining(epochs=2, schedule="onecycle", warmup=0.1, nesterov=True,
+                                channels_last=True, label_smoothing=0.1)
+    config = recipe.config(arch="mlp", dataset="digits", seed=0)
+    assert (config.schedule, config.warmup, config.nesterov, config.channels_last,
+            config.label_smoothing) == ("onecycle", 0.1, True, True, 0.1)
+
+
 @pytest.mark.slow
 def test_an_untrained_twin_and_a_zero_epoch_run_of_the_same_seed_are_the_same_network(tmp_path):
     """The one rule: the untrained network of (architecture, seed) is the initialisation of the

@@ -96,6 +96,20 @@ def test_train_writes_the_model_and_the_metrics(trained, capsys):
     assert (out / "model.pt").stat().st_mtime_ns == stamp
 
 
+def test_recipe_options_from_the_command_line(tmp_path):
+    out = tmp_path / "run"
+    argv = ["train", "--arch", "mlp", "--dataset", "digits", "--epochs", "1", "--quiet"]
+    recipe = ["--schedule", "onecycle", "--warmup", "0.2", "--label-smoothing", "0.1",
+              "--nesterov", "--channels-last", "--out", str(out)]  # fmt: skip
+    assert main(argv + recipe) == 0
+    config = json.loads((out / "metrics.json").read_text())["config"]
+    assert (config["schedule"], config["warmup"], config["label_smoothing"]) == (
+        "onecycle", 0.2, 0.1,
+    )  # fmt: skip
+    assert config["nesterov"] is True and config["channels_last"] is True
+    assert "precision" not in config  # at its default: not part of the configuration
+
+
 def test_thesis_checkpoints_from_the_command_line(tmp_path):
     assert (
         main(
@@ -143,6 +157,11 @@ def test_help_explains_every_option(command, capsys):
             "--checkpoint-epochs",
             "--subset",
             "--out",
+            "--warmup",
+            "--label-smoothing",
+            "--nesterov",
+            "--channels-last",
+            "--precision",
         ],
         "compare": [
             "--model",
@@ -199,6 +218,12 @@ def one_line_error(capsys, argv: list[str], expected: str) -> None:
             "after the last epoch",
         ),
         (["train", "--arch", "cnn", "--dataset", "/no/such/folder"], "neither a dataset name"),
+        (["train", "--arch", "cnn", "--dataset", "digits", "--warmup", "1.5"], "warmup"),
+        (["train", "--arch", "cnn", "--dataset", "digits", "--precision", "fp8"], "invalid choice"),
+        (
+            ["train", "--arch", "cnn", "--dataset", "digits", "--nesterov", "--momentum", "0"],
+            "nesterov needs momentum",
+        ),
         (["compare", "--model", "a.pt", "--dataset", "digits"], "--model twice"),
         (["compare", "--model", "a.pt", "--model", "b.pt"], "--dataset"),
         (["compare", "x.npy", "--model", "a.pt", "--model", "b.pt"], "not both"),

@@ -151,8 +151,8 @@ def test_torchscript_models_map_like_their_python_originals(data, tmp_path):
     python = layer_map(model_a, model_b, data, layers_a=NAMES, layers_b=NAMES, **quiet())
     script = layer_map(model_a, loaded, data, layers_a=NAMES, layers_b=NAMES, **quiet())
     np.testing.assert_allclose(script.values, python.values, atol=1e-12)
-    traced = torch.jit.trace(nn.Sequential(nn.Linear(10, 4), nn.Identity(), nn.ReLU()).double(),
-                             torch.zeros(2, 10, dtype=torch.float64))
+    leaf_model = nn.Sequential(nn.Linear(10, 4), nn.Identity(), nn.ReLU()).double().eval()
+    traced = torch.jit.trace(leaf_model, torch.zeros(2, 10, dtype=torch.float64))
     with pytest.raises(InputError, match="'1'.*no operation"):
         layer_map(traced, traced, data, layers_a=["0", "1"], layers_b=["2"], **quiet())
     with pytest.warns(UserWarning, match="left out"):
@@ -166,7 +166,7 @@ def test_unknown_layer_lists_available_names(data):
 
 
 def test_tuple_outputs_are_rejected_clearly_or_selected(data):
-    model = WithTuple().double()
+    model = WithTuple().double().eval()
     with pytest.raises(InputError, match=r"'pair' returns a tuple of \(Tensor, Tensor\).*select"):
         layer_map(model, model, data, layers_a=["pair"], layers_b=["head"], **quiet())
     frame = layer_map(model, model, data, layers_a=["pair", "head"], layers_b=["pair.proj"],
@@ -176,7 +176,7 @@ def test_tuple_outputs_are_rejected_clearly_or_selected(data):
 
 def test_shared_module_named_is_an_error_and_left_out_under_all(data):
     shared = nn.Linear(10, 10)
-    model = nn.Sequential(shared, nn.Tanh(), shared).double()  # one module, two calls
+    model = nn.Sequential(shared, nn.Tanh(), shared).double().eval()  # one module, two calls
     with pytest.raises(InputError, match="ran 2 times"):
         layer_map(model, model, data, layers_a=["0"], layers_b=["1"], **quiet())
     with pytest.warns(UserWarning, match="left out"):

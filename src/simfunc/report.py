@@ -129,7 +129,10 @@ class ThesisRow:
 
 
 def _thesis_table(rows: Sequence[ThesisRow]) -> pd.DataFrame:
-    return pd.DataFrame([{
+    """The "this run beside the thesis" table. A row with a claim has its remark under
+    Findings; the remark of a row without one is shown here, in a last column (present only
+    when some row needs it), so no declared remark goes unseen."""
+    table = pd.DataFrame([{
         "quantity": row.quantity,
         "thesis": row.shown_thesis(),
         "this run": row.shown(row.value),
@@ -137,7 +140,11 @@ def _thesis_table(rows: Sequence[ThesisRow]) -> pd.DataFrame:
         "p": "–" if row.p_value is None else f"{row.p_value:.2g}",
         "n": "–" if row.n is None else f"{row.n} {row.n_of}",
         "verdict": "–" if row.verdict is None else row.verdict.value,
+        "remark": "" if row.claim else row.remark,
     } for row in rows])
+    if not table["remark"].astype(bool).any():
+        table = table.drop(columns="remark")
+    return table
 
 
 def left_out_table(notes: pd.DataFrame) -> pd.DataFrame:

@@ -145,8 +145,10 @@ def run_one(args: argparse.Namespace) -> int:
     overrides = _overrides(study, args, strict=True)
     settings = study.settings(args.profile, overrides)
     if args.show_settings:
-        for name, value in flat_settings(settings).items():
-            print(f"{name:<22} {value!r}")
+        flat = flat_settings(settings)
+        width = max(map(len, flat), default=0)
+        for name, value in flat.items():
+            print(f"{name:<{width}}  {value!r}")
         return 0
     executor = _executor(args)
     with executor or contextlib.nullcontext():  # shut down a Ray instance started here

@@ -11,7 +11,7 @@ from simfunc.errors import InputError
 def register(subparsers: argparse._SubParsersAction) -> None:
     from simfunc.data import DATASETS
     from simfunc.nets import ARCHITECTURES
-    from simfunc.train.config import SCHEDULES, TrainConfig
+    from simfunc.train.config import PRECISIONS, SCHEDULES, TrainConfig
 
     defaults = TrainConfig()
     parser = subparsers.add_parser(
@@ -79,7 +79,45 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=SCHEDULES,
         default=defaults.schedule,
         help="learning-rate schedule: cosine annealing to zero, step (x0.1 at 50%% "
-        f"and 75%% of the epochs) or constant (default {defaults.schedule})",
+        "and 75%% of the epochs), constant, or onecycle (per batch: a cosine rise from lr/25 "
+        "to lr over the --warmup fraction of the steps, then a cosine fall to lr/25e4) "
+        f"(default {defaults.schedule})",
+    )
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=defaults.warmup,
+        metavar="FRACTION",
+        help="with --schedule onecycle: the fraction of the steps spent rising to lr "
+        f"(default {defaults.warmup})",
+    )
+    parser.add_argument(
+        "--label-smoothing",
+        type=float,
+        default=defaults.label_smoothing,
+        metavar="S",
+        help="train towards 1-S on the label and S spread over all classes "
+        f"(default {defaults.label_smoothing})",
+    )
+    parser.add_argument(
+        "--nesterov",
+        action=argparse.BooleanOptionalAction,
+        default=defaults.nesterov,
+        help="Nesterov momentum instead of heavy-ball (default off)",
+    )
+    parser.add_argument(
+        "--channels-last",
+        action=argparse.BooleanOptionalAction,
+        default=defaults.channels_last,
+        help="channels-last (NHWC) memory order: faster convolutions on CPUs; the weights "
+        "differ in the last bits, so it is part of the configuration (default off)",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=defaults.precision,
+        help="float32, or bfloat16 autocast for accelerators with bfloat16 units "
+        f"(default {defaults.precision})",
     )
     parser.add_argument(
         "--seed",
@@ -211,6 +249,11 @@ def run(args: argparse.Namespace) -> int:
         schedule=args.schedule,
         batch_size=args.batch_size,
         augment=args.augment,
+        warmup=args.warmup,
+        label_smoothing=args.label_smoothing,
+        nesterov=args.nesterov,
+        channels_last=args.channels_last,
+        precision=args.precision,
         checkpoint_epochs=parse_checkpoint_epochs(args.checkpoint_epochs.strip(), args.epochs),
     )
     out = Path(args.out) if args.out else _default_out(config)

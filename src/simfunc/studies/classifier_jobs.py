@@ -78,8 +78,10 @@ _MODULE = "simfunc.studies.classifier_jobs"
 @dataclass(frozen=True)
 class ClassifierTraining:
     """How an image study trains its networks: SGD with momentum and weight decay, a learning-
-    rate schedule, optionally on a class-stratified subset of the training split (see
-    :class:`~simfunc.train.supervised.TrainConfig` for each field).
+    rate schedule, optionally on a class-stratified subset of the training split, and the
+    recipe options (one-cycle warm-up, label smoothing, Nesterov momentum, channels-last) that
+    are off by default (see :class:`~simfunc.train.supervised.TrainConfig` for each field;
+    ``benchmarks/recipes.py`` measures what they buy).
 
     A study's settings hold it as the nested group ``training`` (``--set training.epochs=3``);
     :meth:`config` combines it with what the study varies (architecture, seed, data).
@@ -92,6 +94,10 @@ class ClassifierTraining:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     train_subset: int | None = None
+    warmup: float = 0.25
+    label_smoothing: float = 0.0
+    nesterov: bool = False
+    channels_last: bool = False
 
     def config(self, *, arch: str, dataset: str, seed: int, width: float = 1.0,
                image_size: int | None = None, data_root: str | None = None,
@@ -106,7 +112,9 @@ class ClassifierTraining:
             image_size=image_size, train_subset=self.train_subset, test_subset=test_subset,
             seed=seed, epochs=self.epochs, lr=self.lr, momentum=self.momentum,
             weight_decay=self.weight_decay, schedule=self.schedule, batch_size=self.batch_size,
-            checkpoint_epochs=tuple(checkpoint_epochs),
+            checkpoint_epochs=tuple(checkpoint_epochs), warmup=self.warmup,
+            label_smoothing=self.label_smoothing, nesterov=self.nesterov,
+            channels_last=self.channels_last,
         )
 
 

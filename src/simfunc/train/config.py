@@ -5,6 +5,11 @@ only what changes the trained weights -- never the device, the thread count or w
 Fields left ``None`` are filled in from the dataset by ``resolve`` in
 :mod:`simfunc.train.supervised` (classes, channels, image size, augmentation).
 
+Fields added after the first release (``ADDED_FIELDS``: the recipe options label smoothing,
+Nesterov momentum, the one-cycle warm-up, channels-last, reduced precision) are left out of
+``to_dict`` while they hold their defaults, so every configuration that does not use them keeps
+the dictionary -- and the cache key -- it had before they existed.
+
 Also here: the learning-rate schedules (:func:`learning_rate_factor`) and the thesis's list of
 checkpoint epochs (:data:`THESIS_CHECKPOINT_EPOCHS`) with :func:`scale_checkpoint_epochs`,
 which maps it onto a shorter run.
@@ -22,6 +27,8 @@ from simfunc.nets import ARCHITECTURES
 from simfunc.validation import check_choice, check_int, check_positive
 
 __all__ = [
+    "ADDED_FIELDS",
+    "PRECISIONS",
     "SCHEDULES",
     "THESIS_CHECKPOINT_EPOCHS",
     "TrainConfig",
@@ -29,7 +36,17 @@ __all__ = [
     "scale_checkpoint_epochs",
 ]
 
-SCHEDULES = ("cosine", "step", "constant")
+SCHEDULES = ("cosine", "step", "constant", "onecycle")
+
+#: Arithmetic of the forward and backward passes: plain float32, or autocast to bfloat16
+#: (``torch.autocast``: matrix products and convolutions in bfloat16, reductions, losses and the
+#: weights in float32).
+PRECISIONS = ("float32", "bfloat16")
+
+#: One-cycle's start and end: it rises from ``lr / ONECYCLE_DIV`` to ``lr`` and anneals to
+#: ``lr / (ONECYCLE_DIV * ONECYCLE_FINAL_DIV)`` (torch's ``div_factor`` and ``final_div_factor``).
+ONECYCLE_DIV = 25.0
+ONECYCLE_FINAL_DIV = 1e4
 
 #: The epochs at which the thesis (§3.4) saved checkpoints of its 100-epoch runs: 0 (the
 #: untrained initial weights), every epoch to 10, every 5 to 40, every 10 to 100.
@@ -58,24 +75,56 @@ def scale_checkpoint_epochs(
     return tuple(sorted({math.floor(e * epochs / full + 0.5) for e in values}))
 
 
-def learning_rate_factor(schedule: str, epoch_index: int, epochs: int) -> float:
-    """The multiplier of the base learning rate during epoch ``epoch_index`` (0-based).
+def learning_rate_factor(
+    schedule: str,
+    epoch_index: int,
+    epochs: int,
+    *,
+    batch_index: int = 0,
+    batches_per_epoch: int = 1,
+    warmup: float = 0.25,
+) -> float:
+    """The multiplier of the base learning rate during a step of epoch ``epoch_index`` (0-based).
 
     * ``constant``: 1.
     * ``cosine``: ``(1 + cos(pi * epoch_index / epochs)) / 2`` -- cosine annealing to zero,
       stepped once per epoch (``torch.optim.lr_scheduler.CosineAnnealingLR(T_max=epochs)``).
     * ``step``: ×0.1 from epoch ``ceil(epochs / 2)`` and ×0.01 from ``ceil(3 * epochs / 4)``
       (``MultiStepLR`` with milestones at 50 % and 75 %: epochs 50 and 75 of 100).
+    * ``onecycle``: stepped once per batch, ``t = epoch_index * batches_per_epoch +
+      batch_index`` of ``T = epochs * batches_per_epoch`` steps. The learning rate rises from
+      ``lr / 25`` to ``lr`` over the first ``warmup * T`` steps, then falls to ``lr / 25e4`` at
+      the last step, both on half a cosine -- torch's ``OneCycleLR(max_lr=lr, total_steps=T,
+      pct_start=warmup, anneal_strategy="cos", div_factor=25, final_div_factor=1e4,
+      cycle_momentum=False)`` (Smith & Topin 2019, "Super-convergence"). With fewer than two
+      warm-up steps it starts at ``lr`` and only anneals.
 
-    The factor depends on the epoch alone, so a resumed run needs no scheduler state.
+    The factor depends on the position in the run alone, so a resumed run needs no scheduler
+    state. The batch arguments and ``warmup`` matter for ``onecycle`` only.
     """
     check_choice(schedule, "schedule", SCHEDULES)
     if schedule == "constant":
         return 1.0
     if schedule == "cosine":
         return 0.5 * (1.0 + math.cos(math.pi * epoch_index / epochs))
-    milestones = (math.ceil(epochs / 2), math.ceil(3 * epochs / 4))
-    return 0.1 ** sum(epoch_index >= milestone for milestone in milestones)
+    if schedule == "step":
+        milestones = (math.ceil(epochs / 2), math.ceil(3 * epochs / 4))
+        return 0.1 ** sum(epoch_index >= milestone for milestone in milestones)
+    step = epoch_index * batches_per_epoch + batch_index
+    last = epochs * batches_per_epoch - 1
+    start, peak = 1.0 / ONECYCLE_DIV, 1.0
+    end = start / ONECYCLE_FINAL_DIV
+    warmup_end = warmup * (last + 1) - 1.0  # torch's phase boundary, a float
+    if warmup_end > 0 and step <= warmup_end:
+        return _cosine_between(start, peak, step / warmup_end)
+    warmup_end = max(warmup_end, 0.0)
+    span = last - warmup_end
+    return _cosine_between(peak, end, (step - warmup_end) / span if span > 0 else 0.0)
+
+
+def _cosine_between(start: float, end: float, fraction: float) -> float:
+    """``start`` at fraction 0 to ``end`` at fraction 1 along half a cosine."""
+    return end + (start - end) / 2.0 * (math.cos(math.pi * fraction) + 1.0)
 
 
 def _check_classes(classes: object) -> tuple[int | str, ...]:
@@ -118,10 +167,26 @@ class TrainConfig:
         epochs: number of epochs (0 gives the untrained network).
         lr, momentum, weight_decay: SGD (weight decay on every parameter, as in the thesis's
             reference code).
-        schedule: ``cosine``, ``step`` or ``constant`` (see :func:`learning_rate_factor`).
+        schedule: ``cosine``, ``step``, ``constant`` (stepped per epoch) or ``onecycle``
+            (per batch, with warm-up) -- see :func:`learning_rate_factor`.
         batch_size: examples per SGD step.
         augment: random crop and horizontal flip on the training images (None: on for every
             dataset but digits, where flipping changes what a digit is).
+        warmup: the fraction of all steps over which ``onecycle`` rises to ``lr`` (torch's
+            ``pct_start``, whose own default is 0.3); ignored by the other schedules.
+        label_smoothing: the training loss's target puts ``1 - label_smoothing`` on the label
+            and spreads ``label_smoothing`` evenly over all classes (Szegedy et al. 2016,
+            ``F.cross_entropy(label_smoothing=...)``); the reported test loss stays plain
+            cross-entropy.
+        nesterov: Nesterov momentum (Sutskever et al. 2013) instead of heavy-ball; needs
+            ``momentum > 0``.
+        channels_last: run the network on channels-last (NHWC) tensors: the same arithmetic in
+            another memory order, which oneDNN's CPU convolutions run 1.2-1.5x faster on these
+            networks (BENCHMARKS.md). The weights differ from the default's in the last bits
+            (another summation order), so it is part of the configuration.
+        precision: ``float32``, or ``bfloat16`` (autocast: convolutions and matrix products in
+            bfloat16, weights, optimizer and losses in float32) -- for accelerators with
+            bfloat16 units; on most CPUs it is slower.
         checkpoint_epochs: epochs after which the weights are saved (0 = the initial
             weights); each at most ``epochs``.
         eval_each_epoch: evaluate the test split after every epoch (else only at the end).
@@ -148,6 +213,11 @@ class TrainConfig:
     augment: bool | None = None
     checkpoint_epochs: tuple[int, ...] = field(default=())
     eval_each_epoch: bool = True
+    warmup: float = 0.25
+    label_smoothing: float = 0.0
+    nesterov: bool = False
+    channels_last: bool = False
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -192,10 +262,22 @@ class TrainConfig:
             set_(self, name, float(value))
         check_choice(self.schedule, "schedule", SCHEDULES)
         set_(self, "batch_size", check_int(self.batch_size, "batch_size", minimum=2))
-        for name in ("augment", "eval_each_epoch"):
+        for name in ("warmup", "label_smoothing"):
+            value = getattr(self, name)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not (0.0 <= value < 1.0)
+            ):
+                raise InputError(f"{name} must be a number in [0, 1), got {value!r}")
+            set_(self, name, float(value))
+        check_choice(self.precision, "precision", PRECISIONS)
+        for name in ("augment", "eval_each_epoch", "nesterov", "channels_last"):
             value = getattr(self, name)
             if not isinstance(value, bool) and not (name == "augment" and value is None):
                 raise InputError(f"{name} must be True or False, got {value!r}")
+        if self.nesterov and self.momentum == 0:
+            raise InputError("nesterov needs momentum > 0")
         if isinstance(self.checkpoint_epochs, (str, bytes)) or not isinstance(
             self.checkpoint_epochs, Iterable
         ):
@@ -214,8 +296,15 @@ class TrainConfig:
         set_(self, "checkpoint_epochs", tuple(epochs))
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON values (tuples as lists): the form stored in files and hashed as a key."""
+        """Plain JSON values (tuples as lists): the form stored in files and hashed as a key.
+
+        A field of ``ADDED_FIELDS`` at its default is left out (``from_dict`` restores it), so
+        configurations that do not use the newer options keep their earlier cache keys.
+        """
         values = asdict(self)
+        for name, default in ADDED_FIELDS.items():
+            if values[name] == default:
+                del values[name]
         values["checkpoint_epochs"] = list(self.checkpoint_epochs)
         if self.classes is not None:
             values["classes"] = list(self.classes)
@@ -252,3 +341,11 @@ class TrainConfig:
             for name in mine
             if mine[name] != theirs[name]
         ]
+
+
+#: Fields added after the first release, with the defaults ``to_dict`` leaves out.
+ADDED_FIELDS: dict[str, Any] = {
+    f.name: f.default
+    for f in fields(TrainConfig)
+    if f.name in ("warmup", "label_smoothing", "nesterov", "channels_last", "precision")
+}
