@@ -27,7 +27,7 @@ TINY = {
                       "n_permutations": 200, "n_resamples": 200},
     "architectures": {"archs": "mlp,cnn", "seeds": "0,1", "training.epochs": 1, "image_size": 8,
                       "n_permutations": 200, "n_resamples": 200},
-    "checkpoints": {"archs": "mlp", "lrs": "0.05,0.01", "seeds": "0", "epochs": 3,
+    "checkpoints": {"archs": "mlp", "lrs": "0.05,0.01", "seeds": "0", "training.epochs": 3,
                     "image_size": 8, "n_permutations": 200, "n_resamples": 200},
 }
 

@@ -21,11 +21,17 @@ The network-level forms treat networks as the units (``simfunc.stats.network``):
                                                       Mantel p and network-bootstrap CI
 
     ratio_bootstrap_ci(numerators, denominators)      sum/sum, resampling independent units
+
+When the units are clusters of points (a training run's checkpoints), ``group_slopes``
+compares the least-squares slope of y on x between groups with a bootstrap over clusters:
+
+    group_slopes(x, y, groups=..., clusters=...) -> GroupSlopes
 """
 
 from __future__ import annotations
 
 from simfunc.stats.correlation import kendall, spearman
+from simfunc.stats.group_slopes import GroupSlopes, group_slopes
 from simfunc.stats.network import network_bootstrap_ci, network_permutation_pvalue
 from simfunc.stats.network_contrast import GroupContrast, network_group_contrast
 from simfunc.stats.network_relation import NetworkRelation, relate_networks
@@ -36,9 +42,11 @@ from simfunc.stats.resampling import bootstrap_ci, permutation_pvalue
 
 __all__ = [
     "GroupContrast",
+    "GroupSlopes",
     "NetworkRelation",
     "Relation",
     "bootstrap_ci",
+    "group_slopes",
     "kendall",
     "linear_fit",
     "network_bootstrap_ci",
