@@ -60,10 +60,10 @@ def test_bad_input_is_one_line_not_a_traceback(argv, fragment, capsys, tmp_path,
 
 
 def test_show_settings_applies_overrides(capsys):
-    assert main(["run", "checkpoints", "--set", "epochs=4", "--set", "lrs=0.1,0.01",
+    assert main(["run", "checkpoints", "--set", "training.epochs=4", "--set", "lrs=0.1,0.01",
                  "--show-settings"]) == 0
     out = capsys.readouterr().out
-    assert "epochs" in out and " 4" in out and "(0.1, 0.01)" in out
+    assert "training.epochs" in out and " 4" in out and "(0.1, 0.01)" in out
 
 
 @pytest.mark.parametrize("command", ["run", "reproduce", "report", "measures", "compare", "train"])

@@ -53,28 +53,49 @@ def write_study(run_dir: Path, study: str, pairs: pd.DataFrame, models: dict[str
     return run_dir
 
 
+def with_measures(frame: pd.DataFrame, jsd: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+    """Linear CKA and Procrustes follow JSD exactly (in their directions), RBF CKA is noise and
+    mutual k-NN runs against function."""
+    n = len(jsd)
+    return frame.assign(
+        jsd=jsd,
+        spearman=1.0 - jsd,                     # a similarity of outputs
+        disagreement=np.sqrt(jsd),              # a distance of outputs
+        linear_cka=1.0 - jsd ** 2,              # similarity, monotone in JSD: tracks
+        procrustes=1.5 * jsd,                   # distance, monotone in JSD: tracks
+        rbf_cka=rng.uniform(0.0, 1.0, n),       # noise
+        mutual_knn=jsd,                         # similarity that grows with output distance
+    )
+
+
 def known_pairs(seed: int = 0, n: int = N) -> tuple[pd.DataFrame, dict[str, dict]]:
-    """Pairs where linear CKA and Procrustes follow JSD exactly (in their directions), RBF CKA
-    is noise and mutual k-NN runs against function."""
+    """A chain of n pairs (m0, m1), (m1, m2)… with the measures of :func:`with_measures`."""
     rng = np.random.default_rng(seed)
     jsd = rng.uniform(0.0, 0.9, n)
-    frame = pd.DataFrame({
-        "model_a": [f"m{i}" for i in range(n)], "model_b": [f"m{i + 1}" for i in range(n)],
-        "jsd": jsd,
-        "spearman": 1.0 - jsd,                     # a similarity of outputs
-        "disagreement": np.sqrt(jsd),              # a distance of outputs
-        "linear_cka": 1.0 - jsd ** 2,              # similarity, monotone in JSD: tracks
-        "procrustes": 1.5 * jsd,                   # distance, monotone in JSD: tracks
-        "rbf_cka": rng.uniform(0.0, 1.0, n),       # noise
-        "mutual_knn": jsd,                         # similarity that grows with output distance
-    })
+    frame = pd.DataFrame({"model_a": [f"m{i}" for i in range(n)],
+                          "model_b": [f"m{i + 1}" for i in range(n)]})
     models = {f"m{i}": {} for i in range(n + 1)}
-    return frame, models
+    return with_measures(frame, jsd, rng), models
+
+
+def checkpoint_pairs(seed: int = 0, runs: int = 6, per_run: int = 5
+                     ) -> tuple[pd.DataFrame, dict[str, dict]]:
+    """As the checkpoints study records them: each run's checkpoints against its final model
+    (runs × per_run = N pairs), the models' kind and run as the study stores them."""
+    rng = np.random.default_rng(seed)
+    names = [(f"r{r}-e{e}", f"r{r}-final") for r in range(runs) for e in range(per_run)]
+    frame = pd.DataFrame(names, columns=["model_a", "model_b"])
+    models = {}
+    for r in range(runs):
+        models[f"r{r}-final"] = {"extra": {"run": f"r{r}"}}
+        models.update({f"r{r}-e{e}": {"kind": "checkpoint", "extra": {"run": f"r{r}"}}
+                       for e in range(per_run)})
+    return with_measures(frame, rng.uniform(0.0, 0.9, len(frame)), rng), models
 
 
 @pytest.fixture
 def checkpoints_run(tmp_path):
-    frame, models = known_pairs()
+    frame, models = checkpoint_pairs()
     write_study(tmp_path / "runs" / "checkpoints-quick", "checkpoints", frame, models,
                 settings={"layer": "features"})
     return tmp_path / "runs"
@@ -89,12 +110,14 @@ def test_a_monotone_measure_beats_noise(checkpoints_run):
     assert jsd.loc["linear_cka", "rho"] == pytest.approx(1.0)
     assert jsd.loc["linear_cka", "raw_rho"] == pytest.approx(-1.0)
     assert jsd.loc["linear_cka", "rank"] == 1
-    assert jsd.loc["linear_cka", "p_value"] < 0.01
+    assert jsd.loc["linear_cka", "p_value"] < 0.01 and jsd.loc["linear_cka", "n_networks"] == 36
     assert jsd.loc["linear_cka", "ci_low"] == pytest.approx(1.0)
+    assert jsd.loc["linear_cka", "pair_ci_low"] == pytest.approx(1.0)
     assert abs(jsd.loc["rbf_cka", "rho"]) < 0.5 and jsd.loc["rbf_cka", "p_value"] > 0.01
     assert jsd.loc["rbf_cka", "rank"] > jsd.loc["linear_cka", "rank"]
     noise = jsd.loc["rbf_cka"]
     assert noise["ci_low"] <= noise["rho"] <= noise["ci_high"]
+    assert noise["pair_ci_low"] <= noise["rho"] <= noise["pair_ci_high"]
     assert jsd.loc["mutual_knn", "rho"] == pytest.approx(-1.0)  # runs against function
     assert jsd.loc["mutual_knn", "rank"] == jsd["rank"].max()
     # measures that were not recorded are named, not silently NaN
@@ -164,6 +187,99 @@ def test_each_study_contributes_its_comparable_pairs(tmp_path):
     assert pooled["n"] == 28
     assert list(board["group"]) == ["architectures", "converse", "existence", "minigrid/plain",
                                     "minigrid/bottleneck", POOLED]
+
+
+def test_p_values_and_intervals_are_network_level(tmp_path):
+    """Under a null with network effects (x = u_a + u_b + noise, y = v_a + v_b + noise, u and v
+    independent: every pair of 10 networks, so pairs that share a network share its effect),
+    shuffling pairs finds a "relation" that relabelling networks does not. This seed is one of
+    four in the first twelve where the pair-level p falls below 0.01; the Mantel p of each of
+    those is 0.15-0.22."""
+    n = 10
+    rng = np.random.default_rng(0)
+    u, v = rng.normal(size=n), rng.normal(size=n)
+    first, second = np.triu_indices(n, k=1)
+    frame = pd.DataFrame({
+        "model_a": [f"m{i}" for i in first], "model_b": [f"m{j}" for j in second],
+        "linear_cka": u[first] + u[second] + 0.3 * rng.normal(size=first.size),
+        "jsd": v[first] + v[second] + 0.3 * rng.normal(size=first.size)})
+    write_study(tmp_path / "architectures-quick", "architectures", frame,
+                {f"m{i}": {"trained": True} for i in range(n)})
+    pairs, _ = collect_pairs([tmp_path / "architectures-quick"])
+    assert set(pairs["network_a"]) <= {f"architectures:m{i}" for i in range(n)}
+    board = leaderboard(pairs, measures=["linear_cka"], output_measures=["jsd"],
+                        n_permutations=2000, n_resamples=1000)
+    row = board[board["group"] == "architectures"].iloc[0]
+    assert row["n"] == 45 and row["n_networks"] == n
+    assert row["pair_p_value"] < 0.01 and row["p_value"] > 0.1
+    assert row["pair_p_value"] < row["p_value"] / 10
+    # the pair bootstrap excludes 0; redrawing networks does not
+    assert row["pair_ci_high"] < 0 or row["pair_ci_low"] > 0
+    assert row["ci_low"] < 0 < row["ci_high"]
+    assert row["ci_high"] - row["ci_low"] > row["pair_ci_high"] - row["pair_ci_low"]
+
+
+def test_p_and_interval_are_relate_networks_on_the_same_pairs(checkpoints_run):
+    """The leaderboard's p_value and ci_* are exactly stats.relate_networks' network-level
+    Spearman p and interval on the same pairs, with the design the checkpoints study's
+    Selection declares (a run's checkpoints relabelled among themselves, a run redrawn
+    whole; seed 0), oriented; its pair_* values are relate_networks' pair-level ones (one
+    block: pairs shuffled / redrawn as if independent). Checked for a measure that tracks
+    and for noise."""
+    from simfunc import stats
+
+    pairs, _ = collect_pairs(find_run_dirs(checkpoints_run))
+    board = leaderboard(pairs, measures=["linear_cka", "rbf_cka"], output_measures=["jsd"],
+                        n_permutations=300, n_resamples=300, pooled=False).set_index("measure")
+    role = {**dict(zip(pairs["model_a"], pairs["model_a"].str.split("-").str[0] + "|ckpt")),
+            **dict(zip(pairs["model_b"], pairs["model_b"].str.split("-").str[0] + "|final"))}
+    run = {m: m.split("-")[0] for m in role}
+    for measure in ("linear_cka", "rbf_cka"):
+        row = board.loc[measure]
+        sign = row["orientation"]
+        assert sign == -1  # a similarity against a distance
+        expected = stats.relate_networks(
+            pairs[measure], pairs["jsd"], a=pairs["model_a"], b=pairs["model_b"],
+            strata=role, clusters=run, n_permutations=300, n_resamples=300, seed=0)
+        assert row["n_networks"] == expected.n_networks == 36
+        assert row["rho"] == pytest.approx(sign * expected.spearman, abs=1e-12)
+        assert row["p_value"] == pytest.approx(expected.spearman_p, abs=1e-12)
+        assert [row["ci_low"], row["ci_high"]] == pytest.approx(
+            sorted(sign * v for v in expected.spearman_ci), abs=1e-12)
+        assert row["pair_p_value"] == pytest.approx(expected.pair_spearman_p, abs=1e-12)
+        assert [row["pair_ci_low"], row["pair_ci_high"]] == pytest.approx(
+            sorted(sign * v for v in expected.pair_spearman_ci), abs=1e-12)
+    # and not the values of a design that ignores the runs (every network its own unit)
+    ignoring_runs = stats.relate_networks(
+        pairs["rbf_cka"], pairs["jsd"], a=pairs["model_a"], b=pairs["model_b"],
+        strata=role, n_permutations=300, n_resamples=300, seed=0)
+    assert [board.loc["rbf_cka", "ci_low"], board.loc["rbf_cka", "ci_high"]] != \
+        pytest.approx(sorted(-v for v in ignoring_runs.spearman_ci), abs=1e-6)
+
+
+def test_networks_of_different_studies_never_merge(tmp_path):
+    """The same model ids in two studies are different networks in the pooled group; each
+    study's pairs form their own block and networks are relabelled only within their study,
+    and a checkpoint run is one bootstrap unit."""
+    runs = tmp_path / "runs"
+    frame, models = checkpoint_pairs(1, runs=4, per_run=4)
+    write_study(runs / "checkpoints-quick", "checkpoints", frame, models)
+    write_study(runs / "converse-quick", "converse", frame, models)
+    pairs, _ = collect_pairs(find_run_dirs(runs))
+    checkpoints = pairs[pairs["study"] == "checkpoints"]
+    assert set(checkpoints["block"]) == {"checkpoints|digits"}
+    row = checkpoints.iloc[0]  # r0-e0 against r0-final
+    assert (row["network_a"], row["network_b"]) == ("checkpoints:r0-e0", "checkpoints:r0-final")
+    assert row["stratum_a"] == "checkpoints|r0|checkpoint"
+    assert row["stratum_b"] == "checkpoints|r0|classifier"
+    assert row["cluster_a"] == row["cluster_b"] == "checkpoints|run=r0"
+    converse = pairs[pairs["study"] == "converse"].iloc[0]  # declares no strata or clusters
+    assert converse["stratum_a"] == converse["stratum_b"] == "converse"
+    assert converse["cluster_a"] == "converse:r0-e0"
+    board = leaderboard(pairs, measures=["linear_cka"], output_measures=["jsd"],
+                        n_permutations=200, n_resamples=200)
+    pooled = board[board["group"] == POOLED].iloc[0]
+    assert pooled["n"] == 32 and pooled["n_networks"] == 2 * 20
 
 
 def test_too_few_pairs_is_said_not_hidden(tmp_path):

@@ -57,7 +57,8 @@ def ray_executor():
     shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-TIMINGS = ("seconds", "images_per_second", "train_seconds", "wall_time_seconds")
+TIMINGS = ("seconds", "cpu_seconds", "images_per_second", "train_seconds", "train_cpu_seconds",
+           "wall_time_seconds")
 
 
 def without_timings(value):

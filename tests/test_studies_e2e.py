@@ -20,12 +20,14 @@ IMAGE_STUDIES = ("dataset-bias", "cross-dataset", "architectures", "checkpoints"
 
 # Smaller than the quick profile: one epoch, a few small networks, few examples.
 TINY = {
-    "dataset-bias": {"epochs": 1, "test_subset": 40, "tsne_points": 20, "image_size": 8},
-    "cross-dataset": {"arch": "mlp", "seeds": "0,1", "untrained_seeds": "100", "epochs": 1,
-                      "test_subset": 60, "image_size": 8},
+    "dataset-bias": {"training.epochs": 1, "test_subset": 40, "tsne_points": 20,
+                     "image_size": 8, "n_resamples": 200},
+    "cross-dataset": {"arch": "mlp", "seeds": "0,1", "untrained_seeds": "100",
+                      "training.epochs": 1, "test_subset": 60, "image_size": 8,
+                      "n_permutations": 200, "n_resamples": 200},
     "architectures": {"archs": "mlp,cnn", "seeds": "0,1", "training.epochs": 1, "image_size": 8,
                       "n_permutations": 200, "n_resamples": 200},
-    "checkpoints": {"archs": "mlp", "lrs": "0.05,0.01", "seeds": "0", "epochs": 3,
+    "checkpoints": {"archs": "mlp", "lrs": "0.05,0.01", "seeds": "0", "training.epochs": 3,
                     "image_size": 8, "n_permutations": 200, "n_resamples": 200},
 }
 

@@ -7,8 +7,8 @@ import pytest
 
 from simfunc import InputError
 from simfunc.studies.common import all_pairs, discordant_fraction, relation_summary, slug
-from simfunc.studies.cross_dataset import _group_means
-from simfunc.studies.dataset_bias import confusion_shares
+from simfunc.studies.cross_dataset import group_means
+from simfunc.studies.dataset_bias.jobs import confusion_shares, error_kinds
 
 
 def test_a_perfectly_monotone_relation_gives_rho_minus_one_and_no_violations():
@@ -42,15 +42,26 @@ def test_relation_summary_reports_undefined_instead_of_nan():
     assert "undefined" in summary and "constant" in summary["undefined"]
 
 
-def test_confusion_shares_separate_network_and_test_set_mistakes():
+def test_error_kinds_separate_network_and_test_set_mistakes():
     test_sets = ["a", "a", "b", "b"]
     networks = ["n1", "n2", "n1", "n2"]
-    counts = np.diag([10, 10, 10, 10])
-    counts[0, 2] = 6  # (a, n1) predicted as (b, n1): same network, other test set
-    counts[1, 0] = 2  # (a, n2) predicted as (a, n1): same test set, other network
-    counts[3, 0] = 2  # (b, n2) predicted as (a, n1): neither
-    shares = confusion_shares(counts, test_sets, networks)
-    assert shares == {"errors": 10.0, "same_network": 0.6, "same_test_set": 0.2, "neither": 0.2}
+    # rows: held-out examples; column s: the set example i of set s was assigned to
+    predicted = np.array([[2, 1, 2, 3],   # (a, n1) as (b, n1): same network
+                          [0, 0, 2, 0],   # (a, n2) as (a, n1): same test set; (b, n2) as
+                                          # (a, n1): neither
+                          [0, 1, 0, 3],   # (b, n1) as (a, n1): same network
+                          [0, 1, 2, 3]])  # no mistake
+    kinds = error_kinds(predicted, test_sets, networks)
+    assert kinds["errors"].tolist() == [1, 2, 1, 0]
+    assert kinds["same_network"].tolist() == [1, 0, 1, 0]
+    assert kinds["same_test_set"].tolist() == [0, 1, 0, 0]
+    assert kinds["neither"].tolist() == [0, 1, 0, 0]
+    shares = confusion_shares(kinds)
+    assert shares == {"errors": 4.0, "same_network": 0.5, "same_test_set": 0.25,
+                      "neither": 0.25}
+    assert confusion_shares(error_kinds(np.tile(np.arange(4), (3, 1)), test_sets, networks)
+                            ) == {"errors": 0.0, "same_network": 0.0, "same_test_set": 0.0,
+                                  "neither": 0.0}
 
 
 def test_group_means_of_a_block_matrix():
@@ -62,7 +73,7 @@ def test_group_means_of_a_block_matrix():
         [0.3, 0.3, 0.8, 1.0, 0.2],
         [0.1, 0.1, 0.2, 0.2, 1.0],
     ])
-    means = _group_means(matrix, roles)
+    means = group_means(matrix, roles)
     assert means["within_A"] == pytest.approx(0.9)
     assert means["within_B"] == pytest.approx(0.8)
     assert means["within_training_set"] == pytest.approx(0.85)
@@ -81,7 +92,7 @@ def test_the_linear_svm_is_one_vs_rest_and_separates_shifted_clusters():
     from sklearn.multiclass import OneVsRestClassifier
     from sklearn.svm import LinearSVC
 
-    from simfunc.studies.dataset_bias import KERNEL_SVM_LIMIT, linear_svm
+    from simfunc.studies.dataset_bias.jobs import KERNEL_SVM_LIMIT, linear_svm
 
     assert isinstance(linear_svm(100, 0.1, 0), OneVsRestClassifier)
     assert isinstance(linear_svm(KERNEL_SVM_LIMIT + 1, 0.1, 0), LinearSVC)

@@ -3,8 +3,23 @@
 Over every pair of networks the studies recorded — read from each study's ``results.sqlite``,
 nothing recomputed — and for every registered representational measure against every output
 measure (JSD, the Spearman rank coefficient, disagreement): Spearman's ρ across the pairs, its
-permutation p-value and its bootstrap 95 % interval, per study (per MiniGrid variant) and pooled
-over all of them.
+p-value and its bootstrap 95 % interval, per study (per MiniGrid variant) and pooled over all
+of them.
+
+**Networks, not pairs, are the units.** Every network appears in many pairs, so the pairs are
+not independent. ``p_value`` is a Mantel permutation test that relabels networks
+(:func:`simfunc.stats.network_permutation_pvalue`) and ``ci_low``/``ci_high`` a bootstrap that
+redraws networks and rebuilds their pairs (:func:`simfunc.stats.network_bootstrap_ci`), for
+Spearman's ρ over all the pairs of the group (ρ itself is the same as before): the values
+:func:`simfunc.stats.relate_networks` gives for the same pairs and design. Each study's
+pairs on each test set form a block (one pair matrix: ``blocks`` = (study, test set)); a
+network's id is prefixed by its study, so networks of different studies never merge; networks
+are relabelled only within their study, and within the strata and bootstrap clusters its
+``Selection`` declares (the checkpoints study: a run's checkpoints are relabelled among
+themselves, and a training run is redrawn whole). The pair-level values — pairs shuffled and
+redrawn as if independent, too small and too narrow — stay beside them as ``pair_p_value``,
+``pair_ci_low``, ``pair_ci_high``. Where the network-level ones are undefined (fewer than four
+networks, a design too sparse to relabel) they are empty and ``note`` says why.
 
 **Orientation.** A measure "tracks function" when pairs it calls more similar also have more
 similar outputs. Both kinds of measure declare their direction (``Measure.larger_is_more_similar``),
@@ -63,8 +78,12 @@ CSV_FILE = "leaderboard.csv"
 FIGURE_FILE = "leaderboard.png"
 N_PERMUTATIONS = 2_000
 N_RESAMPLES = 2_000
-COLUMNS = ["group", "measure", "output_measure", "n", "rho", "p_value", "ci_low", "ci_high",
-           "raw_rho", "orientation", "rank", "note"]
+COLUMNS = ["group", "measure", "output_measure", "n", "n_networks", "rho", "p_value", "ci_low",
+           "ci_high", "pair_p_value", "pair_ci_low", "pair_ci_high", "raw_rho", "orientation",
+           "rank", "note"]
+# What identifies a pair's networks, their strata, bootstrap clusters and block (see _units).
+UNIT_COLUMNS = ("network_a", "network_b", "stratum_a", "stratum_b", "cluster_a", "cluster_b",
+                "block")
 
 
 def selection_of(study: str) -> Selection | None:
@@ -84,6 +103,10 @@ def describe(selection: Selection) -> str:
         parts.append(f"without {', '.join(selection.exclude_kinds)} models")
     if selection.group_by:
         parts.append(f"one group per {selection.group_by}")
+    if selection.strata:
+        parts.append(f"networks relabelled only within the same {' and '.join(selection.strata)}")
+    if selection.clusters:
+        parts.append(f"each {selection.clusters} redrawn whole")
     return ", ".join(parts)
 
 
@@ -133,21 +156,51 @@ def _study_pairs(run_dir: Path, notes: list[str],
     wide = wide[keep].copy()
     if selection.group_by:
         values = wide["model_a"].map(
-            lambda m: by_id.loc[m, "extra"].get(selection.group_by, "?"))
+            lambda m: (by_id.loc[m, "extra"] or {}).get(selection.group_by, "?"))
         wide["group"] = [f"{study}/{v}" for v in values]
     else:
         wide["group"] = study
+    _add_units(wide, study, selection, by_id)
     wide.insert(0, "study", study)
     wide["run_dir"] = str(run_dir)
     selections[study] = describe(selection)
     return wide
 
 
+def _model_value(models: pd.DataFrame, model: str, key: str) -> Any:
+    """A column of the models table (``kind``, ``arch``…) or else a key of the model's extra."""
+    if key in models.columns and key not in ("extra", "config"):
+        value = models.at[model, key]
+        return None if pd.isna(value) else value
+    return (models.at[model, "extra"] or {}).get(key)
+
+
+def _add_units(wide: pd.DataFrame, study: str, selection: Selection,
+               models: pd.DataFrame) -> None:
+    """The network-level design of a study's pairs as columns (:data:`UNIT_COLUMNS`): network
+    ids prefixed by the study, each network's stratum (the study and the selection's strata
+    values) and bootstrap cluster (the selection's clusters value, else the network), and the
+    block (study and test set)."""
+    for side in ("a", "b"):
+        ids = wide[f"model_{side}"]
+        wide[f"network_{side}"] = study + ":" + ids
+        wide[f"stratum_{side}"] = [
+            "|".join([study, *(str(_model_value(models, m, key)) for key in selection.strata)])
+            for m in ids]
+        clusters = [None if selection.clusters is None
+                    else _model_value(models, m, selection.clusters) for m in ids]
+        wide[f"cluster_{side}"] = [f"{study}|{selection.clusters}={c}" if c is not None
+                                   else f"{study}:{m}" for m, c in zip(ids, clusters)]
+    wide["block"] = study + "|" + wide["test_set"].astype(str)
+
+
 def collect_pairs(run_dirs: Sequence[str | os.PathLike],
                   selections: dict[str, str] | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Every selected pair of every study run: columns ``study``, ``group``, ``model_a``,
-    ``model_b``, ``test_set``, ``run_dir`` and one per measure; and notes on what was left out.
-    ``selections``, when given, receives each contributing study's selection in words."""
+    ``model_b``, ``test_set``, ``run_dir``, the network-level design (:data:`UNIT_COLUMNS`:
+    network ids prefixed by the study, strata, bootstrap clusters, block) and one column per
+    measure; and notes on what was left out. ``selections``, when given, receives each
+    contributing study's selection in words."""
     notes: list[str] = []
     chosen = {} if selections is None else selections
     frames = [f for f in (_study_pairs(Path(d), notes, chosen) for d in run_dirs)
@@ -169,23 +222,78 @@ def _orientation(measure: str, output: str) -> int:
     return rep_sign * out_sign
 
 
-def _relation(x: np.ndarray, y: np.ndarray, sign: int, n_permutations: int,
+def _units(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame``'s :data:`UNIT_COLUMNS`; a frame made without them (not by
+    :func:`collect_pairs`) gets the defaults: networks by model id (prefixed by the study when
+    there is a ``study`` column), one stratum per study, each network its own cluster, one
+    block per (study, test set)."""
+    if all(column in frame for column in UNIT_COLUMNS):
+        return frame
+    study = (frame["study"].astype(str) if "study" in frame
+             else pd.Series("", index=frame.index))
+    test_set = (frame["test_set"].astype(str) if "test_set" in frame
+                else pd.Series("", index=frame.index))
+    out = frame.copy()
+    for side in ("a", "b"):
+        network = study + ":" + frame[f"model_{side}"].astype(str)
+        out[f"network_{side}"] = network
+        out[f"stratum_{side}"] = study
+        out[f"cluster_{side}"] = network
+    out["block"] = study + "|" + test_set
+    return out
+
+
+def _by_network(frame: pd.DataFrame, what: str) -> dict[str, str]:
+    """network id -> its stratum or cluster (``what``), from both sides of the pairs."""
+    return {**dict(zip(frame["network_a"], frame[f"{what}_a"])),
+            **dict(zip(frame["network_b"], frame[f"{what}_b"]))}
+
+
+def _oriented_interval(low: float, high: float, sign: int) -> list[float]:
+    return sorted((sign * low + 0.0, sign * high + 0.0))  # + 0.0: no -0.0
+
+
+def _relation(frame: pd.DataFrame, measure: str, output: str, sign: int, n_permutations: int,
               n_resamples: int, seed: int) -> dict[str, Any]:
+    """Spearman's ρ of ``output`` on ``measure`` over the pairs of ``frame`` (with its
+    :data:`UNIT_COLUMNS`), oriented by ``sign``; network-level p and interval, pair-level
+    beside them."""
     from simfunc import stats
 
-    out: dict[str, Any] = {"n": int(len(x)), "orientation": sign}
+    x = frame[measure].to_numpy(float)
+    y = frame[output].to_numpy(float)
+    networks = set(frame["network_a"]) | set(frame["network_b"])
+    out: dict[str, Any] = {"n": int(len(x)), "n_networks": len(networks), "orientation": sign}
     try:
         raw = stats.spearman(x, y)
-        out["p_value"] = stats.permutation_pvalue(x, y, "spearman", n_permutations, seed)
+        out["pair_p_value"] = stats.permutation_pvalue(x, y, "spearman", n_permutations, seed)
     except InputError as error:
         out["note"] = str(error)
         return out
-    out["raw_rho"], out["rho"] = raw, sign * raw + 0.0  # + 0.0: no -0.0
+    out["raw_rho"], out["rho"] = raw, sign * raw + 0.0
+    notes = []
     try:
         low, high = stats.bootstrap_ci(x, y, "spearman", n_resamples, 0.95, seed)
-        out["ci_low"], out["ci_high"] = sorted((sign * low + 0.0, sign * high + 0.0))
+        out["pair_ci_low"], out["pair_ci_high"] = _oriented_interval(low, high, sign)
     except InputError as error:
-        out["note"] = f"no bootstrap interval: {error}"
+        notes.append(f"no pair-level interval: {error}")
+    design = {"a": frame["network_a"].tolist(), "b": frame["network_b"].tolist(),
+              "blocks": frame["block"].tolist()}
+    try:
+        out["p_value"] = stats.network_permutation_pvalue(
+            x, y, **design, strata=_by_network(frame, "stratum"), statistic="spearman",
+            n_permutations=n_permutations, seed=seed)
+    except InputError as error:
+        notes.append(f"no network-level p-value: {error}")
+    try:
+        low, high = stats.network_bootstrap_ci(
+            x, y, **design, clusters=_by_network(frame, "cluster"), statistic="spearman",
+            n_resamples=n_resamples, seed=seed)
+        out["ci_low"], out["ci_high"] = _oriented_interval(low, high, sign)
+    except InputError as error:
+        notes.append(f"no network-level interval: {error}")
+    if notes:
+        out["note"] = "; ".join(notes)
     return out
 
 
@@ -198,10 +306,13 @@ def leaderboard(pairs: pd.DataFrame, *, measures: Sequence[str] | None = None,
     ``pairs``: one row per pair with a ``group`` column and one column per measure (NaN where
     missing), as :func:`collect_pairs` returns. ``measures``: representational measures (default
     every registered one). Returns one row per (group, measure, output measure) with the columns
-    :data:`COLUMNS`; ``rho``, ``ci_low``, ``ci_high`` are oriented so that larger means "tracks
-    function better", ``rank`` ranks the measures within (group, output measure) by ``rho``
-    (1 = best), and ``note`` says why a value is missing (fewer than 3 pairs, a constant side,
-    a measure not recorded).
+    :data:`COLUMNS`; ``rho`` and the intervals are oriented so that larger means "tracks
+    function better"; ``p_value``, ``ci_low``, ``ci_high`` are network-level and
+    ``pair_p_value``, ``pair_ci_low``, ``pair_ci_high`` pair-level (see the module docstring;
+    the network-level design comes from the :data:`UNIT_COLUMNS` that :func:`collect_pairs`
+    adds, with defaults for a frame without them); ``rank`` ranks the measures within (group,
+    output measure) by ``rho`` (1 = best), and ``note`` says why a value is missing (fewer
+    than 3 pairs, a constant side, a measure not recorded, too few networks).
     """
     from simfunc import functional, representational
 
@@ -214,6 +325,7 @@ def leaderboard(pairs: pd.DataFrame, *, measures: Sequence[str] | None = None,
             raise InputError(f"output_measures: {name!r} is not a registered output measure")
     if "group" not in pairs:
         raise InputError("pairs needs a 'group' column")
+    pairs = _units(pairs)
     groups = [(g, pairs[pairs["group"] == g]) for g in dict.fromkeys(pairs["group"])]
     if pooled and len(pairs):
         groups.append((POOLED, pairs))
@@ -227,10 +339,10 @@ def leaderboard(pairs: pd.DataFrame, *, measures: Sequence[str] | None = None,
                     rows.append({**row, "n": 0, "orientation": _orientation(measure, output),
                                  "note": f"{missing} not recorded"})
                     continue
-                both = frame[[measure, output]].dropna()
+                both = frame.dropna(subset=[measure, output])
                 rows.append({**row, **_relation(
-                    both[measure].to_numpy(float), both[output].to_numpy(float),
-                    _orientation(measure, output), n_permutations, n_resamples, seed)})
+                    both, measure, output, _orientation(measure, output), n_permutations,
+                    n_resamples, seed)})
     board = pd.DataFrame(rows, columns=COLUMNS)
     board["rank"] = (board.groupby(["group", "output_measure"])["rho"]
                      .rank(ascending=False, method="min"))
@@ -288,7 +400,8 @@ def _cell(row: pd.Series) -> str:
     text = f"{row['rho']:.3f}"
     if pd.notna(row["ci_low"]):
         text += f" [{row['ci_low']:.2f}, {row['ci_high']:.2f}]"
-    return text + f" (p={row['p_value']:.2g})"
+    p = "–" if pd.isna(row["p_value"]) else f"{row['p_value']:.2g}"
+    return text + f" (p={p}; pair-level {row['pair_p_value']:.2g})"
 
 
 def _pooled_table(board: pd.DataFrame) -> pd.DataFrame:
@@ -317,6 +430,10 @@ def _group_table(board: pd.DataFrame, output: str) -> pd.DataFrame:
     return table  # NaN (undefined) prints as a dash
 
 
+def _number(value: Any) -> float | None:
+    return None if pd.isna(value) else float(value)
+
+
 def _summary(board: pd.DataFrame, pairs: pd.DataFrame) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "n_pairs": {g: int((pairs["group"] == g).sum()) for g in dict.fromkeys(pairs["group"])},
@@ -328,7 +445,8 @@ def _summary(board: pd.DataFrame, pairs: pd.DataFrame) -> dict[str, Any]:
         top = best.iloc[0]
         tied = best[np.isclose(best["rho"], top["rho"], rtol=0, atol=1e-12)]["measure"]
         summary["best"][output] = {"measure": top["measure"], "rho": float(top["rho"]),
-                                   "p_value": float(top["p_value"]),
+                                   "p_value": _number(top["p_value"]),
+                                   "pair_p_value": _number(top["pair_p_value"]),
                                    "tied_with": [m for m in tied if m != top["measure"]]}
     if len(pooled):
         ranking = overall_ranking(board)
@@ -358,8 +476,11 @@ def build(run_dirs: Sequence[str | os.PathLike], figures_dir: str | os.PathLike,
             "outputs). Right: the same against JSD, per study. Rows ordered by the mean pooled "
             "ρ; empty cells are undefined (too few pairs or a constant side)."))
         tables.append(Table("Pooled leaderboard: oriented Spearman ρ of each measure against "
-                            "each output measure, with the bootstrap 95% interval and the "
-                            "permutation p-value; ranked by the mean ρ", _pooled_table(board)))
+                            "each output measure, with the network-level bootstrap 95% "
+                            "interval and Mantel permutation p-value (networks redrawn and "
+                            "relabelled) and, for comparison, the pair-level p-value (pairs "
+                            "treated as independent); ranked by the mean ρ",
+                            _pooled_table(board)))
         for output in OUTPUT_MEASURES:
             if output in set(board["output_measure"]):
                 tables.append(Table(f"Oriented ρ against {OUTPUT_NAMES[output]} ({output}), "
@@ -369,9 +490,10 @@ def build(run_dirs: Sequence[str | os.PathLike], figures_dir: str | os.PathLike,
         for output, item in best.items():
             names = ", ".join([item["measure"], *item["tied_with"]])
             tie = " (tied)" if item["tied_with"] else ""
+            p = "undefined" if item["p_value"] is None else f"{item['p_value']:.2g}"
             findings.append(f"Best tracker of {OUTPUT_NAMES.get(output, output)} over all "
                             f"pairs: {names}{tie}, oriented ρ = {item['rho']:.3f} "
-                            f"(p = {item['p_value']:.2g}).")
+                            f"(network-level p = {p}).")
         if summary.get("ranking"):
             findings.append("Ranking by the mean oriented ρ over the output measures: "
                             + ", ".join(summary["ranking"]) + ".")
@@ -386,6 +508,12 @@ def build(run_dirs: Sequence[str | os.PathLike], figures_dir: str | os.PathLike,
             "oriented so that positive means the measure tracks function, whatever the "
             "directions of the two measures (a similarity against a distance has a negative raw "
             "ρ when it tracks; that ρ is flipped).\n\n"
+            "p-values and intervals are network-level: a network appears in many pairs, so the "
+            "Mantel test relabels networks and the bootstrap redraws them (rebuilding their "
+            "pairs), each study's pairs on each test set one block, never across studies; the "
+            "pair-level values, which treat pairs as independent and so are too small and too "
+            "narrow, are in leaderboard.csv beside them (pair_p_value, pair_ci_low, "
+            "pair_ci_high).\n\n"
             "Pairs: each study declares which of its pairs are comparable — "
             + ("; ".join(f"{study}: {words}" for study, words in selections.items()) or "none")
             + ". leaderboard.csv holds every number."

@@ -4,9 +4,10 @@ A ``Classifier`` runs ``body -> last_conv -> pool -> features -> logits``. The t
 fixed dotted names so forward hooks (the extractor) find them in any architecture:
 
 * ``last_conv`` -- ``nn.Identity`` on the last convolutional block's output ``(n, C, H, W)``,
-  before global pooling (the thesis's §3.1 "last-convolution features");
+  before global pooling: the thesis's "last-convolution features", flattened, which the SVM
+  reads in §3.1 and CKA compares in §3.2;
 * ``features`` -- ``nn.Identity`` on the penultimate representation ``(n, feature_dim)``, the
-  pooled vector that feeds the classifier (what CKA compares in §3.2-3.4);
+  pooled vector that feeds the classifier (what CKA compares in §3.3-3.4);
 * ``logits`` -- the final ``nn.Linear``; its output is the logits ``(n, num_classes)``.
 """
 

@@ -17,26 +17,43 @@ The network-level forms treat networks as the units (``simfunc.stats.network``):
     relate_networks(x, y, a=..., b=...)               one value per pair (a[k], b[k])
     network_permutation_pvalue(...)                   Mantel test: relabel networks
     network_bootstrap_ci(...)                         bootstrap over networks, self-pairs out
+    network_group_contrast(v, a, b, groups) -> GroupContrast   mean within groups - across,
+                                                      Mantel p and network-bootstrap CI
+
+    ratio_bootstrap_ci(numerators, denominators)      sum/sum, resampling independent units
+
+When the units are clusters of points (a training run's checkpoints), ``group_slopes``
+compares the least-squares slope of y on x between groups with a bootstrap over clusters:
+
+    group_slopes(x, y, groups=..., clusters=...) -> GroupSlopes
 """
 
 from __future__ import annotations
 
 from simfunc.stats.correlation import kendall, spearman
+from simfunc.stats.group_slopes import GroupSlopes, group_slopes
 from simfunc.stats.network import network_bootstrap_ci, network_permutation_pvalue
+from simfunc.stats.network_contrast import GroupContrast, network_group_contrast
 from simfunc.stats.network_relation import NetworkRelation, relate_networks
+from simfunc.stats.ratio import ratio_bootstrap_ci
 from simfunc.stats.regression import linear_fit
 from simfunc.stats.relation import Relation, relate
 from simfunc.stats.resampling import bootstrap_ci, permutation_pvalue
 
 __all__ = [
+    "GroupContrast",
+    "GroupSlopes",
     "NetworkRelation",
     "Relation",
     "bootstrap_ci",
+    "group_slopes",
     "kendall",
     "linear_fit",
     "network_bootstrap_ci",
+    "network_group_contrast",
     "network_permutation_pvalue",
     "permutation_pvalue",
+    "ratio_bootstrap_ci",
     "relate",
     "relate_networks",
     "spearman",

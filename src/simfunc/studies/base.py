@@ -54,12 +54,30 @@ class Selection:
     ``features``). trained_only: both models trained. exclude_kinds: leave out pairs in which
     either model is of one of these kinds. group_by: a key of the models' ``extra`` that splits
     the study into groups (by model_a's value), named ``<study>/<value>``.
+
+    The leaderboard's p-values and intervals are network-level (a Mantel test relabelling
+    networks, a bootstrap redrawing them; :mod:`simfunc.stats.network`), within the study's
+    own networks. Two fields say how, when each network is not an exchangeable, independent
+    unit. Each names a column of the ``models`` table (such as ``kind``) or a key of the
+    models' ``extra``:
+
+    * strata: networks are relabelled only among networks that share the values of these
+      keys. Declare them when pairs exist only within such groups, so that relabelling maps
+      compared pairs onto compared pairs: the checkpoints study compares each checkpoint with
+      its run's final model, so ``("run", "kind")`` relabels a run's checkpoints among
+      themselves, never with a final model or another run's. A network without a key shares
+      the value None. Default: every network of the study (of the group) is exchangeable.
+    * clusters: networks with the same value are redrawn together by the bootstrap: the
+      independent units when networks are not (the checkpoints of one training run:
+      ``"run"``). A network without the key is a unit of its own. Default: each network.
     """
 
     layer: str | None = None
     trained_only: bool = False
     exclude_kinds: tuple[str, ...] = ()
     group_by: str | None = None
+    strata: tuple[str, ...] = ()
+    clusters: str | None = None
 
 
 @dataclass(frozen=True)

@@ -546,8 +546,10 @@ class MiniGrid(Study[Settings]):
     NAME = "minigrid"
     TITLE = "MiniGrid agents, with and without a bottleneck (thesis §3.5, §3.5.1)"
     PROFILES = PROFILES
-    # The leaderboard compares every recorded pair of agents, one group per variant.
-    LEADERBOARD = Selection(group_by="variant")
+    # The leaderboard compares every recorded pair of agents, one group per variant; pairs
+    # exist only within a training size (relabel agents within it), and the save points of one
+    # run are redrawn together.
+    LEADERBOARD = Selection(group_by="variant", strata=("train_size",), clusters="run")
 
     def plan(self, settings: Settings) -> Plan:
         _check_settings(settings)
