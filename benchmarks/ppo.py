@@ -28,38 +28,39 @@ from pathlib import Path
 
 import torch
 
-from simfunc.train.ppo import POOR_RETURN, OPTIMAL_RETURN, PPOConfig, train_agent
+from simfunc.studies.minigrid import OPTIMAL_RETURN, POOR_RETURN, quality
+from simfunc.train.ppo import PPOConfig, train_agent
 
 # steps until a plain agent is usually solved (measured), and the save interval to use
 CURVE_BUDGETS = {5: (32768, 2048), 6: (49152, 2048), 8: (65536, 4096), 16: (491520, 16384)}
 
 
-def throughput(size: int, bottleneck: bool, steps: int, n_envs: int, threads: int) -> float:
+def throughput(size: int, network: str, steps: int, n_envs: int, threads: int) -> float:
     """Environment steps per second of PPO training (evaluations excluded)."""
     rollout = n_envs * PPOConfig().n_steps
     steps = max(rollout, steps // rollout * rollout)
     with tempfile.TemporaryDirectory() as directory:
         (record,) = train_agent(
-            size, 0, steps, out_dir=directory, bottleneck=bottleneck, n_envs=n_envs,
+            size, 0, steps, out_dir=directory, network=network, n_envs=n_envs,
             num_threads=threads, eval_episodes=1, progress=False,
         )  # fmt: skip
         seconds = json.loads(record.path.with_suffix(".json").read_text())["train_seconds"]
     return steps / seconds
 
 
-def curve(size: int, bottleneck: bool, seed: int, budget: int, interval: int) -> dict:
+def curve(size: int, network: str, seed: int, budget: int, interval: int) -> dict:
     """Train to ``budget`` saving every ``interval`` steps; the mean return at each point."""
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as directory:
         records = train_agent(
-            size, seed, budget, out_dir=directory, bottleneck=bottleneck,
+            size, seed, budget, out_dir=directory, network=network,
             save_at=range(interval, budget, interval), eval_episodes=16, progress=False,
         )  # fmt: skip
         seconds = [
             json.loads(r.path.with_suffix(".json").read_text())["train_seconds"] for r in records
         ]
     points = [
-        {"timesteps": r.timesteps, "mean_return": round(r.mean_return, 3), "quality": r.quality,
+        {"timesteps": r.timesteps, "mean_return": round(r.mean_return, 3), "quality": quality(r.mean_return),
          "train_seconds": s}
         for r, s in zip(records, seconds)
     ]  # fmt: skip
@@ -69,7 +70,7 @@ def curve(size: int, bottleneck: bool, seed: int, budget: int, interval: int) ->
 
     return {
         "size": size,
-        "bottleneck": bottleneck,
+        "network": network,
         "seed": seed,
         "points": points,
         "mediocre_at": first(POOR_RETURN),
@@ -96,34 +97,33 @@ def main() -> None:
         print(f"\n## Throughput, {steps} steps per run (n_envs 8, 1 thread)")
         print(f"{'size':>5} {'variant':>11} {'steps/s':>9}")
         for size in (5, 8) if args.quick else (5, 6, 8, 16):
-            for bottleneck in (False, True):
-                rate = throughput(size, bottleneck, steps, n_envs=8, threads=1)
-                row = {"size": size, "bottleneck": bottleneck, "rate": rate}
+            for network in ("plain", "bottleneck"):
+                rate = throughput(size, network, steps, n_envs=8, threads=1)
+                row = {"size": size, "network": network, "rate": rate}
                 results["throughput"].append(row)
-                print(f"{size:>5} {'bottleneck' if bottleneck else 'plain':>11} {rate:>9.0f}",
-                      flush=True)  # fmt: skip
+                print(f"{size:>5} {network:>11} {rate:>9.0f}", flush=True)
 
         print(f"\n## Settings on 8x8 plain, {steps} steps per run")
         print(f"{'n_envs':>6} {'1 thread':>9} {'2 threads':>9} {'ratio 1/2':>9}")
         for n_envs in (8,) if args.quick else (4, 8, 16):
-            one = throughput(8, False, steps, n_envs=n_envs, threads=1)
-            two = throughput(8, False, steps, n_envs=n_envs, threads=2)
+            one = throughput(8, "plain", steps, n_envs=n_envs, threads=1)
+            two = throughput(8, "plain", steps, n_envs=n_envs, threads=2)
             results["settings"].append({"n_envs": n_envs, "threads_1": one, "threads_2": two})
             print(f"{n_envs:>6} {one:>9.0f} {two:>9.0f} {one / two:>9.2f}", flush=True)
 
     sizes = args.sizes or ([5] if args.quick else [5, 6, 8, 16])
     seeds = args.seeds if args.seeds is not None else ([0] if args.quick else [0, 1])
-    variants = (False,) if args.quick else (False, True)
+    variants = ("plain",) if args.quick else ("plain", "bottleneck")
     print("\n## Learning curves (mean return of 16 sampled episodes at each save point)")
     for size in sizes:
         budget, interval = CURVE_BUDGETS[size]
         if args.quick:
             budget = min(budget, 16384)
-        for bottleneck in variants:
+        for network in variants:
             for seed in seeds if size != 16 or args.sizes else seeds[:1]:
-                run = curve(size, bottleneck, seed, budget, interval)
+                run = curve(size, network, seed, budget, interval)
                 results["curves"].append(run)
-                label = f"{size}x{size} {'bottleneck' if bottleneck else 'plain'} seed {seed}"
+                label = f"{size}x{size} {network} seed {seed}"
                 reached = []
                 for name in ("mediocre_at", "optimal_at"):
                     point = run[name]

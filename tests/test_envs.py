@@ -135,3 +135,56 @@ def test_bad_policies_and_arguments_raise_input_error():
 
 def test_grid_sizes_are_the_theses():
     assert GRID_SIZES == (5, 6, 8, 16)
+
+
+# ----------------------------------------------------------------------- rollouts of agents
+
+
+def test_rollout_arrays_hold_each_agents_outputs_on_the_visited_states():
+    import torch
+
+    from simfunc.envs import pooled_outputs, rollout_arrays
+    from simfunc.nets.actor_critic import build_policy, policy_outputs
+
+    agents = [build_policy(seed=0), build_policy("bottleneck", seed=1)]
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        arrays = rollout_arrays(agents, test_size=6, episodes=3, seed=11, max_states=40)
+        assert torch.get_num_threads() == 2  # rollout_arrays ran on one thread, then restored
+        torch.set_num_threads(1)  # for the reference rollouts below (fastest for this network)
+        states = arrays["states"]
+        assert states.dtype == np.uint8
+        assert len(np.unique(states.reshape(len(states), -1), axis=0)) == len(states)
+        for k, agent in enumerate(agents):
+            visited, returns = collect_states(agent, 6, 3, 11)
+            index = arrays[f"index_{k}"]
+            assert len(index) == min(len(visited), 40)
+            # the kept states are a subsequence of the visited ones (a sample in visiting order)
+            position = 0
+            for state in states[index]:
+                while not np.array_equal(visited[position], state):
+                    position += 1
+                position += 1
+            features, probabilities = policy_outputs(agent, states)
+            np.testing.assert_array_equal(arrays[f"features_{k}"], features)
+            np.testing.assert_array_equal(arrays[f"probs_{k}"], probabilities)
+            np.testing.assert_array_equal(arrays[f"returns_{k}"], returns)
+    finally:
+        torch.set_num_threads(previous)
+    X, Y, P, Q = pooled_outputs(arrays, 0, 1)
+    assert len(X) == len(arrays["index_0"]) + len(arrays["index_1"])
+    assert X.shape[1] == 64 and Y.shape[1] == 8 and P.shape == Q.shape == (len(X), 7)
+    np.testing.assert_array_equal(X[: len(arrays["index_0"])],
+                                  arrays["features_0"][arrays["index_0"]])
+    Xd, *_ = pooled_outputs(arrays, 0, 1, distinct=True)
+    assert len(Xd) == len(np.unique(np.concatenate([arrays["index_0"], arrays["index_1"]])))
+
+
+def test_rollouts_need_agents_whose_outputs_can_be_read():
+    from simfunc.envs import rollout_arrays
+
+    with pytest.raises(InputError, match="agents is empty"):
+        rollout_arrays([], 5, 1, seed=0, max_states=10)
+    with pytest.raises(InputError, match=r"agents\[0\]"):
+        rollout_arrays([random_policy()], 5, 1, seed=0, max_states=10)

@@ -1,7 +1,8 @@
-"""The thesis's MiniGrid actor-critic in stable-baselines3 and its training (simfunc.train.ppo).
+"""PPO training of the MiniGrid actor-critic with stable-baselines3 (simfunc.train.ppo).
 
-Real MiniGrid, real SB3, small sizes. The architecture is checked against an independent
-re-implementation of rl-starter-files' ``ACModel`` written in this file.
+Real MiniGrid, real SB3, small sizes: arguments, the files a run writes, loading, reuse of a
+finished directory, and resuming bit for bit (the network itself is tested in
+test_nets_actor_critic.py, the SB3 state adapter in test_sb3_state.py).
 """
 
 from __future__ import annotations
@@ -17,20 +18,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from simfunc import InputError
 from simfunc.envs import collect_states, evaluate, random_policy
+from simfunc.nets.actor_critic import policy_outputs
 from simfunc.train.ppo import (
-    FEATURES_LAYER,
-    LOGITS_LAYER,
     PPOConfig,
     agent_config,
     agent_path,
-    build_policy,
     load_agent,
-    policy_outputs,
-    quality,
     saved_agents,
     train_agent,
 )
@@ -40,152 +36,10 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 TINY = dict(n_envs=2, n_steps=64, batch_size=64, progress=False, eval_episodes=4)
 
 
-class ReferenceACModel(nn.Module):
-    """rl-starter-files' ACModel (no memory, no text), with the optional 64 -> 8 bottleneck."""
-
-    def __init__(self, bottleneck: bool):
-        super().__init__()
-        self.image_conv = nn.Sequential(
-            nn.Conv2d(3, 16, (2, 2)), nn.ReLU(), nn.MaxPool2d((2, 2)),
-            nn.Conv2d(16, 32, (2, 2)), nn.ReLU(),
-            nn.Conv2d(32, 64, (2, 2)), nn.ReLU(),
-        )  # fmt: skip
-        embedding = ((7 - 1) // 2 - 2) * ((7 - 1) // 2 - 2) * 64
-        self.bottleneck = nn.Linear(embedding, 8) if bottleneck else None
-        width = 8 if bottleneck else embedding
-        self.actor = nn.Sequential(nn.Linear(width, 64), nn.Tanh(), nn.Linear(64, 7))
-        self.critic = nn.Sequential(nn.Linear(width, 64), nn.Tanh(), nn.Linear(64, 1))
-
-    def forward(self, image):
-        x = image.float().transpose(1, 3).transpose(2, 3)  # as rl-starter-files does
-        x = self.image_conv(x).reshape(x.shape[0], -1)
-        if self.bottleneck is not None:
-            x = self.bottleneck(x)
-        return x, torch.softmax(self.actor(x).double(), dim=1), self.critic(x)
-
-    def copy_from(self, policy):
-        """Load the SB3 policy's weights into this model (names mapped by hand)."""
-        state = policy.state_dict()
-        for index in (0, 3, 5):
-            self.image_conv[index].load_state_dict(
-                {
-                    "weight": state[f"features_extractor.image_conv.{index}.weight"],
-                    "bias": state[f"features_extractor.image_conv.{index}.bias"],
-                }
-            )
-        if self.bottleneck is not None:
-            self.bottleneck.weight.data = state["features_extractor.bottleneck.weight"]
-            self.bottleneck.bias.data = state["features_extractor.bottleneck.bias"]
-        pairs = [
-            (self.actor[0], "mlp_extractor.policy_net.0"),
-            (self.actor[2], "action_net"),
-            (self.critic[0], "mlp_extractor.value_net.0"),
-            (self.critic[2], "value_net"),
-        ]
-        for layer, name in pairs:
-            layer.weight.data = state[f"{name}.weight"]
-            layer.bias.data = state[f"{name}.bias"]
-
-
-def _unique_parameter_count(module):
-    return sum(p.numel() for p in {id(p): p for p in module.parameters()}.values())
-
-
 @pytest.fixture(scope="module")
 def states():
     observations, _ = collect_states(random_policy(), 6, 6, seed=0)
     return observations
-
-
-@pytest.mark.parametrize("bottleneck", [False, True])
-def test_parameter_count_matches_the_theses_architecture(bottleneck):
-    policy = build_policy(bottleneck=bottleneck)
-    assert _unique_parameter_count(policy) == _unique_parameter_count(ReferenceACModel(bottleneck))
-    # written out: convolutions 3*16*4+16 + 16*32*4+32 + 32*64*4+64; heads (d*64+64) + ...
-    d = 8 if bottleneck else 64
-    by_hand = (208 + 2080 + 8256) + (64 * 8 + 8 if bottleneck else 0)
-    by_hand += 2 * (d * 64 + 64) + (64 * 7 + 7) + (64 + 1)
-    assert _unique_parameter_count(policy) == by_hand
-    assert by_hand == (12736 if bottleneck else 19384)
-
-
-@pytest.mark.parametrize("bottleneck", [False, True])
-def test_policy_computes_what_the_reference_model_computes(bottleneck, states):
-    policy = build_policy(bottleneck=bottleneck, seed=3)
-    reference = ReferenceACModel(bottleneck)
-    reference.copy_from(policy)
-    features, probabilities = policy_outputs(policy, states)
-    with torch.no_grad():
-        ref_features, ref_probabilities, ref_values = reference(torch.as_tensor(states))
-        values = policy.predict_values(torch.as_tensor(states))
-    np.testing.assert_allclose(features, ref_features.double().numpy(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(probabilities, ref_probabilities.numpy(), rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(values.numpy(), ref_values.numpy(), rtol=1e-5, atol=1e-6)
-
-
-@pytest.mark.parametrize("bottleneck, width", [(False, 64), (True, 8)])
-def test_features_and_logits_read_directly_and_through_hooks(bottleneck, width, states):
-    policy = build_policy(bottleneck=bottleneck, seed=0)
-    features, probabilities = policy_outputs(policy, states)
-    assert features.shape == (len(states), width) and features.dtype == np.float64
-    assert probabilities.shape == (len(states), 7) and probabilities.dtype == np.float64
-    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=0, atol=1e-12)
-    assert np.all(probabilities >= 0)
-
-    captured = {}
-
-    def keep(name):
-        return lambda module, inputs, output: captured.__setitem__(name, output.detach().clone())
-
-    handles = [
-        policy.get_submodule(FEATURES_LAYER).register_forward_hook(keep("features")),
-        policy.get_submodule(LOGITS_LAYER).register_forward_hook(keep("logits")),
-    ]
-    with torch.no_grad():
-        policy.get_distribution(torch.as_tensor(states))  # SB3's own forward path
-    for handle in handles:
-        handle.remove()
-    np.testing.assert_allclose(captured["features"].double().numpy(), features, rtol=1e-6)
-    np.testing.assert_allclose(
-        torch.softmax(captured["logits"].double(), dim=1).numpy(), probabilities, rtol=1e-6
-    )
-
-
-def test_a_policy_compared_with_itself_gives_identical_outputs(states):
-    policy = build_policy(seed=5)
-    first = policy_outputs(policy, states)
-    second = policy_outputs(policy, states)
-    np.testing.assert_array_equal(first[0], second[0])
-    np.testing.assert_array_equal(first[1], second[1])
-    small_batches = policy_outputs(policy, states, batch_size=7)
-    np.testing.assert_allclose(small_batches[0], first[0], rtol=1e-6, atol=1e-7)
-    # different seeds give different policies
-    assert not np.allclose(policy_outputs(build_policy(seed=6), states)[0], first[0])
-
-
-def test_policy_outputs_rejects_bad_observations():
-    policy = build_policy()
-    with pytest.raises(InputError, match="shape"):
-        policy_outputs(policy, np.zeros((3, 3, 7, 7), dtype=np.uint8))
-    with pytest.raises(InputError, match="empty"):
-        policy_outputs(policy, np.zeros((0, 7, 7, 3), dtype=np.uint8))
-    with pytest.raises(InputError, match="NaN"):
-        policy_outputs(policy, np.full((1, 7, 7, 3), np.nan))
-
-
-@pytest.mark.parametrize(
-    "value, label",
-    [(1.0, "optimal"), (0.8001, "optimal"), (0.8, "mediocre"), (0.21, "mediocre"),
-     (0.2, "poor"), (0.0, "poor")],
-)  # fmt: skip
-def test_quality_labels_follow_the_thesis_thresholds(value, label):
-    assert quality(value) == label
-
-
-def test_quality_rejects_non_numbers():
-    for bad in (float("nan"), float("inf"), "0.5", None):
-        with pytest.raises(InputError, match="mean_return"):
-            quality(bad)
 
 
 def test_bad_training_arguments_raise_input_error(tmp_path):
@@ -201,6 +55,12 @@ def test_bad_training_arguments_raise_input_error(tmp_path):
         PPOConfig(n_envs=1, n_steps=16, batch_size=64)
     with pytest.raises(InputError, match="gamma"):
         PPOConfig(gamma=1.5)
+    with pytest.raises(InputError, match="ent_coef"):
+        PPOConfig(ent_coef=-0.1)
+    with pytest.raises(InputError, match="normalize_advantage"):
+        PPOConfig(normalize_advantage=1)
+    with pytest.raises(InputError, match="network"):
+        train_agent(5, 0, 256, out_dir=tmp_path, network="wide", **TINY)
     assert not list(tmp_path.iterdir())  # nothing was written
 
 
@@ -225,10 +85,10 @@ def test_save_load_round_trips_exactly_with_weights_only(tmp_path, states):
         _assert_same_tensors(policy.state_dict(), state)
         written = json.loads(record.path.with_suffix(".json").read_text())
         assert written["timesteps"] == record.timesteps
-        assert written["quality"] == quality(written["mean_return"])
-        assert written["config"]["size"] == 5 and written["config"]["bottleneck"] is False
+        assert written["mean_return"] == record.mean_return and "quality" not in written
+        assert written["config"]["size"] == 5 and written["config"]["network"] == "plain"
     # the saved policy behaves as the recorded return says (same evaluation, re-run)
-    final = load_agent(records[-1].path, bottleneck=False)
+    final = load_agent(records[-1].path, network="plain")
     assert evaluate(final, 5, 4, seed=0) == pytest.approx(records[-1].mean_return)
     # training moved the weights
     assert not torch.equal(
@@ -237,7 +97,7 @@ def test_save_load_round_trips_exactly_with_weights_only(tmp_path, states):
     features, _ = policy_outputs(final, states)
     assert features.shape[1] == 64
     with pytest.raises(InputError, match="bottleneck"):
-        load_agent(records[-1].path, bottleneck=True)
+        load_agent(records[-1].path, network="bottleneck")
     assert saved_agents(tmp_path) == records
 
 
@@ -251,12 +111,16 @@ def test_load_agent_refuses_files_that_are_not_tensor_checkpoints(tmp_path):
         load_agent(tmp_path / "garbage.pt")
 
 
-def test_bottleneck_agent_saves_and_loads_with_8_features(tmp_path, states):
-    (record,) = train_agent(6, 2, 128, out_dir=tmp_path, bottleneck=True, **TINY)
+@pytest.mark.parametrize("network", ["bottleneck", "bottleneck-hidden"])
+def test_bottleneck_agents_save_and_load_with_8_features(tmp_path, states, network):
+    (record,) = train_agent(6, 2, 128, out_dir=tmp_path, network=network, **TINY)
     policy = load_agent(record.path)
+    assert policy.network == network
     assert policy_outputs(policy, states)[0].shape == (len(states), 8)
-    with pytest.raises(InputError, match="bottleneck"):
-        load_agent(record.path, bottleneck=False)
+    with pytest.raises(InputError, match="plain"):
+        load_agent(record.path, network="plain")
+    record.path.with_suffix(".json").unlink()  # without its record, the layers say which
+    assert load_agent(record.path).network == network
 
 
 def test_a_complete_directory_is_reused_and_a_different_run_refused(tmp_path):
@@ -275,9 +139,9 @@ def test_a_complete_directory_is_reused_and_a_different_run_refused(tmp_path):
 
 
 def test_agent_config_is_what_the_records_hold(tmp_path):
-    (record,) = train_agent(5, 3, 128, out_dir=tmp_path, bottleneck=True, **TINY)
+    (record,) = train_agent(5, 3, 128, out_dir=tmp_path, network="bottleneck", **TINY)
     hyperparameters = {k: v for k, v in TINY.items() if k not in ("progress", "eval_episodes")}
-    assert record.config == agent_config(5, 3, bottleneck=True, **hyperparameters)
+    assert record.config == agent_config(5, 3, network="bottleneck", **hyperparameters)
     assert agent_config(5, 3) != agent_config(5, 4)
     assert agent_config(5, 3)["learning_rate"] == PPOConfig().learning_rate
     with pytest.raises(InputError, match="unknown PPO"):

@@ -11,9 +11,12 @@ from simfunc.validation import (
     as_feature_pair,
     as_features,
     as_vector,
+    check_bool,
     check_choice,
     check_fraction,
     check_int,
+    check_known,
+    check_number,
     check_positive,
 )
 
@@ -83,3 +86,20 @@ def test_vectors_and_scalars():
         check_int(2.5, "k")
     with pytest.raises(InputError, match="reduction must be one of"):
         check_choice("sum", "reduction", ("mean", "none"))
+
+
+def test_numbers_booleans_and_known_names():
+    assert check_number(-2, "ent_coef") == -2.0 and isinstance(check_number(3, "x"), float)
+    assert check_number(0.0, "ent_coef", minimum=0) == 0.0
+    with pytest.raises(InputError, match="ent_coef must be at least 0"):
+        check_number(-0.1, "ent_coef", minimum=0)
+    for bad in (True, "1", float("inf"), None):
+        with pytest.raises(InputError, match="x must be a finite number"):
+            check_number(bad, "x")
+    assert check_bool(np.bool_(True), "flag") is True and check_bool(False, "flag") is False
+    for bad in (1, 0, "yes", None):
+        with pytest.raises(InputError, match="flag must be True or False"):
+            check_bool(bad, "flag")
+    check_known({"a": 1}, ("a", "b"), "setting(s)")
+    with pytest.raises(InputError, match="unknown setting\\(s\\) c, d; known: a, b"):
+        check_known(["d", "a", "c"], ("b", "a"), "setting(s)")

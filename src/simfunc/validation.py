@@ -9,7 +9,7 @@ memory; ``as_feature_tensor`` applies the same checks and keeps them on their de
 from __future__ import annotations
 
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -22,10 +22,13 @@ __all__ = [
     "as_feature_tensor",
     "as_vector",
     "check_finite",
+    "check_number",
     "check_positive",
     "check_fraction",
     "check_int",
     "check_choice",
+    "check_bool",
+    "check_known",
 ]
 
 
@@ -200,11 +203,18 @@ def as_vector(values: Any, name: str, min_length: int = 1) -> np.ndarray:
     return array.astype(np.float64)
 
 
-def check_positive(value: Any, name: str) -> float:
-    """A finite real number > 0."""
+def check_number(value: Any, name: str, minimum: float | None = None) -> float:
+    """A finite real number (not a bool), optionally at least ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, Real) or not np.isfinite(value):
         raise InputError(f"{name} must be a finite number, got {value!r}")
-    if value <= 0:
+    if minimum is not None and value < minimum:
+        raise InputError(f"{name} must be at least {minimum}, got {value!r}")
+    return float(value)
+
+
+def check_positive(value: Any, name: str) -> float:
+    """A finite real number > 0."""
+    if check_number(value, name) <= 0:
         raise InputError(f"{name} must be positive, got {value!r}")
     return float(value)
 
@@ -234,3 +244,18 @@ def check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise InputError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
     return value
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """True or False (a numpy bool too), not a truthy stand-in such as 1 or "yes"."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise InputError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_known(names: Iterable[str], known: Iterable[str], what: str) -> None:
+    """InputError listing every name not in ``known`` (e.g. the keys given to a configuration
+    dataclass), and the known ones."""
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise InputError(f"unknown {what} {', '.join(unknown)}; known: {', '.join(sorted(known))}")

@@ -16,15 +16,15 @@ channel-last RGB picture, which it would transpose (``VecTransposeImage``) and d
 The policy in :mod:`simfunc.train.ppo` therefore always sees channel-last raw integers,
 exactly the arrays :func:`collect_states` returns.
 
-A *policy* for the rollout functions is either an SB3 policy built by
-:mod:`simfunc.train.ppo` (its action probabilities come from ``policy_outputs``) or any
-callable mapping a batch of observations ``(n, 7, 7, 3)`` to action probabilities
+A *policy* for the rollout functions is either an object with an ``action_probabilities``
+method (a :class:`Policy`, such as the actor-critic of :mod:`simfunc.nets.actor_critic`) or
+any callable mapping a batch of observations ``(n, 7, 7, 3)`` to action probabilities
 ``(n, 7)`` (rows summing to one), such as :func:`random_policy`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Protocol, runtime_checkable
 
 import gymnasium as gym
 import minigrid  # noqa: F401  (importing registers the MiniGrid-* environments)
@@ -41,10 +41,13 @@ __all__ = [
     "N_ACTIONS",
     "VIEW_SHAPE",
     "ActionProbabilities",
+    "Policy",
     "env_id",
     "check_size",
     "make_env",
     "make_vec_env",
+    "observation_space",
+    "action_space",
     "random_policy",
     "collect_states",
     "evaluate",
@@ -61,6 +64,14 @@ VIEW_SHAPE: tuple[int, int, int] = (7, 7, 3)
 
 ActionProbabilities = Callable[[np.ndarray], np.ndarray]
 """observations (n, 7, 7, 3) uint8 -> action probabilities (n, 7), rows summing to one."""
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """A policy the rollouts can run: action probabilities ``(n, 7)`` of observations."""
+
+    def action_probabilities(self, observations: np.ndarray) -> np.ndarray: ...
+
 
 _ENCODING_HIGH = np.broadcast_to(
     np.array(
@@ -86,14 +97,22 @@ def check_size(size: Any, name: str = "size") -> int:
     return int(size)
 
 
+def observation_space() -> spaces.Box:
+    """The rooms' observation space: 7×7×3 ``uint8`` with the encoding's true bounds."""
+    return spaces.Box(low=0, high=_ENCODING_HIGH, shape=VIEW_SHAPE, dtype=np.uint8)
+
+
+def action_space() -> spaces.Discrete:
+    """The rooms' action space: MiniGrid's 7 actions."""
+    return spaces.Discrete(N_ACTIONS)
+
+
 class _EncodingBounds(gym.ObservationWrapper):
     """Declares the image encoding's true bounds (see the module docstring); values unchanged."""
 
     def __init__(self, env: gym.Env):
         super().__init__(env)
-        self.observation_space = spaces.Box(
-            low=0, high=_ENCODING_HIGH, shape=VIEW_SHAPE, dtype=np.uint8
-        )
+        self.observation_space = observation_space()
 
     def observation(self, observation: np.ndarray) -> np.ndarray:
         return observation
@@ -152,37 +171,16 @@ def random_policy() -> ActionProbabilities:
 
 
 def _action_probabilities(policy: Any) -> ActionProbabilities:
-    """Turn an SB3 actor-critic policy or a probabilities callable into a probabilities callable."""
-    if hasattr(policy, "action_net") and hasattr(policy, "extract_features"):
-        return lambda observations: _sb3_probabilities(policy, observations)
+    """A :class:`Policy`'s ``action_probabilities``, or the probabilities callable itself."""
+    if isinstance(policy, Policy):
+        return policy.action_probabilities
     if callable(policy):
         return policy
     raise InputError(
-        "policy must be an SB3 actor-critic policy (e.g. from simfunc.train.ppo) or a callable "
-        f"returning action probabilities, got {type(policy).__name__}"
+        "policy must have an action_probabilities method (e.g. the actor-critic of "
+        "simfunc.nets.actor_critic) or be a callable returning action probabilities, got "
+        f"{type(policy).__name__}"
     )
-
-
-def _sb3_probabilities(policy: Any, observations: np.ndarray) -> np.ndarray:
-    """Action probabilities of an SB3 ``ActorCriticPolicy`` with a categorical action head.
-
-    The logits are ``action_net(mlp_extractor.forward_actor(pi_features_extractor(obs)))``,
-    SB3's own actor path; the softmax is taken in float64 so the rows sum to one to rounding.
-    """
-    import torch
-    from stable_baselines3.common.preprocessing import preprocess_obs
-
-    was_training = policy.training
-    policy.set_training_mode(False)
-    try:
-        with torch.no_grad():
-            tensor = torch.as_tensor(observations, device=policy.device)
-            inputs = preprocess_obs(tensor, policy.observation_space, policy.normalize_images)
-            features = policy.pi_features_extractor(inputs)
-            logits = policy.action_net(policy.mlp_extractor.forward_actor(features))
-            return torch.softmax(logits.double(), dim=1).cpu().numpy()
-    finally:
-        policy.set_training_mode(was_training)
 
 
 def _checked_probabilities(probabilities: Any, n: int) -> np.ndarray:

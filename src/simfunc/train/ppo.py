@@ -1,57 +1,18 @@
-"""The thesis's MiniGrid actor-critic (§3.5, §3.5.1) as a stable-baselines3 PPO policy.
+"""PPO training of the thesis's MiniGrid actor-critic (§3.5) with stable-baselines3.
 
-Architecture (rl-starter-files' ``ACModel`` without memory or text, which the thesis used)::
-
-    observation (n, 7, 7, 3) uint8, channel-last, cast to float (no scaling)
-      -> permute to (n, 3, 7, 7)
-      -> Conv2d(3, 16, 2×2), ReLU, MaxPool2d(2×2), Conv2d(16, 32, 2×2), ReLU,
-         Conv2d(32, 64, 2×2), ReLU, flatten                 -> 64-d embedding
-      [bottleneck variant: Linear(64, 8)                    -> 8-d]
-      -> features (nn.Identity)                             the representation compared by CKA
-      actor:  Linear(d, 64), Tanh, Linear(64, 7)            -> action logits
-      critic: Linear(d, 64), Tanh, Linear(64, 1)            -> state value
-
-``d`` is 64, or 8 with the bottleneck; both heads read the same ``d``-dimensional vector.
-The bottleneck is a plain learned linear map (no activation), so the compared features are
-exactly what the heads see. Parameters: 19 384 (plain), 12 736 (bottleneck).
-
-In SB3 terms: a :class:`MiniGridFeatures` ``BaseFeaturesExtractor`` (convolutions,
-bottleneck, ``features``), ``net_arch=dict(pi=[64], vf=[64])``, ``activation_fn=nn.Tanh``,
-``normalize_images=False``. Linear layers are initialised as rl-starter-files does (each
-weight row drawn from N(0, 1) and scaled to unit norm, biases zero; convolutions keep
-PyTorch's default), instead of SB3's orthogonal initialisation.
-
-Layers for forward hooks (``policy.get_submodule(path)``):
-
-* :data:`FEATURES_LAYER` ``"features_extractor.features"``: output (n, 64), or (n, 8) with the
-  bottleneck: the compared features.
-* :data:`LOGITS_LAYER` ``"action_net"``: output (n, 7), the action logits (the policy is
-  ``softmax(logits)``).
-
-The feature extractor is shared by actor and critic, so each of SB3's forward passes
-(``policy(obs)``, ``policy.get_distribution(obs)``, ``policy.evaluate_actions``) runs each
-of these modules exactly once. Feed observations as a tensor ``(n, 7, 7, 3)`` of raw
-integers (uint8 or float, unscaled); :func:`policy_outputs` does all of this for you.
-
-Training (:func:`train_agent`) writes into a directory, resumable, files holding tensors and
-JSON only (a checkpoint never executes code; they load with ``torch.load(weights_only=True)``):
-
-* ``agent-<timesteps>.pt``: the policy's ``state_dict`` at that many environment steps.
-* ``agent-<timesteps>.json``: the run configuration, the timesteps, the mean return on the
-  training grid at that point (stochastic policy, ``eval_episodes`` episodes seeded
-  ``eval_seed + i``), the greedy return, the quality label, the training time so far
-  (seconds inside PPO, evaluations excluded) and ``resumed_from`` (the save point this
-  process continued from, or null when it trained from scratch).
-* ``resume.pt``: what continuing needs at the latest save point (policy, Adam state, the
-  torch / numpy / python random states, the environments' states and last observations).
-
-Every file is written to a temporary name and moved into place with ``os.replace``.
+The network is :mod:`simfunc.nets.actor_critic` (``plain``, the §3.5.1 ``bottleneck``, or
+``bottleneck-hidden``); the rooms are :mod:`simfunc.envs`. :func:`train_agent` trains one agent
+on one Empty room and saves it at the requested environment steps, into a directory of files
+(:mod:`simfunc.train.ppo_files`): tensors-only checkpoints (``agent-<t>.pt``, read with
+``torch.load(weights_only=True)``, so a checkpoint never executes code), a JSON record of each
+(the run configuration, the mean return on the training room, the greedy return, the training
+time so far, ``resumed_from``), and ``resume.pt``, from which an interrupted run continues bit
+for bit (:mod:`simfunc.train.sb3_state`). Every file is written to a temporary name and moved
+into place with ``os.replace``.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import time
 from dataclasses import asdict, dataclass, fields
@@ -60,237 +21,41 @@ from typing import Any
 
 import numpy as np
 import torch
-from gymnasium import spaces
-from stable_baselines3.common.policies import ActorCriticPolicy
-from stable_baselines3.common.preprocessing import preprocess_obs
-from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
-from torch import nn
 
-from simfunc.envs.minigrid import (
-    VIEW_SHAPE,
-    check_size,
-    evaluate,
-    make_env,
-    make_vec_env,
-)
+from simfunc.envs.minigrid import check_size, evaluate, make_vec_env
 from simfunc.errors import InputError
+from simfunc.nets.actor_critic import NETWORKS, MiniGridPolicy
+from simfunc.train import sb3_state
 from simfunc.train.ppo_files import (
     FORMAT,
-    RESUME_FILE,
     SavedAgent,
     agent_path,
-    capture_training_state,
-    load_tensors,
+    load_agent,
     read_training_state,
-    restore_training_state,
     save_json,
     save_tensors,
+    save_training_state,
     saved_agents,
 )
-from simfunc.validation import check_int, to_numpy
+from simfunc.validation import (
+    check_bool,
+    check_choice,
+    check_fraction,
+    check_int,
+    check_known,
+    check_number,
+    check_positive,
+)
 
 __all__ = [
-    "FEATURES_LAYER",
-    "LOGITS_LAYER",
-    "EMBEDDING_DIM",
-    "BOTTLENECK_DIM",
-    "OPTIMAL_RETURN",
-    "POOR_RETURN",
-    "MiniGridFeatures",
-    "MiniGridPolicy",
     "PPOConfig",
     "SavedAgent",
     "agent_config",
-    "build_policy",
-    "policy_outputs",
-    "quality",
     "train_agent",
     "saved_agents",
     "load_agent",
     "agent_path",
 ]
-
-FEATURES_LAYER = "features_extractor.features"
-"""Dotted path of the submodule whose output is the compared features (64-d, or 8-d)."""
-
-LOGITS_LAYER = "action_net"
-"""Dotted path of the submodule whose output is the action logits (7 per state)."""
-
-EMBEDDING_DIM = 64
-BOTTLENECK_DIM = 8
-
-OPTIMAL_RETURN = 0.8
-"""Mean return above which an agent is "optimal" (thesis §3.5)."""
-
-POOR_RETURN = 0.2
-"""Mean return at or below which an agent is "poor"; in between it is "mediocre"."""
-
-
-
-# --------------------------------------------------------------------------------------------
-# The network
-
-
-class MiniGridFeatures(BaseFeaturesExtractor):
-    """rl-starter-files' image convolutions, the optional 64→8 bottleneck, then ``features``.
-
-    Input: float observations ``(n, 7, 7, 3)`` channel-last (SB3 casts the uint8 arrays to
-    float without scaling because the policy has ``normalize_images=False`` and the
-    observation space is not an RGB image space). Output: ``(n, 64)`` or ``(n, 8)``.
-    """
-
-    def __init__(self, observation_space: spaces.Box, bottleneck: bool = False):
-        if tuple(observation_space.shape) != VIEW_SHAPE:
-            raise InputError(
-                f"observation_space has shape {observation_space.shape}: expected {VIEW_SHAPE}"
-            )
-        super().__init__(observation_space, BOTTLENECK_DIM if bottleneck else EMBEDDING_DIM)
-        self.image_conv = nn.Sequential(
-            nn.Conv2d(3, 16, (2, 2)),
-            nn.ReLU(),
-            nn.MaxPool2d((2, 2)),
-            nn.Conv2d(16, 32, (2, 2)),
-            nn.ReLU(),
-            nn.Conv2d(32, EMBEDDING_DIM, (2, 2)),
-            nn.ReLU(),
-            nn.Flatten(),
-        )
-        self.bottleneck = nn.Linear(EMBEDDING_DIM, BOTTLENECK_DIM) if bottleneck else nn.Identity()
-        self.features = nn.Identity()
-
-    def forward(self, observations: torch.Tensor) -> torch.Tensor:
-        channels_first = observations.permute(0, 3, 1, 2)
-        return self.features(self.bottleneck(self.image_conv(channels_first)))
-
-
-def _rl_starter_init(module: nn.Module) -> None:
-    """rl-starter-files' ``init_params``: Linear rows ~ N(0, 1) scaled to unit norm, zero bias."""
-    if isinstance(module, nn.Linear):
-        module.weight.data.normal_(0, 1)
-        module.weight.data *= 1 / torch.sqrt(module.weight.data.pow(2).sum(1, keepdim=True))
-        if module.bias is not None:
-            module.bias.data.fill_(0)
-
-
-class MiniGridPolicy(ActorCriticPolicy):
-    """SB3 ``ActorCriticPolicy`` with the thesis's architecture (see the module docstring).
-
-    ``bottleneck=True`` builds the §3.5.1 variant. Any other keyword goes to
-    ``ActorCriticPolicy`` (for example ``optimizer_kwargs``).
-    """
-
-    def __init__(
-        self,
-        observation_space: spaces.Space,
-        action_space: spaces.Space,
-        lr_schedule: Any,
-        bottleneck: bool = False,
-        **kwargs: Any,
-    ):
-        self.bottleneck = bool(bottleneck)
-        super().__init__(
-            observation_space,
-            action_space,
-            lr_schedule,
-            net_arch=dict(pi=[64], vf=[64]),
-            activation_fn=nn.Tanh,
-            ortho_init=False,
-            features_extractor_class=MiniGridFeatures,
-            features_extractor_kwargs={"bottleneck": self.bottleneck},
-            normalize_images=False,
-            share_features_extractor=True,
-            **kwargs,
-        )
-        self.apply(_rl_starter_init)
-
-    def _get_constructor_parameters(self) -> dict[str, Any]:
-        parameters = super()._get_constructor_parameters()
-        parameters["bottleneck"] = self.bottleneck
-        return parameters
-
-
-def build_policy(bottleneck: bool = False, seed: int | None = None) -> MiniGridPolicy:
-    """A freshly initialised (untrained) policy on CPU, in eval mode; seeded if ``seed`` given."""
-    if seed is not None:
-        torch.manual_seed(check_int(seed, "seed", minimum=0))
-    env = make_env(5)
-    policy = MiniGridPolicy(env.observation_space, env.action_space, lambda _: 0.0, bottleneck)
-    env.close()
-    policy.set_training_mode(False)
-    return policy
-
-
-# --------------------------------------------------------------------------------------------
-# Reading a policy
-
-
-def _as_observations(observations: Any) -> np.ndarray:
-    array = to_numpy(observations, "observations")
-    if array.ndim != 4 or tuple(array.shape[1:]) != VIEW_SHAPE:
-        raise InputError(
-            f"observations has shape {array.shape}: expected (n, {', '.join(map(str, VIEW_SHAPE))})"
-            " MiniGrid partial views, channel-last"
-        )
-    if array.shape[0] == 0:
-        raise InputError("observations is empty: at least one state is needed")
-    if not np.all(np.isfinite(array)):
-        raise InputError("observations contains NaN or infinite values")
-    return array
-
-
-def policy_outputs(
-    policy: ActorCriticPolicy, observations: Any, batch_size: int = 4096
-) -> tuple[np.ndarray, np.ndarray]:
-    """The compared features and the action probabilities of ``policy`` on ``observations``.
-
-    Runs in eval mode without gradients, ``batch_size`` states at a time; the policy's mode
-    is restored afterwards.
-
-    Args:
-        policy: a :class:`MiniGridPolicy` (from :func:`train_agent`, :func:`load_agent` or
-            :func:`build_policy`).
-        observations: ``(n, 7, 7, 3)`` MiniGrid views, as :func:`collect_states` returns.
-
-    Returns:
-        features: ``float64 (n, d)``, the output of :data:`FEATURES_LAYER` (d = 64, or 8).
-        action_probs: ``float64 (n, 7)``, softmax of the :data:`LOGITS_LAYER` output, taken
-            in float64 (rows sum to one).
-    """
-    array = _as_observations(observations)
-    batch_size = check_int(batch_size, "batch_size", minimum=1)
-    features_parts, probability_parts = [], []
-    was_training = policy.training
-    policy.set_training_mode(False)
-    try:
-        with torch.no_grad():
-            for start in range(0, len(array), batch_size):
-                batch = torch.as_tensor(array[start : start + batch_size], device=policy.device)
-                inputs = preprocess_obs(batch, policy.observation_space, policy.normalize_images)
-                features = policy.pi_features_extractor(inputs)
-                logits = policy.action_net(policy.mlp_extractor.forward_actor(features))
-                features_parts.append(features.double().cpu().numpy())
-                probability_parts.append(torch.softmax(logits.double(), dim=1).cpu().numpy())
-    finally:
-        policy.set_training_mode(was_training)
-    return np.concatenate(features_parts), np.concatenate(probability_parts)
-
-
-def quality(mean_return: float) -> str:
-    """The thesis's label for an agent: "optimal" (R > 0.8), "mediocre" (0.2 < R ≤ 0.8),
-    "poor" (R ≤ 0.2)."""
-    if isinstance(mean_return, bool) or not isinstance(mean_return, (int, float, np.floating)):
-        raise InputError(f"mean_return must be a number, got {mean_return!r}")
-    if not math.isfinite(mean_return):
-        raise InputError(f"mean_return must be finite, got {mean_return!r}")
-    if mean_return > OPTIMAL_RETURN:
-        return "optimal"
-    if mean_return > POOR_RETURN:
-        return "mediocre"
-    return "poor"
-
-
-# --------------------------------------------------------------------------------------------
-# Configuration
 
 
 @dataclass(frozen=True)
@@ -337,20 +102,14 @@ class PPOConfig:
                 f"{self.n_envs * self.n_steps}"
             )
         for name in ("learning_rate", "adam_eps", "clip_range", "max_grad_norm"):
-            _check_positive_number(getattr(self, name), name)
+            check_positive(getattr(self, name), name)
         if self.clip_range_vf is not None:
-            _check_positive_number(self.clip_range_vf, "clip_range_vf")
+            check_positive(self.clip_range_vf, "clip_range_vf")
         for name in ("gamma", "gae_lambda"):
-            value = _check_number(getattr(self, name), name)
-            if not 0 < value <= 1:
-                raise InputError(f"{name} must be in (0, 1], got {value!r}")
+            check_fraction(getattr(self, name), name)
         for name in ("ent_coef", "vf_coef"):
-            if _check_number(getattr(self, name), name) < 0:
-                raise InputError(f"{name} must be non-negative, got {getattr(self, name)!r}")
-        if not isinstance(self.normalize_advantage, bool):
-            raise InputError(
-                f"normalize_advantage must be True or False, got {self.normalize_advantage!r}"
-            )
+            check_number(getattr(self, name), name, minimum=0)
+        check_bool(self.normalize_advantage, "normalize_advantage")
 
     @property
     def rollout_steps(self) -> int:
@@ -360,88 +119,36 @@ class PPOConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-
-def _check_number(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InputError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
-
-
-def _check_positive_number(value: Any, name: str) -> float:
-    if _check_number(value, name) <= 0:
-        raise InputError(f"{name} must be positive, got {value!r}")
-    return float(value)
+    @classmethod
+    def from_dict(cls, hyperparameters: dict[str, Any]) -> PPOConfig:
+        """A config from keyword values, or InputError naming the unknown ones."""
+        check_known(hyperparameters, [field.name for field in fields(cls)],
+                    "PPO hyper-parameter(s)")
+        return cls(**hyperparameters)
 
 
-def _ppo_config(hyperparameters: dict[str, Any]) -> PPOConfig:
-    known = {field.name for field in fields(PPOConfig)}
-    unknown = sorted(set(hyperparameters) - known)
-    if unknown:
-        raise InputError(
-            f"unknown PPO hyper-parameter(s) {', '.join(unknown)}; "
-            f"known: {', '.join(sorted(known))}"
-        )
-    return PPOConfig(**hyperparameters)
-
-
-def _run_config(size: int, seed: int, bottleneck: bool, config: PPOConfig) -> dict[str, Any]:
-    return {"size": size, "seed": seed, "bottleneck": bottleneck, **config.to_dict()}
-
-
-def agent_config(
-    size: int, seed: int, bottleneck: bool = False, **hyperparameters: Any
-) -> dict[str, Any]:
+def agent_config(size: int, seed: int, network: str = "plain",
+                 **hyperparameters: Any) -> dict[str, Any]:
     """The configuration that determines a training run, as recorded in its files.
 
-    ``{"size", "seed", "bottleneck", **PPOConfig fields}``: two calls of :func:`train_agent`
+    ``{"size", "seed", "network", **PPOConfig fields}``: two calls of :func:`train_agent`
     with equal configurations train the same agent (save points, evaluation, threads and
     progress do not enter), so this is the thing to hash for a cache key. A resumed run must
     match it exactly.
     """
-    return _run_config(
-        check_size(size),
-        check_int(seed, "seed", minimum=0),
-        _check_bool(bottleneck, "bottleneck"),
-        _ppo_config(hyperparameters),
-    )
-
-
-def load_agent(path: str | os.PathLike, bottleneck: bool | None = None) -> MiniGridPolicy:
-    """Rebuild a saved policy (CPU, eval mode) from its ``state_dict``.
-
-    The file is read with ``torch.load(weights_only=True)``: it can hold tensors only. The
-    variant comes from the record next to it (``agent-<t>.json``) or, without one, from the
-    state dict's layers; an explicit ``bottleneck`` must agree with the file.
-    """
-    path = Path(path)
-    state = load_tensors(path)
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise InputError(f"{path} does not hold a policy state_dict")
-    stored = "features_extractor.bottleneck.weight" in state
-    record = path.with_suffix(".json")
-    if record.exists():
-        stored = bool(json.loads(record.read_text(encoding="utf-8"))["config"]["bottleneck"])
-    if bottleneck is not None and bool(bottleneck) != stored:
-        raise InputError(
-            f"bottleneck={bottleneck} but {path} holds a policy "
-            f"{'with' if stored else 'without'} the bottleneck"
-        )
-    policy = build_policy(bottleneck=stored)
-    try:
-        policy.load_state_dict(state, strict=True)
-    except RuntimeError as error:
-        raise InputError(f"{path} does not match the MiniGrid policy: {error}") from None
-    policy.set_training_mode(False)
-    return policy
+    return {
+        "size": check_size(size),
+        "seed": check_int(seed, "seed", minimum=0),
+        "network": check_choice(network, "network", NETWORKS),
+        **PPOConfig.from_dict(hyperparameters).to_dict(),
+    }
 
 
 # --------------------------------------------------------------------------------------------
 # Training
 
 
-def _check_save_points(
-    save_at: Any, total_timesteps: int, rollout_steps: int
-) -> list[int]:
+def _check_save_points(save_at: Any, total_timesteps: int, rollout_steps: int) -> list[int]:
     points = [total_timesteps] if save_at is None else list(save_at)
     points = sorted({check_int(point, "save_at entries", minimum=0) for point in points})
     points = sorted(set(points) | {total_timesteps})
@@ -457,13 +164,13 @@ def _check_save_points(
     return points
 
 
-def _ppo(size: int, seed: int, bottleneck: bool, config: PPOConfig):
+def _ppo(run_config: dict[str, Any], config: PPOConfig):
     """A seeded SB3 PPO on ``config.n_envs`` copies of the room (nothing trained yet)."""
     from stable_baselines3 import PPO
 
     return PPO(
         MiniGridPolicy,
-        make_vec_env(size, config.n_envs, seed),
+        make_vec_env(run_config["size"], config.n_envs, run_config["seed"]),
         learning_rate=config.learning_rate,
         n_steps=config.n_steps,
         batch_size=config.batch_size,
@@ -476,8 +183,9 @@ def _ppo(size: int, seed: int, bottleneck: bool, config: PPOConfig):
         ent_coef=config.ent_coef,
         vf_coef=config.vf_coef,
         max_grad_norm=config.max_grad_norm,
-        policy_kwargs={"bottleneck": bottleneck, "optimizer_kwargs": {"eps": config.adam_eps}},
-        seed=seed,
+        policy_kwargs={"network": run_config["network"],
+                       "optimizer_kwargs": {"eps": config.adam_eps}},
+        seed=run_config["seed"],
         device="cpu",
         verbose=0,
     )
@@ -522,7 +230,7 @@ def train_agent(
     total_timesteps: int,
     *,
     out_dir: str | os.PathLike,
-    bottleneck: bool = False,
+    network: str = "plain",
     save_at: Any = None,
     eval_episodes: int = 32,
     eval_seed: int = 0,
@@ -537,8 +245,9 @@ def train_agent(
         seed: seeds torch, numpy, python ``random``, the environments (copy ``i`` resets with
             ``seed + i``) and so the action sampling.
         total_timesteps: environment steps to train for (over all copies).
-        out_dir: directory for the files listed in the module docstring (created if needed).
-        bottleneck: the §3.5.1 variant with the 8-d bottleneck.
+        out_dir: directory for the run's files (created if needed; see the module docstring).
+        network: ``"plain"``, ``"bottleneck"`` (the thesis's §3.5.1 network) or
+            ``"bottleneck-hidden"`` (:mod:`simfunc.nets.actor_critic`).
         save_at: timesteps at which to save the agent (``total_timesteps`` is always added;
             0 saves the untrained agent). Each must be a multiple of ``n_envs * n_steps``
             (1024 with the defaults), the steps of one PPO update.
@@ -554,26 +263,23 @@ def train_agent(
     Resuming: if ``out_dir`` holds ``resume.pt`` from an interrupted run of the same
     configuration, training continues from its save point instead of restarting; save points
     already on disk are kept. The continued run is bit-identical to an uninterrupted one on
-    the same machine with the same ``num_threads``: ``resume.pt`` restores the policy, Adam's
-    moments, the torch / numpy / python random states, every environment's state and the
-    last observations, and training between save points is the same sequence of SB3
-    ``learn`` calls either way. Requesting a save point earlier than the latest one on disk
-    that was not saved raises InputError (it would need retraining from scratch).
+    the same machine with the same ``num_threads``: ``resume.pt`` restores everything PPO
+    carries (:mod:`simfunc.train.sb3_state`), and training between save points is the same
+    sequence of SB3 ``learn`` calls either way. Requesting a save point earlier than the
+    latest one on disk that was not saved raises InputError (it would need retraining from
+    scratch).
 
     Returns:
         the :class:`SavedAgent` record of every requested save point, by timesteps.
     """
-    size = check_size(size)
-    seed = check_int(seed, "seed", minimum=0)
+    run_config = agent_config(size, seed, network, **hyperparameters)
+    config = PPOConfig.from_dict(hyperparameters)
     total_timesteps = check_int(total_timesteps, "total_timesteps", minimum=0)
-    bottleneck = _check_bool(bottleneck, "bottleneck")
     eval_episodes = check_int(eval_episodes, "eval_episodes", minimum=1)
     eval_seed = check_int(eval_seed, "eval_seed", minimum=0)
     if num_threads is not None:
         num_threads = check_int(num_threads, "num_threads", minimum=1)
-    config = _ppo_config(hyperparameters)
     points = _check_save_points(save_at, total_timesteps, config.rollout_steps)
-    run_config = _run_config(size, seed, bottleneck, config)
     directory = Path(out_dir)
     directory.mkdir(parents=True, exist_ok=True)
 
@@ -586,12 +292,6 @@ def train_agent(
         torch.set_num_threads(previous_threads)
 
 
-def _check_bool(value: Any, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise InputError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
-
-
 def _train(
     directory: Path,
     run_config: dict,
@@ -601,7 +301,6 @@ def _train(
     eval_seed: int,
     progress: bool,
 ) -> list[SavedAgent]:
-    size, seed, bottleneck = run_config["size"], run_config["seed"], run_config["bottleneck"]
     resumed = read_training_state(directory, run_config)
     reached = resumed[1]["timesteps"] if resumed else 0
 
@@ -625,13 +324,14 @@ def _train(
     if all(on_disk(point) for point in points):
         return [SavedAgent.read(agent_path(directory, point)) for point in points]
 
-    model = _ppo(size, seed, bottleneck, config)
+    model = _ppo(run_config, config)
     seconds = 0.0
     if resumed:
         saved, meta = resumed
-        restore_training_state(model, saved, meta)
+        sb3_state.restore(model, saved, meta)
         seconds = float(meta["train_seconds"])
-    label = f"PPO {size}x{size} seed {seed}{' bottleneck' if bottleneck else ''}"
+    network = "" if run_config["network"] == "plain" else f" {run_config['network']}"
+    label = f"PPO {run_config['size']}x{run_config['size']} seed {run_config['seed']}{network}"
     bar = _Progress(points[-1], min(reached, points[-1]), label, progress)
     callback = bar.callback()
     try:
@@ -687,12 +387,10 @@ def _save_point(
             "timesteps": timesteps,
             "mean_return": mean_return,
             "greedy_return": greedy_return,
-            "quality": quality(mean_return),
             "evaluation": {"episodes": eval_episodes, "seed": eval_seed, "deterministic": False},
             "train_seconds": round(seconds, 3),
             "resumed_from": resumed_from,
         },
     )
     if timesteps > 0:  # at 0 a fresh start is the same thing
-        state = capture_training_state(model, timesteps, run_config, seconds)
-        save_tensors(directory / RESUME_FILE, state)
+        save_training_state(directory, model, run_config, seconds)

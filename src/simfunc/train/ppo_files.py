@@ -5,12 +5,13 @@ Everything is written to a temporary name in the same directory and moved into p
 tensors and plain Python values only and are read with ``torch.load(weights_only=True)``:
 loading one can never execute code.
 
-The resume state (``resume.pt``) is what continuing an SB3 PPO run at a save point needs to
-be bit-identical to never having stopped: policy and Adam state, the torch / numpy / python
-random states, each MiniGrid room's state (agent position, direction, step count, random
-generator) and the last observations and episode-start flags PPO carries between rollouts.
-Save points fall on rollout boundaries, where SB3's rollout buffer holds nothing that is
-still needed.
+* ``agent-<timesteps>.pt``: the policy's ``state_dict`` at that many environment steps;
+  :func:`load_agent` rebuilds the policy.
+* ``agent-<timesteps>.json``: its record (:class:`SavedAgent`): the run configuration, the
+  timesteps, the mean and greedy returns on the training room, the training time so far.
+* ``resume.pt``: what continuing the run at its latest save point needs to be bit-identical
+  to never having stopped (:mod:`simfunc.train.sb3_state` captures it), with the run
+  configuration and the format, checked by :func:`read_training_state`.
 """
 
 from __future__ import annotations
@@ -18,16 +19,16 @@ from __future__ import annotations
 import io
 import json
 import os
-import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from simfunc.errors import InputError
 from simfunc.io.atomic import atomic_writer
+from simfunc.nets.actor_critic import MiniGridPolicy, build_policy, network_of_state
+from simfunc.train import sb3_state
 
 __all__ = [
     "FORMAT",
@@ -38,13 +39,14 @@ __all__ = [
     "save_tensors",
     "save_json",
     "load_tensors",
-    "capture_training_state",
-    "restore_training_state",
+    "load_agent",
+    "save_training_state",
     "read_training_state",
 ]
 
-FORMAT = "simfunc-minigrid-ppo/1"
-"""Written into every record and resume state; a different value is refused."""
+FORMAT = "simfunc-minigrid-ppo/2"
+"""Written into every record and resume state; a resume state of another format is refused.
+(Format 1 had a ``bottleneck`` flag where format 2 names the ``network``.)"""
 
 RESUME_FILE = "resume.pt"
 
@@ -102,7 +104,6 @@ class SavedAgent:
     timesteps: int
     mean_return: float
     greedy_return: float
-    quality: str
     config: dict[str, Any]
 
     @classmethod
@@ -117,7 +118,6 @@ class SavedAgent:
                 timesteps=int(record["timesteps"]),
                 mean_return=float(record["mean_return"]),
                 greedy_return=float(record["greedy_return"]),
-                quality=str(record["quality"]),
                 config=dict(record["config"]),
             )
         except FileNotFoundError:
@@ -137,95 +137,43 @@ def saved_agents(out_dir: str | os.PathLike) -> list[SavedAgent]:
     return sorted(found, key=lambda agent: agent.timesteps)
 
 
-def _room(monitored_env: Any) -> Any:
-    return monitored_env.unwrapped
+def load_agent(path: str | os.PathLike, network: str | None = None) -> MiniGridPolicy:
+    """Rebuild a saved policy (CPU, eval mode) from its ``state_dict``.
 
-
-def capture_training_state(model: Any, timesteps: int, run_config: dict, seconds: float) -> dict:
-    """Everything :func:`restore_training_state` needs to continue ``model`` bit for bit."""
-    numpy_state = np.random.get_state()
-    python_state = random.getstate()
-    environments = []
-    for env in model.env.envs:
-        room = _room(env)
-        if room.carrying is not None:  # cannot happen in Empty rooms: nothing to pick up
-            raise RuntimeError("cannot save a MiniGrid environment whose agent carries an object")
-        environments.append(
-            {
-                "agent_pos": [int(v) for v in room.agent_pos],
-                "agent_dir": int(room.agent_dir),
-                "step_count": int(room.step_count),
-                "np_random": room.np_random.bit_generator.state,
-                "episode_rewards": list(env.rewards),
-            }
-        )
-    meta = {
-        "format": FORMAT,
-        "config": run_config,
-        "timesteps": timesteps,
-        "n_updates": int(model._n_updates),
-        "train_seconds": seconds,
-        "numpy_random": {
-            "pos": int(numpy_state[2]),
-            "has_gauss": int(numpy_state[3]),
-            "cached_gaussian": float(numpy_state[4]),
-        },
-        "python_random": [python_state[0], list(python_state[1]), python_state[2]],
-        "environments": environments,
-    }
-    return {
-        "meta": json.dumps(meta),
-        "policy": model.policy.state_dict(),
-        "optimizer": model.policy.optimizer.state_dict(),
-        "torch_random": torch.get_rng_state(),
-        "numpy_random_keys": torch.from_numpy(numpy_state[1].astype(np.int64)),
-        "last_obs": torch.from_numpy(np.asarray(model._last_obs).copy()),
-        "episode_starts": torch.from_numpy(np.asarray(model._last_episode_starts, dtype=bool)),
-    }
-
-
-def restore_training_state(model: Any, saved: dict, meta: dict) -> None:
-    """Put a freshly built SB3 PPO ``model`` (same configuration) into the saved state.
-
-    Also sets the process-wide torch, numpy and python random states, as training needs.
+    The file is read with ``torch.load(weights_only=True)``: it can hold tensors only. The
+    network comes from the record next to it (``agent-<t>.json``) or, without one, from the
+    state dict's layers; an explicit ``network`` must agree with the file.
     """
-    model.policy.load_state_dict(saved["policy"], strict=True)
-    model.policy.optimizer.load_state_dict(saved["optimizer"])
-    last_obs = saved["last_obs"].numpy().copy()
-    model.env.reset()  # readies the wrappers; the rooms' states are then overwritten
-    for index, (env, state) in enumerate(zip(model.env.envs, meta["environments"])):
-        room = _room(env)
-        room.agent_pos = tuple(state["agent_pos"])
-        room.agent_dir = state["agent_dir"]
-        room.step_count = state["step_count"]
-        room.np_random.bit_generator.state = state["np_random"]
-        env.rewards = list(state["episode_rewards"])
-        if not np.array_equal(room.gen_obs()["image"], last_obs[index]):
-            raise InputError(
-                f"{RESUME_FILE}: environment {index}'s saved state does not reproduce its saved "
-                "observation; the file is inconsistent, delete it to train from scratch"
-            )
-    model._last_obs = last_obs
-    model._last_episode_starts = saved["episode_starts"].numpy().copy()
-    model.num_timesteps = meta["timesteps"]
-    model._n_updates = meta["n_updates"]
-    torch.set_rng_state(saved["torch_random"])
-    numpy_random = meta["numpy_random"]
-    np.random.set_state(
-        (
-            "MT19937",
-            saved["numpy_random_keys"].numpy().astype(np.uint32),
-            numpy_random["pos"],
-            numpy_random["has_gauss"],
-            numpy_random["cached_gaussian"],
-        )
-    )
-    version, internal, gauss = meta["python_random"]
-    random.setstate((version, tuple(internal), gauss))
+    path = Path(path)
+    state = load_tensors(path)
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise InputError(f"{path} does not hold a policy state_dict")
+    stored = network_of_state(state)
+    record = path.with_suffix(".json")
+    if record.exists():
+        stored = SavedAgent.read(record).config.get("network", stored)
+    if network is not None and network != stored:
+        raise InputError(f"network={network!r} but {path} holds a {stored!r} policy")
+    policy = build_policy(network=stored)
+    try:
+        policy.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        raise InputError(f"{path} does not match the MiniGrid policy: {error}") from None
+    policy.set_training_mode(False)
+    return policy
+
+
+def save_training_state(out_dir: Path, model: Any, run_config: dict, seconds: float) -> None:
+    """Write ``resume.pt``: the model's training state (:func:`simfunc.train.sb3_state.capture`)
+    with the format, the run configuration and the training seconds so far."""
+    tensors, meta = sb3_state.capture(model)
+    meta = {"format": FORMAT, "config": run_config, "train_seconds": seconds, **meta}
+    save_tensors(Path(out_dir) / RESUME_FILE, {"meta": json.dumps(meta), **tensors})
 
 
 def read_training_state(out_dir: Path, run_config: dict) -> tuple[dict, dict] | None:
-    """The resume state in ``out_dir`` (tensors, and its JSON metadata), or None if absent.
+    """The resume state in ``out_dir`` (tensors, and its JSON metadata), or None if absent;
+    :func:`simfunc.train.sb3_state.restore` puts it into a model.
 
     InputError if it is unreadable or was written by a run of another configuration.
     """
