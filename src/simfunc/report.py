@@ -179,9 +179,9 @@ class Section:
     """One study's part of the report.
 
     A study declares ``thesis_rows`` (rendered as the findings and the "this run beside the
-    thesis" table); ``findings`` and ``comparison`` are the same things as written sentences
-    and a hand-made table, kept while studies still produce them (a converted study leaves
-    them empty). ``left_out`` is filled by the framework from the run's notes.
+    thesis" table); ``findings`` are further findings as written sentences, for sections that
+    have no thesis to stand beside (the leaderboard). ``left_out`` is filled by the framework
+    from the run's notes.
     """
 
     id: str
@@ -194,8 +194,7 @@ class Section:
     settings: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what the analysis left out (degenerate cells)
     left_out: pd.DataFrame | None = None  # left_out_table of the run's notes (framework-filled)
-    comparison: pd.DataFrame | None = None  # module-style studies: a hand-made thesis table
-    findings: list[str] = field(default_factory=list)  # module-style studies: written findings
+    findings: list[str] = field(default_factory=list)  # findings not declared as thesis rows
 
 
 _CSS = """
@@ -251,10 +250,6 @@ def _section_html(section: Section) -> str:
     if section.thesis_rows:
         parts.append("<h3>This run beside the thesis</h3>")
         parts.append(_table_html(_thesis_table(section.thesis_rows)))
-    if section.comparison is not None and not section.comparison.empty:
-        if not section.thesis_rows:
-            parts.append("<h3>This run beside the thesis</h3>")
-        parts.append(_table_html(section.comparison))
     if section.notes:
         items = "".join(f"<li>{html.escape(note)}</li>" for note in section.notes)
         parts.append(f'<div class="notes"><ul>{items}</ul></div>')

@@ -49,7 +49,7 @@ __all__ = [
     "make_executor",
 ]
 
-# Study name -> module (its STUDY, or a module-style study). ``simfunc reproduce`` runs them
+# Study name -> the module that defines its STUDY. ``simfunc reproduce`` runs them
 # in this order.
 STUDIES: dict[str, str] = {
     "dataset-bias": "simfunc.studies.dataset_bias",
@@ -73,13 +73,10 @@ def load_study(name: str) -> Study[Any]:
     """The registered study ``name``, or an InputError listing the studies."""
     if name not in STUDIES:
         raise InputError(f"unknown study {name!r}; choose from {', '.join(STUDIES)}")
-    module = importlib.import_module(STUDIES[name])
-    study = getattr(module, "STUDY", None)
-    if isinstance(study, Study):
-        return study
-    from simfunc.studies.module_adapter import ModuleStudy  # transitional: see its docstring
-
-    return ModuleStudy(module)
+    study = getattr(importlib.import_module(STUDIES[name]), "STUDY", None)
+    if not isinstance(study, Study):
+        raise TypeError(f"{STUDIES[name]} must define STUDY, a simfunc.studies.base.Study")
+    return study
 
 
 @dataclass
