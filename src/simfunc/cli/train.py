@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Train an image classifier with SGD (momentum, weight decay, a learning-rate "
         "schedule) and write OUT/model.pt (the weights with their configuration) and "
         "OUT/metrics.json (test_accuracy, per-epoch losses and accuracies, the configuration, "
-        "timings), plus OUT/checkpoint-epoch-XXX.pt at the --checkpoint-epochs. Rerunning the "
+        "timings), plus OUT/checkpoint-epoch-NNN.pt at the --checkpoint-epochs. Rerunning the "
         "same command on an interrupted run resumes it after its last finished epoch (the "
         "weights come out bit-identical to an uninterrupted run); on a finished run it prints "
         "the result without training; OUT holding another configuration is an error.",
@@ -269,5 +269,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"model: {out / MODEL_FILE}")
     print(f"metrics: {out / METRICS_FILE}")
     if config.checkpoint_epochs:
-        print(f"checkpoints: {len(config.checkpoint_epochs)} in {out} (checkpoint-epoch-XXX.pt)")
+        print(f"checkpoints: {len(config.checkpoint_epochs)} in {out} (checkpoint-epoch-NNN.pt)")
     return 0

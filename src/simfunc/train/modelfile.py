@@ -1,8 +1,9 @@
 """The files a training run writes for its weights, and ``load_model`` that reads them back.
 
-A model file (``model.pt``, ``checkpoint-epoch-XXX.pt``) is a plain dict saved with
-``torch.save`` and read with ``torch.load(weights_only=True)`` -- tensors, numbers, strings,
-lists and dicts only, so loading one never runs code:
+A model file (``model.pt``, or ``checkpoint-epoch-NNN.pt`` with the epoch in three digits,
+e.g. ``checkpoint-epoch-005.pt``) is a plain dict saved with ``torch.save`` and read with
+``torch.load(weights_only=True)`` -- tensors, numbers, strings, lists and dicts only, so
+loading one never runs code:
 
     {"format": "simfunc.model", "version": 1,
      "config": {...},            # the TrainConfig as given (TrainConfig.to_dict())
@@ -159,7 +160,7 @@ def load_model(
 ) -> Classifier:
     """Rebuild a trained network from a model file or a training directory, in eval mode.
 
-    ``path_or_dir``: a ``model.pt`` / ``checkpoint-epoch-XXX.pt`` file, or a training
+    ``path_or_dir``: a ``model.pt`` / ``checkpoint-epoch-NNN.pt`` file, or a training
     directory (its ``model.pt``, or with ``epoch=`` its checkpoint of that epoch). The file is
     read with ``torch.load(weights_only=True)``. The returned classifier carries
     ``training_config`` (the resolved :class:`TrainConfig`), ``trained_epochs`` and

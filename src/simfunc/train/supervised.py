@@ -9,7 +9,7 @@
 
 **What a run writes** (every file atomically: a temporary file, then a rename):
 
-* ``checkpoint-epoch-XXX.pt`` after each epoch in ``config.checkpoint_epochs`` (epoch 0 is the
+* ``checkpoint-epoch-NNN.pt`` after each epoch in ``config.checkpoint_epochs`` (epoch 0 is the
   initial, untrained weights) and ``model.pt`` at the end: model files, see
   :mod:`simfunc.train.modelfile`;
 * ``training-state.pt`` at the end of every epoch: weights, optimizer state (momentum buffers),
