@@ -17,7 +17,7 @@ ROWS = [
     {"leaderboard"},
     {"studies"},
     {"compare", "layermap"},
-    {"report", "figures"},
+    {"scorecard", "report", "figures"},
     {"runner", "store", "runs"},
     {"train", "extract"},
     {"nets", "data"},
@@ -28,6 +28,7 @@ ROWS = [
 RANK = {name: len(ROWS) - i for i, row in enumerate(ROWS) for name in row}
 #: Neighbours in one row that may import each other (the README says which).
 WITHIN_ROW = [{"runner", "runs", "store"},
+              {"report", "scorecard"},
               {"representational", "functional", "stats", "measure", "ranking"},
               {"__main__", "cli"}]
 

@@ -15,7 +15,6 @@ run left out (the results database's ``notes``) are rendered likewise (:func:`le
 from __future__ import annotations
 
 import base64
-import enum
 import html
 import json
 import math
@@ -26,15 +25,15 @@ from typing import Any, Sequence
 import pandas as pd
 
 from simfunc.io.atomic import atomic_write_text
+from simfunc.scorecard import Judgement, Scorecard, ScoreRow
 
 __all__ = [
     "FigureRef",
     "Table",
     "Section",
-    "Verdict",
     "ThesisRow",
-    "same_sign",
-    "holds",
+    "scorecard_rows",
+    "scorecard_section",
     "left_out_table",
     "render",
     "write_report",
@@ -43,45 +42,32 @@ __all__ = [
 MAX_NOTE_ROWS = 40  # kinds of note shown per section (all of them are in csv/notes.csv)
 
 
-class Verdict(enum.Enum):
-    """How this run's value stands to the thesis's finding."""
-
-    AGREES = "as in the thesis"
-    DIFFERS = "NOT as in the thesis"
-    UNDEFINED = "undefined in this run"
-
-
-def same_sign(thesis: float, value: float | None) -> Verdict:
-    """AGREES when ``value`` has the sign of ``thesis``; UNDEFINED when there is no value."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return Verdict.UNDEFINED
-    return Verdict.AGREES if (value > 0) == (thesis > 0) and value != 0 else Verdict.DIFFERS
-
-
-def holds(condition: bool | None) -> Verdict:
-    """AGREES when the thesis's claim holds in this run; UNDEFINED when it cannot be judged."""
-    if condition is None:
-        return Verdict.UNDEFINED
-    return Verdict.AGREES if condition else Verdict.DIFFERS
-
-
 @dataclass(frozen=True)
 class ThesisRow:
     """One of a study's numbers beside the thesis's, declared for the report to render.
+
+    A row with an ``id`` is a claim of the scorecard (:mod:`simfunc.scorecard`): its
+    ``judgement`` comes from the one verdict rule there. Rows without an id are context (a
+    control, a range) and carry no verdict.
 
     Attributes:
         quantity: what is measured, e.g. "Spearman ρ(CKA, JSD) over trained pairs".
         thesis: the thesis's value, or its words ("many pairs"); None when it gives none.
         value: this run's value; None when it is undefined here (say why in ``remark``).
-        claim: the thesis's finding in words; a row with a claim is also listed under
-            Findings ("Thesis: <claim> … This run: … — <verdict>").
+        claim: the finding in words; a row with a claim is also listed under Findings
+            ("Thesis: <claim> … This run: … — <verdict>").
         ci: this run's 95% interval, if it has one.
         p_value: this run's p-value, if it has one.
         n: how many things the value is computed over, counted in ``n_of``.
-        verdict: how the value stands to the thesis (:func:`same_sign`, :func:`holds`).
+        judgement: the verdict and its rule's words (:func:`simfunc.scorecard.judge_relation`,
+            :func:`~simfunc.scorecard.judge_point`, :func:`~simfunc.scorecard.not_comparable`).
         remark: what the reader must know to read the value (how it is computed, why it is
             undefined).
         percent: show the value as a percentage (a fraction in [0, 1]).
+        id: the claim's stable scorecard id (``architectures.cka_jsd``), or None.
+        differs: how this run's experiment differs from the thesis's for this claim.
+        source: "thesis" for the thesis's claims, "simfunc" for simfunc's own (never credited
+            to the thesis).
     """
 
     quantity: str
@@ -92,12 +78,17 @@ class ThesisRow:
     p_value: float | None = None
     n: int | None = None
     n_of: str = "pairs"
-    verdict: Verdict | None = None
+    judgement: Judgement | None = None
     remark: str = ""
     percent: bool = False
+    id: str | None = None
+    differs: str = ""
+    source: str = "thesis"
 
     def shown_thesis(self) -> str:
         """The thesis's value as the thesis writes it (-0.75, not -0.750)."""
+        if self.source != "thesis":
+            return "– (simfunc's own claim)"
         if self.thesis is None:
             return "–"
         return self.thesis if isinstance(self.thesis, str) else f"{self.thesis:g}"
@@ -122,10 +113,33 @@ class ThesisRow:
         return text + (f" ({', '.join(details)})" if details else "")
 
     def finding(self) -> str:
-        thesis = "" if self.thesis is None else f" ({self.quantity}: {self.shown_thesis()})"
-        verdict = f" — {self.verdict.value}" if self.verdict is not None else ""
+        who = "Thesis" if self.source == "thesis" else "simfunc's own claim (not the thesis's)"
+        thesis = ("" if self.thesis is None or self.source != "thesis"
+                  else f" ({self.quantity}: {self.shown_thesis()})")
+        verdict = ("" if self.judgement is None
+                   else f" — {self.judgement.verdict.value}: {self.judgement.why}")
         remark = f" {self.remark}" if self.remark else ""
-        return f"Thesis: {self.claim}{thesis}. This run: {self.observed()}{verdict}.{remark}"
+        return f"{who}: {self.claim}{thesis}. This run: {self.observed()}{verdict}.{remark}"
+
+    def score_row(self, study: str, section: str | None) -> ScoreRow:
+        """This row as a scorecard claim (it needs an ``id`` and a ``judgement``)."""
+        if self.id is None or self.judgement is None:
+            raise ValueError(f"row {self.quantity!r} is not a scorecard claim (no id or verdict)")
+        thesis = self.thesis if isinstance(self.thesis, (int, float)) else None
+        value = None if self.value is None else float(self.value)
+        return ScoreRow(
+            id=self.id, study=study, section=section if self.source == "thesis" else None,
+            claim=self.claim or self.quantity,
+            thesis=None if self.source != "thesis" or thesis is None else float(thesis),
+            value=value, ci=None if self.ci is None else (float(self.ci[0]), float(self.ci[1])),
+            p_value=None if self.p_value is None else float(self.p_value), n=self.n,
+            n_of=self.n_of, verdict=self.judgement.verdict, why=self.judgement.why,
+            differs=self.differs, source=self.source, thesis_inside=self.judgement.thesis_inside)
+
+
+def scorecard_rows(rows: Sequence[ThesisRow], study: str, section: str | None) -> list[ScoreRow]:
+    """The scorecard claims among a section's declared rows."""
+    return [row.score_row(study, section) for row in rows if row.id is not None]
 
 
 def _thesis_table(rows: Sequence[ThesisRow]) -> pd.DataFrame:
@@ -139,12 +153,43 @@ def _thesis_table(rows: Sequence[ThesisRow]) -> pd.DataFrame:
         "95% CI": "–" if row.ci is None else f"{row.shown(row.ci[0])} to {row.shown(row.ci[1])}",
         "p": "–" if row.p_value is None else f"{row.p_value:.2g}",
         "n": "–" if row.n is None else f"{row.n} {row.n_of}",
-        "verdict": "–" if row.verdict is None else row.verdict.value,
+        "verdict": "–" if row.judgement is None else row.judgement.verdict.value,
         "remark": "" if row.claim else row.remark,
     } for row in rows])
     if not table["remark"].astype(bool).any():
         table = table.drop(columns="remark")
     return table
+
+
+SCORECARD_SUMMARY = (
+    "Every claim this run tests, with one verdict rule. A relation (a signed correlation or "
+    "difference) is reproduced when its 95% interval excludes 0 on the claim's side, "
+    "contradicted when it excludes 0 on the other side, and inconclusive when it contains 0 or "
+    "has no interval (a p-value alone does not decide). A value without sampling (Table 4.1's "
+    "cells) is judged by the rule its row states. Not comparable: this run cannot measure the "
+    "claim. 'why' gives the rule with the numbers it used, and whether the thesis's own value "
+    "lies inside the interval (a run can reproduce a direction and differ in size); 'differs' "
+    "how this run's experiment differs from the thesis's. Claims marked 'simfunc' are simfunc's "
+    "own, not the thesis's. scorecard.json holds every field."
+)
+
+
+def scorecard_section(card: Scorecard) -> Section:
+    """The report's Scorecard section: one row a claim, and the count of each verdict."""
+    counts = card.counts()
+    table = pd.DataFrame([{
+        "claim": row.id, "§": row.section or ("simfunc" if row.source != "thesis" else "–"),
+        "thesis": "–" if row.thesis is None else f"{row.thesis:g}",
+        "this run": "n/a" if row.value is None else f"{row.value:.3f}",
+        "95% CI": "–" if row.ci is None else f"{row.ci[0]:.3f} to {row.ci[1]:.3f}",
+        "p": "–" if row.p_value is None else f"{row.p_value:.2g}",
+        "n": "–" if row.n is None else f"{row.n} {row.n_of}",
+        "verdict": row.verdict.value, "why": row.why, "differs": row.differs or "–",
+    } for row in card.rows])
+    findings = [" · ".join(f"{n} {verdict}" for verdict, n in counts.items())]
+    return Section(id="scorecard", title="Scorecard", summary=SCORECARD_SUMMARY,
+                   tables=[Table(f"{len(card.rows)} claims", table)] if len(table) else [],
+                   findings=findings)
 
 
 def left_out_table(notes: pd.DataFrame) -> pd.DataFrame:

@@ -21,12 +21,13 @@ from typing import Any, Mapping, Sequence
 from simfunc import __version__
 from simfunc.io import atomic_write_json
 from simfunc.leaderboard import write_leaderboard
-from simfunc.report import write_report
+from simfunc.report import scorecard_section, write_report
 from simfunc.runner import Executor
 from simfunc.runs import REPORT_FILE, REPRODUCE_FILE, SUMMARY_FILE, reproduce_dir_name
+from simfunc.scorecard import SCHEMA, Scorecard
 from simfunc.studies.framework import STUDIES, StudyResult, load_study, rebuild_study, run_study
 
-__all__ = ["reproduce", "rebuild", "INTRO"]
+__all__ = ["reproduce", "rebuild", "combined_scorecard", "INTRO"]
 
 INTRO = (
     "Are the proposed similarity metrics also a measure of functional similarity? "
@@ -36,14 +37,22 @@ INTRO = (
 )
 
 
+def combined_scorecard(profile: str, results: Sequence[StudyResult]) -> Scorecard:
+    """Every study's claims, in the order of the studies."""
+    return Scorecard.combine(profile, __version__,
+                             [r.scorecard for r in results if r.scorecard is not None])
+
+
 def _write_combined(out_dir: Path, profile: str, results: Sequence[StudyResult]) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     # Which measure tracks function best, over every study's pairs (leaderboard.csv).
     board = write_leaderboard([r.run_dir for r in results], out_dir)
+    card = combined_scorecard(profile, results)
+    card.write(out_dir)
     atomic_write_json(
         out_dir / SUMMARY_FILE,
-        {"profile": profile, "studies": {r.name: r.summary for r in results},
-         "leaderboard": board.summary},
+        {"schema": SCHEMA, "profile": profile, "studies": {r.name: r.summary for r in results},
+         "scorecard": card.counts(), "leaderboard": board.summary},
     )
     atomic_write_json(
         out_dir / REPRODUCE_FILE,
@@ -51,7 +60,8 @@ def _write_combined(out_dir: Path, profile: str, results: Sequence[StudyResult])
     )
     meta = {"profile": profile, "simfunc": __version__, "python": platform.python_version()}
     return write_report(out_dir / REPORT_FILE, f"simfunc reproduce · {profile} profile",
-                        [*(r.section for r in results), board.section], meta, INTRO)
+                        [scorecard_section(card), *(r.section for r in results), board.section],
+                        meta, INTRO)
 
 
 def reproduce(

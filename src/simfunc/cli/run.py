@@ -156,11 +156,12 @@ def run_one(args: argparse.Namespace) -> int:
                            overrides=overrides, jobs=_jobs(args), executor=executor,
                            progress=_progress(args), device=args.device)
     _print_done(result.report, result.run_dir)
+    _print_scorecard(result.scorecard)
     return 0
 
 
 def run_all(args: argparse.Namespace) -> int:
-    from simfunc.reproduce import reproduce
+    from simfunc.reproduce import combined_scorecard, reproduce
     from simfunc.studies.framework import STUDIES, load_study
 
     names = [n.strip() for n in args.studies.split(",")] if args.studies else list(STUDIES)
@@ -180,7 +181,13 @@ def run_all(args: argparse.Namespace) -> int:
     for result in results:
         _print_done(result.report, result.run_dir)
     print(f"report: {report_path}")
+    _print_scorecard(combined_scorecard(args.profile, results))
     return 0
+
+
+def _print_scorecard(card: Any) -> None:
+    if card is not None and card.rows:
+        print(card.terminal())
 
 
 def _print_done(report: Any, run_dir: Path) -> None:
@@ -189,10 +196,14 @@ def _print_done(report: Any, run_dir: Path) -> None:
 
 
 def rebuild_report(args: argparse.Namespace) -> int:
-    from simfunc.reproduce import rebuild
+    from simfunc.reproduce import combined_scorecard, rebuild
     from simfunc.runs import REPORT_FILE
+    from simfunc.scorecard import SCORECARD_FILE
 
     results = rebuild(args.run_dir)
     target = Path(args.run_dir) / REPORT_FILE
-    print(f"rebuilt {target} from {len(results)} results database(s)")
+    print(f"rebuilt {target} and {Path(args.run_dir) / SCORECARD_FILE} from {len(results)} "
+          "results database(s)")
+    profile = results[0].scorecard.profile if results and results[0].scorecard else "?"
+    _print_scorecard(combined_scorecard(profile, results))
     return 0

@@ -2,7 +2,8 @@
 
 A study is a thesis section in code. It subclasses :class:`Study` and declares:
 
-* ``NAME`` (the command-line name, ``simfunc run NAME``) and ``TITLE`` (the report's heading);
+* ``NAME`` (the command-line name, ``simfunc run NAME``), ``TITLE`` (the report's heading) and
+  ``SECTION`` (the thesis section it re-derives, or None);
 * ``PROFILES``: ``{"quick": Settings(...), "standard": ..., "paper": ...}``, instances of the
   study's settings, a frozen dataclass whose fields may be nested frozen dataclasses (the
   training configuration), each overridable with ``--set name=value`` / ``--set group.name=value``;
@@ -13,7 +14,8 @@ A study is a thesis section in code. It subclasses :class:`Study` and declares:
 * ``analyse(results, context) -> StudyOutput``: reads *only* the results database (so ``simfunc
   report RUN_DIR`` rebuilds the same report later), draws the figures into
   ``context.figures_dir``, and returns the headline numbers and the report section, whose
-  thesis comparison is declared as :class:`~simfunc.report.ThesisRow` s.
+  thesis comparison is declared as :class:`~simfunc.report.ThesisRow` s; the rows with an
+  ``id`` are the study's scorecard claims (:mod:`simfunc.scorecard`), judged by its one rule.
 
 The module ``simfunc.studies.<name>`` (a package: ``__init__.py`` holds the study, ``jobs.py``
 the job functions only it needs, ``prose.py`` its report's words) exposes the instance as
@@ -102,6 +104,8 @@ class Study(abc.ABC, Generic[SettingsT]):
 
     NAME: ClassVar[str]
     TITLE: ClassVar[str]
+    #: The thesis section the study re-derives ("3.3", "4"); None for simfunc's own studies.
+    SECTION: ClassVar[str | None] = None
     PROFILES: Mapping[str, SettingsT]
     LEADERBOARD: ClassVar[Selection | None] = Selection()
 

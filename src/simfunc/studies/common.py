@@ -17,6 +17,7 @@ __all__ = [
     "relation_summary",
     "NETWORK_LEVEL",
     "inference_remark",
+    "relation_interval",
     "PAIR_LEVEL",
     "discordant_fraction",
     "slug",
@@ -125,6 +126,28 @@ def relation_summary(x: Sequence[float], y: Sequence[float], expected_sign: int,
             out = {"n": network.n_pairs, **network.to_dict(), "inference": NETWORK_LEVEL}
     out["discordant_fraction"] = discordant_fraction(x, y, expected_sign)
     return out
+
+
+def relation_interval(relation: Mapping[str, Any]) -> tuple[tuple[float, float] | None, str | None]:
+    """The interval a :func:`relation_summary`'s verdict may use, or None and why.
+
+    Only a network-level interval decides: when pairs share networks, the pair-level interval
+    treats them as independent and is too narrow, so a relation whose network-level interval
+    is undefined gets none (the reason names the pair-level interval it did not use).
+    """
+    if "undefined" in relation:
+        return None, str(relation["undefined"])
+    if relation.get("inference") != NETWORK_LEVEL:
+        why = relation.get("network_level_undefined") or "the relation has no network-level inference"
+        ci = relation.get("spearman_ci")
+        shown = "" if ci is None else f" (the pair-level interval {ci[0]:.3f} to {ci[1]:.3f} is " \
+            "not used: pairs that share networks are not independent)"
+        return None, f"network-level interval undefined: {why}{shown}"
+    ci = relation.get("spearman_ci")
+    if ci is None:
+        notes = " ".join(relation.get("notes") or []) or "too few defined bootstrap resamples"
+        return None, f"network-level interval undefined: {notes}"
+    return (float(ci[0]), float(ci[1])), None
 
 
 def inference_remark(relation: Mapping[str, Any]) -> str:

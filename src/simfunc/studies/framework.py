@@ -22,7 +22,14 @@ from typing import Any, Mapping
 from simfunc import __version__
 from simfunc.errors import InputError
 from simfunc.io import atomic_write_json
-from simfunc.report import Section, left_out_table, write_report
+from simfunc.report import (
+    Section,
+    left_out_table,
+    scorecard_rows,
+    scorecard_section,
+    write_report,
+)
+from simfunc.scorecard import SCHEMA, Scorecard
 from simfunc.runner import Executor, LocalExecutor, ProcessExecutor, RunReport, run_plan
 from simfunc.runs import (
     CSV_DIR,
@@ -86,6 +93,7 @@ class StudyResult:
     summary: dict[str, JSON]
     section: Section
     report: RunReport | None  # None when rebuilt from the database
+    scorecard: Scorecard | None = None  # the study's claims, judged
 
 
 def make_executor(jobs: int) -> Executor:
@@ -96,18 +104,24 @@ def make_executor(jobs: int) -> Executor:
 
 
 def analyse_run(study: Study[Any], run_dir: Path, db: ResultsDB, settings: Any,
-                profile: str) -> tuple[dict[str, JSON], Section]:
+                profile: str) -> tuple[dict[str, JSON], Section, Scorecard]:
     """The study's analysis of ``db``, with the run's notes added to its section; writes
-    ``summary.json``, ``report.html`` and ``csv/`` into ``run_dir``."""
+    ``summary.json``, ``scorecard.json`` (its claims, judged), ``report.html`` (the scorecard
+    first) and ``csv/`` into ``run_dir``."""
     context = AnalysisContext(settings=settings, profile=profile, figures_dir=run_dir / FIGURES_DIR)
     output = study.analyse(db, context)
     section = dataclasses.replace(output.section, left_out=left_out_table(db.notes()))
-    summary: dict[str, JSON] = {"study": study.NAME, "profile": profile, **output.summary}
+    summary: dict[str, JSON] = {"schema": SCHEMA, "study": study.NAME, "profile": profile,
+                                **output.summary}
+    card = Scorecard(profile, __version__,
+                     scorecard_rows(section.thesis_rows, study.NAME, study.SECTION))
     atomic_write_json(run_dir / SUMMARY_FILE, summary)
-    write_report(run_dir / REPORT_FILE, f"simfunc · {study.TITLE}", [section],
+    card.write(run_dir)
+    sections = [scorecard_section(card), section] if card.rows else [section]
+    write_report(run_dir / REPORT_FILE, f"simfunc · {study.TITLE}", sections,
                  {"study": study.NAME, "profile": profile, "simfunc": __version__})
     db.export_csv(run_dir / CSV_DIR)
-    return summary, section
+    return summary, section, card
 
 
 def run_study(
@@ -146,14 +160,14 @@ def run_study(
             )
             report.raise_for_failures()
             db.keep_only_run(run_id)
-            summary, section = analyse_run(study, run_dir, db, settings, profile)
+            summary, section, card = analyse_run(study, run_dir, db, settings, profile)
             status = "completed"
         except KeyboardInterrupt:
             status = "interrupted"
             raise
         finally:
             db.finish_run(run_id, status)
-    return StudyResult(study.NAME, run_dir, summary, section, report)
+    return StudyResult(study.NAME, run_dir, summary, section, report, card)
 
 
 def rebuild_study(run_dir: str | os.PathLike[str], study: Study[Any] | None = None) -> StudyResult:
@@ -172,5 +186,5 @@ def rebuild_study(run_dir: str | os.PathLike[str], study: Study[Any] | None = No
         if study is None:
             study = load_study(latest["study"])
         settings = study.settings(latest["profile"], latest["settings"], f"{database} settings")
-        summary, section = analyse_run(study, run_dir, db, settings, latest["profile"])
-    return StudyResult(study.NAME, run_dir, summary, section, None)
+        summary, section, card = analyse_run(study, run_dir, db, settings, latest["profile"])
+    return StudyResult(study.NAME, run_dir, summary, section, None, card)

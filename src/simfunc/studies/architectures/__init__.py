@@ -78,7 +78,7 @@ class Settings:
     n_resamples: int = 10_000
 
 
-THESIS_ARCHS = ("vgg11", "vgg13", "vgg16", "resnet18", "resnet34", "mobilenet", "mobilenetv2")
+THESIS_ARCHS = prose.THESIS_ARCHS
 
 PROFILES = {
     # Digits upsampled to 16×16 (the smallest input the CIFAR-style VGG accepts), five
@@ -113,6 +113,7 @@ def model_id(arch: str, seed: int) -> str:
 class Architectures(Study[Settings]):
     NAME = "architectures"
     TITLE = "Architectures (thesis §3.3)"
+    SECTION = "3.3"
     PROFILES = PROFILES
     # Untrained pairs have JSD ≈ 0 at any CKA: a separate series, not the relation the
     # leaderboard ranks measures by.
