@@ -21,6 +21,7 @@ The network-level forms treat networks as the units (``simfunc.stats.network``):
                                                       Mantel p and network-bootstrap CI
 
     ratio_bootstrap_ci(numerators, denominators)      sum/sum, resampling independent units
+    constant_reason(values)                           why a side cannot enter a correlation
 
 When the units are clusters of points (a training run's checkpoints), ``group_slopes``
 compares the least-squares slope of y on x between groups with a bootstrap over clusters:
@@ -31,6 +32,7 @@ compares the least-squares slope of y on x between groups with a bootstrap over 
 from __future__ import annotations
 
 from simfunc.stats.correlation import kendall, spearman
+from simfunc.stats.degenerate import constant_reason
 from simfunc.stats.group_slopes import GroupSlopes, group_slopes
 from simfunc.stats.network import network_bootstrap_ci, network_permutation_pvalue
 from simfunc.stats.network_contrast import GroupContrast, network_group_contrast
@@ -46,6 +48,7 @@ __all__ = [
     "NetworkRelation",
     "Relation",
     "bootstrap_ci",
+    "constant_reason",
     "group_slopes",
     "kendall",
     "linear_fit",

@@ -8,7 +8,9 @@ A study is a thesis section in code. It subclasses :class:`Study` and declares:
   study's settings, a frozen dataclass whose fields may be nested frozen dataclasses (the
   training configuration), each overridable with ``--set name=value`` / ``--set group.name=value``;
 * ``LEADERBOARD``: which of its pairs the measure leaderboard compares (a :class:`Selection`),
-  or None when it contributes none;
+  or None when it contributes none; a study with a headline relation declares it instead by
+  ``headlines(results, settings)`` (:class:`Headline`), which its analysis and the
+  leaderboard both use;
 * ``plan(settings) -> Plan``: the jobs (train, extract, compare…); each job's ``record`` function
   puts its results into the results database;
 * ``analyse(results, context) -> StudyOutput``: reads *only* the results database (so ``simfunc
@@ -29,17 +31,19 @@ import abc
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Dict, Generic, List, Mapping, TypeVar, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Generic, List, Mapping, TypeVar, Union
 
 from simfunc.errors import InputError
 from simfunc.report import Section
 from simfunc.settings import apply_overrides
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from simfunc.runner import Plan
     from simfunc.store import ResultsDB
 
-__all__ = ["JSON", "Selection", "AnalysisContext", "StudyOutput", "Study", "SettingsT"]
+__all__ = ["JSON", "Selection", "Headline", "AnalysisContext", "StudyOutput", "Study", "SettingsT"]
 
 #: A JSON value: what ``summary.json`` holds.
 JSON = Union[None, bool, int, float, str, List["JSON"], Dict[str, "JSON"]]
@@ -83,6 +87,43 @@ class Selection:
 
 
 @dataclass(frozen=True)
+class Headline:
+    """A study's headline relation, declared once: which pairs, and how they are related.
+
+    The study's own headline numbers and the measure leaderboard's rows for its group are both
+    computed from this one declaration by :func:`simfunc.studies.common.relate_headline` (a
+    network-level :func:`simfunc.stats.relate_networks`), so the leaderboard's ``(group,
+    linear_cka, jsd)`` row has exactly the study's ρ, p and interval.
+
+    Attributes:
+        group: the leaderboard group ("architectures", "minigrid/plain").
+        pairs: one row per pair of the headline population: ``model_a``, ``model_b`` and one
+            column per measure (representational at the compared layer, and output measures);
+            ``blocks`` names a further column when the design has blocks.
+        population: the population in words ("pairs of trained networks").
+        blocks: the column of ``pairs`` that splits them into blocks (one pair matrix each:
+            a test set, a MiniGrid cell, a training run), or None for one block.
+        combine: "pooled" (one correlation over every pair) or "mean" (the mean over blocks
+            of the correlation within each).
+        strata, clusters, bootstrap_strata: network -> group mappings, as
+            :func:`~simfunc.stats.relate_networks` takes them (None: its defaults).
+        n_permutations, n_resamples, seed: the Monte Carlo settings.
+    """
+
+    group: str
+    pairs: "pd.DataFrame"
+    population: str
+    blocks: str | None = None
+    combine: str = "pooled"
+    strata: Mapping[str, Any] | None = None
+    clusters: Mapping[str, Any] | None = None
+    bootstrap_strata: Mapping[str, Any] | None = None
+    n_permutations: int = 10_000
+    n_resamples: int = 10_000
+    seed: int = 0
+
+
+@dataclass(frozen=True)
 class AnalysisContext(Generic[SettingsT]):
     """What the framework hands ``analyse`` besides the results database."""
 
@@ -116,6 +157,12 @@ class Study(abc.ABC, Generic[SettingsT]):
     @abc.abstractmethod
     def analyse(self, results: ResultsDB, context: AnalysisContext[SettingsT]) -> StudyOutput:
         """The headline numbers, figures and report section, from the results database alone."""
+
+    def headlines(self, results: ResultsDB, settings: SettingsT) -> list[Headline]:
+        """The study's headline relations (one per leaderboard group), from the results
+        database alone; the study's analysis and the leaderboard both relate them. Default:
+        none declared (the leaderboard then takes the pairs ``LEADERBOARD`` selects)."""
+        return []
 
     def settings(self, profile: str, overrides: Mapping[str, object] | None = None,
                  source: str = "override") -> SettingsT:

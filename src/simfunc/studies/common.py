@@ -18,6 +18,7 @@ __all__ = [
     "NETWORK_LEVEL",
     "inference_remark",
     "relation_interval",
+    "relate_headline",
     "PAIR_LEVEL",
     "discordant_fraction",
     "slug",
@@ -126,6 +127,41 @@ def relation_summary(x: Sequence[float], y: Sequence[float], expected_sign: int,
             out = {"n": network.n_pairs, **network.to_dict(), "inference": NETWORK_LEVEL}
     out["discordant_fraction"] = discordant_fraction(x, y, expected_sign)
     return out
+
+
+def relate_headline(headline: Any, measure: str, output: str, expected_sign: int,
+                    ) -> dict[str, Any]:
+    """The relation of ``output`` to ``measure`` over a study's declared
+    :class:`~simfunc.studies.base.Headline` (its pairs where both are defined, its blocks,
+    strata, clusters and Monte Carlo settings): :func:`relation_summary` with network-level
+    inference. The study's headline and the leaderboard's row for its group both come from
+    here, so they are the same numbers."""
+    pairs = headline.pairs
+    missing = [c for c in (measure, output) if c not in pairs]
+    if missing:
+        return {"n": 0, "undefined": f"{missing[0]} not recorded"}
+    both = pairs.dropna(subset=[measure, output])
+    design: dict[str, Any] = {"combine": headline.combine}
+    if headline.blocks is not None:
+        design["blocks"] = list(both[headline.blocks])
+    for key in ("strata", "clusters", "bootstrap_strata"):
+        if getattr(headline, key) is not None:
+            design[key] = getattr(headline, key)
+    constant = [name for name, column in ((measure, both[measure]), (output, both[output]))
+                if len(column) and stats.constant_reason(column.to_numpy(float)) is not None]
+    if constant:
+        return {"n": int(len(both)),
+                "undefined": f"{constant[0]} is constant to numerical precision over the "
+                             f"{len(both)} pairs: a correlation with it is undefined"}
+    if len(both) < 3:
+        return {"n": int(len(both)), "undefined": f"{len(both)} pair(s) with both {measure} "
+                                                  f"and {output}: a correlation needs 3"}
+    summary = relation_summary(
+        both[measure].to_numpy(float), both[output].to_numpy(float), expected_sign,
+        headline.n_permutations, headline.n_resamples, headline.seed,
+        networks=(both["model_a"], both["model_b"]), design=design)
+    summary["population"] = headline.population
+    return summary
 
 
 def relation_interval(relation: Mapping[str, Any]) -> tuple[tuple[float, float] | None, str | None]:

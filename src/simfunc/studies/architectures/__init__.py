@@ -28,7 +28,7 @@ from simfunc.report import FigureRef, Table
 from simfunc.runner import Plan
 from simfunc.store import ResultsDB
 from simfunc.studies.architectures import prose
-from simfunc.studies.base import JSON, AnalysisContext, Selection, Study, StudyOutput
+from simfunc.studies.base import JSON, AnalysisContext, Headline, Selection, Study, StudyOutput
 from simfunc.studies.classifier_jobs import (
     ClassifierTraining,
     ImageSet,
@@ -39,7 +39,7 @@ from simfunc.studies.classifier_jobs import (
     untrained_twin,
     with_untrained,
 )
-from simfunc.studies.common import all_pairs, pair_frame, relation_summary
+from simfunc.studies.common import all_pairs, pair_frame, relate_headline
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -153,17 +153,24 @@ class Architectures(Study[Settings]):
                 ))
         return Plan(jobs)
 
+    def headlines(self, results: ResultsDB, settings: Settings) -> list[Headline]:
+        """Every pair of distinct trained networks, penultimate features, networks as units."""
+        frame = pair_frame(results, settings.layer)
+        return [Headline(self.NAME, frame[frame["both_trained"]].reset_index(drop=True),
+                         population="pairs of trained networks",
+                         n_permutations=settings.n_permutations,
+                         n_resamples=settings.n_resamples)]
+
     def analyse(self, results: ResultsDB, context: AnalysisContext[Settings]) -> StudyOutput:
         settings = context.settings
         frame = pair_frame(results, settings.layer)
-        trained = frame[frame["both_trained"]]
+        (headline,) = self.headlines(results, settings)
+        trained = headline.pairs
         untrained = frame[frame["both_untrained"]]
         summary: dict[str, JSON] = {"n_pairs": int(len(trained)),
                                     "n_untrained_pairs": int(len(untrained))}
         for output, (expected_sign, key) in OUTPUTS.items():
-            summary[key] = relation_summary(
-                trained["linear_cka"], trained[output], expected_sign, settings.n_permutations,
-                settings.n_resamples, networks=(trained["model_a"], trained["model_b"]))
+            summary[key] = relate_headline(headline, "linear_cka", output, expected_sign)
         if len(untrained):
             summary["untrained"] = {
                 "mean_jsd": float(untrained["jsd"].mean()),
