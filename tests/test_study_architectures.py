@@ -97,7 +97,7 @@ def test_the_report_shows_each_networks_accuracy_beside_its_pairs(quick):
         accuracies = connection.execute(
             "SELECT accuracy FROM models WHERE trained = 1").fetchall()
     assert len(accuracies) == 10 and all(0.5 < a < 1.0 for (a,) in accuracies)
-    assert "as in the thesis" in report  # the declared rows' verdicts are rendered
+    assert "reproduced: network-bootstrap 95% interval" in report  # the rows' verdicts
 
 
 @pytest.mark.parametrize("pair", [("resnet18-s0", "vgg11-s1"),

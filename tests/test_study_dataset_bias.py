@@ -34,7 +34,7 @@ import sqlite3
 import numpy as np
 import pytest
 
-from simfunc.report import Verdict
+from simfunc.scorecard import Verdict
 from simfunc.studies.dataset_bias import prose
 from simfunc.studies.framework import StudyResult, run_study
 
@@ -66,10 +66,14 @@ def test_the_svm_confuses_test_sets_not_networks(quick):
     assert low <= summary["confusions"]["same_network"] <= high
     assert summary["svm_accuracy"] > 10 * summary["chance"]
     headline = prose.thesis_rows(summary)[0]
-    assert headline.verdict is Verdict.AGREES and headline.value == pytest.approx(
+    assert headline.id == "dataset_bias.mistakes_keep_network"
+    assert headline.judgement.verdict is Verdict.REPRODUCED and headline.value == pytest.approx(
         summary["confusions"]["same_network"])
+    assert quick.scorecard is not None
+    verdicts = {row.id: row.verdict for row in quick.scorecard.rows}
+    assert verdicts["dataset_bias.mistakes_keep_network"] is Verdict.REPRODUCED
     report = (quick.run_dir / "report.html").read_text(encoding="utf-8")
-    assert headline.quantity in report and Verdict.DIFFERS.value not in report
+    assert headline.quantity in report and Verdict.CONTRADICTED.value not in report
 
 
 def _stored_svm(run_dir):

@@ -189,8 +189,12 @@ def heatmap(
     fmt: str = "{:.2f}",
     title: str = "",
     colorbar_label: str = "",
+    labels: np.ndarray | None = None,
 ) -> None:
-    """An annotated heatmap; annotation colour flips for legibility on dark cells."""
+    """An annotated heatmap; annotation colour flips for legibility on dark cells.
+
+    ``labels``: text per cell instead of ``fmt`` of its value (a cell whose value is NaN shows
+    its label too, e.g. why it is undefined); an empty string shows nothing."""
     matrix = np.asarray(matrix, dtype=float)
     image = ax.imshow(matrix, vmin=vmin, vmax=vmax, cmap=cmap, aspect="equal")
     ax.grid(False)
@@ -204,9 +208,11 @@ def heatmap(
         high = np.nanmax(matrix) if vmax is None else vmax
         middle = (low + high) / 2
         for (i, j), value in np.ndenumerate(matrix):
-            if np.isfinite(value):
-                ax.text(j, i, fmt.format(value), ha="center", va="center", fontsize=6.5,
-                        color="white" if value < middle else "black")
+            text = fmt.format(value) if labels is None else str(labels[i, j])
+            if text and (np.isfinite(value) or labels is not None):
+                dark = np.isfinite(value) and value < middle
+                ax.text(j, i, text, ha="center", va="center", fontsize=6.5,
+                        color="white" if dark else "black")
     bar = ax.figure.colorbar(image, ax=ax, shrink=0.8)
     if colorbar_label:
         bar.set_label(colorbar_label)

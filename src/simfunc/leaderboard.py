@@ -56,7 +56,8 @@ from simfunc.io import atomic_write_text
 from simfunc.report import FigureRef, Section, Table
 from simfunc.runs import RESULTS_FILE, find_run_dirs, latest_completed_run
 from simfunc.store import OUTPUT_LAYER, ResultsDB
-from simfunc.studies.base import Selection
+from simfunc.studies.base import Headline, Selection
+from simfunc.studies.common import relate_headline
 
 __all__ = [
     "OUTPUT_MEASURES",
@@ -123,9 +124,56 @@ class Leaderboard:
 # ------------------------------------------------------------------------------ the pairs
 
 
-def _study_pairs(run_dir: Path, notes: list[str],
-                 selections: dict[str, str]) -> pd.DataFrame | None:
-    """The selected pairs of one study run: one row per pair, one column per measure."""
+def _declared_headlines(db: ResultsDB, latest: dict[str, Any]) -> list[Headline]:
+    """The headline relations the run's study declares (none for a study simfunc does not know)."""
+    from simfunc.studies.framework import STUDIES, load_study
+
+    if latest["study"] not in STUDIES:
+        return []
+    study = load_study(latest["study"])
+    settings = study.settings(latest["profile"], latest["settings"], "the run's settings")
+    return study.headlines(db, settings)
+
+
+def _headline_pairs(study: str, headline: Headline, run_dir: Path) -> pd.DataFrame:
+    """A declared headline's pairs with the leaderboard's columns: its group, and its design
+    as :data:`UNIT_COLUMNS` (network ids prefixed by the study)."""
+    wide = headline.pairs.copy()
+    wide["group"] = headline.group
+    for side in ("a", "b"):
+        ids = wide[f"model_{side}"]
+        wide[f"network_{side}"] = study + ":" + ids
+        wide[f"stratum_{side}"] = [
+            f"{study}|{(headline.strata or {}).get(m)}" for m in ids]
+        wide[f"cluster_{side}"] = [
+            f"{study}|{headline.clusters[m]}" if headline.clusters and m in headline.clusters
+            else f"{study}:{m}" for m in ids]
+    block = (wide[headline.blocks].astype(str) if headline.blocks is not None
+             else wide["test_set"].astype(str) if "test_set" in wide
+             else pd.Series("", index=wide.index))
+    wide["block"] = headline.group + "|" + block
+    wide.insert(0, "study", study)
+    wide["run_dir"] = str(run_dir)
+    return wide
+
+
+def _describe_headline(headline: Headline) -> str:
+    parts = [headline.population]
+    if headline.blocks is not None:
+        parts.append(f"the {'mean over' if headline.combine == 'mean' else 'pooled'} "
+                     f"{headline.blocks} blocks")
+    if headline.strata:
+        parts.append("networks relabelled within strata")
+    if headline.clusters:
+        parts.append("clusters redrawn whole")
+    return ", ".join(parts) + " (the study's own headline relation)"
+
+
+def _study_pairs(run_dir: Path, notes: list[str], selections: dict[str, str],
+                 headlines: dict[str, Headline] | None = None) -> pd.DataFrame | None:
+    """The selected pairs of one study run: one row per pair, one column per measure. A
+    study that declares headline relations contributes exactly their pairs (recorded in
+    ``headlines`` by group, so that :func:`leaderboard` relates them the study's way)."""
     with ResultsDB(run_dir / RESULTS_FILE) as db:
         latest = latest_completed_run(db)
         if latest is None:
@@ -137,6 +185,18 @@ def _study_pairs(run_dir: Path, notes: list[str],
         if selection is None:
             notes.append(f"{study}: declares no pairs for the leaderboard; left out")
             return None
+        declared = _declared_headlines(db, latest)
+    if declared:
+        frames = [_headline_pairs(study, h, run_dir) for h in declared if len(h.pairs)]
+        if not frames:
+            notes.append(f"{study}: its headline has no pairs; left out")
+            return None
+        for h in declared:
+            if headlines is not None:
+                headlines[h.group] = h
+        selections[study] = "; ".join(_describe_headline(h) for h in declared)
+        return pd.concat(frames, ignore_index=True, sort=False)
+    with ResultsDB(run_dir / RESULTS_FILE) as db:
         layer = selection.layer or settings.get("layer") or "features"
         wide = db.wide_pairs(layer=[layer, OUTPUT_LAYER])
         models = db.models()
@@ -195,15 +255,18 @@ def _add_units(wide: pd.DataFrame, study: str, selection: Selection,
 
 
 def collect_pairs(run_dirs: Sequence[str | os.PathLike],
-                  selections: dict[str, str] | None = None) -> tuple[pd.DataFrame, list[str]]:
+                  selections: dict[str, str] | None = None,
+                  headlines: dict[str, Headline] | None = None,
+                  ) -> tuple[pd.DataFrame, list[str]]:
     """Every selected pair of every study run: columns ``study``, ``group``, ``model_a``,
     ``model_b``, ``test_set``, ``run_dir``, the network-level design (:data:`UNIT_COLUMNS`:
     network ids prefixed by the study, strata, bootstrap clusters, block) and one column per
     measure; and notes on what was left out. ``selections``, when given, receives each
-    contributing study's selection in words."""
+    contributing study's selection in words; ``headlines`` the headline relations the studies
+    declare, by group (pass them on to :func:`leaderboard`)."""
     notes: list[str] = []
     chosen = {} if selections is None else selections
-    frames = [f for f in (_study_pairs(Path(d), notes, chosen) for d in run_dirs)
+    frames = [f for f in (_study_pairs(Path(d), notes, chosen, headlines) for d in run_dirs)
               if f is not None]
     frames = [f for f in frames if len(f)]
     if not frames:
@@ -264,6 +327,11 @@ def _relation(frame: pd.DataFrame, measure: str, output: str, sign: int, n_permu
     y = frame[output].to_numpy(float)
     networks = set(frame["network_a"]) | set(frame["network_b"])
     out: dict[str, Any] = {"n": int(len(x)), "n_networks": len(networks), "orientation": sign}
+    constant = [f"{name}: {reason}" for name, values in ((measure, x), (output, y))
+                if len(values) and (reason := stats.constant_reason(values)) is not None]
+    if constant:
+        out["note"] = f"undefined: {constant[0]}"
+        return out
     try:
         raw = stats.spearman(x, y)
         out["pair_p_value"] = stats.permutation_pvalue(x, y, "spearman", n_permutations, seed)
@@ -297,10 +365,45 @@ def _relation(frame: pd.DataFrame, measure: str, output: str, sign: int, n_permu
     return out
 
 
+def _headline_relation(headline: Headline, measure: str, output: str,
+                       sign: int) -> dict[str, Any]:
+    """A leaderboard row's numbers for a group whose study declares its headline: exactly the
+    study's relation (:func:`simfunc.studies.common.relate_headline`), oriented by ``sign``."""
+    relation = relate_headline(headline, measure, output, sign)
+    out: dict[str, Any] = {"n": int(relation.get("n", 0)), "orientation": sign,
+                           "n_networks": relation.get("n_networks")}
+    if "undefined" in relation:
+        out["note"] = str(relation["undefined"])
+        return out
+    out["raw_rho"] = relation["spearman"]
+    out["rho"] = sign * relation["spearman"] + 0.0
+    notes = list(relation.get("notes") or [])
+    if relation.get("inference") == "network-level":
+        out["p_value"] = relation.get("spearman_p")
+        if relation.get("spearman_ci") is not None:
+            out["ci_low"], out["ci_high"] = _oriented_interval(*relation["spearman_ci"], sign)
+        else:
+            notes.append("no network-level interval")
+        out["pair_p_value"] = relation.get("pair_spearman_p")
+        if relation.get("pair_spearman_ci") is not None:
+            out["pair_ci_low"], out["pair_ci_high"] = _oriented_interval(
+                *relation["pair_spearman_ci"], sign)
+    else:
+        out["pair_p_value"] = relation.get("spearman_p")
+        if relation.get("spearman_ci") is not None:
+            out["pair_ci_low"], out["pair_ci_high"] = _oriented_interval(
+                *relation["spearman_ci"], sign)
+        notes.append(f"no network-level inference: {relation.get('network_level_undefined')}")
+    if notes:
+        out["note"] = "; ".join(str(n) for n in notes)
+    return out
+
+
 def leaderboard(pairs: pd.DataFrame, *, measures: Sequence[str] | None = None,
                 output_measures: Sequence[str] = OUTPUT_MEASURES,
                 n_permutations: int = N_PERMUTATIONS, n_resamples: int = N_RESAMPLES,
-                seed: int = 0, pooled: bool = True) -> pd.DataFrame:
+                seed: int = 0, pooled: bool = True,
+                headlines: dict[str, Headline] | None = None) -> pd.DataFrame:
     """Oriented Spearman ρ of every measure against every output measure, per group and pooled.
 
     ``pairs``: one row per pair with a ``group`` column and one column per measure (NaN where
@@ -313,6 +416,11 @@ def leaderboard(pairs: pd.DataFrame, *, measures: Sequence[str] | None = None,
     adds, with defaults for a frame without them); ``rank`` ranks the measures within (group,
     output measure) by ``rho`` (1 = best), and ``note`` says why a value is missing (fewer
     than 3 pairs, a constant side, a measure not recorded, too few networks).
+
+    ``headlines``: the headline relations studies declare, by group (from
+    :func:`collect_pairs`): a group that has one is related exactly as its study relates it
+    (its population, blocks, strata, clusters and Monte Carlo settings), so its row for the
+    study's own measures equals the study's headline.
     """
     from simfunc import functional, representational
 
@@ -339,10 +447,14 @@ def leaderboard(pairs: pd.DataFrame, *, measures: Sequence[str] | None = None,
                     rows.append({**row, "n": 0, "orientation": _orientation(measure, output),
                                  "note": f"{missing} not recorded"})
                     continue
+                sign = _orientation(measure, output)
+                if headlines and group in headlines:
+                    rows.append({**row, **_headline_relation(headlines[group], measure, output,
+                                                             sign)})
+                    continue
                 both = frame.dropna(subset=[measure, output])
                 rows.append({**row, **_relation(
-                    both, measure, output, _orientation(measure, output), n_permutations,
-                    n_resamples, seed)})
+                    both, measure, output, sign, n_permutations, n_resamples, seed)})
     board = pd.DataFrame(rows, columns=COLUMNS)
     board["rank"] = (board.groupby(["group", "output_measure"])["rho"]
                      .rank(ascending=False, method="min"))
@@ -459,12 +571,13 @@ def build(run_dirs: Sequence[str | os.PathLike], figures_dir: str | os.PathLike,
           seed: int = 0) -> Leaderboard:
     """The leaderboard over ``run_dirs`` (study run directories): numbers, heatmap, section."""
     selections: dict[str, str] = {}
-    pairs, notes = collect_pairs(run_dirs, selections)
+    headlines: dict[str, Headline] = {}
+    pairs, notes = collect_pairs(run_dirs, selections, headlines)
     if pairs.empty:
         board = pd.DataFrame(columns=COLUMNS)
     else:
         board = leaderboard(pairs, n_permutations=n_permutations, n_resamples=n_resamples,
-                            seed=seed)
+                            seed=seed, headlines=headlines)
     summary = _summary(board, pairs) if len(board) else {"n_pairs": {}, "best": {}}
     section_figures, tables, findings = [], [], []
     if len(board) and board["rho"].notna().any():

@@ -98,10 +98,12 @@ def _fmt(value: float) -> str:
 
 def judge_relation(expected_sign: int, ci: Sequence[float] | None, *,
                    thesis: float | None = None, value: float | None = None,
-                   undefined: str | None = None, what: str = "95% interval") -> Judgement:
+                   undefined: str | None = None, what: str = "95% interval",
+                   reference: float = 0.0) -> Judgement:
     """The verdict of a signed relation from its interval.
 
-    ``expected_sign``: +1 when the claim says the quantity is positive, −1 negative.
+    ``expected_sign``: +1 when the claim says the quantity is above ``reference`` (0 for a
+    correlation or a difference; 0.5 for "most of"), −1 below it.
     ``ci``: the 95% interval (low, high), or None when there is none (``undefined`` says why).
     ``thesis``: the thesis's value, to say whether it lies inside the interval. ``value``:
     this run's estimate (only to say that no interval exists for it). ``what``: the
@@ -110,27 +112,29 @@ def judge_relation(expected_sign: int, ci: Sequence[float] | None, *,
     if expected_sign not in (1, -1):
         raise InputError(f"expected_sign must be +1 or -1, got {expected_sign!r}")
     side = "above" if expected_sign > 0 else "below"
+    ref = f"{reference:g}"
     if ci is None or any(_number(v) is None for v in ci):
         reason = undefined or "no interval was computed"
         if _number(value) is None:
             return Judgement(Verdict.INCONCLUSIVE, f"undefined in this run: {reason}")
         return Judgement(Verdict.INCONCLUSIVE,
                          f"no {what}, so the direction is not decided: {reason}")
-    low, high = sorted(float(v) for v in ci)
-    shown = f"{what} [{_fmt(low)}, {_fmt(high)}]"
+    low, high = sorted(float(v) - reference for v in ci)
+    shown = f"{what} [{_fmt(low + reference)}, {_fmt(high + reference)}]"
     inside = None
     size = ""
     if _number(thesis) is not None:
-        inside = low <= float(thesis) <= high
+        inside = low + reference <= float(thesis) <= high + reference
         size = (f"; the thesis's {float(thesis):g} lies inside it" if inside else
                 f"; the thesis's {float(thesis):g} lies outside it, so the size differs")
     if expected_sign * low > 0 and expected_sign * high > 0:
-        return Judgement(Verdict.REPRODUCED, f"{shown} lies {side} 0, as claimed{size}", inside)
+        return Judgement(Verdict.REPRODUCED, f"{shown} lies {side} {ref}, as claimed{size}",
+                         inside)
     if expected_sign * low < 0 and expected_sign * high < 0:
         other = "below" if expected_sign > 0 else "above"
-        return Judgement(Verdict.CONTRADICTED, f"{shown} lies {other} 0, against the claim{size}",
-                         inside)
-    return Judgement(Verdict.INCONCLUSIVE, f"{shown} contains 0{size}", inside)
+        return Judgement(Verdict.CONTRADICTED,
+                         f"{shown} lies {other} {ref}, against the claim{size}", inside)
+    return Judgement(Verdict.INCONCLUSIVE, f"{shown} contains {ref}{size}", inside)
 
 
 @dataclass(frozen=True)

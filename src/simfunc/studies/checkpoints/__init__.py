@@ -42,11 +42,11 @@ from simfunc.report import FigureRef, Section, Table
 from simfunc.runner import Plan
 from simfunc.settings import settings_dict
 from simfunc.store import ResultsDB
-from simfunc.studies.base import JSON, AnalysisContext, Selection, Study, StudyOutput
+from simfunc.studies.base import JSON, AnalysisContext, Headline, Selection, Study, StudyOutput
 from simfunc.studies.checkpoints import prose
 from simfunc.studies.classifier_jobs import (UNTRAINED_EPOCH, ClassifierTraining, ImageSet,
                                              ModelRecord, compare_job, extract_job, train_job)
-from simfunc.studies.common import pair_frame, relation_summary, stand_ins
+from simfunc.studies.common import pair_frame, relate_headline, stand_ins
 
 __all__ = ["Settings", "PROFILES", "Checkpoints", "STUDY", "checkpoint_list", "run_id",
            "RELATIONS"]
@@ -138,6 +138,7 @@ def run_id(arch: str, seed: int, lr: float) -> str:
 class Checkpoints(Study[Settings]):
     NAME = "checkpoints"
     TITLE = "Checkpoints against the final model (thesis §3.4)"
+    SECTION = "3.4"
     PROFILES = PROFILES
     # Every checkpoint against its final model; a run's checkpoints are relabelled among
     # themselves and a run is redrawn whole (the runs are the independent units).
@@ -176,16 +177,25 @@ class Checkpoints(Study[Settings]):
                         test_set=settings.dataset, layer=settings.layer))
         return Plan(jobs)
 
+    def headlines(self, results: ResultsDB, settings: Settings) -> list[Headline]:
+        """Every checkpoint against its run's final model; one block per run (the mean over
+        runs of the ρ within each), a run's checkpoints relabelled among themselves, runs
+        redrawn whole."""
+        frame = checkpoint_frame(results, settings.layer)
+        design = run_design(frame)
+        return [Headline(self.NAME, frame, population="each checkpoint against its run's final "
+                         "model", blocks="run", combine="mean", strata=design["strata"],
+                         clusters=design["clusters"], n_permutations=settings.n_permutations,
+                         n_resamples=settings.n_resamples)]
+
     def analyse(self, results: ResultsDB, context: AnalysisContext[Settings]) -> StudyOutput:
         settings = context.settings
-        frame = checkpoint_frame(results, settings.layer)
+        (headline,) = self.headlines(results, settings)
+        frame = headline.pairs
         summary: dict[str, JSON] = {"n_runs": int(frame["run"].nunique()),
                                     "n_pairs": int(len(frame))}
-        design = run_design(frame)
         for x, y, sign, key in RELATIONS:
-            summary[key] = relation_summary(
-                frame[x], frame[y], sign, settings.n_permutations, settings.n_resamples,
-                networks=(frame["model_a"], frame["model_b"]), design=design)
+            summary[key] = relate_headline(headline, x, y, sign)
         summary["slopes"] = architecture_slopes(frame, settings.n_resamples)
         runs = per_run(frame)
         summary["runs"] = {row["run"]: {k: v for k, v in row.items() if k != "run"}
@@ -196,7 +206,8 @@ class Checkpoints(Study[Settings]):
         return StudyOutput(summary, Section(
             id=self.NAME, title=self.TITLE, summary=prose.SUMMARY,
             figures=[FigureRef(path, prose.FIGURE_CAPTION)], tables=tables,
-            thesis_rows=prose.thesis_rows(summary), settings=settings_dict(settings),
+            thesis_rows=prose.thesis_rows(summary, prose.differs(settings)),
+            settings=settings_dict(settings),
             stand_ins=stand_ins({"CIFAR-100": (settings.dataset, settings.classes)})))
 
 

@@ -8,13 +8,17 @@ findings in words, with no numbers, so its side of each row is a direction.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from simfunc.report import ThesisRow, holds
-from simfunc.studies.common import NETWORK_LEVEL, inference_remark
+from simfunc.report import ThesisRow
+from simfunc.scorecard import judge_relation
+from simfunc.studies.common import NETWORK_LEVEL, describe_dataset, inference_remark, relation_interval
+
+if TYPE_CHECKING:
+    from simfunc.studies.checkpoints import Settings
 
 __all__ = ["SUMMARY", "FIGURE_CAPTION", "RUNS_TABLE", "RUN_COLUMNS", "thesis_rows",
-           "relation_remark"]
+           "relation_remark", "differs"]
 
 SUMMARY = (
     "Each line is one training run (architecture, learning rate, seed); each point a "
@@ -47,15 +51,38 @@ RUN_COLUMNS = {"final_accuracy": "final accuracy", "n_checkpoints": "checkpoints
                "rho_epoch_vs_cka": "ρ(epoch, CKA)", "rho_epoch_vs_jsd": "ρ(epoch, JSD)",
                "rho_cka_vs_jsd": "ρ(CKA, JSD)", "slope": "slope of JSD on CKA"}
 
-# summary key -> (quantity, the thesis's direction, the thesis's claim, expected sign)
+# summary key -> (quantity, the thesis's direction, the thesis's claim, expected sign, id)
 RELATION_ROWS = {
     "epoch_vs_cka": ("ρ(epoch, CKA with the final model), mean over runs", "rises (> 0)",
-                     "CKA with the final model rises during training", 1),
+                     "CKA with the final model rises during training", 1,
+                     "checkpoints.cka_rises"),
     "epoch_vs_jsd": ("ρ(epoch, JSD from the final model), mean over runs", "falls (< 0)",
-                     "JSD from the final model falls during training", -1),
+                     "JSD from the final model falls during training", -1,
+                     "checkpoints.jsd_falls"),
     "cka_vs_jsd": ("ρ(CKA, JSD) over a run's checkpoints, mean over runs", "< 0",
-                   "CKA rises and JSD falls together", -1),
+                   "CKA rises and JSD falls together", -1, "checkpoints.cka_jsd"),
 }
+THESIS_LRS = (0.01, 0.001, 0.0001)
+
+
+def differs(settings: Settings) -> str:
+    """How this run's experiment differs from the thesis's §3.4 (ResNet18 and VGG16 at full
+    width on CIFAR-100, 100 epochs, learning rates 0.01 / 0.001 / 0.0001, two seeds)."""
+    out = []
+    if settings.dataset != "cifar100":
+        out.append(f"data: {describe_dataset(settings.dataset, settings.classes)}, not CIFAR-100")
+    if tuple(settings.archs) != ("resnet18", "vgg16"):
+        out.append(f"networks: {', '.join(settings.archs)}, not ResNet18 and VGG16")
+    if settings.width != 1.0:
+        out.append(f"width ×{settings.width:g}")
+    if settings.training.epochs != 100:
+        out.append(f"{settings.training.epochs} epochs, not 100")
+    if tuple(settings.lrs) != THESIS_LRS:
+        out.append(f"learning rates {', '.join(f'{lr:g}' for lr in settings.lrs)}, not 0.01, "
+                   "0.001, 0.0001")
+    if len(settings.seeds) != 2:
+        out.append(f"{len(settings.seeds)} seed(s), not 2")
+    return "; ".join(out) or "as in the thesis"
 
 
 def relation_remark(relation: Mapping[str, Any]) -> str:
@@ -81,11 +108,13 @@ def _any_lr(difference: Mapping[str, Any]) -> str:
             f"rates) gives {ci[0]:.3f} to {ci[1]:.3f}.")
 
 
-def _slope_rows(slopes: Mapping[str, Any]) -> list[ThesisRow]:
+def _slope_rows(slopes: Mapping[str, Any], differ: str) -> list[ThesisRow]:
     if "undefined" in slopes:
         return [ThesisRow(quantity="slope of JSD on CKA per architecture",
                           thesis="depends on the architecture", value=None,
-                          claim="the slope depends on the architecture", remark=slopes["undefined"])]
+                          claim="the slope depends on the architecture", remark=slopes["undefined"],
+                          judgement=judge_relation(1, None, undefined=slopes["undefined"]),
+                          id="checkpoints.slope_by_arch", differs=differ)]
     rows = []
     for item in slopes["slopes"]:
         ci = item["ci"]
@@ -96,32 +125,42 @@ def _slope_rows(slopes: Mapping[str, Any]) -> list[ThesisRow]:
                     f"R² = {item['r_squared']:.2f} of their JSD's variance."),
         ))
     notes = " ".join(slopes.get("notes") or [])
-    for item in slopes["differences"]:
-        ci = item["ci"]
+    for index, item in enumerate(slopes["differences"]):
+        ci = None if item["ci"] is None else (float(item["ci"][0]), float(item["ci"][1]))
+        # The claim is two-sided (the slopes differ): an interval that excludes 0 on either
+        # side reproduces it (judged on the side the interval lies), one containing 0 leaves
+        # it open.
+        centre = item["difference"] if ci is None else (ci[0] + ci[1]) / 2
+        judgement = judge_relation(
+            1 if centre >= 0 else -1, ci, value=item["difference"],
+            undefined="too few training runs to redraw within each (architecture, learning "
+                      "rate) cell", what="run-bootstrap 95% interval of the difference")
         rows.append(ThesisRow(
             quantity=f"slope difference, {item['group']} − {item['reference']}",
             thesis="≠ 0", value=item["difference"], claim="the slope depends on the architecture",
-            ci=None if ci is None else tuple(ci),
-            verdict=holds(None if ci is None else not ci[0] <= 0.0 <= ci[1]),
-            remark=("Holds when the interval excludes 0. Interval: training runs redrawn within "
-                    "each (architecture, learning rate) cell; with two seeds a cell it is "
-                    "rough." + _any_lr(item) + (f" {notes}" if notes else "")),
+            ci=ci, judgement=judgement,
+            id="checkpoints.slope_by_arch" + ("" if index == 0 else f".{item['group']}"),
+            differs=differ,
+            remark=("Reproduced when the interval excludes 0 (the claim is two-sided). "
+                    "Interval: training runs redrawn within each (architecture, learning rate) "
+                    "cell; with two seeds a cell it is rough." + _any_lr(item)
+                    + (f" {notes}" if notes else "")),
         ))
     return rows
 
 
-def thesis_rows(summary: Mapping[str, Any]) -> list[ThesisRow]:
+def thesis_rows(summary: Mapping[str, Any], differ: str = "") -> list[ThesisRow]:
     """The thesis's findings beside this run's numbers."""
     rows = []
-    for key, (quantity, thesis, claim, sign) in RELATION_ROWS.items():
+    for key, (quantity, thesis, claim, sign, claim_id) in RELATION_ROWS.items():
         relation = summary[key]
         rho = relation.get("spearman")
-        ci = relation.get("spearman_ci")
+        ci, undefined = relation_interval(relation)
         rows.append(ThesisRow(
-            quantity=quantity, thesis=thesis, value=rho, claim=claim,
-            ci=None if ci is None else tuple(ci), p_value=relation.get("spearman_p"),
-            n=summary["n_runs"], n_of="training runs",
-            verdict=holds(None if rho is None else rho * sign > 0),
-            remark=relation_remark(relation),
+            quantity=quantity, thesis=thesis, value=rho, claim=claim, ci=ci,
+            p_value=relation.get("spearman_p"), n=summary["n_runs"], n_of="training runs",
+            judgement=judge_relation(sign, ci, value=rho, undefined=undefined,
+                                     what="run-bootstrap 95% interval"),
+            remark=relation_remark(relation), id=claim_id, differs=differ,
         ))
-    return rows + _slope_rows(summary["slopes"])
+    return rows + _slope_rows(summary["slopes"], differ)

@@ -126,6 +126,7 @@ def models(settings: Settings) -> list[tuple[str, str, int]]:
 class CrossDataset(Study[Settings]):
     NAME = "cross-dataset"
     TITLE = "Models across training and test sets (thesis §3.2)"
+    SECTION = "3.2"
     PROFILES = PROFILES
     # It records no output measures (the two training sets' classes do not correspond), so
     # the leaderboard finds nothing here and says so.

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from simfunc.report import FigureRef, Section, Table, ThesisRow, holds
+from simfunc.report import FigureRef, Section, Table, ThesisRow
+from simfunc.scorecard import judge_relation
 from simfunc.settings import settings_dict
 from simfunc.studies.common import stand_ins
+from simfunc.studies.training_sets import differs_from_thesis
 
 if TYPE_CHECKING:
     from simfunc.studies.cross_dataset import Settings
 
-__all__ = ["thesis_rows", "section", "table_row", "set_label"]
+__all__ = ["thesis_rows", "section", "table_row", "set_label", "differs"]
 
 LAYER_WORDS = {"last_conv": "the last convolutional map, flattened (the thesis's layer)",
                "features": "the pooled penultimate features"}
@@ -76,44 +78,60 @@ def table_row(layer: str, test_set: str, means: Mapping[str, Any],
             "Mantel p": contrast.get("p")}
 
 
-def _contrast_row(contrast: Mapping[str, Any], quantity: str, claim: str = "",
-                  verdict_holds: bool | None = None, lead: str = "") -> ThesisRow:
+def differs(settings: Settings) -> str:
+    """How this run differs from the thesis's §3.2 (ResNet-18, three seeds on each of CIFAR-100
+    and ImageNet32, three untrained; 5,800 test images of each set and all of Pascal VOC)."""
+    extra = [f"{settings.test_subset or 'all'} test images a set, not 5,800"]
+    if settings.layers[0] != "last_conv":
+        extra.append(f"headline layer {settings.layers[0]}, not the last convolutional map")
+    return differs_from_thesis(settings, settings.dataset_c, len(settings.seeds), 3, extra)
+
+
+def _contrast_row(contrast: Mapping[str, Any], quantity: str, claim_id: str | None,
+                  differ: str, claim: str = "", lead: str = "") -> ThesisRow:
     if "undefined" in contrast:
         return ThesisRow(quantity=quantity, thesis="> 0", value=None, claim=claim,
-                         verdict=holds(None), remark=str(contrast["undefined"]))
+                         judgement=judge_relation(1, None, undefined=str(contrast["undefined"])),
+                         remark=str(contrast["undefined"]), id=claim_id, differs=differ)
     ci = contrast["ci"]
+    ci = (float(ci[0]), float(ci[1])) if ci else None
     how = "all" if contrast["exact"] else "random"
+    notes = "".join(f" {note}." for note in contrast.get("notes", []))
     remark = lead + (f"Within {contrast['within']:.3f}, across {contrast['across']:.3f}. p: one-sided "
               f"Mantel test over {contrast['n_networks']} networks ({how} "
               f"{contrast['n_relabellings']} relabellings; the smallest p this design allows "
               f"is {contrast['smallest_p']:.2g}); interval: network bootstrap within training "
-              "sets." + "".join(f" {note}." for note in contrast.get("notes", [])))
+              "sets." + notes)
     return ThesisRow(
         quantity=quantity, thesis="> 0", value=contrast["difference"], claim=claim,
-        ci=tuple(ci) if ci else None, p_value=contrast["p"],
-        n=contrast["n_within"] + contrast["n_across"],
-        verdict=holds(contrast["difference"] > 0 if verdict_holds is None else verdict_holds),
-        remark=remark,
+        ci=ci, p_value=contrast["p"], n=contrast["n_within"] + contrast["n_across"],
+        judgement=judge_relation(1, ci, value=contrast["difference"],
+                                 undefined="the network bootstrap gave no interval" + notes,
+                                 what="network-bootstrap 95% interval"),
+        remark=remark, id=claim_id, differs=differ,
     )
 
 
-def thesis_rows(summary: Mapping[str, Any]) -> list[ThesisRow]:
-    """The thesis's finding beside this run's numbers: each test set, all of them pooled, and
-    the pooled difference at each other layer."""
-    rows = []
+def thesis_rows(summary: Mapping[str, Any], differ: str = "") -> list[ThesisRow]:
+    """The thesis's finding beside this run's numbers: all test sets pooled (the headline
+    claim), each test set, and the pooled difference at each other layer."""
+    per_set = []
     for role, values in summary["test_sets"].items():
-        rows.append(_contrast_row(
+        per_set.append(_contrast_row(
             values["contrast"], f"mean CKA within − across training sets, test set {role} "
-            f"({values['dataset']})"))
-    positive = sum(row.value is not None and row.value > 0 for row in rows)
-    rows.append(_contrast_row(
+            f"({values['dataset']})", f"cross_dataset.within_minus_across.{role}", differ,
+            claim=f"within above across on test set {role}"))
+    positive = sum(row.value is not None and row.value > 0 for row in per_set)
+    rows = [_contrast_row(
         summary["pooled"], "mean CKA within − across training sets, all test sets",
-        claim=CLAIM, verdict_holds=summary["same_training_set_more_similar_on_every_test_set"],
-        lead=f"Within above across on {positive} of {len(rows)} test sets. "))
+        "cross_dataset.within_minus_across", differ, claim=CLAIM,
+        lead=f"Within above across on {positive} of {len(per_set)} test sets. ")]
+    rows += per_set
     for layer, values in summary["by_layer"].items():
         if layer != summary["layer"]:
             rows.append(_contrast_row(
-                values["pooled"], f"the same at {layer_words(layer)}, all test sets"))
+                values["pooled"], f"the same at {layer_words(layer)}, all test sets", None,
+                differ))
     return rows
 
 
@@ -123,7 +141,7 @@ def section(name: str, title: str, summary: Mapping[str, Any], settings: Setting
     """The study's report section (``sets``: test set A, B, C -> (dataset, classes))."""
     return Section(
         id=name, title=title, summary=_summary_text(settings), figures=list(figures),
-        tables=list(tables), thesis_rows=thesis_rows(summary),
+        tables=list(tables), thesis_rows=thesis_rows(summary, differs(settings)),
         stand_ins=stand_ins({"CIFAR-100 (A)": sets["A"], "ImageNet32 (B)": sets["B"],
                              "Pascal VOC (C)": sets["C"]}),
         settings=settings_dict(settings),

@@ -136,6 +136,7 @@ def image_sets(settings: Settings) -> list[tuple[str, str, tuple[int, ...] | Non
 class DatasetBias(Study[Settings]):
     NAME = "dataset-bias"
     TITLE = "Dataset bias of representations (thesis §3.1)"
+    SECTION = "3.1"
     PROFILES = PROFILES
     # It compares no pairs (a classifier reads the features), so the leaderboard finds
     # nothing here and says so.
