@@ -54,6 +54,7 @@ __all__ = [
     "untrained_twin",
     "with_untrained",
     "untrained_config",
+    "check_layers",
     "train_job",
     "extract_job",
     "compare_job",
@@ -197,6 +198,29 @@ def untrained_config(config: TrainConfig) -> TrainConfig:
 
 
 # --------------------------------------------------------------------------------- building
+
+
+def check_layers(layers: Sequence[str], archs: Sequence[str], *, width: float = 1.0,
+                 setting: str = "layer") -> None:
+    """Refuse, before any job runs, a compared layer that ``archs`` do not have: an
+    InputError naming the setting, the architecture and the layers it has. ``output`` is the
+    name the results give the output measures; the network's output layer is ``logits``."""
+    from simfunc import nets
+    from simfunc.store import OUTPUT_LAYER
+
+    for layer in layers:
+        if layer == OUTPUT_LAYER:
+            raise InputError(
+                f"{setting}: {layer!r} is where the results keep the output measures, not a "
+                "layer to compare representations on; the networks' output layer is 'logits' "
+                "(and the thesis compares the penultimate 'features')")
+    for arch in dict.fromkeys(archs):
+        model = nets.build(arch, width=width, input_size=32)
+        names = [name for name, _ in model.named_modules() if name]
+        for layer in layers:
+            if layer not in names:
+                raise InputError(f"{setting}: {arch} has no layer {layer!r}; its layers: "
+                                 f"{', '.join(names)}")
 
 
 def train_job(job_id: str, config: TrainConfig, models: Sequence[ModelRecord],

@@ -32,6 +32,7 @@ from simfunc.studies.base import JSON, AnalysisContext, Headline, Selection, Stu
 from simfunc.studies.classifier_jobs import (
     ClassifierTraining,
     ImageSet,
+    check_layers,
     ModelRecord,
     compare_job,
     extract_job,
@@ -120,6 +121,7 @@ class Architectures(Study[Settings]):
     LEADERBOARD = Selection(trained_only=True)
 
     def plan(self, settings: Settings) -> Plan:
+        check_layers((settings.layer,), settings.archs, width=settings.width)
         test = ImageSet(settings.dataset, "test", data_root=settings.data_root,
                         subset=settings.test_subset, classes=settings.classes)
         jobs = []

@@ -45,7 +45,8 @@ from simfunc.store import ResultsDB
 from simfunc.studies.base import JSON, AnalysisContext, Headline, Selection, Study, StudyOutput
 from simfunc.studies.checkpoints import prose
 from simfunc.studies.classifier_jobs import (UNTRAINED_EPOCH, ClassifierTraining, ImageSet,
-                                             ModelRecord, compare_job, extract_job, train_job)
+                                             ModelRecord, check_layers, compare_job,
+                                             extract_job, train_job)
 from simfunc.studies.common import pair_frame, relate_headline, stand_ins
 
 __all__ = ["Settings", "PROFILES", "Checkpoints", "STUDY", "checkpoint_list", "run_id",
@@ -145,6 +146,7 @@ class Checkpoints(Study[Settings]):
     LEADERBOARD = Selection(strata=("run", "kind"), clusters="run")
 
     def plan(self, settings: Settings) -> Plan:
+        check_layers((settings.layer,), settings.archs, width=settings.width)
         epochs = checkpoint_list(settings)
         test = ImageSet(settings.dataset, "test", data_root=settings.data_root,
                         subset=settings.test_subset, classes=settings.classes)

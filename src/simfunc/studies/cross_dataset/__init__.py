@@ -39,6 +39,7 @@ from simfunc.studies.classifier_jobs import (
     ClassifierTraining,
     ImageSet,
     ModelRecord,
+    check_layers,
     compare_job,
     extract_job,
     train_job,
@@ -135,6 +136,7 @@ class CrossDataset(Study[Settings]):
     def plan(self, settings: Settings) -> Plan:
         if not settings.layers:
             raise InputError("layers must name at least one layer (the first is the headline)")
+        check_layers(settings.layers, (settings.arch,), width=settings.width, setting="layers")
         if settings.measures is not None and "linear_cka" not in settings.measures:
             raise InputError("measures must include linear_cka: the study's finding is read "
                              "from it")

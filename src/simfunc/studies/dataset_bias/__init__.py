@@ -43,6 +43,7 @@ from simfunc.studies.classifier_jobs import (
     ClassifierTraining,
     ImageSet,
     ModelRecord,
+    check_layers,
     extract_job,
     train_job,
 )
@@ -145,6 +146,7 @@ class DatasetBias(Study[Settings]):
     def plan(self, settings: Settings) -> Plan:
         if not 0 < settings.holdout < 1:
             raise InputError(f"holdout must lie strictly between 0 and 1, got {settings.holdout}")
+        check_layers((settings.layer,), (settings.arch,), width=settings.width)
         jobs: list[Job] = []
         extract_ids, labels = [], []
         for network, role, seed in networks(settings):

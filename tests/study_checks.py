@@ -1,0 +1,57 @@
+"""Independent recomputation of a stored pair, shared by the study tests and the planted-fault
+tests: the two networks loaded from the cache (final weights, or a checkpoint's), run on the
+split the study claims to compare on, their features and logits compared by the measures
+themselves — nothing from the study's own extraction or comparison code."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from simfunc import functional, representational
+
+__all__ = ["stored_pair", "recomputed_pair", "mismatches"]
+
+MEASURES = ("linear_cka", "jsd", "spearman")
+
+
+def stored_pair(run_dir: Path, pair: tuple[str, str], layer: str = "features") -> dict[str, float]:
+    """What the study stored for ``pair`` (either order): CKA at ``layer``, and the output
+    measures."""
+    with sqlite3.connect(Path(run_dir) / "results.sqlite") as connection:
+        return dict(connection.execute(
+            "SELECT measure, value FROM pairs WHERE ((model_a = ? AND model_b = ?) OR "
+            "(model_b = ? AND model_a = ?)) AND ((layer = ? AND measure = 'linear_cka') "
+            "OR layer = 'output')", (*pair, *pair, layer)).fetchall())
+
+
+def recomputed_pair(run_dir: Path, cache: Path, pair: tuple[str, str], *, dataset: str = "digits",
+                    split: str = "test", layer: str = "features") -> dict[str, float]:
+    """The pair's CKA at ``layer`` and output measures, from scratch."""
+    from simfunc.data import load
+    from simfunc.extract import activations
+    from simfunc.train.supervised import load_model
+
+    with sqlite3.connect(Path(run_dir) / "results.sqlite") as connection:
+        models = {m: (artifact, trained, epoch, kind) for m, artifact, trained, epoch, kind in
+                  connection.execute("SELECT model_id, artifact, trained, epoch, kind FROM models")}
+    acts = []
+    for model_id in pair:
+        artifact, trained, epoch, kind = models[model_id]
+        checkpoint = 0 if not trained else (epoch if kind == "checkpoint" else None)
+        network = load_model(Path(cache) / artifact, epoch=checkpoint)
+        data = load(dataset, split, image_size=network.input_size, channels=network.in_channels)
+        acts.append(activations(network, data, [layer, "logits"]))
+    a, b = acts
+    out = {"linear_cka": representational.linear_cka(a[layer], b[layer])}
+    for name in ("jsd", "spearman"):
+        out[name] = functional.OUTPUT_MEASURES[name](a["logits"], b["logits"], from_logits=True)
+    return out
+
+
+def mismatches(stored: dict[str, float], recomputed: dict[str, float],
+               tolerance: float = 1e-5) -> list[str]:
+    """The measures whose stored value differs from the recomputed one (or is missing)."""
+    return [f"{name}: stored {stored.get(name)!r}, recomputed {recomputed[name]!r}"
+            for name in MEASURES
+            if stored.get(name) is None or abs(stored[name] - recomputed[name]) > tolerance]
