@@ -55,7 +55,7 @@ def test_the_toy_study_runs_end_to_end_through_the_framework(noise_study, tmp_pa
     # every measure of every pair
     assert layers == {"features": 6 * len(MEASURES), "output": 6 * len(OUTPUT_MEASURES)}
     html = (result.run_dir / "report.html").read_text(encoding="utf-8")
-    assert "Thesis: more noise means less CKA and more JSD" in html
+    assert "simfunc&#x27;s own claim (not the thesis&#x27;s): more noise means less CKA and more JSD" in html
     assert (result.run_dir / "figures" / "noise.png").is_file()
 
     again = run_study("noise", "quick", out=runs, cache_dir=cache, jobs=1, progress=False,

@@ -81,14 +81,18 @@ def known_pairs(seed: int = 0, n: int = N) -> tuple[pd.DataFrame, dict[str, dict
 def checkpoint_pairs(seed: int = 0, runs: int = 6, per_run: int = 5
                      ) -> tuple[pd.DataFrame, dict[str, dict]]:
     """As the checkpoints study records them: each run's checkpoints against its final model
-    (runs × per_run = N pairs), the models' kind and run as the study stores them."""
+    (runs × per_run = N pairs), the models' kind, architecture, epoch and run as the study
+    stores them (the study's declared headline reads them)."""
     rng = np.random.default_rng(seed)
     names = [(f"r{r}-e{e}", f"r{r}-final") for r in range(runs) for e in range(per_run)]
     frame = pd.DataFrame(names, columns=["model_a", "model_b"])
     models = {}
     for r in range(runs):
-        models[f"r{r}-final"] = {"extra": {"run": f"r{r}"}}
-        models.update({f"r{r}-e{e}": {"kind": "checkpoint", "extra": {"run": f"r{r}"}}
+        extra = {"run": f"r{r}", "lr": 0.01}
+        models[f"r{r}-final"] = {"arch": "cnn", "epoch": per_run, "trained": True,
+                                 "accuracy": 0.9, "extra": extra}
+        models.update({f"r{r}-e{e}": {"kind": "checkpoint", "arch": "cnn", "epoch": e,
+                                      "trained": e != 0, "parent": f"r{r}-final", "extra": extra}
                        for e in range(per_run)})
     return with_measures(frame, rng.uniform(0.0, 0.9, len(frame)), rng), models
 
@@ -152,41 +156,42 @@ def test_orientation_makes_tracking_positive(checkpoints_run, measure, output):
 def test_each_study_contributes_its_comparable_pairs(tmp_path):
     runs = tmp_path / "runs"
     frame, models = known_pairs(1, 12)
-    # architectures: the untrained networks' pairs are left out
+    # architectures: its declared headline, pairs of trained networks (untrained left out)
     models_arch = {m: {"trained": i < 8} for i, m in enumerate(models)}
     write_study(runs / "architectures-quick", "architectures", frame, models_arch,
                 settings={"layer": "features"})
-    # minigrid: one group per variant (from the agents' extra)
-    agents = {m: {"kind": "agent", "extra": {"variant": "plain" if i < 7 else "bottleneck"}}
-              for i, m in enumerate(models)}
-    write_study(runs / "minigrid-quick", "minigrid", frame, agents)
-    # existence: the masked layer is compared, the base layer (CKA 1 everywhere) is not
+    # existence and converse: constructions from one network, declared none
     write_study(runs / "existence-quick", "existence", frame.head(6), models, layer="masked")
-    base = frame.head(6).assign(linear_cka=1.0)[["model_a", "model_b", "linear_cka"]]
-    with ResultsDB(runs / "existence-quick" / "results.sqlite") as db:
-        db.add_pairs([{"model_a": r.model_a, "model_b": r.model_b, "test_set": "digits",
-                       "layer": "base", "measure": "linear_cka", "value": 1.0}
-                      for r in base.itertuples()])
-    # converse: the exact constructions are left out
-    kinds = {m: {"kind": "construction" if i in (3, 4) else "distilled"}
-             for i, m in enumerate(models)}
-    write_study(runs / "converse-quick", "converse", frame.head(6), kinds)
+    write_study(runs / "converse-quick", "converse", frame.head(6), models)
     # cross-dataset: no output measures at all
     write_study(runs / "cross-dataset-quick", "cross-dataset",
                 frame[["model_a", "model_b", "linear_cka"]], models)
+    # a study simfunc does not know: every pair with output measures
+    write_study(runs / "toy-quick", "toy", frame.head(5), models)
     pairs, notes = collect_pairs(find_run_dirs(runs))
     counts = pairs["group"].value_counts().to_dict()
-    assert counts == {"architectures": 7, "minigrid/plain": 7, "minigrid/bottleneck": 5,
-                      "existence": 6, "converse": 3}
-    assert any("cross-dataset" in note for note in notes)
-    existence = pairs[pairs["group"] == "existence"]
-    assert not np.allclose(existence["linear_cka"], 1.0)  # the masked layer's values
+    assert counts == {"architectures": 7, "toy": 5}
+    for study in ("cross-dataset", "existence", "converse"):
+        assert any(note.startswith(study) for note in notes), (study, notes)
     board = leaderboard(pairs, measures=["linear_cka"], output_measures=["jsd"],
                         n_permutations=100, n_resamples=100)
     pooled = board[board["group"] == POOLED].iloc[0]
-    assert pooled["n"] == 28
-    assert list(board["group"]) == ["architectures", "converse", "existence", "minigrid/plain",
-                                    "minigrid/bottleneck", POOLED]
+    assert pooled["n"] == 12
+    assert list(board["group"]) == ["architectures", "toy", POOLED]
+
+
+def test_a_side_constant_to_numerical_precision_is_undefined_not_zero(tmp_path):
+    """Linear CKA of identical features is 1 for every pair, up to a few ulp: a correlation
+    with it is undefined (the existence study's base layer gave 0.00 before), with the reason."""
+    frame, models = known_pairs(5, 10)
+    frame = frame.assign(linear_cka=1.0 - np.random.default_rng(0).uniform(0, 4e-16, len(frame)))
+    write_study(tmp_path / "toy-quick", "toy", frame, models)
+    pairs, _ = collect_pairs([tmp_path / "toy-quick"])
+    board = leaderboard(pairs, measures=["linear_cka", "procrustes"], output_measures=["jsd"],
+                        n_permutations=100, n_resamples=100, pooled=False).set_index("measure")
+    assert pd.isna(board.loc["linear_cka", "rho"]) and pd.isna(board.loc["linear_cka", "p_value"])
+    assert "constant to numerical precision" in board.loc["linear_cka", "note"]
+    assert board.loc["procrustes", "rho"] == pytest.approx(1.0)
 
 
 def test_p_values_and_intervals_are_network_level(tmp_path):
@@ -219,28 +224,31 @@ def test_p_values_and_intervals_are_network_level(tmp_path):
     assert row["ci_high"] - row["ci_low"] > row["pair_ci_high"] - row["pair_ci_low"]
 
 
-def test_p_and_interval_are_relate_networks_on_the_same_pairs(checkpoints_run):
-    """The leaderboard's p_value and ci_* are exactly stats.relate_networks' network-level
-    Spearman p and interval on the same pairs, with the design the checkpoints study's
-    Selection declares (a run's checkpoints relabelled among themselves, a run redrawn
-    whole; seed 0), oriented; its pair_* values are relate_networks' pair-level ones (one
-    block: pairs shuffled / redrawn as if independent). Checked for a measure that tracks
-    and for noise."""
+def test_p_and_interval_are_the_checkpoints_studys_own_headline(checkpoints_run):
+    """For a study that declares its headline, the leaderboard's rho, p_value and ci_* are
+    exactly the study's: stats.relate_networks on the same pairs with the study's design (one
+    block per run, the mean over runs of the within-run rho, a run's checkpoints relabelled
+    among themselves, a run redrawn whole) and its Monte Carlo settings (the quick profile's
+    2,000, whatever the leaderboard's own), oriented; pair_* are its pair-level ones. Checked
+    for a measure that tracks and for noise."""
     from simfunc import stats
+    from simfunc.studies.checkpoints import PROFILES
 
     pairs, _ = collect_pairs(find_run_dirs(checkpoints_run))
     board = leaderboard(pairs, measures=["linear_cka", "rbf_cka"], output_measures=["jsd"],
                         n_permutations=300, n_resamples=300, pooled=False).set_index("measure")
-    role = {**dict(zip(pairs["model_a"], pairs["model_a"].str.split("-").str[0] + "|ckpt")),
+    role = {**dict(zip(pairs["model_a"], pairs["model_a"].str.split("-").str[0] + "|checkpoint")),
             **dict(zip(pairs["model_b"], pairs["model_b"].str.split("-").str[0] + "|final"))}
     run = {m: m.split("-")[0] for m in role}
+    settings = PROFILES["quick"]
     for measure in ("linear_cka", "rbf_cka"):
         row = board.loc[measure]
         sign = row["orientation"]
         assert sign == -1  # a similarity against a distance
         expected = stats.relate_networks(
             pairs[measure], pairs["jsd"], a=pairs["model_a"], b=pairs["model_b"],
-            strata=role, clusters=run, n_permutations=300, n_resamples=300, seed=0)
+            blocks=[run[m] for m in pairs["model_b"]], combine="mean", strata=role, clusters=run,
+            n_permutations=settings.n_permutations, n_resamples=settings.n_resamples, seed=0)
         assert row["n_networks"] == expected.n_networks == 36
         assert row["rho"] == pytest.approx(sign * expected.spearman, abs=1e-12)
         assert row["p_value"] == pytest.approx(expected.spearman_p, abs=1e-12)
@@ -249,12 +257,13 @@ def test_p_and_interval_are_relate_networks_on_the_same_pairs(checkpoints_run):
         assert row["pair_p_value"] == pytest.approx(expected.pair_spearman_p, abs=1e-12)
         assert [row["pair_ci_low"], row["pair_ci_high"]] == pytest.approx(
             sorted(sign * v for v in expected.pair_spearman_ci), abs=1e-12)
-    # and not the values of a design that ignores the runs (every network its own unit)
-    ignoring_runs = stats.relate_networks(
+    # and not the values of the pooled design the leaderboard used before (one correlation
+    # over every checkpoint of every run)
+    pooled = stats.relate_networks(
         pairs["rbf_cka"], pairs["jsd"], a=pairs["model_a"], b=pairs["model_b"],
-        strata=role, n_permutations=300, n_resamples=300, seed=0)
-    assert [board.loc["rbf_cka", "ci_low"], board.loc["rbf_cka", "ci_high"]] != \
-        pytest.approx(sorted(-v for v in ignoring_runs.spearman_ci), abs=1e-6)
+        strata=role, clusters=run, n_permutations=settings.n_permutations,
+        n_resamples=settings.n_resamples, seed=0)
+    assert board.loc["rbf_cka", "rho"] != pytest.approx(-pooled.spearman, abs=1e-6)
 
 
 def test_networks_of_different_studies_never_merge(tmp_path):
@@ -264,18 +273,18 @@ def test_networks_of_different_studies_never_merge(tmp_path):
     runs = tmp_path / "runs"
     frame, models = checkpoint_pairs(1, runs=4, per_run=4)
     write_study(runs / "checkpoints-quick", "checkpoints", frame, models)
-    write_study(runs / "converse-quick", "converse", frame, models)
+    write_study(runs / "toy-quick", "toy", frame, models)
     pairs, _ = collect_pairs(find_run_dirs(runs))
     checkpoints = pairs[pairs["study"] == "checkpoints"]
-    assert set(checkpoints["block"]) == {"checkpoints|digits"}
+    assert set(checkpoints["block"]) == {f"checkpoints|r{r}" for r in range(4)}  # one per run
     row = checkpoints.iloc[0]  # r0-e0 against r0-final
     assert (row["network_a"], row["network_b"]) == ("checkpoints:r0-e0", "checkpoints:r0-final")
     assert row["stratum_a"] == "checkpoints|r0|checkpoint"
-    assert row["stratum_b"] == "checkpoints|r0|classifier"
-    assert row["cluster_a"] == row["cluster_b"] == "checkpoints|run=r0"
-    converse = pairs[pairs["study"] == "converse"].iloc[0]  # declares no strata or clusters
-    assert converse["stratum_a"] == converse["stratum_b"] == "converse"
-    assert converse["cluster_a"] == "converse:r0-e0"
+    assert row["stratum_b"] == "checkpoints|r0|final"
+    assert row["cluster_a"] == row["cluster_b"] == "checkpoints|r0"
+    toy = pairs[pairs["study"] == "toy"].iloc[0]  # declares no strata or clusters
+    assert toy["stratum_a"] == toy["stratum_b"] == "toy"
+    assert toy["cluster_a"] == "toy:r0-e0"
     board = leaderboard(pairs, measures=["linear_cka"], output_measures=["jsd"],
                         n_permutations=200, n_resamples=200)
     pooled = board[board["group"] == POOLED].iloc[0]
@@ -284,10 +293,10 @@ def test_networks_of_different_studies_never_merge(tmp_path):
 
 def test_too_few_pairs_is_said_not_hidden(tmp_path):
     frame, models = known_pairs(2, 2)
-    write_study(tmp_path / "checkpoints-quick", "checkpoints", frame, models)
-    pairs, _ = collect_pairs([tmp_path / "checkpoints-quick"])
+    write_study(tmp_path / "toy-quick", "toy", frame, models)
+    pairs, _ = collect_pairs([tmp_path / "toy-quick"])
     board = leaderboard(pairs, measures=["linear_cka"], output_measures=["jsd"])
-    row = board[board["group"] == "checkpoints"].iloc[0]
+    row = board[board["group"] == "toy"].iloc[0]
     assert pd.isna(row["rho"]) and "3" in row["note"]
 
 

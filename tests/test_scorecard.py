@@ -138,3 +138,9 @@ def test_the_terminal_table_has_a_line_a_claim_and_the_counts():
     lines = card.terminal().splitlines()
     assert len(lines) == 4 and "s.a" in lines[1] and "inconclusive" in lines[2]
     assert lines[-1].strip() == "1 reproduced · 0 contradicted · 1 inconclusive · 0 not comparable"
+
+
+def test_a_point_rule_says_whether_the_thesis_value_meets_it():
+    judged = judge_point(0.95, AtLeast(0.9, "the same"), thesis=0.99)
+    assert judged.thesis_inside is True and "the thesis's 0.99 meets it too" in judged.why
+    assert judge_point(0.95, AtMost(0.25, "small"), thesis=0.59).thesis_inside is False

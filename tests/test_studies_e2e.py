@@ -123,13 +123,73 @@ def test_dataset_bias_summary(reproduced):
 def test_the_combined_report_has_a_section_per_study(reproduced):
     _, report, _ = reproduced
     parsed = parse_report(report)
-    assert parsed.sections == ["dataset-bias", "cross-dataset", "architectures", "checkpoints",
-                               "leaderboard"]
+    assert parsed.sections == ["scorecard", "dataset-bias", "cross-dataset", "architectures",
+                               "checkpoints", "leaderboard"]
     combined = json.loads((report.parent / "summary.json").read_text())
     assert set(combined["studies"]) == set(IMAGE_STUDIES)
     # the measure leaderboard over the pairs that have outputs: architectures and checkpoints
     assert set(combined["leaderboard"]["n_pairs"]) == {"architectures", "checkpoints"}
     assert (report.parent / "leaderboard.csv").is_file()
+
+
+THESIS_TEXT = Path(__file__).resolve().parents[2] / "shared" / "seed" / "000_11b88272dc462004.txt"
+
+
+def _table_3_1() -> dict[str, tuple[float, float]]:
+    """Table 3.1 of the thesis, read from its text: row -> (ρ(CKA, JSD), ρ(CKA, rank))."""
+    import re
+
+    text = THESIS_TEXT.read_text(encoding="utf-8")
+    rows = {}
+    for name in ("Cifar : trained nets", "MiniGrid (average)", "MiniGrid with bottleneck"):
+        match = re.search(re.escape(name) + r"\s+(-?\d\.\d+)\s+(-?\d\.\d+)", text)
+        assert match, name
+        rows[name] = (float(match.group(1)), float(match.group(2)))
+    return rows
+
+
+@pytest.mark.skipif(not THESIS_TEXT.is_file(), reason="the thesis text (../shared/seed) is absent")
+def test_the_scorecard_holds_every_claim_with_the_thesis_values(reproduced):
+    from simfunc.scorecard import Scorecard, Verdict
+
+    _, report, results = reproduced
+    card = Scorecard.read(report.parent)
+    rows = {row.id: row for row in card.rows}
+    assert {"dataset_bias.mistakes_keep_network", "cross_dataset.within_minus_across",
+            "architectures.cka_jsd", "architectures.cka_rank", "architectures.untrained_jsd",
+            "checkpoints.cka_rises", "checkpoints.jsd_falls", "checkpoints.cka_jsd",
+            "checkpoints.slope_by_arch"} <= set(rows)
+    assert [r.id for r in card.rows] == [r.id for name in IMAGE_STUDIES
+                                         for r in results[name].scorecard.rows]
+    jsd, rank = _table_3_1()["Cifar : trained nets"]
+    assert (rows["architectures.cka_jsd"].thesis, rows["architectures.cka_rank"].thesis) == (
+        jsd, rank)
+    for row in card.rows:  # the one rule: no interval spanning 0 is a reproduction
+        assert row.differs, row.id
+        if row.rule == "interval" and row.ci is not None and row.ci[0] <= 0 <= row.ci[1]:
+            assert row.verdict is not Verdict.REPRODUCED, row.id
+    counts = card.counts()
+    assert sum(counts.values()) == len(card.rows) and set(counts) == {v.value for v in Verdict}
+    assert json.loads((report.parent / "summary.json").read_text())["schema"] == 1
+
+
+def test_the_leaderboards_headline_rows_are_the_studies_own(reproduced):
+    """The leaderboard relates each study's declared headline as the study does: its
+    (study, linear_cka, jsd) row has the study's ρ (oriented: CKA is a similarity, JSD a
+    distance), network-level p and interval."""
+    import pandas as pd
+
+    _, report, results = reproduced
+    board = pd.read_csv(report.parent / "leaderboard.csv")
+    for study, key in (("architectures", "spearman_cka_vs_jsd"), ("checkpoints", "cka_vs_jsd")):
+        relation = results[study].summary[key]
+        (row,) = board[(board["group"] == study) & (board["measure"] == "linear_cka")
+                       & (board["output_measure"] == "jsd")].itertuples()
+        assert row.n == relation["n"]
+        assert row.rho == pytest.approx(-relation["spearman"], abs=1e-5)
+        assert row.p_value == pytest.approx(relation["spearman_p"], abs=1e-5)
+        low, high = relation["spearman_ci"]
+        assert [row.ci_low, row.ci_high] == pytest.approx([-high, -low], abs=1e-5)
 
 
 def test_a_rerun_is_served_from_the_cache(reproduced):

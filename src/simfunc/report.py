@@ -134,7 +134,8 @@ class ThesisRow:
             value=value, ci=None if self.ci is None else (float(self.ci[0]), float(self.ci[1])),
             p_value=None if self.p_value is None else float(self.p_value), n=self.n,
             n_of=self.n_of, verdict=self.judgement.verdict, why=self.judgement.why,
-            differs=self.differs, source=self.source, thesis_inside=self.judgement.thesis_inside)
+            differs=self.differs, source=self.source, thesis_inside=self.judgement.thesis_inside,
+            rule=self.judgement.rule)
 
 
 def scorecard_rows(rows: Sequence[ThesisRow], study: str, section: str | None) -> list[ScoreRow]:

@@ -77,12 +77,14 @@ class Judgement:
     """A verdict and the rule that gave it, in words, with the numbers it used.
 
     thesis_inside: for a relation with an interval and a thesis value, whether the thesis's
-    value lies inside the interval (None otherwise).
+    value lies inside the interval (None otherwise). rule: which rule judged it: "interval"
+    (:func:`judge_relation`), "point" (:func:`judge_point`) or "none" (:func:`not_comparable`).
     """
 
     verdict: Verdict
     why: str
     thesis_inside: bool | None = None
+    rule: str = "interval"  # "interval" (judge_relation), "point" (judge_point), "none"
 
 
 def _number(value: Any) -> float | None:
@@ -184,22 +186,37 @@ class Within:
 PointRule = AtLeast | AtMost | Within
 
 
-def judge_point(value: float | None, rule: PointRule, *, undefined: str | None = None) -> Judgement:
+def judge_point(value: float | None, rule: PointRule, *, undefined: str | None = None,
+                thesis: float | None = None) -> Judgement:
     """The verdict of a point value (no sampling distribution) by the rule the row declares:
     reproduced when it holds, contradicted when it does not, inconclusive when there is no
-    value (``undefined`` says why)."""
+    value (``undefined`` says why). With ``thesis``, the words also say whether the thesis's
+    own value meets the rule (``thesis_inside``)."""
+    judged = _judge_point(value, rule, undefined)
+    if _number(thesis) is None:
+        return judged
+    meets = rule.holds(float(thesis))
+    words = (f"; the thesis's {float(thesis):g} meets it too" if meets else
+             f"; the thesis's own {float(thesis):g} does not meet it")
+    return Judgement(judged.verdict, judged.why + words, meets, judged.rule)
+
+
+def _judge_point(value: float | None, rule: PointRule, undefined: str | None) -> Judgement:
     number = _number(value)
     if number is None:
         return Judgement(Verdict.INCONCLUSIVE,
-                         f"undefined in this run: {undefined or 'no value'} (rule: {rule.words()})")
+                         f"undefined in this run: {undefined or 'no value'} (rule: {rule.words()})",
+                         rule="point")
     if rule.holds(number):
-        return Judgement(Verdict.REPRODUCED, f"{_fmt(number)} meets the rule ({rule.words()})")
-    return Judgement(Verdict.CONTRADICTED, f"{_fmt(number)} fails the rule ({rule.words()})")
+        return Judgement(Verdict.REPRODUCED, f"{_fmt(number)} meets the rule ({rule.words()})",
+                         rule="point")
+    return Judgement(Verdict.CONTRADICTED, f"{_fmt(number)} fails the rule ({rule.words()})",
+                     rule="point")
 
 
 def not_comparable(why: str) -> Judgement:
     """This run cannot measure the claim; ``why`` says why."""
-    return Judgement(Verdict.NOT_COMPARABLE, why)
+    return Judgement(Verdict.NOT_COMPARABLE, why, rule="none")
 
 
 @dataclass(frozen=True)
@@ -212,7 +229,8 @@ class ScoreRow:
     thesis's). value, ci, p_value, n, n_of: this run's value, 95% interval, p-value and what n
     counts. verdict, why: the verdict and the rule's words. differs: how this run's experiment
     differs from the thesis's. source: "thesis" or "simfunc" (a claim of simfunc's own).
-    thesis_inside: whether the thesis's value lies inside the interval.
+    thesis_inside: whether the thesis's value lies inside the interval. rule: "interval",
+    "point" or "none" (which rule judged it).
     """
 
     id: str
@@ -230,6 +248,7 @@ class ScoreRow:
     differs: str = ""
     source: str = "thesis"
     thesis_inside: bool | None = None
+    rule: str = "interval"
 
     def to_dict(self) -> dict[str, Any]:
         values = asdict(self)
