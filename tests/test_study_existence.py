@@ -21,6 +21,13 @@ step of d_ratio in every seed (the thesis: 0.59 → 0.29), and the rank coeffici
 dip between 0.8 and 0.9), so only its end points are asserted. JSD(0) − JSD(0.9) spans
 0.223–0.321. The bounds leave room beyond the spread.
 
+The scorecard's verdicts are the same in all five seeds: 24 reproduced, 5 not comparable (the
+accuracy cells: odd vs even digits is not the thesis's task). Over the five, the rules' margins:
+the rank coefficient at d_ratio 0.9 is −0.783 … −0.878 (rule ≤ −0.5), JSD at 0.9 0.463 … 0.529
+(≥ 0.25), the rank coefficient's rise 0.117 … 0.217 (≥ 0.05), Net1's accuracy falls by
+0.067 … 0.114 (0.975 → 0.908 in seed 0; ≥ 0.02), the control's largest share of the JSD
+0.041 … 0.076 (≤ 0.25).
+
 The finding alone does not notice a study that computes it on the wrong data. So one stored value
 is recomputed independently: Net1's and Net2's masked features at d_ratio 0.5 (the base run on
 the digits test split, the kept dimensions sliced out by the documented rule) and their outputs

@@ -126,7 +126,8 @@ def _construction_rows(summary: Mapping[str, Any], differ: str) -> list[ThesisRo
                "the construction's outputs are the teacher's", max(jsd) if jsd else None,
                AtMost(IDENTICAL_JSD, "identical outputs, JSD in bits"), reason=none,
                undefined="JSD was not recorded", differ=differ, n=n, n_of="κ",
-               remark="" if not logits else f"The largest |logit difference| is {max(logits):.1e}."),
+               remark=("" if not logits
+                       else f"The largest |logit difference| is {max(logits):.1e}.")),
         _claim("converse.cka_falls", "largest rise of linear CKA from one κ to the next",
                "linear CKA falls as κ grows", max(rises) if rises else None,
                AtMost(MONOTONE_SLACK, "CKA never rises as κ grows, to rounding"), reason=none,

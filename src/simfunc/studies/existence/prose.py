@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from simfunc.report import FigureRef, Section, Table, ThesisRow
-from simfunc.scorecard import AtLeast, AtMost, Judgement, PointRule, Within, judge_point, not_comparable
+from simfunc.scorecard import (AtLeast, AtMost, Judgement, PointRule, Within, judge_point,
+                               not_comparable)
 from simfunc.settings import settings_dict
 from simfunc.studies.common import describe_dataset, stand_ins
 
@@ -159,8 +160,8 @@ SUMMARY = (
     "ImageNet32's images are 32×32, so 224×224 inputs would only upsample them; simfunc's "
     "ResNet-18 is the CIFAR variant (3×3 stride-1 stem, no max-pool), which at 224×224 costs 49 "
     "times its 32×32 compute (the paper profile's pretraining, about 1.9 GPU hours at 32×32 by "
-    "BENCHMARKS.md's estimate, would take about 90); and the data layer keeps decoded images in memory at the "
-    "network's input size, which for ImageNet32's 1.28 million training images at 224×224 is "
+    "BENCHMARKS.md's estimate, would take about 90); and the data layer keeps decoded images "
+    "in memory at the network's input size, which for ImageNet32's 1.28 million training images at 224×224 is "
     "about 190 GB (uint8), more than the 128 GB of host memory of the one-GPU machine the "
     "paper profiles are sized for.\n\n"
     "Beside the thesis: every cell of Table 4.1 (d_ratio 0, 0.25, 0.5, 0.8, 0.9 × CKA, CCA, JSD, "
@@ -243,26 +244,25 @@ def differs(settings: Settings, summary: Mapping[str, Any]) -> str:
     frozen ResNet18 pretrained on ImageNet32, 512-d features, heads trained by SGD)."""
     base, task, out = settings.base, settings.task, []
     if task.dataset != THESIS_TASK:
-        out.append(f"task: {task.name} on {describe_dataset(task.dataset, task.classes)}, not "
+        out.append(f"task: {task.name} ({describe_dataset(task.dataset, task.classes)}), not "
                    "Cats vs Dogs")
     dim = summary.get("feature_dim")
     features = "" if dim is None else f", {dim}-d features"
     if (base.arch, float(base.width)) != THESIS_BASE[:2] or (dim is not None and dim != 512):
-        out.append(f"base: {base.arch} at width {base.width:g}{features}, not ResNet18 (512-d)")
+        out.append(f"base: {base.arch} ×{base.width:g}{features}, not ResNet18 (512-d)")
     subset = settings.training.train_subset
-    budget = (f"{settings.training.epochs} epoch(s)"
+    budget = (f"{settings.training.epochs} epochs"
               + ("" if subset is None else f" on {subset:,} images"))
     if base.dataset != THESIS_BASE[2]:
-        out.append(f"base pretrained on {describe_dataset(base.dataset, base.classes)} "
-                   f"({budget}), not ImageNet32")
+        out.append(f"pretrained on {describe_dataset(base.dataset, base.classes)} ({budget}), "
+                   "not ImageNet32")
     else:
-        out.append(f"base pretrained for {budget} (the thesis does not say how long)")
+        out.append(f"pretrained for {budget} (the thesis does not say how long)")
     size = summary.get("input_size")
     shown = "at the data set's own size" if size is None else f"{size}×{size}"
     out.append(f"input {shown}, not {THESIS_INPUT_SIZE}×{THESIS_INPUT_SIZE}")
-    out.append("heads: L2-regularised logistic regression fitted to convergence, not SGD")
-    out.append("d_ratio read as the fraction of features masked, each net keeping the same "
-               "number (the thesis's words say 'unmasked'; its accuracy column fits 'masked')")
+    out.append("heads: logistic regression fitted to convergence, not SGD")
+    out.append("d_ratio read as the fraction masked (the thesis's words: unmasked)")
     return "; ".join(out)
 
 
@@ -275,9 +275,9 @@ def _cell_rows(by_ratio: Mapping[str, Mapping[str, Any]], d_ratio: float, common
     for column in COLUMNS:
         thesis = getattr(thesis_row, column.key)
         value = None if row is None else row.get(column.summary_key)
-        extra = {"jsd": "; JSD in bits (the thesis does not name its logarithm's base)",
-                 "accuracy": "; Net1's accuracy on the task's test split beside the thesis's "
-                             "'validation accuracy'"}.get(column.key, "")
+        extra = {"jsd": "; JSD in bits (the thesis names no base)",
+                 "accuracy": "; Net1's test accuracy for the thesis's 'validation accuracy'"
+                 }.get(column.key, "")
         remark = ""
         judgement: Judgement
         if row is None:
