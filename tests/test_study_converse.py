@@ -118,6 +118,22 @@ def test_the_scorecard_holds_simfuncs_own_claims_judged(quick):
     assert rows["converse.outputs_identical"].value < 1e-12
     assert rows["converse.cka_dissimilar"].value < LOW_CKA
     assert rows["converse.student_same_function"].value < STUDENT_DISAGREEMENT
+    # each value is the database's, for the model the claim names (read by SQL, not the study)
+    kappas = ("1", "10", "100", "1000", "10000", "1e+06")
+    stretched = {k: _pairs(quick, f"teacher-stretch{k}") for k in kappas}
+    penalised, plain = _pairs(quick, "student-penalty10"), _pairs(quick, "student-penalty0")
+    expected = {
+        "converse.outputs_identical": max(stretched[k][("output", "jsd")] for k in kappas),
+        "converse.cka_dissimilar": stretched["1e+06"][("features", "linear_cka")],
+        "converse.cca_stays_one": max((stretched[k][("features", "cca")] for k in kappas),
+                                      key=lambda v: abs(1 - v)),
+        "converse.student_dissimilar": penalised[("features", "linear_cka")],
+        "converse.student_same_function": penalised[("output", "disagreement")],
+        "converse.penalty_lowers_cka": (penalised[("features", "linear_cka")]
+                                        - plain[("features", "linear_cka")]),
+    }
+    for claim_id, value in expected.items():
+        assert rows[claim_id].value == pytest.approx(value, abs=1e-15), claim_id
     report = html.unescape((quick.run_dir / "report.html").read_text(encoding="utf-8"))
     assert "Thesis:" not in report
     assert report.count("simfunc's own claim (not the thesis's)") >= len(CLAIMS)
@@ -219,8 +235,7 @@ def _verdicts(summary: dict) -> dict[str, Verdict]:
         assert not row.finding().startswith("Thesis")
         score = row.score_row("converse", None)
         assert score.section is None and score.thesis is None and score.differs == "setup"
-    assert [r.id for r in rows] == sorted(CLAIMS, key=[r.id for r in rows].index)
-    assert {r.id for r in rows} == CLAIMS
+    assert len(rows) == len(CLAIMS) and {r.id for r in rows} == CLAIMS
     return {r.id: r.judgement.verdict for r in rows}
 
 
