@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from simfunc.report import Section, ThesisRow, render, scorecard_rows, scorecard_section
-from simfunc.scorecard import AtLeast, Scorecard, Verdict, judge_point, judge_relation
+from simfunc.scorecard import AtLeast, AtMost, Scorecard, Verdict, judge_point, judge_relation
 
 
 def test_every_remark_is_rendered_once_and_claims_become_findings():
@@ -56,3 +56,13 @@ def test_the_scorecard_section_lists_every_claim_and_every_verdict_count():
     page = render("t", [scorecard_section(card)])
     assert "s.a" in page and "s.b" in page
     assert "1 reproduced · 0 contradicted · 1 inconclusive · 0 not comparable" in page
+
+
+def test_an_expected_value_of_simfuncs_own_claim_is_not_shown_as_the_thesiss():
+    row = ThesisRow("largest JSD", 0.0, 1e-17, claim="the outputs stay identical",
+                    judgement=judge_point(1e-17, AtMost(1e-10, "identical")),
+                    id="converse.outputs_identical", source="simfunc")
+    assert row.finding().startswith("simfunc's own claim")
+    assert row.shown_thesis() != "0"
+    score = row.score_row("converse", "4")
+    assert (score.thesis, score.section, score.verdict) == (None, None, Verdict.REPRODUCED)

@@ -28,6 +28,10 @@ The findings alone do not notice a construction along the wrong direction or a c
 wrong images, so a construction and a student are recomputed independently: the teacher and the
 student loaded from the cache and run on the digits test split, the stretch built from an
 eigendecomposition of the teacher's training features, and the measures themselves applied.
+
+The claims are simfunc's own, never the thesis's: the scorecard's ``converse.*`` rows carry no
+thesis value or section, and each rule must reject the opposite finding (outputs that differ,
+CKA that rises, CCA off 1, a student that does not match).
 """
 
 from __future__ import annotations
@@ -39,9 +43,16 @@ import numpy as np
 import pytest
 
 from simfunc import InputError, functional, representational
+from simfunc.scorecard import Scorecard, Verdict
+from simfunc.studies.converse import prose
 from simfunc.studies.framework import StudyResult, run_study
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+slow = pytest.mark.slow
+
+CLAIMS = {"converse.outputs_identical", "converse.cka_falls", "converse.cka_dissimilar",
+          "converse.cca_stays_one", "converse.student_dissimilar",
+          "converse.student_same_function", "converse.penalty_lowers_cka"}
 
 LOW_CKA = 0.1  # the construction's CKA at κ = 1e6; measured 0.0055 … 0.0122
 PENALISED_CKA = 0.15  # the penalty-10 student's CKA to the teacher; measured 0.014 … 0.028
@@ -67,6 +78,7 @@ def _pairs(quick: StudyResult, model_b: str) -> dict[tuple[str, str], float]:
             (model_b,))}
 
 
+@slow
 def test_the_exact_construction_keeps_the_outputs_while_cka_falls_and_cca_stays_one(quick):
     constructions = quick.summary["constructions"]
     assert [c["condition"] for c in constructions] == [1.0, 10.0, 100.0, 1e3, 1e4, 1e6]
@@ -81,6 +93,7 @@ def test_the_exact_construction_keeps_the_outputs_while_cka_falls_and_cca_stays_
     assert cka[-1] == pytest.approx(quick.summary["cka_limit"], abs=1e-3)
 
 
+@slow
 def test_a_cka_penalty_makes_students_with_the_teachers_function_and_dissimilar_features(quick):
     students = {s["model"]: s for s in quick.summary["students"]}
     assert set(students) == {"student-penalty0", "student-penalty1", "student-penalty10",
@@ -91,13 +104,42 @@ def test_a_cka_penalty_makes_students_with_the_teachers_function_and_dissimilar_
         assert student["disagreement"] < STUDENT_DISAGREEMENT, name
 
 
-def test_the_report_checks_the_claims(quick):
+@slow
+def test_the_scorecard_holds_simfuncs_own_claims_judged(quick):
+    """scorecard.json (as the run wrote it): exactly the converse's claims, none credited to the
+    thesis, every one reproduced on the quick profile; the report never says "Thesis:"."""
+    card = Scorecard.read(quick.run_dir)
+    rows = {row.id: row for row in card.rows}
+    assert set(rows) == CLAIMS
+    for row in rows.values():
+        assert (row.source, row.section, row.thesis) == ("simfunc", None, None), row.id
+        assert row.verdict is Verdict.REPRODUCED, (row.id, row.why)
+        assert "digits" in row.differs
+    assert rows["converse.outputs_identical"].value < 1e-12
+    assert rows["converse.cka_dissimilar"].value < LOW_CKA
+    assert rows["converse.student_same_function"].value < STUDENT_DISAGREEMENT
+    # each value is the database's, for the model the claim names (read by SQL, not the study)
+    kappas = ("1", "10", "100", "1000", "10000", "1e+06")
+    stretched = {k: _pairs(quick, f"teacher-stretch{k}") for k in kappas}
+    penalised, plain = _pairs(quick, "student-penalty10"), _pairs(quick, "student-penalty0")
+    expected = {
+        "converse.outputs_identical": max(stretched[k][("output", "jsd")] for k in kappas),
+        "converse.cka_dissimilar": stretched["1e+06"][("features", "linear_cka")],
+        "converse.cca_stays_one": max((stretched[k][("features", "cca")] for k in kappas),
+                                      key=lambda v: abs(1 - v)),
+        "converse.student_dissimilar": penalised[("features", "linear_cka")],
+        "converse.student_same_function": penalised[("output", "disagreement")],
+        "converse.penalty_lowers_cka": (penalised[("features", "linear_cka")]
+                                        - plain[("features", "linear_cka")]),
+    }
+    for claim_id, value in expected.items():
+        assert rows[claim_id].value == pytest.approx(value, abs=1e-15), claim_id
     report = html.unescape((quick.run_dir / "report.html").read_text(encoding="utf-8"))
-    assert "the outputs stay identical" in report and "linear CKA falls as κ grows" in report
-    assert "NOT as in the thesis" not in report
-    assert "no relation across pairs is fitted" in report
+    assert "Thesis:" not in report
+    assert report.count("simfunc's own claim (not the thesis's)") >= len(CLAIMS)
 
 
+@slow
 def test_a_construction_recomputed_independently(quick, root):
     """κ = 1000 from scratch: the stretch along the least-variance eigenvector of the teacher's
     training features (float64), applied to its test features."""
@@ -121,6 +163,7 @@ def test_a_construction_recomputed_independently(quick, root):
         representational.linear_cka(features, features @ stretch), abs=1e-9)
 
 
+@slow
 def test_a_student_recomputed_independently(quick, root):
     """The penalty-1 student against the teacher from scratch: both networks from the cache on
     the digits test split, their penultimate features and logits through the measures."""
@@ -142,6 +185,18 @@ def test_a_student_recomputed_independently(quick, root):
         assert stored[("output", name)] == pytest.approx(expected, abs=1e-6), name
 
 
+@slow
+def test_the_report_rebuilds_identically(quick):
+    from simfunc.reproduce import rebuild
+
+    run_dir = quick.run_dir
+    before = {name: (run_dir / name).read_text() for name in ("report.html", "scorecard.json")}
+    for name in before:
+        (run_dir / name).unlink()
+    rebuild(run_dir)
+    assert {name: (run_dir / name).read_text() for name in before} == before
+
+
 def test_the_plan_refuses_bad_settings():
     from simfunc.studies.converse import STUDY
 
@@ -151,3 +206,64 @@ def test_the_plan_refuses_bad_settings():
         STUDY.plan(STUDY.settings("quick", {"penalties": "-1"}))
     with pytest.raises(InputError, match="twice"):
         STUDY.plan(STUDY.settings("quick", {"penalties": "1,1"}))
+
+
+# ------------------------------------------------------------------------------ the rules
+
+
+def _summary(*, jsd=4e-17, cka=(1.0, 0.6, 0.2, 0.05, 0.02, 0.011), cca=1.0 - 2e-14,
+             students=((0.0, 0.91, 0.01), (1.0, 0.05, 0.02), (10.0, 0.03, 0.025))) -> dict:
+    """A converse summary: constructions at κ = 1 … 1e6 with the given JSD, linear CKAs and
+    R²_CCA; students (penalty, linear CKA, disagreement) and an independent network."""
+    kappas = (1.0, 10.0, 100.0, 1e3, 1e4, 1e6)[:len(cka)]
+    return {
+        "teacher_accuracy": 0.98, "cka_limit": 0.0114,
+        "constructions": [{"condition": k, "max_abs_logit_difference": 1e-10, "model": f"c{k:g}",
+                           "jsd": jsd, "linear_cka": c, "cca": cca}
+                          for k, c in zip(kappas, cka)],
+        "students": [{"penalty": p, "accuracy": 0.97, "model": f"student-penalty{p:g}",
+                      "linear_cka": c, "jsd": 0.05, "disagreement": d} for p, c, d in students]
+                    + [{"penalty": None, "accuracy": 0.97, "model": "independent",
+                        "linear_cka": 0.88, "jsd": 0.04, "disagreement": 0.02}],
+    }
+
+
+def _verdicts(summary: dict) -> dict[str, Verdict]:
+    rows = [r for r in prose.thesis_rows(summary, "setup") if r.id is not None]
+    for row in rows:  # simfunc's own: rendered and scored without the thesis
+        assert row.source == "simfunc" and row.thesis is None
+        assert not row.finding().startswith("Thesis")
+        score = row.score_row("converse", None)
+        assert score.section is None and score.thesis is None and score.differs == "setup"
+    assert len(rows) == len(CLAIMS) and {r.id for r in rows} == CLAIMS
+    return {r.id: r.judgement.verdict for r in rows}
+
+
+def test_the_rules_pass_the_guaranteed_findings():
+    assert set(_verdicts(_summary()).values()) == {Verdict.REPRODUCED}
+
+
+@pytest.mark.parametrize("change, claim", [
+    ({"jsd": 0.2}, "converse.outputs_identical"),  # the outputs differ
+    ({"cka": (1.0, 0.6, 0.7, 0.05)}, "converse.cka_falls"),  # CKA rises from κ 10 to 100
+    ({"cka": (1.0, 0.9, 0.8, 0.7)}, "converse.cka_dissimilar"),  # still similar at the end
+    ({"cca": 0.99}, "converse.cca_stays_one"),  # CCA moved by the stretch
+    ({"students": ((0.0, 0.91, 0.01), (10.0, 0.55, 0.02))}, "converse.student_dissimilar"),
+    ({"students": ((0.0, 0.91, 0.01), (10.0, 0.03, 0.3))}, "converse.student_same_function"),
+    ({"students": ((0.0, 0.4, 0.01), (10.0, 0.3, 0.02))}, "converse.penalty_lowers_cka"),
+])
+def test_each_rule_rejects_the_opposite_finding(change, claim):
+    verdicts = _verdicts(_summary(**change))
+    assert verdicts[claim] is Verdict.CONTRADICTED
+    assert {c for c, v in verdicts.items() if v is not Verdict.REPRODUCED} == {claim}
+
+
+def test_a_claim_this_run_cannot_test_is_not_comparable_with_the_reason():
+    summary = _summary(students=((0.0, 0.91, 0.01),))  # plain distillation only
+    summary["constructions"] = []
+    rows = {r.id: r for r in prose.thesis_rows(summary) if r.id is not None}
+    assert set(rows) == CLAIMS
+    for claim_id, row in rows.items():
+        assert row.judgement.verdict is Verdict.NOT_COMPARABLE, claim_id
+        assert ("no construction" in row.judgement.why if "student" not in claim_id
+                and "penalty" not in claim_id else "no student" in row.judgement.why), claim_id

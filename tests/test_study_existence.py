@@ -21,22 +21,39 @@ step of d_ratio in every seed (the thesis: 0.59 → 0.29), and the rank coeffici
 dip between 0.8 and 0.9), so only its end points are asserted. JSD(0) − JSD(0.9) spans
 0.223–0.321. The bounds leave room beyond the spread.
 
+The scorecard's verdicts are the same in all five seeds: 24 reproduced, 5 not comparable (the
+accuracy cells: odd vs even digits is not the thesis's task). Over the five, the rules' margins:
+the rank coefficient at d_ratio 0.9 is −0.783 … −0.878 (rule ≤ −0.5), JSD at 0.9 0.463 … 0.529
+(≥ 0.25), the rank coefficient's rise 0.117 … 0.217 (≥ 0.05), Net1's accuracy falls by
+0.067 … 0.114 (0.975 → 0.908 in seed 0; ≥ 0.02), the control's largest share of the JSD
+0.041 … 0.076 (≤ 0.25).
+
 The finding alone does not notice a study that computes it on the wrong data. So one stored value
 is recomputed independently: Net1's and Net2's masked features at d_ratio 0.5 (the base run on
 the digits test split, the kept dimensions sliced out by the documented rule) and their outputs
 (the stored heads applied by hand) must give the CKA and JSD the study stored.
+
+The scorecard: every one of Table 4.1's 25 cells must carry this run's value at its own d_ratio
+(read back from the results database by SQL, not through the study's code) and the thesis's
+value at that d_ratio (parsed from the thesis's text, not copied here). A planted fault — the
+sweep's rows read one d_ratio off, or the thesis's rows shifted by one — must be caught.
 """
 
 from __future__ import annotations
 
-import html
 import math
+import os
 import re
+import shutil
+import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from simfunc import InputError, functional, representational
+from simfunc.scorecard import Scorecard, Verdict, judge_point
+from simfunc.studies.existence import prose
 from simfunc.studies.existence.jobs import feature_masks, kept_ranges
 from simfunc.studies.framework import StudyResult, run_study
 
@@ -100,6 +117,131 @@ def test_no_profile_claims_the_thesis_input_size():
     assert all(p.base.image_size != THESIS_INPUT_SIZE for p in PROFILES.values())
 
 
+# ------------------------------------------------------------------------------ Table 4.1
+
+THESIS_FILE = "000_11b88272dc462004.txt"
+D_RATIOS = ("0", "0.25", "0.5", "0.8", "0.9")
+COLUMNS = ("cka", "cca", "jsd", "rank", "accuracy")
+CELL_IDS = {f"existence.d{d}.{c}" for d in D_RATIOS for c in COLUMNS}
+# the database's (layer, measure) of each column between net1-d<r> and net2-d<r>
+DB_CELLS = {"cka": ("base", "linear_cka"), "cca": ("base", "cca"), "jsd": ("output", "jsd"),
+            "rank": ("output", "spearman")}
+
+
+def _thesis_text() -> str | None:
+    """The thesis's full text: $SIMFUNC_THESIS_TEXT, else shared/seed/ beside a folder above
+    the repository (where the project keeps it); None when neither exists."""
+    named = os.environ.get("SIMFUNC_THESIS_TEXT")
+    if named:
+        return Path(named).read_text(encoding="utf-8")
+    for folder in Path(__file__).resolve().parents:
+        candidate = folder / "shared" / "seed" / THESIS_FILE
+        if candidate.is_file():
+            return candidate.read_text(encoding="utf-8")
+    return None
+
+
+def thesis_table() -> dict[str, dict[str, float]]:
+    """Table 4.1 parsed from the thesis's text: {"0.25": {"cka": …, "accuracy": 0.971}};
+    accuracy as a fraction (the text prints percent). Skips when the text is not here."""
+    text = _thesis_text()
+    if text is None:
+        pytest.skip(f"the thesis's text ({THESIS_FILE}) is not on this machine; set "
+                    "SIMFUNC_THESIS_TEXT to its path")
+    start = text.index("FIGURE 4.1")
+    block = text[start:text.index("TABLE 4.1:", start)]
+    number = r"(-?\d+(?:\.\d+)?)"
+    table = {}
+    for line in block.splitlines():
+        match = re.fullmatch(r"\s*" + r"\s+".join([number] * 6) + r"\s*", line)
+        if match:
+            d, cka, cca, jsd, rank, accuracy = match.groups()
+            table[d] = {"cka": float(cka), "cca": float(cca), "jsd": float(jsd),
+                        "rank": float(rank), "accuracy": float(accuracy) / 100}
+    assert list(table) == list(D_RATIOS), table  # the five rows, in the thesis's order
+    return table
+
+
+def test_the_thesis_table_is_the_thesis_text():
+    parsed = thesis_table()
+    assert {f"{d:g}" for d in prose.THESIS} == set(parsed)
+    for d, row in prose.THESIS.items():
+        for column in COLUMNS:
+            assert getattr(row, column) == pytest.approx(parsed[f"{d:g}"][column], abs=1e-12), \
+                (d, column)
+
+
+def test_each_cell_rule_accepts_the_thesis_own_table_and_rejects_the_opposite():
+    """A rule that the thesis's own cell fails would call the thesis's result unreproduced; a
+    rule that accepts the opposite finding (identical outputs, the same ranking, unrelated
+    representations) decides nothing. Neither may hold."""
+    for d, row in prose.THESIS.items():
+        for column in ("cka", "cca", "jsd", "rank"):
+            thesis = getattr(row, column)
+            rule = prose.cell_rule(column, thesis)
+            assert judge_point(thesis, rule).verdict is Verdict.REPRODUCED, (d, column)
+        opposite = {"cka": 0.3, "cca": 0.3, "jsd": 0.0, "rank": 0.0}  # unrelated / identical
+        for column, value in opposite.items():
+            rule = prose.cell_rule(column, getattr(row, column))
+            assert judge_point(value, rule).verdict is Verdict.CONTRADICTED, (d, column)
+        accuracy = prose.cell_rule("accuracy", row.accuracy)
+        assert judge_point(row.accuracy - 0.1, accuracy).verdict is Verdict.CONTRADICTED
+        assert judge_point(row.accuracy + 0.02, accuracy).verdict is Verdict.REPRODUCED
+
+
+def _synthetic_summary(d_ratios=(0.0, 0.25, 0.5, 0.8, 0.9)) -> dict:
+    """A summary whose every value names its d_ratio: value = base + d_ratio / 100."""
+    rows = [{"d_ratio": d, "kept": 1, "cka_base": 0.95 + d / 100, "cca_base": 0.94 + d / 100,
+             "cka_masked": 0.5, "cca_masked": 0.5, "jsd": 0.8 - d / 2,
+             "rank": -0.99 + d / 2, "disagreement": (1 + 0.99 - d / 2) / 2,
+             "accuracy_net1": 0.97 - d / 5, "accuracy_net2": 0.96} for d in d_ratios]
+    return {"rows": rows, "controls": [{"d_ratio": d, "jsd": 0.01, "rank": 0.9}
+                                       for d in d_ratios],
+            "input_size": 32, "feature_dim": 512}
+
+
+def test_each_cell_carries_its_own_d_ratio_and_a_missing_one_is_not_comparable():
+    from simfunc.studies.existence import PROFILES
+
+    summary = _synthetic_summary((0.0, 0.5, 0.8, 0.9, 0.3))  # 0.25 left out; 0.3 not the thesis's
+    rows = {r.id: r for r in prose.thesis_rows(summary, PROFILES["paper"]) if r.id}
+    assert set(rows) == CELL_IDS | {"existence.jsd_falls", "existence.rank_rises",
+                                    "existence.accuracy_falls", "existence.control"}
+    by_d = {f"{r['d_ratio']:g}": r for r in summary["rows"]}
+    keys = {"cka": "cka_base", "cca": "cca_base", "jsd": "jsd", "rank": "rank",
+            "accuracy": "accuracy_net1"}
+    for d in ("0", "0.5", "0.8", "0.9"):
+        for column, key in keys.items():
+            assert rows[f"existence.d{d}.{column}"].value == by_d[d][key], (d, column)
+    for column in COLUMNS:
+        missing = rows[f"existence.d0.25.{column}"]
+        assert missing.value is None and missing.judgement.verdict is Verdict.NOT_COMPARABLE
+        assert "0.25" in missing.judgement.why
+    # the trend runs over the sweep in d_ratio order, the extra 0.3 included
+    assert rows["existence.jsd_falls"].value == pytest.approx(by_d["0.9"]["jsd"]
+                                                              - by_d["0"]["jsd"])
+
+
+def test_accuracy_is_judged_only_on_the_thesis_task_and_base():
+    from simfunc.studies.existence import PROFILES
+
+    summary = _synthetic_summary()
+    for profile in ("quick", "standard"):
+        reason = prose.accuracy_not_comparable(PROFILES[profile])
+        assert reason is not None
+        rows = {r.id: r for r in prose.thesis_rows(summary, PROFILES[profile]) if r.id}
+        assert all(rows[f"existence.d{d}.accuracy"].judgement.verdict
+                   is Verdict.NOT_COMPARABLE for d in D_RATIOS)
+    assert "not Cats vs Dogs" in prose.accuracy_not_comparable(PROFILES["quick"])
+    assert "not ImageNet32" in prose.accuracy_not_comparable(PROFILES["standard"])
+    assert prose.accuracy_not_comparable(PROFILES["paper"]) is None
+    rows = {r.id: r for r in prose.thesis_rows(summary, PROFILES["paper"]) if r.id}
+    # Net1's accuracy 0.97 − d_ratio / 5: 0.007 from the thesis's 0.977 at d_ratio 0, then
+    # 0.92 vs 0.971, 0.87 vs 0.964, 0.81 vs 0.935, 0.79 vs 0.895 (all more than 0.05 off)
+    verdicts = [rows[f"existence.d{d}.accuracy"].judgement.verdict for d in D_RATIOS]
+    assert verdicts == [Verdict.REPRODUCED] + [Verdict.CONTRADICTED] * 4
+
+
 # ------------------------------------------------------------------------------ the quick run
 
 
@@ -153,26 +295,122 @@ def test_the_control_net_shows_the_gap_comes_from_the_labels(quick):
     assert all(c["rank"] > 0 for c in controls)
 
 
+def _database_cells(run_dir: Path) -> dict[str, float]:
+    """Each cell of Table 4.1 as the results database holds it for net1-d<r> vs net2-d<r>
+    (Net1's accuracy from the models table), read by SQL: {"existence.d0.5.jsd": value}."""
+    cells = {}
+    with sqlite3.connect(run_dir / "results.sqlite") as connection:
+        for d in D_RATIOS:
+            pairs = {(layer, measure): value for layer, measure, value in connection.execute(
+                "SELECT layer, measure, value FROM pairs WHERE model_a = ? AND model_b = ?",
+                (f"net1-d{d}", f"net2-d{d}"))}
+            for column, key in DB_CELLS.items():
+                cells[f"existence.d{d}.{column}"] = pairs[key]
+            (accuracy,), = connection.execute(
+                "SELECT accuracy FROM models WHERE model_id = ?", (f"net1-d{d}",))
+            cells[f"existence.d{d}.accuracy"] = accuracy
+    return cells
+
+
+def cell_mismatches(card: Scorecard, database: dict[str, float],
+                    thesis: dict[str, dict[str, float]] | None) -> list[str]:
+    """The Table 4.1 cells of ``card`` whose value is not the database's at the cell's d_ratio,
+    or (``thesis`` given) whose thesis value is not the thesis text's cell."""
+    wrong = []
+    for row in card.rows:
+        if row.id not in CELL_IDS:
+            continue
+        d, column = row.id.removeprefix("existence.d").rsplit(".", 1)
+        if row.value is None or not math.isclose(row.value, database[row.id], abs_tol=1e-12):
+            wrong.append(f"{row.id}: value {row.value} but the database has {database[row.id]}")
+        if thesis is not None and not math.isclose(row.thesis, thesis[d][column], abs_tol=1e-12):
+            wrong.append(f"{row.id}: thesis {row.thesis} but the thesis's text has "
+                         f"{thesis[d][column]}")
+    return wrong
+
+
 @pytest.mark.slow
-def test_the_report_puts_every_row_of_table_4_1_beside_the_thesis(quick):
-    report = html.unescape((quick.run_dir / "report.html").read_text(encoding="utf-8"))
-    for d in ("0", "0.25", "0.5", "0.8", "0.9"):
-        for quantity in ("linear CKA of the base features", "R²_CCA of the base features",
-                         "JSD of the outputs (bits)", "rank coefficient of the outputs"):
-            assert f"d_ratio {d}: {quantity}" in report
-    assert "change in JSD, d_ratio 0 → 0.9" in report and "JSD falls at 4 of 4 steps" in report
-    assert "in bits" in report  # the open choices are named
-    # the one departure is said plainly: the input size, in the summary and as a table row
-    assert quick.summary["input_size"] == 8
-    assert "Input size: no profile runs at the thesis's 224×224, the paper profile included" \
-        in report
-    assert report.count("NOT as in the thesis") == 1
-    row = re.search(r"<tr>\s*<td>input size of the base and the task \(pixels per side\)</td>"
-                    r"(.*?)</tr>", report, re.S)
-    assert row is not None
-    assert re.findall(r"<td>(.*?)</td>", row.group(1))[:2] == ["224", "8"]
-    assert "NOT as in the thesis" in row.group(1)
-    assert "network-level inference" in report  # why no p-value is given
+def test_the_scorecard_holds_table_4_1_at_the_right_d_ratios(quick):
+    """scorecard.json (as written by the run): exactly the 25 cells, the three trends and the
+    control; every cell this run's value at its own d_ratio and the thesis's cell from its
+    text; verdicts by the declared rules."""
+    card = Scorecard.read(quick.run_dir)
+    rows = {row.id: row for row in card.rows}
+    assert set(rows) == CELL_IDS | {"existence.jsd_falls", "existence.rank_rises",
+                                    "existence.accuracy_falls", "existence.control"}
+    assert cell_mismatches(card, _database_cells(quick.run_dir), thesis_table()) == []
+    for claim_id, row in rows.items():
+        if claim_id == "existence.control":  # simfunc's own, not credited to the thesis
+            assert (row.source, row.section, row.thesis) == ("simfunc", None, None)
+        else:
+            assert (row.source, row.section) == ("thesis", "4")
+            assert "input 8×8, not 224×224" in row.differs and "digits" in row.differs
+    by_verdict = {v: sorted(i for i, r in rows.items() if r.verdict is v) for v in Verdict}
+    # quick's task is odd vs even digits: its accuracy cannot stand beside Cats vs Dogs'
+    assert by_verdict[Verdict.NOT_COMPARABLE] == sorted(f"existence.d{d}.accuracy"
+                                                        for d in D_RATIOS)
+    assert by_verdict[Verdict.CONTRADICTED] == by_verdict[Verdict.INCONCLUSIVE] == []
+    # the rules, applied here to the stored values: CKA, CCA ≥ 0.9; JSD ≥ 0.25; rank ≤ −0.5
+    for d in D_RATIOS:
+        assert rows[f"existence.d{d}.cka"].value >= 0.9 and rows[f"existence.d{d}.cca"].value >= 0.9
+        assert rows[f"existence.d{d}.jsd"].value >= 0.25
+        assert rows[f"existence.d{d}.rank"].value <= -0.5
+    assert rows["existence.jsd_falls"].value < 0 < rows["existence.rank_rises"].value
+    assert rows["existence.accuracy_falls"].value < 0
+    counts = card.counts()
+    assert counts == {"reproduced": 24, "contradicted": 0, "inconclusive": 0,
+                      "not comparable": 5}
+
+
+def _copy_run(quick: StudyResult, tmp_path: Path) -> Path:
+    copy = tmp_path / "run"
+    shutil.copytree(quick.run_dir, copy)
+    return copy
+
+
+@pytest.mark.slow
+def test_a_cell_read_from_the_wrong_d_ratio_is_caught(quick, tmp_path, monkeypatch):
+    """Planted fault: the analysis reads the sweep's rows one d_ratio off (each row labelled
+    with the next d_ratio). Rebuilt from the same database, its scorecard must fail the check
+    the run passed."""
+    import simfunc.studies.existence as existence
+    from simfunc.studies.framework import rebuild_study
+
+    database = _database_cells(quick.run_dir)
+    original = existence.sweep_frame
+
+    def shifted(db):
+        frame = original(db)
+        flipped = frame["pair"] == "flipped"
+        ratios = sorted(frame.loc[flipped, "d_ratio"])
+        following = dict(zip(ratios, ratios[1:] + ratios[:1]))
+        frame.loc[flipped, "d_ratio"] = frame.loc[flipped, "d_ratio"].map(following)
+        return frame
+
+    monkeypatch.setattr(existence, "sweep_frame", shifted)
+    card = rebuild_study(_copy_run(quick, tmp_path)).scorecard
+    wrong = cell_mismatches(card, database, None)
+    # every column at every d_ratio is off (CKA and CCA are 1 throughout, so they cannot show it)
+    off = {w.split(":")[0] for w in wrong}
+    for d in D_RATIOS:
+        for column in ("jsd", "rank", "accuracy"):
+            assert f"existence.d{d}.{column}" in off, (d, column, wrong)
+
+
+@pytest.mark.slow
+def test_a_thesis_row_shifted_by_one_d_ratio_is_caught(quick, tmp_path, monkeypatch):
+    """Planted fault: the thesis's Table 4.1 rows one d_ratio off in the study's copy."""
+    from simfunc.studies.framework import rebuild_study
+
+    text = thesis_table()
+    ratios = list(prose.THESIS)
+    shifted = {d: prose.THESIS[ratios[(i + 1) % len(ratios)]] for i, d in enumerate(ratios)}
+    monkeypatch.setattr(prose, "THESIS", shifted)
+    card = rebuild_study(_copy_run(quick, tmp_path)).scorecard
+    wrong = cell_mismatches(card, _database_cells(quick.run_dir), text)
+    off = {w.split(":")[0] for w in wrong if ": thesis " in w}
+    # CKA and CCA are 0.99 in every row of the thesis: the shift shows in the other columns
+    assert off == {f"existence.d{d}.{c}" for d in D_RATIOS for c in ("jsd", "rank", "accuracy")}
 
 
 @pytest.mark.slow
@@ -240,7 +478,8 @@ def test_the_report_rebuilds_identically(quick):
     from simfunc.reproduce import rebuild
 
     run_dir = quick.run_dir
-    before = (run_dir / "report.html").read_text()
-    (run_dir / "report.html").unlink()
+    before = {name: (run_dir / name).read_text() for name in ("report.html", "scorecard.json")}
+    for name in before:
+        (run_dir / name).unlink()
     rebuild(run_dir)
-    assert (run_dir / "report.html").read_text() == before
+    assert {name: (run_dir / name).read_text() for name in before} == before

@@ -23,7 +23,10 @@ as ``training`` says; the students as ``distillation`` says. No network here is 
 
 Every pair is a network against the one teacher, and every construction value an exact
 computation, so no relation across pairs is fitted (and none is tested): the report gives each
-value, and checks the claims exactly (JSD ≈ 0, CKA falling with κ, CCA = 1).
+value, and judges the claims on the exact values (JSD ≈ 0, CKA falling with κ to a dissimilar
+value, CCA = 1; the penalised student dissimilar yet matching the teacher). The claims are
+simfunc's own, not the thesis's: scorecard ids ``converse.*`` with source "simfunc" and no
+thesis value (:mod:`simfunc.studies.converse.prose`).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from simfunc.errors import InputError
 from simfunc.report import FigureRef, Table
 from simfunc.runner import Job, Plan
 from simfunc.store import OUTPUT_LAYER, ResultsDB
-from simfunc.studies.base import JSON, AnalysisContext, Selection, Study, StudyOutput
+from simfunc.studies.base import JSON, AnalysisContext, Study, StudyOutput
 from simfunc.studies.classifier_jobs import (ClassifierTraining, ImageSet, ModelRecord,
                                              compare_job, extract_job, train_job)
 from simfunc.studies.converse import prose
@@ -112,10 +115,16 @@ def student_id(penalty: float) -> str:
 class Converse(Study[Settings]):
     NAME = "converse"
     TITLE = "Same function, dissimilar representations: the converse (cf. Davari et al. 2023)"
+    SECTION = None  # simfunc's own addition, not a section of the thesis
     PROFILES = PROFILES
-    # The students and the independent network against the teacher; the exact constructions
-    # are left out (their outputs are identical, so JSD is rounding error).
-    LEADERBOARD = Selection(exclude_kinds=("construction",))
+    # No pairs for the leaderboard. Every pair is a network against the one teacher: the
+    # constructions are the teacher itself under exact linear maps (outputs identical, JSD
+    # rounding error), the students are built from the teacher's outputs, and the independent
+    # network is one more network. They are constructions around one network, not a sample of
+    # networks, so there is no relation across pairs to rank measures by (and four pairs with
+    # one network in common leave network-level inference nothing to resample). The claims are
+    # judged one by one in the scorecard instead.
+    LEADERBOARD = None
 
     def plan(self, settings: Settings) -> Plan:
         _check(settings)

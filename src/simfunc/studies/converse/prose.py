@@ -1,35 +1,53 @@
 """The converse study's report: its words, and its claims beside what this run measured.
 
 The converse is not a section of the thesis: it turns chapter 4 around (cf. Davari et al.
-2023). Its claims are what the construction guarantees — identical outputs, CKA falling with
-the condition number, CCA staying 1 — and what the trained version is meant to show; they are
-declared as :class:`~simfunc.report.ThesisRow` s (the "thesis" column holds the expected value)
-and checked exactly, without a statistic: every construction value is an exact computation of
-one teacher, and every pair contains that teacher, so there is no sample of independent units
-to draw a p-value from.
+2023). Its claims are simfunc's own (ids ``converse.*``, source "simfunc", no thesis value):
+what the construction guarantees — identical outputs, linear CKA falling with the condition
+number to a dissimilar value, R²_CCA staying 1 — and what the trained version sets out to show
+(a CKA penalty gives a student with the teacher's function and a dissimilar representation).
+Each is a point value judged by the rule its row states (:func:`simfunc.scorecard.judge_point`),
+without a statistic: every construction value is an exact computation of one teacher, and every
+pair contains that teacher, so there is no sample of independent units to draw an interval or a
+p-value from.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from simfunc.report import FigureRef, Section, Table, ThesisRow, holds
+from simfunc.report import FigureRef, Section, Table, ThesisRow
+from simfunc.scorecard import AtMost, Within, judge_point, not_comparable
 from simfunc.settings import settings_dict
-from simfunc.studies.common import stand_ins
+from simfunc.studies.common import describe_dataset, stand_ins
 
 if TYPE_CHECKING:
     from simfunc.studies.converse import Settings
 
-__all__ = ["SHOWN", "thesis_rows", "section"]
+__all__ = ["SHOWN", "CLAIMS", "thesis_rows", "differs", "section"]
 
 SHOWN = ("linear_cka", "debiased_cka", "rbf_cka", "cca", "mean_cca", "svcca", "pwcca",
          "procrustes", "angular_shape", "mutual_knn", "rsa")
-IDENTICAL_JSD = 1e-10  # bits: the constructions' outputs count as identical below this
+# The constructions' outputs are identical: JSD at most 1e-10 bits (float64 rounding of a
+# quantity that is exactly 0; the measured largest over five seeds is 4e-17).
+IDENTICAL_JSD = 1e-10
 IDENTICAL_LOGITS = 1e-8  # largest |logit difference| of identical outputs (float64 rounding)
-CCA_ONE = 1e-6  # R²_CCA within this of 1 "stays 1"
-LOW_CKA = 0.5  # the stretched network's CKA at the largest κ is "dissimilar" below this
+# R²_CCA is invariant to invertible linear maps, so it "stays 1": within 1e-6 of 1 (rounding of
+# an eigen-decomposition of a covariance whose condition grows with κ; measured ≤ 3e-14).
+CCA_ONE = 1e-6
+# "Dissimilar representations": linear CKA at most 0.5, half-way between unrelated (0) and
+# identical (1) representations. Used for the stretched network at the largest κ and for the
+# most penalised student.
+LOW_CKA = 0.5
 MONOTONE_SLACK = 1e-9  # CKA may rise by rounding error between two κ and still "fall"
-MATCHING = 0.05  # a student "matches" the teacher when they disagree on at most this fraction
+# "The same function": the student disagrees with the teacher on at most 5 % of test images.
+MATCHING = 0.05
+# "The penalty lowers CKA": the most penalised student's CKA is at least 0.25 below the plain
+# (penalty 0) student's, a quarter of CKA's range: the penalty, not distillation, moves it.
+PENALTY_DROP = 0.25
+# Every claim's id: the same in every run (a claim this run cannot test is "not comparable").
+CLAIMS = ("converse.outputs_identical", "converse.cka_falls", "converse.cka_dissimilar",
+          "converse.cca_stays_one", "converse.student_dissimilar",
+          "converse.student_same_function", "converse.penalty_lowers_cka")
 
 SUMMARY = (
     "The thesis's chapter 4 builds two networks with identical representations and opposite "
@@ -42,11 +60,17 @@ SUMMARY = (
     "training images, Adam) with a penalty on the linear CKA between their features and the "
     "teacher's, computed differentiably on each batch; an independently trained network of the "
     "students' seed is the reference.\n\n"
-    "The converse is not a section of the thesis: in the findings and the table below, the "
-    "'thesis' value is what the construction guarantees or what the trained version sets out to "
-    "show. Choices to know: JSD is in bits (base 2, between 0 and 1), averaged over the test images. "
-    "Every pair is a network against the same teacher, so no relation across pairs is fitted or "
-    "tested: each claim below is checked on the exact values, with the thresholds named beside it."
+    "The converse is not a section of the thesis, and its claims are not the thesis's: they are "
+    "simfunc's own (marked so in the scorecard and below, with no thesis value). Choices to "
+    "know: JSD is in bits (base 2, between 0 and 1), averaged over the test images. Every pair "
+    "is a network against the same teacher, so no relation across pairs is fitted or tested, "
+    "and the pairs are not ranked in the measure leaderboard: each claim is judged on the exact "
+    "values by the rule its row states — identical outputs at JSD ≤ "
+    f"{IDENTICAL_JSD:g} bits; CKA falling when it never rises from one κ to the next (by more "
+    f"than {MONOTONE_SLACK:g}); dissimilar representations at linear CKA ≤ {LOW_CKA:g}; CCA "
+    f"staying 1 within {CCA_ONE:g}; the same function at a disagreement ≤ {MATCHING:g}; the "
+    f"penalty lowering CKA when the most penalised student's is at least {PENALTY_DROP:g} below "
+    "the plain student's."
 )
 FIGURE_CAPTION = (
     "Left: the exact construction — similarity between the teacher's features and the features "
@@ -61,74 +85,123 @@ STUDENTS_TABLE = ("Trained version: the students (and the independent network) a
                   "teacher; accuracy on the test set")
 
 
-def _construction_rows(summary: Mapping[str, Any]) -> list[ThesisRow]:
+def differs(settings: Settings) -> str:
+    """The experiment in short (simfunc's own: there is no thesis experiment to differ from)."""
+    size = "" if settings.image_size is None else f" at {settings.image_size}×{settings.image_size}"
+    return (f"simfunc's own experiment, not in the thesis (cf. Davari et al. 2023): a "
+            f"{settings.arch} at width {settings.width:g} trained on "
+            f"{describe_dataset(settings.dataset, settings.classes)}{size} for "
+            f"{settings.training.epochs} epoch(s); κ ∈ {{"
+            + ", ".join(f"{c:g}" for c in settings.conditions) + "}; students distilled for "
+            f"{settings.distillation.epochs} epoch(s) with CKA penalties "
+            + (", ".join(f"{p:g}" for p in settings.penalties) or "none"))
+
+
+def _claim(claim_id: str, quantity: str, claim: str, value: float | None, rule: Any = None, *,
+           reason: str | None = None, undefined: str | None = None, differ: str = "",
+           **fields: Any) -> ThesisRow:
+    """One of simfunc's own claims: judged by ``rule``, or not comparable for ``reason``."""
+    judgement = (not_comparable(reason) if reason is not None
+                 else judge_point(value, rule, undefined=undefined))
+    return ThesisRow(quantity=quantity, thesis=None, value=value, claim=claim,
+                     judgement=judgement, id=claim_id, source="simfunc", differs=differ,
+                     **fields)
+
+
+def _construction_rows(summary: Mapping[str, Any], differ: str) -> list[ThesisRow]:
     items = summary["constructions"]
+    none = None if items else "this run builds no construction (conditions is empty)"
     n = len(items)
     jsd = [r["jsd"] for r in items if r.get("jsd") is not None]
     cca = [r["cca"] for r in items if r.get("cca") is not None]
     cka = [(r["condition"], r["linear_cka"]) for r in items if r.get("linear_cka") is not None]
-    logits = max(r["max_abs_logit_difference"] for r in items)
+    logits = [r["max_abs_logit_difference"] for r in items
+              if r.get("max_abs_logit_difference") is not None]
+    values = [v for _, v in cka]
+    rises = [b - a for a, b in zip(values, values[1:])]
+    limit = summary.get("cka_limit")
+    by_kappa = ", ".join(f"{c:g}: {v:.4f}" for c, v in cka)
     rows = [
-        ThesisRow(quantity="largest JSD of the outputs over every κ (bits)", thesis=0.0,
-                  value=max(jsd) if jsd else None, claim="the outputs stay identical",
-                  verdict=holds(max(jsd) < IDENTICAL_JSD if jsd else None), n=n, n_of="κ",
-                  remark=f"Counted as identical below {IDENTICAL_JSD:g} bits; the largest "
-                         f"|logit difference| is {logits:.1e}."),
-        ThesisRow(quantity="largest |logit difference| over every κ", thesis=0.0, value=logits,
-                  verdict=holds(logits < IDENTICAL_LOGITS), n=n, n_of="κ",
-                  remark=f"float64 rounding: counted as 0 below {IDENTICAL_LOGITS:g}."),
+        _claim("converse.outputs_identical", "largest JSD of the outputs over every κ (bits)",
+               "the construction's outputs are the teacher's", max(jsd) if jsd else None,
+               AtMost(IDENTICAL_JSD, "identical outputs, JSD in bits"), reason=none,
+               undefined="JSD was not recorded", differ=differ, n=n, n_of="κ",
+               remark=("" if not logits
+                       else f"The largest |logit difference| is {max(logits):.1e}.")),
+        _claim("converse.cka_falls", "largest rise of linear CKA from one κ to the next",
+               "linear CKA falls as κ grows", max(rises) if rises else None,
+               AtMost(MONOTONE_SLACK, "CKA never rises as κ grows, to rounding"), reason=none,
+               undefined="fewer than two κ have a linear CKA", differ=differ, n=len(values),
+               n_of="κ", remark=f"By κ: {by_kappa}." if cka else ""),
+        _claim("converse.cka_dissimilar",
+               "linear CKA to the teacher at the largest κ"
+               + (f" ({cka[-1][0]:g})" if cka else ""),
+               "at a large κ, linear CKA calls the two representations dissimilar",
+               values[-1] if values else None, AtMost(LOW_CKA, "dissimilar, linear CKA"),
+               reason=none, undefined="linear CKA was not recorded", differ=differ,
+               remark=("" if limit is None
+                       else f"The limit as κ → ∞ (a stretch of one direction) is {limit:.4f}.")),
+        _claim("converse.cca_stays_one", "R²_CCA to the teacher, furthest from 1 over every κ",
+               "R²_CCA, invariant to invertible linear maps, stays 1",
+               max(cca, key=lambda v: abs(1 - v)) if cca else None,
+               Within(1.0, CCA_ONE, "stays 1"), reason=none, undefined="R²_CCA was not recorded",
+               differ=differ, n=len(cca), n_of="κ"),
     ]
-    if cka:
-        values = [v for _, v in cka]
-        falls = all(b <= a + MONOTONE_SLACK for a, b in zip(values, values[1:]))
-        limit = summary.get("cka_limit")
-        rows.append(ThesisRow(
-            quantity=f"linear CKA to the teacher at κ = {cka[-1][0]:g}", thesis="falls",
-            value=values[-1], claim="linear CKA falls as κ grows",
-            verdict=holds(falls and values[-1] < LOW_CKA), n=len(values), n_of="κ",
-            remark="By κ: " + ", ".join(f"{c:g}: {v:.4f}" for c, v in cka)
-                   + (f"; the limit as κ → ∞ is {limit:.4f}" if limit is not None else "")
-                   + f". Counted as falling when no step rises and the last value is below "
-                     f"{LOW_CKA:g}."))
-    if cca:
-        furthest = max(cca, key=lambda v: abs(1 - v))
-        rows.append(ThesisRow(
-            quantity="R²_CCA to the teacher, furthest from 1 over every κ", thesis=1.0,
-            value=furthest, claim="CCA, invariant to invertible linear maps, stays 1",
-            verdict=holds(abs(1 - furthest) < CCA_ONE), n=len(cca), n_of="κ",
-            remark=f"Counted as 1 within {CCA_ONE:g}."))
+    if logits:
+        rows.append(ThesisRow(quantity="largest |logit difference| over every κ", thesis=None,
+                              value=max(logits), n=n, n_of="κ", source="simfunc",
+                              remark=f"float64 rounding: 0 below {IDENTICAL_LOGITS:g}."))
     return rows
 
 
-def _student_rows(summary: Mapping[str, Any]) -> list[ThesisRow]:
+def _student_rows(summary: Mapping[str, Any], differ: str) -> list[ThesisRow]:
     students = sorted((s for s in summary["students"] if s.get("penalty") is not None),
                       key=lambda s: s["penalty"])
     rows = [ThesisRow(quantity=f"student, CKA penalty {s['penalty']:g}: linear CKA to the teacher",
-                      thesis=None, value=s.get("linear_cka"),
+                      thesis=None, value=s.get("linear_cka"), source="simfunc",
                       remark=f"JSD {_fmt(s.get('jsd'), '.4f')} bits, disagreement "
                              f"{_fmt(s.get('disagreement'), '.3f')}, accuracy "
                              f"{_fmt(s.get('accuracy'), '.3f')}.")
             for s in students]
     plain = students[0] if students and students[0]["penalty"] == 0 else None
-    strongest = students[-1] if students else None
-    if plain is not None and strongest is not plain and None not in (
-            plain.get("linear_cka"), strongest.get("linear_cka")):
-        drop = strongest["linear_cka"] - plain["linear_cka"]
-        rows.append(ThesisRow(
-            quantity=f"change in linear CKA, penalty 0 → {strongest['penalty']:g}",
-            thesis="falls", value=drop,
-            claim="a CKA penalty lowers CKA while the student still matches the teacher's outputs",
-            verdict=holds(None if strongest.get("disagreement") is None
-                          else drop < 0 and strongest["disagreement"] <= MATCHING),
-            remark=f"JSD to the teacher {_fmt(plain.get('jsd'), '.4f')} → "
-                   f"{_fmt(strongest.get('jsd'), '.4f')} bits, disagreement "
-                   f"{_fmt(plain.get('disagreement'), '.3f')} → "
-                   f"{_fmt(strongest.get('disagreement'), '.3f')}; counted as matching the "
-                   f"teacher at a disagreement of {MATCHING:g} or less."))
+    strongest = students[-1] if students and students[-1]["penalty"] > 0 else None
+    penalised = (None if strongest is not None
+                 else "this run distils no student with a CKA penalty above 0")
+    which = "" if strongest is None else f" (penalty {strongest['penalty']:g})"
+    chosen: Mapping[str, Any] = strongest or {}
+    rows.append(_claim(
+        "converse.student_dissimilar", f"linear CKA to the teacher, most penalised student{which}",
+        "a CKA penalty gives a student whose representation CKA calls dissimilar",
+        chosen.get("linear_cka"), AtMost(LOW_CKA, "dissimilar, linear CKA"), reason=penalised,
+        undefined="linear CKA was not recorded", differ=differ))
+    rows.append(_claim(
+        "converse.student_same_function",
+        f"disagreement with the teacher, most penalised student{which}",
+        "the penalised student still computes the teacher's function", chosen.get("disagreement"),
+        AtMost(MATCHING, "the same function, the fraction of test images classified "
+                         "differently"),
+        reason=penalised, undefined="disagreement was not recorded", differ=differ,
+        remark=f"JSD to the teacher {_fmt(chosen.get('jsd'), '.4f')} bits."))
+    drop_reason = penalised or (None if plain is not None
+                                else "this run distils no plain student (penalty 0)")
+    drop = (None if drop_reason is not None or None in (plain.get("linear_cka"),
+                                                         strongest.get("linear_cka"))
+            else strongest["linear_cka"] - plain["linear_cka"])
+    rows.append(_claim(
+        "converse.penalty_lowers_cka",
+        "change in linear CKA to the teacher, penalty 0 → "
+        + ("the largest" if strongest is None else f"{strongest['penalty']:g}"),
+        "the CKA penalty, not distillation, lowers CKA", drop,
+        AtMost(-PENALTY_DROP, "the penalty lowers CKA"), reason=drop_reason,
+        undefined="linear CKA was not recorded", differ=differ,
+        remark="" if drop is None else
+        (f"Linear CKA {plain['linear_cka']:.3f} → {strongest['linear_cka']:.3f}; disagreement "
+         f"{_fmt(plain.get('disagreement'), '.3f')} → "
+         f"{_fmt(strongest.get('disagreement'), '.3f')}.")))
     for s in (s for s in summary["students"] if s.get("penalty") is None):
         rows.append(ThesisRow(
             quantity="independently trained network: linear CKA to the teacher", thesis=None,
-            value=s.get("linear_cka"),
+            value=s.get("linear_cka"), source="simfunc",
             remark=f"The reference (true labels, the students' seed): JSD "
                    f"{_fmt(s.get('jsd'), '.4f')} bits, accuracy {_fmt(s.get('accuracy'), '.3f')}."))
     return rows
@@ -138,13 +211,13 @@ def _fmt(value: float | None, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
 
 
-def thesis_rows(summary: Mapping[str, Any]) -> list[ThesisRow]:
-    """The construction's claims, the students' CKA and the reference, and the teacher."""
-    rows = _construction_rows(summary) if summary["constructions"] else []
-    rows += _student_rows(summary)
+def thesis_rows(summary: Mapping[str, Any], differ: str = "") -> list[ThesisRow]:
+    """simfunc's claims (every id of :data:`CLAIMS`, in that order among the rows), the
+    students' CKA, the reference and the teacher's accuracy as context."""
+    rows = _construction_rows(summary, differ) + _student_rows(summary, differ)
     if summary["teacher_accuracy"] is not None:
         rows.append(ThesisRow(quantity="teacher's test accuracy", thesis=None,
-                              value=summary["teacher_accuracy"]))
+                              value=summary["teacher_accuracy"], source="simfunc"))
     return rows
 
 
@@ -152,6 +225,6 @@ def section(name: str, title: str, summary: Mapping[str, Any], settings: Setting
             figures: Sequence[FigureRef], tables: Sequence[Table]) -> Section:
     """The study's report section."""
     return Section(id=name, title=title, summary=SUMMARY, figures=list(figures),
-                   tables=list(tables), thesis_rows=thesis_rows(summary),
+                   tables=list(tables), thesis_rows=thesis_rows(summary, differs(settings)),
                    stand_ins=stand_ins({"training set": (settings.dataset, settings.classes)}),
                    settings=settings_dict(settings))
