@@ -65,6 +65,7 @@ __all__ = [
     "Leaderboard",
     "selection_of",
     "collect_pairs",
+    "headlines_of",
     "leaderboard",
     "overall_ranking",
     "build",
@@ -133,6 +134,17 @@ def _declared_headlines(db: ResultsDB, latest: dict[str, Any]) -> list[Headline]
     study = load_study(latest["study"])
     settings = study.settings(latest["profile"], latest["settings"], "the run's settings")
     return study.headlines(db, settings)
+
+
+def headlines_of(run_dirs: Sequence[str | os.PathLike]) -> dict[str, Headline]:
+    """The headline relations the studies of ``run_dirs`` declare, by group."""
+    out: dict[str, Headline] = {}
+    for run_dir in run_dirs:
+        with ResultsDB(Path(run_dir) / RESULTS_FILE) as db:
+            latest = latest_completed_run(db)
+            if latest is not None and selection_of(latest["study"]) is not None:
+                out.update({h.group: h for h in _declared_headlines(db, latest)})
+    return out
 
 
 def _headline_pairs(study: str, headline: Headline, run_dir: Path) -> pd.DataFrame:
@@ -418,9 +430,11 @@ def leaderboard(pairs: pd.DataFrame, *, measures: Sequence[str] | None = None,
     than 3 pairs, a constant side, a measure not recorded, too few networks).
 
     ``headlines``: the headline relations studies declare, by group (from
-    :func:`collect_pairs`): a group that has one is related exactly as its study relates it
-    (its population, blocks, strata, clusters and Monte Carlo settings), so its row for the
-    study's own measures equals the study's headline.
+    :func:`collect_pairs`; by default read again from the studies' run directories named in
+    ``pairs["run_dir"]``): a group that has one is related exactly as its study relates it
+    (its population, blocks, strata, clusters and Monte Carlo settings, whatever
+    ``n_permutations`` and ``n_resamples`` say), so its row for the study's own measures equals
+    the study's headline.
     """
     from simfunc import functional, representational
 
@@ -433,6 +447,8 @@ def leaderboard(pairs: pd.DataFrame, *, measures: Sequence[str] | None = None,
             raise InputError(f"output_measures: {name!r} is not a registered output measure")
     if "group" not in pairs:
         raise InputError("pairs needs a 'group' column")
+    if headlines is None and "run_dir" in pairs:
+        headlines = headlines_of(list(dict.fromkeys(pairs["run_dir"].dropna())))
     pairs = _units(pairs)
     groups = [(g, pairs[pairs["group"] == g]) for g in dict.fromkeys(pairs["group"])]
     if pooled and len(pairs):
