@@ -144,3 +144,15 @@ def test_a_point_rule_says_whether_the_thesis_value_meets_it():
     judged = judge_point(0.95, AtLeast(0.9, "the same"), thesis=0.99)
     assert judged.thesis_inside is True and "the thesis's 0.99 meets it too" in judged.why
     assert judge_point(0.95, AtMost(0.25, "small"), thesis=0.59).thesis_inside is False
+
+
+def test_a_claim_on_every_part_needs_every_part():
+    from simfunc.scorecard import judge_all
+
+    yes, no, open_ = (judge_relation(1, (0.1, 0.2)), judge_relation(1, (-0.3, -0.1)),
+                      judge_relation(1, (-0.1, 0.2)))
+    assert judge_all([("A", yes), ("B", yes)]).verdict is Verdict.REPRODUCED
+    assert judge_all([("A", yes), ("B", no), ("C", open_)]).verdict is Verdict.CONTRADICTED
+    judged = judge_all([("A", yes), ("C", open_)])
+    assert judged.verdict is Verdict.INCONCLUSIVE and "C (inconclusive)" in judged.why
+    assert judge_all([]).verdict is Verdict.INCONCLUSIVE

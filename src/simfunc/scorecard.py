@@ -51,6 +51,7 @@ __all__ = [
     "judge_relation",
     "judge_point",
     "not_comparable",
+    "judge_all",
     "AtLeast",
     "AtMost",
     "Within",
@@ -84,7 +85,7 @@ class Judgement:
     verdict: Verdict
     why: str
     thesis_inside: bool | None = None
-    rule: str = "interval"  # "interval" (judge_relation), "point" (judge_point), "none"
+    rule: str = "interval"  # "interval", "point", "every part" (judge_all), "none"
 
 
 def _number(value: Any) -> float | None:
@@ -212,6 +213,26 @@ def _judge_point(value: float | None, rule: PointRule, undefined: str | None) ->
                          rule="point")
     return Judgement(Verdict.CONTRADICTED, f"{_fmt(number)} fails the rule ({rule.words()})",
                      rule="point")
+
+
+def judge_all(parts: Sequence[tuple[str, Judgement]]) -> Judgement:
+    """The verdict of a claim that holds for every part ("on every test set"): reproduced
+    when every part is, contradicted when any part is, else inconclusive (naming the parts
+    not decided)."""
+    if not parts:
+        return Judgement(Verdict.INCONCLUSIVE, "undefined in this run: no part to judge",
+                         rule="every part")
+    verdicts = {name: judged.verdict for name, judged in parts}
+    against = [name for name, v in verdicts.items() if v is Verdict.CONTRADICTED]
+    if against:
+        return Judgement(Verdict.CONTRADICTED, f"contradicted on {', '.join(against)}",
+                         rule="every part")
+    if all(v is Verdict.REPRODUCED for v in verdicts.values()):
+        return Judgement(Verdict.REPRODUCED, f"reproduced on each of {', '.join(verdicts)}",
+                         rule="every part")
+    open_ = [f"{name} ({v.value})" for name, v in verdicts.items() if v is not Verdict.REPRODUCED]
+    return Judgement(Verdict.INCONCLUSIVE, f"not decided on {', '.join(open_)}",
+                     rule="every part")
 
 
 def not_comparable(why: str) -> Judgement:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from simfunc.report import FigureRef, Section, Table, ThesisRow
-from simfunc.scorecard import judge_relation
+from simfunc.scorecard import judge_all, judge_relation
 from simfunc.settings import settings_dict
 from simfunc.studies.common import stand_ins
 from simfunc.studies.training_sets import differs_from_thesis
@@ -25,7 +25,8 @@ LAYER_WORDS = {"last_conv": "the last convolutional map, flattened (the thesis's
 MEANS_TABLE = ("Mean CKA by kind of pair, per layer and test set; difference = within − "
                "across training sets, with its network-bootstrap interval and one-sided Mantel p")
 CLAIM = ("networks trained on the same set stay more similar to each other than to networks "
-         "trained on the other set, on every test set")
+         "trained on the other set (all test sets pooled)")
+EVERY_CLAIM = "… and so on every test set, the third set (seen by neither) included"
 
 
 def layer_words(layer: str) -> str:
@@ -127,6 +128,16 @@ def thesis_rows(summary: Mapping[str, Any], differ: str = "") -> list[ThesisRow]
         "cross_dataset.within_minus_across", differ, claim=CLAIM,
         lead=f"Within above across on {positive} of {len(per_set)} test sets. ")]
     rows += per_set
+    parts = [(f"test set {row.id.rsplit('.', 1)[1]}", row.judgement) for row in per_set
+             if row.judgement is not None]
+    rows.append(ThesisRow(
+        quantity="within above across on every test set", thesis="every test set",
+        value=None if not per_set else min(
+            (row.value for row in per_set if row.value is not None), default=None),
+        claim=EVERY_CLAIM, n=len(per_set), n_of="test sets", judgement=judge_all(parts),
+        id="cross_dataset.every_test_set", differs=differ,
+        remark="The value is the smallest difference over the test sets; the verdict needs "
+               "every test set's interval above 0."))
     for layer, values in summary["by_layer"].items():
         if layer != summary["layer"]:
             rows.append(_contrast_row(
