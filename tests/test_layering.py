@@ -13,13 +13,13 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "simfunc"
 ROWS = [
     {"__init__"},  # the package's public API re-exports from everywhere
     {"__main__", "cli"},
-    {"reproduce"},
+    {"reproduce", "study"},
     {"leaderboard"},
     {"studies"},
     {"compare", "layermap"},
     {"report", "figures"},
     {"runner", "store", "runs"},
-    {"train", "extract"},
+    {"train", "extract", "models"},
     {"nets", "data"},
     {"envs"},
     {"representational", "functional", "stats", "measure", "ranking"},
@@ -28,6 +28,7 @@ ROWS = [
 RANK = {name: len(ROWS) - i for i, row in enumerate(ROWS) for name in row}
 #: Neighbours in one row that may import each other (the README says which).
 WITHIN_ROW = [{"runner", "runs", "store"},
+              {"models", "train"},
               {"representational", "functional", "stats", "measure", "ranking"},
               {"__main__", "cli"}]
 

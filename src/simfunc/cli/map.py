@@ -4,7 +4,7 @@
         --data-root ../shared/data --out maps/r18-vs-vgg
     simfunc map --model mypkg.nets:resnet50 --state-dict ckpt.pt --model traced.pt --data x.npy
 
-A thin layer over :func:`simfunc.layer_map`: loads the models (:mod:`simfunc.layermap.models`)
+A thin layer over :func:`simfunc.layer_map`: loads the models (:mod:`simfunc.models`, the one loader)
 and the data (:mod:`simfunc.layermap.inputs`), computes the map in one pass with a progress bar
 over the batches, and writes ``layer_map.png``, ``.csv``, ``.html`` and ``.json`` to ``--out``
 (:mod:`simfunc.layermap.render`).
@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     import warnings
 
     from simfunc.layermap import layer_map
-    from simfunc.layermap.models import load_model_spec
+    from simfunc.models import load_model_spec
     from simfunc.layermap.render import write_map
 
     specs = args.models or []
