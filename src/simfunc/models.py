@@ -106,7 +106,8 @@ def load_model_spec(
     if ":" in spec and not spec.endswith((".pt", ".ts", ".pth")):
         return _load_factory(spec, state_dict, search_path, state_dict_name)
     raise InputError(
-        f"model {spec!r}: no such file or directory, and not of the form package.module:factory"
+        f"model {spec!r} does not exist (no such file or directory) and is not of the form "
+        "package.module:factory"
     )
 
 
