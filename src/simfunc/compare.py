@@ -44,13 +44,10 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from simfunc.errors import InputError
 from simfunc.measure import OUTPUT_LAYER
-
-if TYPE_CHECKING:  # comparing needs no database: record_comparison is handed one
-    from simfunc.store import ResultsDB
 
 __all__ = [
     "ModelRun",
@@ -263,9 +260,10 @@ def pair_context(model_a: str, model_b: str, test_set: str) -> str:
     return f"{model_a} vs {model_b}" + (f" on {test_set}" if test_set else "")
 
 
-def record_comparison(db: ResultsDB, comparison: Comparison, *, model_a: str, model_b: str,
+def record_comparison(db: Any, comparison: Comparison, *, model_a: str, model_b: str,
                       test_set: str, context: str | None = None) -> None:
-    """Put one comparison into the results database: a ``pairs`` row per value, a ``notes``
+    """Put one comparison into the results database ``db`` (a :class:`simfunc.store.ResultsDB`,
+    handed in: comparing needs no database): a ``pairs`` row per value, a ``notes``
     row per note (``context`` defaults to :func:`pair_context`). Every study records its
     comparisons through this function."""
     db.add_pairs([

@@ -215,7 +215,7 @@ def _number(table: Mapping[str, Any], key: str, where: str, default: float, low:
 def _existing(base: Path, value: str, where: str, key: str) -> str:
     path = (base / Path(value).expanduser()).resolve()
     if not path.exists():
-        raise InputError(f"{where}: {key} = {value!r}: no such file or directory ({path})")
+        raise InputError(f"{where} {key} = {value!r}: no such file or directory ({path})")
     return str(path)
 
 
@@ -376,7 +376,7 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any],
         base = Path(base_dir).resolve() if base_dir is not None else path.resolve().parent
     _check_keys(raw, {"name", "data", "models", "measures", "intervals", "statistics",
                       "batch_size"}, "the study configuration")
-    name = raw.get("name", Path(origin).stem if origin else None)
+    name = raw.get("name", Path(origin).stem if origin else "study")
     if not isinstance(name, str) or not name or not set(name) <= _NAME_CHARACTERS:
         raise InputError(f"name must be letters, digits, '_', '-' or '.', got {name!r}")
     models_table = raw.get("models")
