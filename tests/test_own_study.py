@@ -306,3 +306,106 @@ def test_config_errors_from_python_raise_input_error(zoo):
                      "models": {"a": {"path": "m0.ts"}, "b": {"path": "m1.ts"}}}, root)
     with pytest.raises(InputError, match="no such file"):
         run_study_config(root / "nothing.toml")
+
+
+CIFAR = Path("/work/shared/data/cifar10")
+CONV = textwrap.dedent(
+    """
+    import torch
+    from torch import nn
+
+    def conv():
+        torch.manual_seed(3)
+        return nn.Sequential(nn.Conv2d(3, 4, 3, stride=2), nn.ReLU(), nn.AdaptiveAvgPool2d(2),
+                             nn.Flatten(), nn.Linear(16, 8), nn.ReLU(), nn.Linear(8, 10))
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (CIFAR / "test").is_dir(), reason="needs ../shared/data/cifar10")
+def test_an_image_folder_with_a_simfunc_model_torchscript_and_a_factory(tmp_path, monkeypatch,
+                                                                         capsys):
+    from simfunc.train.supervised import TrainConfig, train
+
+    (tmp_path / "ownzoo_conv.py").write_text(CONV)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import ownzoo_conv
+
+    torch.save(ownzoo_conv.conv().state_dict(), tmp_path / "conv.pt")
+    torch.manual_seed(4)
+    other = ownzoo_conv.conv().eval()
+    torch.jit.save(torch.jit.trace(other, torch.zeros(2, 3, 32, 32)), str(tmp_path / "c.ts"))
+    train(TrainConfig(arch="mlp", width=0.25, epochs=1, batch_size=128), tmp_path / "digits",
+          progress=False)
+    config = tmp_path / "folder.toml"
+    config.write_text(textwrap.dedent(f"""
+        name = "folder"
+        [data]
+        source = "{CIFAR}"
+        split = "test"
+        subset = 40
+        [models.factory]
+        factory = "ownzoo_conv:conv"
+        state_dict = "conv.pt"
+        [models.traced]
+        path = "c.ts"
+        [models.digits]
+        path = "digits"
+        [measures]
+        representational = ["linear_cka"]
+        functional = ["jsd"]
+        [intervals]
+        resamples = 10
+        [statistics]
+        permutations = 50
+        resamples = 50
+        """))
+    status = main(["study", str(config), "--out", str(tmp_path / "out"), "--cache-dir",
+                   str(tmp_path / "cache"), "--jobs", "2", "--no-progress"])
+    printed = capsys.readouterr().out
+    assert status == 0, printed
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    models = {m["name"]: m for m in summary["models"]}
+    assert summary["n_examples"] == 40
+    assert models["factory"]["layer"] == "6:input" and models["factory"]["accuracy"] is not None
+    assert models["digits"]["kind"] == "simfunc" and models["digits"]["accuracy"] is None
+    assert "other classes" in models["digits"]["accuracy_note"]
+    # the factory and the traced copy of the same architecture, by hand on the same images
+    from simfunc.data import load
+
+    images = load(str(CIFAR), "test", subset=40).normalized()
+    with torch.no_grad():
+        fa = ownzoo_conv.conv().eval()[:5](images).numpy()
+        fb = other[:5](images).numpy()
+    pair = next(p for p in summary["pairs"] if (p["model_a"], p["model_b"], p["measure"])
+                == ("factory", "traced", "linear_cka"))
+    assert pair["value"] == pytest.approx(rep.linear_cka(fa, fb), rel=1e-4)
+    relation = rows(tmp_path / "out" / "relation.csv")
+    assert len(relation) == 1 and "at least 4" in relation[0]["note"]  # 3 models: too few
+
+
+@pytest.mark.slow
+def test_the_same_study_runs_as_ray_tasks_and_matches_the_local_run(zoo, tmp_path):
+    pytest.importorskip("ray")
+    import shutil
+    import tempfile
+
+    from simfunc.runner import RayExecutor
+    from simfunc.study import run_study_config
+
+    root, *_ = zoo
+    config = write_config(root, five_models(), name="zoo-ray")
+    local = run_study_config(config, out=tmp_path / "local", cache_dir=tmp_path / "cache-a")
+    temp_dir = tempfile.mkdtemp(prefix="sfray-", dir="/tmp")  # Ray's socket paths are short
+    try:
+        with RayExecutor(num_cpus=2, temp_dir=temp_dir) as executor:
+            remote = run_study_config(config, out=tmp_path / "ray",
+                                      cache_dir=tmp_path / "cache-b", executor=executor)
+    finally:
+        shutil.rmtree(temp_dir, ignore_errors=True)
+    assert (remote.report.run, remote.report.cached) == (15, 0)
+    assert [(p.model_a, p.model_b, p.measure, p.value, p.ci_low, p.ci_high)
+            for p in remote.summary.pairs] == [
+        (p.model_a, p.model_b, p.measure, p.value, p.ci_low, p.ci_high)
+        for p in local.summary.pairs]

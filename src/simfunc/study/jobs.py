@@ -83,8 +83,11 @@ def extract_model(ctx: JobContext) -> None:
                     batch_size=config["batch_size"], device=ctx.device)
     accuracy = None
     note = ""
+    trained_on = tuple(getattr(loaded.module, "classes", ()) or ())
     if examples.labels is None:
         note = "no labels"
+    elif loaded.kind == "simfunc" and trained_on != examples.classes:
+        note = f"trained on other classes ({', '.join(trained_on[:4])}, ...)"
     elif run.outputs.shape[1] != len(examples.classes):
         note = f"{run.outputs.shape[1]} outputs for {len(examples.classes)} classes"
     else:
