@@ -30,6 +30,10 @@ __all__ = ["ModelResult", "PairValue", "RelationRow", "LeaderboardRow", "StudySu
            "pair_values", "relations", "measure_leaderboard", "SCHEMA", "NO_GROUP"]
 
 SCHEMA = 1
+#: The note on a value outside its own percentile interval.
+OUTSIDE = ("the value lies outside its bootstrap interval: the estimator is biased at this "
+           "number of examples (resampled rows repeat, which shifts it); read the interval as "
+           "its spread, not as coverage")
 NO_GROUP = "(no group)"
 LEADERBOARD_GROUP = "these models"
 
@@ -128,8 +132,11 @@ def pair_values(model_a: str, model_b: str, comparison: Comparison,
                                       "not measured: " + (_reason(comparison, layer, name)
                                                           or "undefined on these features")))
                 continue
-            note = "; ".join(filter(None, [interval.note if interval else "",
-                                           _reason(comparison, layer, name)]))
+            outside = (interval is not None and interval.low is not None
+                       and not interval.low <= value <= interval.high)
+            note = "; ".join(filter(None, [
+                interval.note if interval else "", _reason(comparison, layer, name),
+                OUTSIDE if outside else ""]))
             rows.append(PairValue(model_a, model_b, name, kind, value,
                                   interval.low if interval else None,
                                   interval.high if interval else None,

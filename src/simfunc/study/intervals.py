@@ -14,6 +14,10 @@ A representational measure is resampled only when its first resample shows that
 says how long it would have taken. A resample on which a measure is undefined (e.g. CCA on
 rank-deficient drawn rows) is left out and counted; with fewer than half of them defined the
 interval is left empty. Nothing is skipped silently: every empty interval has a note.
+
+An estimator biased at this n (the CCA family, with many features for few examples) shifts
+under resampling, because drawn rows repeat; its percentile interval can then miss its own
+value, and pairs.csv says so (:data:`simfunc.study.analysis.OUTSIDE`).
 """
 
 from __future__ import annotations
