@@ -196,7 +196,8 @@ class ScriptTaps:
     def _find_output(self, name: str, scope: str, nodes: list, paths: list[str],
                      graph_outputs: set[str], found: dict[str, Any]) -> None:
         values = []
-        inside = [node for node, path in zip(nodes, paths) if _inside(path, scope) and _computes(node)]
+        inside = [node for node, path in zip(nodes, paths)
+                  if _inside(path, scope) and _computes(node)]
         for node in inside:
             for value in node.outputs():
                 if not _carries_data(value):
@@ -235,7 +236,8 @@ class ScriptTaps:
             found[name] = graph_input
             return
         candidates: dict[str, Any] = {}
-        inside = [node for node, path in zip(nodes, paths) if _inside(path, scope) and _computes(node)]
+        inside = [node for node, path in zip(nodes, paths)
+                  if _inside(path, scope) and _computes(node)]
         for node in inside:
             for value in node.inputs():
                 producer = value.node()

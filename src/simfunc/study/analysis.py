@@ -6,7 +6,8 @@
 * :class:`RelationRow` -- each (representational, functional) measure pair: Spearman's rho
   over the model pairs with **network-level** inference from
   :func:`simfunc.stats.relate_networks` (Mantel permutation p-value, network-bootstrap
-  interval), networks relabelled and redrawn within the user's ``group`` s when any are given;
+  interval), networks relabelled within the user's ``group`` s (the permutation test's strata)
+  when any are given, and redrawn from all the models;
 * the measure leaderboard on these models (:func:`simfunc.leaderboard.leaderboard`: rho
   oriented so that positive means "tracks function", ranked per output measure);
 * :class:`StudySummary` -- all of it, serialised as ``summary.json`` with ``"schema": 1``.
@@ -111,7 +112,8 @@ class StudySummary:
 
 
 def _reason(comparison: Comparison, layer: str, measure: str) -> str:
-    reasons = [n.reason for n in comparison.notes if n.layer == layer and n.measure in (measure, "")]
+    reasons = [n.reason for n in comparison.notes
+               if n.layer == layer and n.measure in (measure, "")]
     return "; ".join(reasons)
 
 
@@ -180,7 +182,7 @@ def relations(pairs: list[PairValue], models: list[ModelResult],
                 found = stats.relate_networks(
                     both[rep].to_numpy(float), both[out].to_numpy(float),
                     a=both["model_a"].tolist(), b=both["model_b"].tolist(), strata=strata,
-                    bootstrap_strata=strata, n_permutations=settings.permutations,
+                    n_permutations=settings.permutations,
                     n_resamples=settings.resamples, confidence=settings.confidence,
                     seed=settings.seed)
             except InputError as error:

@@ -311,7 +311,8 @@ def _measures(table: Any) -> MeasuresConfig:
 
     table = {} if table is None else table
     if not isinstance(table, Mapping):
-        raise InputError("[measures] must be a table (representational = [...], functional = [...])")
+        raise InputError("[measures] must be a table (representational = [...], "
+                         "functional = [...])")
     _check_keys(table, {"representational", "functional"}, "[measures]")
     chosen = []
     for key, registry in (("representational", representational.MEASURES),

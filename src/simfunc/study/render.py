@@ -106,8 +106,10 @@ def _pair_groups(summary: StudySummary, x: str, y: str) -> tuple[np.ndarray, np.
               else f"within {groups[a]}" for a, b in keys]
     kinds = list(dict.fromkeys(labels))
     colours = figures.series_colors(len(kinds))
+    if not any(m.group for m in summary.models):
+        return xs, ys, None
     spec = [(kind, np.array([label == kind for label in labels], dtype=bool), colour)
-            for kind, colour in zip(kinds, colours)] if any(m.group for m in summary.models) else None
+            for kind, colour in zip(kinds, colours)]
     return xs, ys, spec
 
 
