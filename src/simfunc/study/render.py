@@ -159,6 +159,7 @@ def write_study_report(summary: StudySummary, run_dir: Path) -> Path:
             if any(p.measure == m and p.value is not None for p in summary.pairs)]
     models = _frame(summary.models)
     models["accuracy"] = [("–" if a is None else f"{a:.3f}") for a in models["accuracy"]]
+    models["output"] = [name or "(the model's output)" for name in models["output"]]
     model_section = Section(
         id="models", title="The models",
         summary=(f"{len(names)} models, each run once over the same {summary.n_examples} "
