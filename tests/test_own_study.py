@@ -304,6 +304,14 @@ def test_config_errors_from_python_raise_input_error(zoo):
     with pytest.raises(InputError, match="labels applies to an array source"):
         load_config({"data": {"source": "digits", "labels": "labels.npy"},
                      "models": {"a": {"path": "m0.ts"}, "b": {"path": "m1.ts"}}}, root)
+    with pytest.raises(InputError, match=r"\[data\] source = 'nothing.npy': no such file"):
+        load_config({"data": {"source": "nothing.npy"},
+                     "models": {"a": {"path": "m0.ts"}, "b": {"path": "m1.ts"}}}, root)
+    with pytest.raises(InputError, match=r"\[models.b\] state_dict = 'gone.pt': no such file"):
+        load_config({"data": {"source": "inputs.npy"},
+                     "models": {"a": {"path": "m0.ts"},
+                                "b": {"factory": "ownzoo_nets:make", "state_dict": "gone.pt"}}},
+                    root)
     with pytest.raises(InputError, match="no such file"):
         run_study_config(root / "nothing.toml")
 
