@@ -13,13 +13,13 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "simfunc"
 ROWS = [
     {"__init__"},  # the package's public API re-exports from everywhere
     {"__main__", "cli"},
-    {"reproduce"},
+    {"reproduce", "study"},
     {"leaderboard"},
     {"studies"},
     {"compare", "layermap"},
     {"scorecard", "report", "figures"},
     {"runner", "store", "runs"},
-    {"train", "extract"},
+    {"train", "extract", "models"},
     {"nets", "data"},
     {"envs"},
     {"representational", "functional", "stats", "measure", "ranking"},
@@ -29,6 +29,7 @@ RANK = {name: len(ROWS) - i for i, row in enumerate(ROWS) for name in row}
 #: Neighbours in one row that may import each other (the README says which).
 WITHIN_ROW = [{"runner", "runs", "store"},
               {"report", "scorecard"},
+              {"models", "train"},
               {"representational", "functional", "stats", "measure", "ranking"},
               {"__main__", "cli"}]
 

@@ -26,9 +26,15 @@ measure can read (NaN, different numbers of examples) leave out every measure of
 one note each. A warning raised while measuring becomes a note too (the value, if finite, is
 kept). Unknown measure names are a mistake in the call, not in the data: they raise.
 
+**Models.** :func:`run_model` runs one model (any ``nn.Module``, TorchScript included, as
+:mod:`simfunc.models` loads it) over the data once and keeps the compared layer and the
+outputs, both recorded by :mod:`simfunc.extract`'s one recorder; ``simfunc compare`` and
+``simfunc study`` compare what it returns.
+
 Results travel as JSON between the process that compares and the driver that records
 (:meth:`Comparison.to_json`, :meth:`Comparison.from_json`); :func:`record_comparison` puts a
-comparison's values and notes into the results database, the one way every study records them.
+comparison's values and notes into the results database it is handed, the one way every study
+records them (this module does not import the store: comparing two models needs no database).
 """
 
 from __future__ import annotations
@@ -41,9 +47,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from simfunc.errors import InputError
-from simfunc.store import OUTPUT_LAYER, ResultsDB
+from simfunc.measure import OUTPUT_LAYER
 
 __all__ = [
+    "ModelRun",
+    "run_model",
     "Value",
     "Note",
     "Comparison",
@@ -103,6 +111,44 @@ class Comparison:
         except (KeyError, TypeError, ValueError) as error:
             raise InputError(f"not a stored comparison ({error!r}): {str(data)[:120]}") from None
         return cls(values, notes)
+
+
+@dataclass(frozen=True)
+class ModelRun:
+    """One model's compared layer and outputs on the same n examples.
+
+    ``layer``/``output``: the layer names recorded (see :mod:`simfunc.extract`: ``"NAME"``,
+    ``"NAME:input"``, or ``""`` for the model's own output); ``features`` (n, p) float32,
+    ``outputs`` (n, k) float32 logits.
+    """
+
+    layer: str
+    output: str
+    features: Any
+    outputs: Any
+
+
+def run_model(model: Any, data: Any, *, layer: str | None = None, output: str | None = None,
+              batch_size: int = 256, device: str | None = None) -> ModelRun:
+    """Run ``model`` over ``data`` once and keep ``layer`` (default: the input of its last
+    ``nn.Linear``) and ``output`` (default: what its forward returns), flattened to rows.
+
+    ``data``: anything :func:`simfunc.extract.activations` takes. An output that is not
+    (n, k) with k >= 2, or a layer name that is not in the model, raises InputError (the
+    latter listing the nearest names).
+    """
+    from simfunc.extract import MODEL_OUTPUT, activations, default_feature_layer
+
+    layer = default_feature_layer(model) if layer is None else layer
+    output = MODEL_OUTPUT if output is None else output
+    names = [layer] if layer == output else [layer, output]
+    recorded = activations(model, data, names, batch_size=batch_size, device=device)
+    outputs = recorded[output]
+    if outputs.shape[1] < 2:
+        where = "the model's output" if output == MODEL_OUTPUT else f"layer {output!r}"
+        raise InputError(f"{where} has {outputs.shape[1]} value(s) per example: the output "
+                         "measures need logits over at least 2 classes")
+    return ModelRun(layer, output, recorded[layer], outputs)
 
 
 def _names(requested: Sequence[str] | None, registry: Mapping[str, object], what: str) -> list[str]:
@@ -214,9 +260,10 @@ def pair_context(model_a: str, model_b: str, test_set: str) -> str:
     return f"{model_a} vs {model_b}" + (f" on {test_set}" if test_set else "")
 
 
-def record_comparison(db: ResultsDB, comparison: Comparison, *, model_a: str, model_b: str,
+def record_comparison(db: Any, comparison: Comparison, *, model_a: str, model_b: str,
                       test_set: str, context: str | None = None) -> None:
-    """Put one comparison into the results database: a ``pairs`` row per value, a ``notes``
+    """Put one comparison into the results database ``db`` (a :class:`simfunc.store.ResultsDB`,
+    handed in: comparing needs no database): a ``pairs`` row per value, a ``notes``
     row per note (``context`` defaults to :func:`pair_context`). Every study records its
     comparisons through this function."""
     db.add_pairs([

@@ -23,6 +23,10 @@ INVERTIBLE_LINEAR = "invertible linear"  # X -> X A, A invertible
 # For output (functional) measures: the same permutation of the classes applied to both inputs.
 CLASS_PERMUTATION = "class permutation"
 
+#: The layer name output measures (jsd, spearman, ...) are recorded under, in every comparison
+#: and every results database (``simfunc.store`` re-exports it).
+OUTPUT_LAYER = "output"
+
 INVARIANCES = frozenset(
     {TRANSLATION, ISOTROPIC_SCALING, ORTHOGONAL, PERMUTATION, INVERTIBLE_LINEAR, CLASS_PERMUTATION}
 )

@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "simfunc.cli.measures",
     "simfunc.cli.compare",
     "simfunc.cli.map",
+    "simfunc.cli.study",
     "simfunc.cli.leaderboard",
 ]
 

@@ -3,9 +3,12 @@
 * File mode -- ``simfunc compare A.npy B.npy``: every representational measure on two saved
   feature matrices (or, with ``--outputs``, every output measure on two saved output matrices).
 * Model mode -- ``simfunc compare --model A --model B --dataset NAME_OR_PATH``: load both
-  networks (``model.pt`` files or training directories), extract ``--layer`` and the logits on
-  the ``--split`` of the dataset, and print every representational measure on the layer, every
-  output measure on the outputs (``from_logits=True``) and each model's accuracy.
+  models through the one loader (:mod:`simfunc.models`: a ``model.pt`` or training directory,
+  a TorchScript file, or ``package.module:factory`` with ``--state-dict``; the same specs as
+  ``simfunc map``), record ``--layer`` and the outputs on the ``--split`` of the dataset (or an
+  array of inputs) with :func:`simfunc.compare.run_model`, and print every representational
+  measure on the layer, every output measure on the outputs (``from_logits=True``) and each
+  model's accuracy where the data has labels.
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from simfunc.cli._models import add_model_arguments
 from simfunc.cli._table import FORMATS, format_rows
 from simfunc.compare import Comparison, compare_pair
 from simfunc.errors import InputError
-from simfunc.store import OUTPUT_LAYER
+from simfunc.measure import OUTPUT_LAYER
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,9 +31,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "feature matrices (.npy, .npz or .pt; rows are the same examples in both); with "
         "--outputs the files hold outputs (probabilities, or logits with --from-logits) and the "
         "output measures are printed instead. Model mode (--model A --model B --dataset D): "
-        "load two networks trained by 'simfunc train' (model.pt files or their directories), "
-        "run both on the --split of D, and print every representational measure on --layer, "
-        "every output measure on the logits and each network's accuracy.",
+        "load two models (a model.pt from 'simfunc train' or its directory, a TorchScript "
+        "file, or package.module:factory with --state-dict), run both on the --split of D (a "
+        "dataset name, an image folder, or a .npy/.npz/.pt array of inputs), and print every "
+        "representational measure on --layer, every output measure on the outputs and each "
+        "model's accuracy where D has labels.",
     )
     parser.add_argument(
         "files", nargs="*", metavar="FILE", help="file mode: two .npy/.npz/.pt files"
@@ -47,17 +53,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="file mode with --outputs: the files hold logits, not probabilities",
     )
-    parser.add_argument(
-        "--model",
-        action="append",
-        metavar="MODEL",
-        help="model mode: a model.pt file or a training directory; give it twice",
-    )
+    add_model_arguments(parser, "model mode: give it twice", required=False)
     parser.add_argument(
         "--dataset",
         metavar="NAME_OR_PATH",
-        help="model mode: the dataset to run both networks on (a name or an image folder)",
+        help="model mode: the data to run both models on: a dataset name, an image folder, or "
+        "a .npy/.npz/.pt array of inputs (examples first, fed as they are)",
     )
+    parser.add_argument("--image-size", type=int, default=32, metavar="PX",
+                        help="model mode: image size for models that do not say theirs "
+                        "(default 32)")
+    parser.add_argument("--channels", type=int, choices=(1, 3), default=3,
+                        help="model mode: image channels for models that do not say theirs "
+                        "(default 3)")
     parser.add_argument("--data-root", metavar="DIR", help="model mode: where named datasets live")
     parser.add_argument(
         "--split",
@@ -67,10 +75,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--layer",
-        default="features",
+        default=None,
         help="model mode: the layer whose activations the representational measures "
-        "compare: features (penultimate, default), last_conv, or any submodule's "
-        "dotted name",
+        "compare, in both models: a submodule's dotted name (its output), NAME:input (its "
+        "input). Default: features for simfunc models (penultimate), else the input of the "
+        "model's last nn.Linear",
+    )
+    parser.add_argument(
+        "--output",
+        default=None,
+        help="model mode: the submodule whose output is the logits (default: the model's "
+        "own output)",
     )
     parser.add_argument(
         "--subset",
@@ -139,12 +154,14 @@ def _rows(comparison: Comparison, layer: str, names: list[str], registry: dict,
 
 
 def _check_mode(args: argparse.Namespace) -> str:
-    models = args.model or []
+    models = args.models or []
     model_only = {
         "--dataset": args.dataset,
         "--data-root": args.data_root,
         "--subset": args.subset,
         "--device": args.device,
+        "--layer": args.layer,
+        "--output": args.output,
     }
     if args.files and models:
         raise InputError(
@@ -227,78 +244,86 @@ def _split_measures(names: list[str] | None) -> tuple[list[str] | None, list[str
     return [n for n in names if n in MEASURES], [n for n in names if n in OUTPUT_MEASURES]
 
 
-def run_models(args: argparse.Namespace) -> int:
+def _data_for(loaded: Any, args: argparse.Namespace, cache: dict) -> Any:
+    from simfunc.layermap.inputs import load_inputs
+
+    key = (loaded.input_size or args.image_size, loaded.in_channels or args.channels)
+    if key not in cache:
+        cache[key] = load_inputs(args.dataset, split=args.split, data_root=args.data_root,
+                                 image_size=key[0], channels=key[1], subset=args.subset,
+                                 key=None)
+    return cache[key]
+
+
+def _accuracy_row(label: str, spec: str, loaded: Any, data: Any, logits: Any) -> dict:
+    """Accuracy of one model on labelled images whose classes are the model's (a simfunc
+    model's class names must match; another model's output width must be the class count)."""
     import numpy as np
 
-    from simfunc.data import load
-    from simfunc.extract import activations
-    from simfunc.train.modelfile import load_model
+    row = {"measure": f"accuracy ({label})", "kind": "accuracy", "layer": "output",
+           "direction": "higher is better", "value": None, "note": spec}
+    labels = getattr(data, "labels", None)
+    classes = tuple(getattr(data, "classes", ()))
+    if labels is None or not bool((labels >= 0).all()):
+        reason = "the data has no labels"
+    elif loaded.kind == "simfunc" and classes != tuple(loaded.module.classes):
+        reason = (f"{data.name} has other classes than the {len(loaded.module.classes)} the "
+                  "model was trained on")
+    elif logits.shape[1] != len(classes):
+        reason = f"{logits.shape[1]} outputs for {len(classes)} classes"
+    else:
+        row["value"] = float(np.mean(logits.argmax(1) == labels.numpy()))
+        if loaded.kind != "simfunc":
+            row["note"] = f"{spec}; output i read as class {classes[0]!r}, ... (folder order)"
+        return row
+    row["note"] = f"{spec}; n/a: {reason}"
+    return row
+
+
+def run_models(args: argparse.Namespace) -> int:
+    from simfunc.compare import run_model
+    from simfunc.functional import OUTPUT_MEASURES
+    from simfunc.models import load_model_spec
+    from simfunc.representational import MEASURES
 
     rep_names, out_names = _split_measures(args.measure)
     device = args.device or "cpu"
-    models = [load_model(path, device=device) for path in args.model]
-    data_by_shape: dict[tuple[int, int], Any] = {}
-    extracted, accuracy_rows = [], []
-    layers = [args.layer] if args.layer == "logits" else [args.layer, "logits"]
-    for label, path, model in zip("AB", args.model, models, strict=True):
-        shape = (model.input_size, model.in_channels)
-        if shape not in data_by_shape:
-            data_by_shape[shape] = load(
-                args.dataset,
-                args.split,
-                data_root=args.data_root,
-                image_size=shape[0],
-                channels=shape[1],
-                subset=args.subset,
-            )
-        data = data_by_shape[shape]
-        acts = activations(model, data, layers, batch_size=args.batch_size, device=device)
-        extracted.append(acts)
-        logits = acts["logits"]
-        row = {
-            "measure": f"accuracy ({label})",
-            "kind": "accuracy",
-            "layer": "logits",
-            "direction": "higher is better",
-            "value": None,
-            "note": str(path),
-        }
-        labelled = bool((data.labels >= 0).all())
-        if labelled and tuple(data.classes) == tuple(model.classes):
-            row["value"] = float(np.mean(logits.argmax(1) == data.labels.numpy()))
-        else:
-            reason = (
-                "the data is unlabelled"
-                if not labelled
-                else (
-                    f"{data.name} has other classes than the {len(model.classes)} the model "
-                    "was trained on"
-                )
-            )
-            row["note"] = f"{path}; n/a: {reason}"
-        accuracy_rows.append(row)
-
-    from simfunc.functional import OUTPUT_MEASURES
-    from simfunc.representational import MEASURES
-
-    A, B = extracted
+    loaded = [load_model_spec(spec, state) for spec, state in args.models]
+    cache: dict = {}
+    runs, accuracy_rows, layers = [], [], []
+    for label, (spec, _), model in zip("AB", args.models, loaded, strict=True):
+        data = _data_for(model, args, cache)
+        simfunc_model = model.kind == "simfunc"
+        layer = args.layer or ("features" if simfunc_model else None)
+        output = args.output or ("logits" if simfunc_model else None)
+        try:
+            run = run_model(model.module, data, layer=layer, output=output,
+                            batch_size=args.batch_size, device=device)
+        except InputError as error:
+            raise InputError(f"model {label} ({spec}): {error}") from None
+        runs.append(run)
+        layers.append(run.layer)
+        accuracy_rows.append(_accuracy_row(label, spec, model, data, run.outputs))
+    A, B = runs
+    shown_layer = A.layer if A.layer == B.layer else f"{A.layer} / {B.layer}"
     representational = list(MEASURES) if rep_names is None else rep_names
     outputs = list(OUTPUT_MEASURES) if out_names is None else out_names
-    compared = compare_pair({args.layer: A[args.layer]}, {args.layer: B[args.layer]},
-                            A["logits"], B["logits"], measures=representational,
+    compared = compare_pair({"features": A.features}, {"features": B.features},
+                            A.outputs, B.outputs, measures=representational,
                             output_measures=outputs, from_logits=True)
     asked = bool(args.measure)
-    rows = [{**row, "kind": "representational", "layer": args.layer}
-            for row in _rows(compared, args.layer, representational, MEASURES, asked)]
-    rows += [{**row, "kind": "output", "layer": "logits"}
+    rows = [{**row, "kind": "representational", "layer": shown_layer}
+            for row in _rows(compared, "features", representational, MEASURES, asked)]
+    rows += [{**row, "kind": "output", "layer": "output"}
              for row in _rows(compared, OUTPUT_LAYER, outputs, OUTPUT_MEASURES, asked)]
     rows += accuracy_rows
     if args.format == "table":
-        n = len(next(iter(data_by_shape.values())))
-        print(
-            f"{n} examples of {args.dataset} ({args.split}); layer {args.layer!r}; outputs "
-            "compared as softmax of the logits"
-        )
+        n = A.features.shape[0]
+        where = args.dataset if len(cache) != 1 or not hasattr(next(iter(cache.values())),
+                                                              "classes") else (
+            f"{args.dataset} ({args.split})")
+        print(f"{n} examples of {where}; layer {shown_layer!r}; outputs compared as softmax of "
+              "the logits")
     print(
         format_rows(rows, ["measure", "kind", "layer", "value", "direction", "note"], args.format)
     )

@@ -4,7 +4,7 @@
         --data-root ../shared/data --out maps/r18-vs-vgg
     simfunc map --model mypkg.nets:resnet50 --state-dict ckpt.pt --model traced.pt --data x.npy
 
-A thin layer over :func:`simfunc.layer_map`: loads the models (:mod:`simfunc.layermap.models`)
+A thin layer over :func:`simfunc.layer_map`: loads the models (:mod:`simfunc.models`, the one loader)
 and the data (:mod:`simfunc.layermap.inputs`), computes the map in one pass with a progress bar
 over the batches, and writes ``layer_map.png``, ``.csv``, ``.html`` and ``.json`` to ``--out``
 (:mod:`simfunc.layermap.render`).
@@ -15,23 +15,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from simfunc.cli._models import add_model_arguments
 from simfunc.errors import InputError
-
-
-class _ModelAction(argparse.Action):
-    """--model SPEC appends [SPEC, None]; --state-dict PATH fills the last model's slot."""
-
-    def __call__(self, parser, namespace, values, option_string=None) -> None:
-        models = getattr(namespace, "models", None) or []
-        if option_string == "--model":
-            models.append([values, None])
-        else:
-            if not models:
-                raise argparse.ArgumentError(self, "give --model before its --state-dict")
-            if models[-1][1] is not None:
-                raise argparse.ArgumentError(self, "one --state-dict per --model")
-            models[-1][1] = values
-        namespace.models = models
 
 
 def _layers(text: str) -> Any:
@@ -55,12 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "file, or package.module:factory (a function returning an nn.Module; weights with "
         "--state-dict). Give --model once for a self-map.",
     )
-    parser.add_argument("--model", action=_ModelAction, dest="models", metavar="MODEL",
-                        required=True,
-                        help="model.pt / training directory, TorchScript file, or "
-                        "package.module:factory; give it twice (A, then B)")
-    parser.add_argument("--state-dict", action=_ModelAction, dest="models", metavar="FILE",
-                        help="weights for the --model just before it (a factory model)")
+    add_model_arguments(parser, "give it twice (A, then B)", required=True)
     parser.add_argument("--data", required=True, metavar="NAME_OR_PATH",
                         help="a dataset name (cifar10, digits, ...), an image folder, or a "
                         ".npy/.npz/.pt array of inputs (examples first)")
@@ -121,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     import warnings
 
     from simfunc.layermap import layer_map
-    from simfunc.layermap.models import load_model_spec
+    from simfunc.models import load_model_spec
     from simfunc.layermap.render import write_map
 
     specs = args.models or []

@@ -37,7 +37,7 @@ from .featurestore import FeatureStore, data_fingerprint, default_cache_root, mo
 from .feeds import make_feed
 from .selection import select_layers
 from .sinks import ExactSink, MinibatchSink, StoreSink
-from .taps import make_taps
+from simfunc.extract.taps import make_taps
 
 __all__ = ["layer_map", "ESTIMATORS", "DEFAULT_MEMORY_LIMIT"]
 

@@ -26,7 +26,7 @@ from torch import nn
 
 from simfunc.errors import InputError
 
-from .taps import check_names, module_names
+from simfunc.extract.taps import check_names, module_names
 
 __all__ = ["LayerSpec", "Selection", "select_layers"]
 

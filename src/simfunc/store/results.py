@@ -83,6 +83,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simfunc.errors import InputError
+from simfunc.measure import OUTPUT_LAYER
 from simfunc.io.atomic import atomic_write_text
 from simfunc.io.hashing import normalize_config
 
@@ -95,8 +96,8 @@ __all__ = ["ResultsDB", "SCHEMA_VERSION", "RUN_STATUSES", "OUTPUT_LAYER"]
 # older readers ignore, so the version did not change.
 SCHEMA_VERSION = 1
 RUN_STATUSES = ("running", "completed", "failed", "interrupted")
-#: The layer name every study records output measures (jsd, spearman, ...) under.
-OUTPUT_LAYER = "output"
+# OUTPUT_LAYER, the layer name output measures are recorded under, is defined beside what
+# a measure declares (simfunc.measure) so that comparing models needs no database.
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (

@@ -1,4 +1,4 @@
-"""Activations of any ``nn.Module`` at named submodules, by forward hooks.
+"""Activations of any ``nn.Module`` (TorchScript included) at named layers: the one layer recorder.
 
     from simfunc.extract import activations
     acts = activations(model, test_data, layers=("features", "logits"))
@@ -8,7 +8,12 @@ Layers are named by their dotted path in ``model.named_modules()`` (``"features"
 ``"body.3.conv1"``, ``"encoder.blocks.0"``), so this works on simfunc classifiers (their taps
 ``last_conv``, ``features``, ``logits``) and on any user model alike. A hook stores the
 *output* of each named module; for simfunc classifiers the output of ``logits`` is the logits,
-which the output measures turn into probabilities (``from_logits=True``).
+which the output measures turn into probabilities (``from_logits=True``). ``"NAME:input"``
+records the input of module NAME instead (e.g. the features a final ``nn.Linear`` reads:
+:func:`default_feature_layer`), and :data:`MODEL_OUTPUT` (``""``) the model's own output.
+A TorchScript model (``torch.jit.load``), which takes no Python hooks, is recorded through a
+rewritten copy of its graph (:mod:`simfunc.extract.taps`); the layer map, ``simfunc compare``
+and ``simfunc study`` all record layers this way.
 
 Inputs (``data``):
 
@@ -36,8 +41,7 @@ Behaviour:
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -46,31 +50,27 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from simfunc.errors import InputError
+from simfunc.extract.recorder import (
+    INPUT_SUFFIX,
+    Recorder,
+    check_layer,
+    layer_names,
+    split_layer,
+    tensor_output,
+    unknown_layer,
+)
+from simfunc.extract.taps import is_script_module, make_taps
 from simfunc.validation import check_int
 
-__all__ = ["activations", "layer_names", "outputs"]
+__all__ = ["activations", "layer_names", "outputs", "default_feature_layer", "INPUT_SUFFIX",
+           "MODEL_OUTPUT", "split_layer", "check_layer", "make_taps", "is_script_module"]
 
-_LISTED_NAMES = 40
+#: The layer name of a model's own output (the value its ``forward`` returns).
+MODEL_OUTPUT = ""
 
-
-def layer_names(model: nn.Module) -> list[str]:
-    """The dotted names of every submodule of ``model``, in registration order."""
-    return [name for name, _ in model.named_modules() if name]
-
-
-def _unknown_layer(model: nn.Module, name: str) -> InputError:
-    available = layer_names(model)
-    close = difflib.get_close_matches(name, available, n=8, cutoff=0.5)
-    rest = [n for n in available if n not in close]
-    listing = close + rest
-    shown = ", ".join(listing[:_LISTED_NAMES])
-    more = f" and {len(listing) - _LISTED_NAMES} more" if len(listing) > _LISTED_NAMES else ""
-    hint = f" Did you mean {', '.join(map(repr, close[:3]))}?" if close else ""
-    return InputError(
-        f"layer {name!r} is not a submodule of the {type(model).__name__}.{hint} "
-        f"Available: {shown}{more}"
-    )
-
+# the names other modules have imported from here
+_Recorder = Recorder
+_unknown_layer = unknown_layer
 
 def _resolve_layers(model: nn.Module, layers: str | Sequence[str]) -> list[str]:
     if isinstance(layers, str):
@@ -83,10 +83,7 @@ def _resolve_layers(model: nn.Module, layers: str | Sequence[str]) -> list[str]:
             raise InputError(f"layers must hold module names (strings), got {name!r}")
         if name in names:
             raise InputError(f"layers names {name!r} twice")
-        try:
-            model.get_submodule(name)
-        except AttributeError:
-            raise _unknown_layer(model, name) from None
+        check_layer(model, name)
         names.append(name)
     return names
 
@@ -161,92 +158,6 @@ def _batches(data: Any, batch_size: int) -> tuple[Iterator[torch.Tensor], int | 
     )
 
 
-class _Recorder:
-    """Forward hooks that keep each named module's output of the current forward pass.
-
-    With ``consume`` (a function of ``(name, output)``), each output is handed to it inside the
-    hook instead of being kept -- so a caller can reduce it (a Gram matrix, a row of a file)
-    before the forward pass goes on, and no in-place operation later in the model can change
-    it. :meth:`finish` then checks that every module ran exactly once.
-    """
-
-    def __init__(
-        self,
-        model: nn.Module,
-        names: list[str],
-        consume: Callable[[str, Any], None] | None = None,
-    ) -> None:
-        self.names = names
-        self.consume = consume
-        self.active = True  # hooks record only while active (two recorders on one model)
-        self.outputs: dict[str, list[Any]] = {name: [] for name in names}
-        self.calls: dict[str, int] = {name: 0 for name in names}
-        self.handles = []
-        by_module: dict[int, list[str]] = {}
-        modules: dict[int, nn.Module] = {}
-        for name in names:
-            module = model.get_submodule(name)
-            by_module.setdefault(id(module), []).append(name)
-            modules[id(module)] = module
-        for key, module in modules.items():
-            self.handles.append(module.register_forward_hook(self._hook(by_module[key])))
-
-    def _hook(self, names: list[str]):
-        def hook(module: nn.Module, inputs: Any, output: Any) -> None:
-            if not self.active:
-                return
-            for name in names:
-                self.calls[name] += 1
-                if self.consume is None:
-                    # a copy: an in-place operation later in the pass (ReLU(inplace=True) after
-                    # a hooked convolution) would otherwise change what was recorded
-                    kept = output.detach().clone() if isinstance(output, torch.Tensor) else output
-                    self.outputs[name].append(kept)
-                elif self.calls[name] == 1:
-                    self.consume(name, output)
-
-        return hook
-
-    def finish(self) -> None:
-        """Check that every named module ran exactly once in the pass; reset the counts."""
-        for name in self.names:
-            calls = self.calls[name]
-            if calls != 1:
-                problem = (
-                    "did not run in the forward pass"
-                    if not calls
-                    else f"ran {calls} times in one forward pass (a module used more than "
-                    "once, e.g. shared weights), so it has no single output per example"
-                )
-                raise InputError(f"layer {name!r} {problem}: hook a module that runs exactly once")
-        for name in self.names:
-            self.calls[name] = 0
-
-    def take(self) -> dict[str, torch.Tensor]:
-        """The outputs of the forward pass that just ran; checks each module ran once."""
-        self.finish()
-        taken = {}
-        for name in self.names:
-            calls = self.outputs[name]
-            taken[name] = tensor_output(name, calls[0])
-            calls.clear()
-        return taken
-
-    def remove(self) -> None:
-        for handle in self.handles:
-            handle.remove()
-
-
-def tensor_output(name: str, output: Any) -> torch.Tensor:
-    """``output`` of layer ``name`` if it is a tensor, else an InputError saying what it is."""
-    if not isinstance(output, torch.Tensor):
-        raise InputError(
-            f"layer {name!r} returns a {type(output).__name__}, not a tensor: hook a "
-            "submodule whose output is a single tensor"
-        )
-    return output
-
-
 def activations(
     model: nn.Module,
     data: Any,
@@ -294,12 +205,21 @@ def activations(
 
     modes = {module: module.training for module in model.modules()}
     moved = target != original_device
-    recorder = None
+    taps = None
+    seen: dict[str, torch.Tensor] = {}
+
+    def keep(name: str, value: Any) -> None:
+        # a copy: an in-place operation later in the pass (ReLU(inplace=True) after a hooked
+        # convolution) would otherwise change what was recorded
+        seen[name] = tensor_output(name, value).detach().clone()
+
     try:
         if moved:
             model.to(target)
         model.eval()
-        recorder = _Recorder(model, names)
+        taps = make_taps(model, names, keep)
+        if hasattr(taps, "check"):
+            taps.check()
         results: dict[str, np.ndarray] = {}
         chunks: dict[str, list[np.ndarray]] = {name: [] for name in names}
         row = 0
@@ -309,9 +229,10 @@ def activations(
                     batch = batch.to(device=target, dtype=input_dtype)
                 else:
                     batch = batch.to(target)
-                model(batch)
+                seen.clear()
+                taps.run(batch)
                 count = int(batch.shape[0])
-                for name, output in recorder.take().items():
+                for name, output in ((name, seen[name]) for name in names):
                     if output.ndim == 0 or output.shape[0] != count:
                         raise InputError(
                             f"layer {name!r} has output shape {tuple(output.shape)} for a batch "
@@ -333,8 +254,8 @@ def activations(
             results = {name: np.concatenate(parts) for name, parts in chunks.items()}
         return {name: results[name] for name in names}
     finally:
-        if recorder is not None:
-            recorder.remove()
+        if taps is not None:
+            taps.close()
         for module, mode in modes.items():
             module.training = mode
         if moved:
@@ -350,3 +271,25 @@ def outputs(
 ) -> np.ndarray:
     """The logits of a simfunc classifier (or the output of ``layer``) as (n, classes)."""
     return activations(model, data, (layer,), batch_size, device)[layer]
+
+
+def default_feature_layer(model: nn.Module) -> str:
+    """The layer compared by default: the input of the model's last ``nn.Linear`` (the
+    penultimate features of a classifier), as ``"NAME:input"``.
+
+    Raises InputError when the model has no ``nn.Linear`` (TorchScript modules are matched by
+    their original class name).
+    """
+    last = None
+    for name, module in model.named_modules():
+        if not name:
+            continue
+        kind = getattr(module, "original_name", None) if is_script_module(module) else None
+        if isinstance(module, nn.Linear) or kind == "Linear":
+            last = name
+    if last is None:
+        raise InputError(
+            f"the {type(model).__name__} has no nn.Linear, so there is no default layer: name "
+            f"the compared layer (e.g. one of {', '.join(layer_names(model)[-5:]) or 'none'})"
+        )
+    return last + INPUT_SUFFIX
