@@ -27,6 +27,7 @@ import numpy as np
 from simfunc.errors import InputError
 from simfunc.validation import as_features, to_numpy
 
+from ._hsic import debiased_hsic
 from ._linalg import check_flag, sq_frobenius
 from ._prepared import validated_features
 
@@ -175,11 +176,7 @@ def _cka_matrix(
     if debiased:
         assert rows is not None
         totals = rows.sum(axis=0)
-        cross = (
-            cross
-            - n / (n - 2.0) * (rows.T @ rows)
-            + np.outer(totals, totals) / ((n - 1.0) * (n - 2.0))
-        )
+        cross = debiased_hsic(cross, rows.T @ rows, totals[:, None], totals[None, :], n)
     self_terms = np.diagonal(cross).copy()
     for label, value in zip(labels, self_terms):
         if not value > 0.0:

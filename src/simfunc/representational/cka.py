@@ -24,6 +24,7 @@ import numpy as np
 from simfunc.errors import InputError
 from simfunc.validation import check_choice, check_positive
 
+from ._hsic import hsic
 from ._linalg import centre_gram, check_flag, inner, safe_ratio, sq_frobenius
 from ._prepared import Pair, PreparedFeatures, prepare_pair, require_examples
 from ._stacked import DEBIASED_MIN_EXAMPLES, linear_cka_pair
@@ -112,17 +113,6 @@ def _feature_form_is_cheaper(n: int, p: int, q: int) -> bool:
     return p + q <= n
 
 
-def _debiased_hsic(cross: float, rows_x: np.ndarray, rows_y: np.ndarray, n: int) -> float:
-    """``n(n−3)·HSIC_u`` from ``‖XcᵀYc‖²`` and the centred row norms (Kornblith's helper)."""
-    total_x = float(rows_x.sum())
-    total_y = float(rows_y.sum())
-    return (
-        cross
-        - n / (n - 2.0) * inner(rows_x, rows_y)
-        + total_x * total_y / ((n - 1.0) * (n - 2.0))
-    )
-
-
 def _linear_u_centred(model: PreparedFeatures) -> np.ndarray:
     return model.cached("linear_u_centred", lambda m: centre_gram(m.gram, unbiased=True))
 
@@ -152,9 +142,9 @@ def _feature_form(pair: Pair, debiased: bool) -> float:
     if not debiased:
         return safe_ratio(cross, self_x * self_y, "linear CKA")
     rows_x, rows_y = x.row_sq_norms, y.row_sq_norms
-    hsic_xy = _debiased_hsic(cross, rows_x, rows_y, n)
-    hsic_xx = _debiased_hsic(self_x, rows_x, rows_x, n)
-    hsic_yy = _debiased_hsic(self_y, rows_y, rows_y, n)
+    hsic_xy = float(hsic(cross, rows_x, rows_y, n, debiased=True))
+    hsic_xx = float(hsic(self_x, rows_x, rows_x, n, debiased=True))
+    hsic_yy = float(hsic(self_y, rows_y, rows_y, n, debiased=True))
     _check_self_hsic(hsic_xx, hsic_yy, x.name, y.name)
     return safe_ratio(hsic_xy, hsic_xx * hsic_yy, "debiased CKA")
 

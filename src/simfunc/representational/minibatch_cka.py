@@ -45,6 +45,8 @@ import numpy as np
 
 from simfunc.errors import InputError
 
+from ._hsic import u_centre  # noqa: F401 - re-exported: the one U-centring of every path
+
 __all__ = ["MinibatchCKA", "linear_gram", "u_centre"]
 
 MIN_BATCH = 4  # the unbiased HSIC divides by b(b−3) and (b−1)(b−2)
@@ -108,23 +110,6 @@ def linear_gram(X: Any, name: str = "X"):
     if not bool(torch.isfinite(gram.diagonal().sum())):
         raise InputError(f"{name}: its squared norms overflow (values too large)")
     return gram
-
-
-def u_centre(grams: Any):
-    """U-centre a stack of symmetric Grams (..., b, b): ``Ũ(K)`` with a zero diagonal.
-
-    ``Ũ_ij = K_ij − r_i/(b−2) − r_j/(b−2) + t/((b−1)(b−2))`` for i ≠ j, where r are the row
-    sums of K with its diagonal removed and t their total; ``<Ũ(K), Ũ(L)> = b(b−3) HSIC_1``.
-    """
-    torch = _torch()
-    b = grams.shape[-1]
-    eye = torch.eye(b, dtype=torch.bool, device=grams.device)
-    off = grams.masked_fill(eye, 0.0)
-    rows = off.sum(dim=-1)  # (..., b)
-    total = rows.sum(dim=-1, keepdim=True)  # (..., 1)
-    means = rows / (b - 2) - total / (2.0 * (b - 1) * (b - 2))
-    centred = off - means.unsqueeze(-1) - means.unsqueeze(-2)
-    return centred.masked_fill_(eye, 0.0)
 
 
 class MinibatchCKA:
