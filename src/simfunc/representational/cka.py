@@ -60,18 +60,20 @@ def linear_cka(X: Any, Y: Any, debiased: bool = False, precision: str = "float64
 
     Debiased CKA can be slightly negative, lies in [−1, 1] and needs n >= 4.
 
-    Torch tensors are computed in torch on their device (float64; float32 on MPS), with the
-    same checks and the same value as numpy to ~1e-13 (``torch_linear_cka`` is the
-    differentiable version).
+    Torch tensors on an accelerator are computed in torch on their device (float64; float32 on
+    MPS), with the same checks and the same value as numpy to ~1e-13; tensors on the CPU are
+    read in place by numpy (no copy: the same memory), so they cost what the same numpy arrays
+    cost (``torch_linear_cka`` is the differentiable version).
 
     ``precision="float32"`` is the **fast path for large float32 features**: column means
-    are accumulated in float64 and the features centred in float64, then cast to float32;
-    the products ``ZᵀZ`` run in float32 (one symmetric product of the stacked, centred
-    features for numpy; TF32 off on CUDA) and every sum of squares is accumulated in float64.
-    About twice as fast as float64 and half the memory; on features with a +1e4 offset it
-    stays within 1e-6 of the float64 value, where float32-native implementations (which
-    centre in float32) are off by 1e-5 to 1e-3 (``benchmarks/measures.py``). A float64 input
-    is centred before it is cast down.
+    are accumulated in float64 and the features centred in float64, then rounded once to
+    float32; the products run in float32 -- for numpy, one GEMM ``XcᵀYc`` and two symmetric
+    rank-k products (syrk) ``XcᵀXc``, ``YcᵀYc``, the same products a float32-native CKA takes
+    (TF32 off on CUDA) -- and every sum of squares is accumulated in float64. About twice as
+    fast as float64, at least as fast as float32-native implementations, and on features with
+    a +1e4 offset within 1e-6 of the float64 value, where float32-native implementations
+    (which centre in float32) are off by 1e-5 to 1e-3 (``benchmarks/measures.py``). A float64
+    input is centred before it is cast down.
 
     Args:
         X: (n, p) numpy array or torch tensor (extra axes are flattened).
@@ -88,11 +90,34 @@ def linear_cka(X: Any, Y: Any, debiased: bool = False, precision: str = "float64
     debiased = check_flag(debiased, "debiased")
     precision = check_choice(precision, "precision", PRECISIONS)
     if is_tensor(X) or is_tensor(Y):
-        if precision == "float32":
-            return _torch_float32(X, Y, debiased)
-        return compare_linear_cka(prepare_pair(X, Y, keep_raw=False), debiased=debiased)
+        viewed = _cpu_views(X, Y)
+        if viewed is None:  # a tensor on an accelerator: computed there, in torch
+            if precision == "float32":
+                return _torch_float32(X, Y, debiased)
+            return compare_linear_cka(prepare_pair(X, Y, keep_raw=False), debiased=debiased)
+        X, Y = viewed
     dtype = np.float32 if precision == "float32" else np.float64
     return linear_cka_pair(X, Y, debiased=debiased, dtype=dtype)
+
+
+def _cpu_views(X: Any, Y: Any) -> tuple[Any, Any] | None:
+    """CPU tensors as numpy arrays over the same memory (no copy), or None when a tensor lives
+    on another device or has a dtype numpy cannot view (bfloat16): those stay in torch.
+
+    A CPU tensor and a numpy array are the same bytes in the same memory; numpy's BLAS has the
+    symmetric rank-k product (syrk) that torch lacks, so reading the tensor in place costs the
+    tensor nothing against the same numpy array (``benchmarks/measures.py``)."""
+    import torch
+
+    views = []
+    for value in (X, Y):
+        if not is_tensor(value):
+            views.append(value)
+            continue
+        if value.device.type != "cpu" or value.dtype == torch.bfloat16:
+            return None
+        views.append(value.detach().resolve_conj().resolve_neg().numpy())
+    return views[0], views[1]
 
 
 def _torch_float32(X: Any, Y: Any, debiased: bool) -> float:
