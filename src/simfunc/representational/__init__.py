@@ -8,7 +8,8 @@ input for every measure.
 
 * CKA: ``linear_cka`` (plain or debiased), ``rbf_cka``; streaming ``LinearCKA``; layer
   grids: exact ``LinearCKAGrid``, minibatch ``MinibatchCKA`` (Nguyen et al. 2021).
-* CCA family: ``canonical_correlations``, ``cca`` (R²_CCA), ``mean_cca``, ``svcca``, ``pwcca``.
+* CCA family: ``canonical_correlations``, ``cca`` (R²_CCA), ``mean_cca``, ``svcca``, ``pwcca``
+  (``ConditioningWarning`` when features are conditioned beyond what float64 resolves).
 * Shape metrics: ``procrustes``, ``angular_shape``.
 * Neighbourhoods and RDMs: ``mutual_knn``, ``rsa``.
 * Prediction-based: ``gulp`` (ridge predictors over all linear tasks), ``linear_predictivity``
@@ -20,6 +21,7 @@ input for every measure.
 
 from __future__ import annotations
 
+from ._basis import ConditioningWarning
 from .cca import canonical_correlations, cca, mean_cca, pwcca, svcca
 from .cka import linear_cka, rbf_cka
 from .cka_grid import LinearCKAGrid
@@ -56,4 +58,5 @@ __all__ = [
     "pairwise",
     "compare_all",
     "compare_each",
+    "ConditioningWarning",
 ]

@@ -158,7 +158,7 @@ class PreparedFeatures:
     def basis(self) -> Basis:
         """Orthonormal basis of the centred column space, by the route that is accurate for
         this input (see ``_basis``): the covariance eigenvectors, or QR + SVD."""
-        return choose_basis(self.eigen, self.factor, self.n, self.width)
+        return choose_basis(self.eigen, self.factor, self.n, self.width, self.name)
 
     @property
     def is_tensor(self) -> bool:
