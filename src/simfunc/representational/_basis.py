@@ -78,7 +78,7 @@ class ConditioningWarning(UserWarning):
     from them may differ from the exact ones by more than 1e-9 (see ``_basis``)."""
 
 
-class Basis:
+class Basis(CovarianceEigen):
     """``Xc = U diag(σ) Vᵀ`` restricted to the kept directions (descending σ).
 
     Attributes:
@@ -93,24 +93,13 @@ class Basis:
     def __init__(
         self, values: Any, vectors: Any, total: float, orthonormal: Any, method: str
     ) -> None:
-        self.values = values
-        self.vectors = vectors
-        self.total = total
+        super().__init__(values, vectors, total)
         self.orthonormal = orthonormal
         self.method = method
 
     @property
-    def rank(self) -> int:
-        return int(self.values.shape[0])
-
-    @property
     def explicit(self) -> bool:
         return self.orthonormal is not None
-
-    def whitening(self, count: int | None = None) -> Any:
-        """``V_k diag(σ_k^{-1})`` for the top ``count`` directions (``factor @ W`` orthonormal)."""
-        k = self.rank if count is None else count
-        return self.vectors[:, :k] / self.values[:k] ** 0.5
 
     def left(self, count: int | None = None) -> Any:
         """U's top ``count`` columns (QR/SVD route only)."""

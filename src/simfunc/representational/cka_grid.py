@@ -35,7 +35,7 @@ import numpy as np
 from simfunc.errors import InputError
 
 from ._hsic import ShiftedMoments, moment_hsic
-from .minibatch_cka import _as_tensor, _torch
+from .minibatch_cka import _as_tensor, _torch, layer_names
 
 __all__ = ["LinearCKAGrid", "grid_statistics_bytes"]
 
@@ -62,8 +62,7 @@ class LinearCKAGrid:
     def __init__(
         self, names_a: Sequence[str] | None = None, names_b: Sequence[str] | None = None
     ) -> None:
-        self.names_a = None if names_a is None else [str(n) for n in names_a]
-        self.names_b = None if names_b is None else [str(n) for n in names_b]
+        self.names_a, self.names_b = layer_names(names_a), layer_names(names_b)
         self.reset()
 
     def reset(self) -> None:

@@ -73,6 +73,11 @@ def _as_tensor(value: Any, name: str, device: Any = None):
                              dtype=torch.float64)
 
 
+def layer_names(names: Sequence[str] | None) -> list[str] | None:
+    """Layer names as strings for error messages (None: layers are named by index)."""
+    return None if names is None else [str(name) for name in names]
+
+
 def linear_gram(X: Any, name: str = "X"):
     """The linear Gram matrix ``Xc Xcᵀ`` (b × b, float64, on X's device) of one batch.
 
@@ -129,8 +134,7 @@ class MinibatchCKA:
     def __init__(
         self, names_a: Sequence[str] | None = None, names_b: Sequence[str] | None = None
     ) -> None:
-        self.names_a = None if names_a is None else [str(n) for n in names_a]
-        self.names_b = None if names_b is None else [str(n) for n in names_b]
+        self.names_a, self.names_b = layer_names(names_a), layer_names(names_b)
         self.reset()
 
     def reset(self) -> None:
