@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from simfunc.errors import InputError
-from simfunc.validation import as_features, to_numpy
+from simfunc.validation import as_features, check_finite, to_numpy
 
 from ._hsic import debiased_hsic
 from ._linalg import check_flag, sq_frobenius
@@ -92,7 +92,10 @@ def linear_cka_pair(X: Any, Y: Any, debiased: bool = False, dtype: Any = np.floa
     """
     debiased = check_flag(debiased, "debiased")
     labels = ["X", "Y"]
-    kept, widths, n = _validate_all([X, Y], labels, debiased, keep_copies=True, dtype=dtype)
+    fast32 = np.dtype(dtype) == np.float32
+    # The float32 pair path checks finiteness in its first pass (the column means).
+    kept, widths, n = _validate_all([X, Y], labels, debiased, keep_copies=True, dtype=dtype,
+                                    check_values=not fast32)
     arrays = [array for array in kept if array is not None]
     means: list[np.ndarray] = []
     if np.dtype(dtype) == np.float64 and sum(widths) <= n:
@@ -103,8 +106,11 @@ def linear_cka_pair(X: Any, Y: Any, debiased: bool = False, dtype: Any = np.floa
                 break
         else:
             return float(_uncentred_matrix(arrays, means, labels, debiased)[0, 1])
-    if np.dtype(dtype) == np.float32 and sum(widths) <= _GRAM_FORM_WIDTH_RATIO * n:
-        return float(_float32_pair(arrays, labels, debiased)[0, 1])
+    if fast32:
+        if sum(widths) <= _GRAM_FORM_WIDTH_RATIO * n:
+            return float(_float32_pair(arrays, labels, debiased)[0, 1])
+        for array, label in zip(arrays, labels):
+            check_finite(array, label)
     stacked, offsets = _stack_centred([X, Y], labels, kept, widths, n, means, dtype=dtype)
     return float(_from_stacked(stacked, offsets, labels, debiased)[0, 1])
 
@@ -138,7 +144,7 @@ def _column_means(data: np.ndarray) -> np.ndarray:
     return total / n
 
 
-def _shifted_float32(data: np.ndarray, out: np.ndarray) -> np.ndarray:
+def _shifted_float32(data: np.ndarray, out: np.ndarray, name: str) -> np.ndarray:
     """Write ``data − c`` into the float32 ``out`` and return the float64 column means of the
     result (tiny: the rounding of c), for the rank-one correction
     ``XcᵀYc = X'ᵀY' − n m'_x m'_yᵀ``; c is the column means (``_column_means``, rounded to
@@ -150,21 +156,29 @@ def _shifted_float32(data: np.ndarray, out: np.ndarray) -> np.ndarray:
     a residual mean that the products then square. The residual m' must be small, not only
     known: a float32 product accumulates a systematic ``n·m'_x m'_y`` with a rounding error
     growing like n, against ``sqrt(n)`` for centred values. A float64 input is centred in
-    float64 and rounded once (correction zero)."""
+    float64 and rounded once (correction zero).
+
+    The column means are also the finiteness check of ``data`` (validated without it): NaN or
+    inf anywhere makes them non-finite, and ``check_finite`` then raises its InputError."""
+    means = (data.mean(axis=0, dtype=np.float64) if data.dtype != np.float32
+             else _column_means(data))
+    if not np.isfinite(means).all():
+        check_finite(data, name)  # raises for NaN and inf, saying where
+        raise InputError(f"{name}: its column sums overflow (values too large); rescale it")
     if data.dtype != np.float32:
-        np.subtract(data, data.mean(axis=0, dtype=np.float64), out=out, casting="unsafe")
+        np.subtract(data, means, out=out, casting="unsafe")
         return np.zeros(data.shape[1])
-    np.subtract(data, _column_means(data).astype(np.float32), out=out)
+    np.subtract(data, means.astype(np.float32), out=out)
     return _column_means(out)
 
 
 def _corrected_sq_sum(product: np.ndarray, n: int, left: np.ndarray, right: np.ndarray) -> float:
     """``‖P − n·l rᵀ‖_F²`` in float64 from the float32 product P, without forming the
-    correction: ``‖P‖² − 2n·lᵀP r + n²‖l‖²‖r‖²``. The correction is tiny compared with P
-    (l, r are residual means), so the identity costs no accuracy and its middle term may be
-    taken in float32."""
-    middle = float(left.astype(product.dtype) @ (product @ right.astype(product.dtype)))
-    return (_sq_sum(product) - 2.0 * n * middle
+    correction: ``‖P‖² − 2n·lᵀP r + n²‖l‖²‖r‖²`` (l, r are small residual means, so the
+    identity costs no accuracy)."""
+    wide = product.astype(np.float64)
+    flat = wide.ravel()
+    return (float(np.dot(flat, flat)) - 2.0 * n * float(left @ (wide @ right))
             + n * n * float(left @ left) * float(right @ right))
 
 
@@ -197,8 +211,11 @@ def _return_workspace(buffer: np.ndarray | None) -> None:
 
 
 def _sq_sum(matrix: np.ndarray) -> float:
-    """``Σ a_ij²`` accumulated in float64 (for a float32 matrix too)."""
-    return float(np.einsum("ij,ij->", matrix, matrix, dtype=np.float64))
+    """``Σ a_ij²`` accumulated in float64 (a float32 matrix is converted, then one dot)."""
+    if matrix.dtype == np.float32:
+        wide = matrix.astype(np.float64).ravel()
+        return float(np.dot(wide, wide))
+    return float(np.einsum("ij,ij->", matrix, matrix))
 
 
 def _float32_pair(arrays: list[np.ndarray], labels: list[str], debiased: bool) -> np.ndarray:
@@ -214,13 +231,21 @@ def _float32_pair(arrays: list[np.ndarray], labels: list[str], debiased: bool) -
     n = arrays[0].shape[0]
     (x, buffer_x), (y, buffer_y) = (_take_workspace(n, array.shape[1]) for array in arrays)
     try:
-        mean_x, mean_y = _shifted_float32(arrays[0], x), _shifted_float32(arrays[1], y)
+        mean_x = _shifted_float32(arrays[0], x, labels[0])
+        mean_y = _shifted_float32(arrays[1], y, labels[1])
         cross = np.empty((2, 2))
-        for (i, j), (a, b, left, right) in (((0, 0), (x, x, mean_x, mean_x)),
-                                            ((1, 1), (y, y, mean_y, mean_y)),
-                                            ((0, 1), (x, y, mean_x, mean_y))):
-            product = a.T @ b  # numpy uses syrk for Aᵀ A
-            cross[i, j] = cross[j, i] = _corrected_sq_sum(product, n, left, right)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused just below
+            for (i, j), (a, b, left, right) in (((0, 0), (x, x, mean_x, mean_x)),
+                                                ((1, 1), (y, y, mean_y, mean_y)),
+                                                ((0, 1), (x, y, mean_x, mean_y))):
+                product = a.T @ b  # numpy uses syrk for Aᵀ A
+                cross[i, j] = cross[j, i] = _corrected_sq_sum(product, n, left, right)
+        for index, label in enumerate(labels):
+            if not np.isfinite(cross[index, index]):
+                raise InputError(
+                    f"{label}: its products overflow float32 (values too large for "
+                    "precision='float32'); rescale it or use precision='float64'"
+                )
         rows = None
         if debiased:
             rows = np.empty((n, 2))
@@ -325,7 +350,7 @@ def _input_dtype(dtype: Any) -> Any:
 
 def _validate_all(
     inputs: list[Any], labels: list[str], debiased: bool, *, keep_copies: bool,
-    dtype: Any = np.float64,
+    dtype: Any = np.float64, check_values: bool = True,
 ) -> tuple[list[np.ndarray | None], list[int], int]:
     """Validate every input before any arithmetic.
 
@@ -337,7 +362,8 @@ def _validate_all(
     rows: list[int] = []
     widths: list[int] = []
     for X, label in zip(inputs, labels):
-        data, owned = validated_features(X, label, dtype=_input_dtype(dtype))
+        data, owned = validated_features(X, label, dtype=_input_dtype(dtype),
+                                         check_values=check_values)
         kept.append(data if keep_copies or not owned else None)
         rows.append(data.shape[0])
         widths.append(data.shape[1])
