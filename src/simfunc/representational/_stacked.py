@@ -124,31 +124,10 @@ def _centred_float32(data: np.ndarray) -> np.ndarray:
     return centred
 
 
-# Rows summed in float32 before the partial sums are added in float64 (``_column_means``).
-_SUM_BLOCK = 64
-
-
-def _column_means(data: np.ndarray) -> np.ndarray:
-    """float64 column means of float32 ``data``: blocks of ``_SUM_BLOCK`` rows are summed in
-    float32 (rounding error at most about ``64 · 6e-8`` of a block's absolute sum, i.e. about
-    4e-6 of the largest value, divided by the number of blocks' square root on average), the
-    block sums in float64. A third of the cost of a float64 reduction, which converts every
-    element: exact enough for a shift, and for the mean of shifted data (values of the order
-    of the spread) accurate to float32 rounding of the spread."""
-    n, width = data.shape
-    head = n - n % _SUM_BLOCK
-    total = data[head:].sum(axis=0, dtype=np.float64)
-    if head:
-        total += data[:head].reshape(-1, _SUM_BLOCK, width).sum(axis=1).sum(axis=0,
-                                                                           dtype=np.float64)
-    return total / n
-
-
 def _shifted_float32(data: np.ndarray, out: np.ndarray, name: str) -> np.ndarray:
     """Write ``data − c`` into the float32 ``out`` and return the float64 column means of the
     result (tiny: the rounding of c), for the rank-one correction
-    ``XcᵀYc = X'ᵀY' − n m'_x m'_yᵀ``; c is the column means (``_column_means``, rounded to
-    float32).
+    ``XcᵀYc = X'ᵀY' − n m'_x m'_yᵀ``; c is the float64 column means rounded to float32.
 
     Shifting first is what keeps float32 accurate on features with a large common offset: the
     shifted values are of the order of the spread (for an offset of 1e4 the subtraction is
@@ -160,16 +139,19 @@ def _shifted_float32(data: np.ndarray, out: np.ndarray, name: str) -> np.ndarray
 
     The column means are also the finiteness check of ``data`` (validated without it): NaN or
     inf anywhere makes them non-finite, and ``check_finite`` then raises its InputError."""
-    means = (data.mean(axis=0, dtype=np.float64) if data.dtype != np.float32
-             else _column_means(data))
+    means = data.mean(axis=0, dtype=np.float64)
     if not np.isfinite(means).all():
         check_finite(data, name)  # raises for NaN and inf, saying where
         raise InputError(f"{name}: its column sums overflow (values too large); rescale it")
     if data.dtype != np.float32:
         np.subtract(data, means, out=out, casting="unsafe")
         return np.zeros(data.shape[1])
-    np.subtract(data, means.astype(np.float32), out=out)
-    return _column_means(out)
+    shift = means.astype(np.float32)
+    np.subtract(data, shift, out=out)
+    # The mean of data − c is μ − c: exactly where the float32 subtraction is exact (values
+    # within a factor 2 of c, e.g. any large offset), and to within zero-mean rounding of
+    # about 6e-8·σ/sqrt(n) elsewhere. No second pass over the copy is needed.
+    return means - shift
 
 
 def _corrected_sq_sum(product: np.ndarray, n: int, left: np.ndarray, right: np.ndarray) -> float:
