@@ -340,7 +340,7 @@ def linear_cka_float32(quick: bool) -> list[Row]:
             lambda: rep.linear_cka(tx, ty, precision="float32"), repeats)
         rows.append(Row(
             "linear_cka float32 fast path, torch CPU tensors", torch_s,
-            "sim_metric CKA, float32", ref_s, "shown (torch's own BLAS)", True,
+            "sim_metric CKA, float32", ref_s, "shown (read in place by numpy)", True,
             f"|Δ| vs float64 {abs(torch_value - exact):.1e} (<= 1e-6)",
             abs(torch_value - exact) <= 1e-6,
         ))
