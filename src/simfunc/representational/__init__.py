@@ -2,7 +2,8 @@
 
 Every measure takes features X (n, p) and Y (n, q) of the same n examples (numpy arrays or
 torch tensors on any device; extra axes are flattened), computes in float64 whatever the
-input dtype, and returns a Python float. Torch tensors are computed in torch on their device.
+input dtype, and returns a Python float. Torch tensors are computed in torch on their device
+(``linear_cka`` reads CPU tensors in place through numpy: the same memory, no copy).
 Bad input raises ``simfunc.InputError``; fewer than 3 examples or constant features are bad
 input for every measure.
 
