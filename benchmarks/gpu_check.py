@@ -19,9 +19,11 @@ and exits 0. It measures, on ``--device`` (default ``cuda``):
    ``torch.use_deterministic_algorithms`` and cuDNN's deterministic mode on accelerators.)
 3. **CKA on CUDA** -- ``simfunc.representational.linear_cka`` on float32 CUDA tensors of
    n = 10,000 examples (a CIFAR-100 test set) with p = q = 512 (ResNet-18's penultimate layer)
-   and p = q = 4,096, against the plain CUDA GEMM ``X.T @ Y`` of the same size in float64 (the
-   arithmetic CKA uses) and float32; ratio = CKA time / float64 GEMM time (the feature-space
-   CKA needs about three such products).
+   and p = q = 4,096, with a +1e4 offset, against a plain torch CKA (centre, three products)
+   and the plain CUDA GEMM ``X.T @ Y`` of the same size, in float64 (the arithmetic CKA uses)
+   and float32 (``precision="float32"``): the same ratios ``benchmarks/measures.py`` prints
+   on the CPU, and the float32 accuracy against float64. ``--cka-only`` measures just this
+   (seconds of device time).
 
 It then converts the measured epochs into the hours the paper profile's training would take on
 this GPU for these architectures (``PAPER_EPOCHS`` below), the figure that replaces the FLOP-based
@@ -31,6 +33,7 @@ A dry run of the script's logic on a CPU (tiny and meaningless as a measurement)
 
     PYTHONPATH=src python benchmarks/gpu_check.py --device cpu --width 0.125 \
         --train-subset 512 --cka-examples 2000 --cka-features 64
+    PYTHONPATH=src python benchmarks/gpu_check.py --cka-only   # only the CKA ratios
 """
 
 from __future__ import annotations
@@ -150,28 +153,56 @@ def determinism(arch: str, root: Path, device: torch.device, work: Path,
     return result
 
 
+def plain_torch_cka(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+    """The plain torch CKA in the inputs' dtype: centre, three products, Frobenius norms."""
+    Xc, Yc = X - X.mean(dim=0), Y - Y.mean(dim=0)
+    return (torch.linalg.matrix_norm(Xc.T @ Yc) ** 2
+            / (torch.linalg.matrix_norm(Xc.T @ Xc) * torch.linalg.matrix_norm(Yc.T @ Yc)))
+
+
 def cka_against_gemm(device: torch.device, n: int, widths: list[int]) -> list[dict[str, Any]]:
+    """simfunc's linear CKA on ``device`` against a plain torch GEMM and a plain torch CKA of
+    the same size, in float64 and float32 (the ratios ``benchmarks/measures.py`` prints for
+    CPU: simfunc / the plain implementation, same run, same data with a +1e4 offset)."""
     rows = []
     generator = torch.Generator(device=device).manual_seed(0)
-    for p in widths:
-        X = torch.randn(n, p, device=device, generator=generator)
-        Y = X @ torch.randn(p, p, device=device, generator=generator) / p**0.5
-        Y = Y + torch.randn(n, p, device=device, generator=generator)
-        X64, Y64 = X.double(), Y.double()
-        cka = timed(lambda: rep.linear_cka(X, Y), device)
-        cka32 = timed(lambda: rep.linear_cka(X, Y, precision="float32"), device)
-        gemm64 = timed(lambda: X64.T @ Y64, device)
-        gemm32 = timed(lambda: X.T @ Y, device)
-        value = rep.linear_cka(X, Y)
-        row = {"n": n, "p": p, "cka_seconds": cka, "gemm_float64_seconds": gemm64,
-               "gemm_float32_seconds": gemm32, "ratio_to_float64_gemm": cka / gemm64,
-               "cka_float32_seconds": cka32, "float32_ratio_to_float32_gemm": cka32 / gemm32,
-               "cka": value}  # fmt: skip
-        rows.append(row)
-        print(f"CKA n={n:,} p=q={p:,}: {cka * 1e3:.2f} ms; float64 GEMM X.T@Y "
-              f"{gemm64 * 1e3:.2f} ms (ratio {cka / gemm64:.2f}); float32 GEMM "
-              f"{gemm32 * 1e3:.2f} ms; CKA float32 path {cka32 * 1e3:.2f} ms (ratio "
-              f"{cka32 / gemm32:.2f} to the float32 GEMM); CKA = {value:.4f}", flush=True)
+    previous_tf32 = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False  # full float32 for the plain references too
+    try:
+        for p in widths:
+            X = torch.randn(n, p, device=device, generator=generator)
+            Y = X @ torch.randn(p, p, device=device, generator=generator) / p**0.5
+            Y = Y + torch.randn(n, p, device=device, generator=generator)
+            X, Y = X + 1e4, Y + 1e4
+            X64, Y64 = X.double(), Y.double()
+            cka = timed(lambda: rep.linear_cka(X, Y), device)
+            cka32 = timed(lambda: rep.linear_cka(X, Y, precision="float32"), device)
+            plain64 = timed(lambda: plain_torch_cka(X64, Y64), device)
+            plain32 = timed(lambda: plain_torch_cka(X, Y), device)
+            gemm64 = timed(lambda: X64.T @ Y64, device)
+            gemm32 = timed(lambda: X.T @ Y, device)
+            value = rep.linear_cka(X, Y)
+            value32 = rep.linear_cka(X, Y, precision="float32")
+            plain_value32 = float(plain_torch_cka(X, Y))
+            row = {"n": n, "p": p, "cka_seconds": cka, "gemm_float64_seconds": gemm64,
+                   "gemm_float32_seconds": gemm32, "ratio_to_float64_gemm": cka / gemm64,
+                   "cka_float32_seconds": cka32, "float32_ratio_to_float32_gemm": cka32 / gemm32,
+                   "plain_cka_float64_seconds": plain64, "plain_cka_float32_seconds": plain32,
+                   "ratio_to_plain_float64_cka": cka / plain64,
+                   "float32_ratio_to_plain_float32_cka": cka32 / plain32,
+                   "cka": value, "float32_error": abs(value32 - value),
+                   "plain_float32_error": abs(plain_value32 - value)}  # fmt: skip
+            rows.append(row)
+            print(f"CKA n={n:,} p=q={p:,} (+1e4 offset): float64 {cka * 1e3:.2f} ms, ratio "
+                  f"{cka / plain64:.2f} to a plain torch float64 CKA ({plain64 * 1e3:.2f} ms) "
+                  f"and {cka / gemm64:.2f} to one float64 GEMM X.T@Y ({gemm64 * 1e3:.2f} ms); "
+                  f"float32 path {cka32 * 1e3:.2f} ms, ratio {cka32 / plain32:.2f} to a plain "
+                  f"torch float32 CKA ({plain32 * 1e3:.2f} ms) and {cka32 / gemm32:.2f} to one "
+                  f"float32 GEMM; |Δ| vs float64: float32 path {abs(value32 - value):.1e}, "
+                  f"plain float32 {abs(plain_value32 - value):.1e}; CKA = {value:.4f}",
+                  flush=True)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = previous_tf32
     return rows
 
 
@@ -185,6 +216,8 @@ def main() -> int:
     parser.add_argument("--train-subset", type=int,
                         help="train on this many images (default: all 50,000; for a dry run)")
     parser.add_argument("--skip-determinism", action="store_true")
+    parser.add_argument("--cka-only", action="store_true",
+                        help="only the CKA ratios (seconds of device time, no training)")
     parser.add_argument("--cka-examples", type=int, default=10_000,
                         help="examples n of the CKA benchmark (default 10,000)")
     parser.add_argument("--cka-features", default="512,4096",
@@ -205,6 +238,12 @@ def main() -> int:
     print("gpu_check:", ", ".join(f"{k} {v}" for k, v in about.items()), flush=True)
 
     report: dict[str, Any] = {"about": about}
+    widths = [int(p) for p in args.cka_features.split(",")]
+    if args.cka_only:
+        report["cka"] = cka_against_gemm(device, args.cka_examples, widths)
+        if args.json:
+            Path(args.json).write_text(json.dumps(report, indent=2))
+        return 0
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
         if args.data_root and (Path(args.data_root) / "cifar-100-python").is_dir():
@@ -223,7 +262,6 @@ def main() -> int:
         if not args.skip_determinism:
             subset = min(5_000, args.train_subset or 5_000)
             report["determinism"] = determinism(archs[0], root, device, work, args.width, subset)
-        widths = [int(p) for p in args.cka_features.split(",")]
         report["cka"] = cka_against_gemm(device, args.cka_examples, widths)
     total = {}
     for row in report["training"]:

@@ -103,7 +103,10 @@ def pwcca(X, Y) -> float:
     X, Y = as64(X), as64(Y)
     small, large = (X, Y) if X.shape[1] <= Y.shape[1] else (Y, X)
     Qs, Ql = orthonormal_basis(small), orthonormal_basis(large)
-    A, rho, _ = np.linalg.svd(Qs.T @ Ql, full_matrices=False)
+    # Morcos et al.'s rule: every canonical direction of the side with fewer neurons (the full
+    # SVD), those without a partner in the other side's column space with correlation 0.
+    A, rho, _ = np.linalg.svd(Qs.T @ Ql, full_matrices=True)
+    rho = np.concatenate([rho, np.zeros(A.shape[1] - rho.shape[0])])
     variates = Qs @ A  # unit-norm canonical variates of the smaller layer
     weights = np.abs(centred(small).T @ variates).sum(axis=0)
     return float(weights @ rho / weights.sum())

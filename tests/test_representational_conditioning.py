@@ -192,3 +192,86 @@ def test_wide_low_rank_features_take_the_accurate_route():
     Y = latent[:, :3] @ rng.standard_normal((3, 40)) + 0.1 * rng.standard_normal((30, 40))[:, :1]
     assert PreparedFeatures(X).basis.method == "qr-svd"
     assert rep.cca(X, Y) == pytest.approx(ref.cca(X, Y), abs=TOLERANCE)
+
+
+# --- Beyond what float64 resolves: a ConditioningWarning, never a silent change (issue 23) ---
+
+
+def _mapped(exponent: float, seed: int = 0, n: int = 1000, p: int = 32, q: int = 24):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, p))
+    Y = X @ rng.standard_normal((p, q)) / np.sqrt(p) + 0.7 * rng.standard_normal((n, q))
+    singular = np.logspace(0.0, -exponent, p)
+    A = _orthogonal(rng, p) * singular @ _orthogonal(rng, p)
+    return X, X @ A, Y
+
+
+@pytest.mark.parametrize("exponent", [4.0, 8.0])
+def test_resolved_conditions_stay_exact_and_silent(exponent):
+    """Up to condition 1e9 (the README's measured limit) values move by less than 1e-9 and
+    nothing is said."""
+    import warnings
+
+    X, XA, Y = _mapped(exponent)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", rep.ConditioningWarning)
+        for name in ("cca", "mean_cca"):
+            assert rep.MEASURES[name](XA, Y) == pytest.approx(rep.MEASURES[name](X, Y), abs=1e-9)
+        # PWCCA takes its weights from Y (fewer neurons): invariant to maps of X.
+        assert rep.pwcca(Y, XA) == pytest.approx(rep.pwcca(Y, X), abs=1e-9)
+
+
+@pytest.mark.parametrize("exponent", [10.0, 12.0])
+def test_beyond_1e9_is_warned_with_rank_and_condition_number(exponent):
+    X, XA, Y = _mapped(exponent)
+    with pytest.warns(rep.ConditioningWarning) as caught:
+        rep.cca(XA, Y)
+    message = str(caught[0].message)
+    assert message.startswith("X: ")
+    condition = float(message.split("condition number ")[1].split(" ")[0])
+    centred = XA - XA.mean(axis=0)
+    equilibrated = centred / np.linalg.norm(centred, axis=0)  # units scaled to unit norm
+    assert condition == pytest.approx(np.linalg.cond(equilibrated), rel=1e-2)
+    assert condition > 10.0**exponent / 10
+    assert "rank kept 32" in message
+    assert issubclass(rep.ConditioningWarning, UserWarning)
+    assert not issubclass(rep.ConditioningWarning, RuntimeWarning)
+
+
+def test_directions_lost_below_the_cut_off_are_warned():
+    """At condition 1e14 real directions fall below the rank cut-off and R²_CCA changes by
+    about 1e-2: said, naming the argument (Y here) and the rank kept."""
+    X, XA, Y = _mapped(14.0)
+    with pytest.warns(rep.ConditioningWarning, match=r"^Y: .*rank kept (2\d|3[01])\b.*cut-off"):
+        rep.cca(Y, XA)
+
+
+def test_exactly_collinear_and_dead_units_are_not_warned():
+    import warnings
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((200, 6))
+    X = np.c_[X, X[:, 0] + X[:, 1], 2.0 * X[:, 2] - X[:, 3], np.full(200, 4.0)]
+    Y = X[:, :4] @ rng.standard_normal((4, 5)) + rng.standard_normal((200, 5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", rep.ConditioningWarning)
+        assert PreparedFeatures(X).basis.method == "qr-svd"
+        assert PreparedFeatures(X).basis.rank == 6
+        rep.cca(X, Y)
+        rep.pwcca(X, Y)
+        rep.svcca(X, Y)
+
+
+def test_per_unit_scalings_are_resolved_and_not_warned():
+    """Householder QR is exact under per-unit scalings: a unit scaled by 1e-9 (σ_1/σ_4 about
+    1e9) changes nothing and is not warned; the condition that counts is that of the units
+    scaled to unit norm."""
+    import warnings
+
+    X, Y = _pair(11)
+    Z = X.copy()
+    Z[:, 0] *= 1e-9
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", rep.ConditioningWarning)
+        assert rep.cca(Z, Y) == pytest.approx(rep.cca(X, Y), abs=1e-9)
+        assert PreparedFeatures(Z).basis.method == "qr-svd"

@@ -185,6 +185,86 @@ def test_pwcca_weights_differ_from_plain_mean():
     assert abs(rep.pwcca(X, Y) - rep.mean_cca(X, Y)) > 1e-3
 
 
+def _orthonormal_centred(n: int, width: int, seed: int) -> np.ndarray:
+    """``width`` centred, exactly orthonormal columns of length n (float64)."""
+    rng = np.random.default_rng(seed)
+    Q, _ = np.linalg.qr(ref.centred(rng.standard_normal((n, width))))
+    return Q
+
+
+def _pwcca_thin(X, Y) -> float:
+    """The rule simfunc used before issue 23: only min(rank X, rank Y) canonical directions
+    (a thin SVD), so the fewer-neuron side's unmatched directions are dropped."""
+    X, Y = ref.as64(X), ref.as64(Y)
+    small, large = (X, Y) if X.shape[1] <= Y.shape[1] else (Y, X)
+    Qs, Ql = ref.orthonormal_basis(small), ref.orthonormal_basis(large)
+    A, rho, _ = np.linalg.svd(Qs.T @ Ql, full_matrices=False)
+    weights = np.abs(ref.centred(small).T @ (Qs @ A)).sum(axis=0)
+    return float(weights @ rho / weights.sum())
+
+
+def test_pwcca_counts_an_unmatched_unit_with_correlation_zero_by_hand():
+    """Morcos et al.'s rule on a case solvable by hand. Y = [3u, v] (2 neurons, the side with
+    fewer neurons), X = [u, 2u, −u] (3 neurons, rank 1), u ⟂ v centred unit vectors. Y's
+    canonical variates are u (ρ = 1, weight |⟨u, 3u⟩| + |⟨u, v⟩| = 3) and v, which has no
+    partner in X (ρ = 0, weight 1): PWCCA = (3·1 + 1·0) / (3 + 1) = 0.75. Keeping only
+    min(rank) = 1 direction would give 1."""
+    basis = _orthonormal_centred(50, 2, seed=30)
+    u, v = basis[:, 0], basis[:, 1]
+    X = np.c_[u, 2 * u, -u] + 5.0
+    Y = np.c_[3 * u, v] - 1.0
+    assert rep.pwcca(X, Y) == pytest.approx(0.75, abs=1e-12)
+    assert ref.pwcca(X, Y) == pytest.approx(0.75, abs=1e-12)
+    assert _pwcca_thin(X, Y) == pytest.approx(1.0, abs=1e-12)
+    # Weights from Y also when Y comes first (X on a tie only).
+    assert rep.pwcca(Y, X) == pytest.approx(0.75, abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", [31, 32, 33])
+def test_pwcca_rank_deficient_cases_match_the_reference_rule(seed):
+    """Constructed rank-deficient cases with distinct correlations (so every canonical
+    direction is unique): X has 5 neurons of rank 2, Y 3 neurons of rank 3; Y has a direction
+    with no partner in X. simfunc equals the float64 SVD reference of Morcos et al.'s rule
+    and differs from the thin rule, which would drop that direction."""
+    rng = np.random.default_rng(seed)
+    n = 400
+    z = rng.standard_normal((n, 3))
+    a = z[:, 0] + 0.3 * rng.standard_normal(n)
+    b = z[:, 1] + 1.5 * rng.standard_normal(n)
+    X = np.c_[a, b, a + b, a - 2 * b, 3 * a] + 2.0
+    Y = z @ rng.standard_normal((3, 3)) + 0.1 * rng.standard_normal((n, 3))
+    expected = ref.pwcca(X, Y)
+    assert rep.pwcca(X, Y) == pytest.approx(expected, abs=1e-9)
+    assert abs(expected - _pwcca_thin(X, Y)) > 1e-2
+    # The other order takes its weights from the same (fewer-neuron) side: Y.
+    assert rep.pwcca(Y, X) == pytest.approx(ref.pwcca(Y, X), abs=1e-9)
+
+
+@pytest.mark.parametrize("shape", [(120, 4, 6), (200, 7, 7), (300, 9, 5)])
+def test_pwcca_on_generic_full_rank_data_both_rules_agree(shape):
+    n, p, q = shape
+    X, Y = _related(n, p, q, seed=34 + p)
+    expected = ref.pwcca(X, Y)
+    assert expected == pytest.approx(_pwcca_thin(X, Y), abs=1e-12)
+    assert rep.pwcca(X, Y) == pytest.approx(expected, abs=1e-9)
+
+
+def test_pwcca_issue_23_example_is_no_longer_one():
+    """The issue's example: X = [z, z1 + z2, z1 − z2] (4 neurons, rank 2), Y = [z, e]
+    (3 neurons, rank 3). Two correlations are 1 (equal, so their directions are determined
+    only up to a rotation) and e's direction has none: its weight ≈ ‖e‖ against two weights
+    between ‖z_i‖ and √2‖z_i‖, so PWCCA lies between about 2/3 and 2√2/(2√2 + 1) ≈ 0.739
+    (sim_metric reports 0.72); the thin rule gave 1.0."""
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((1000, 2))
+    e = rng.standard_normal((1000, 1))
+    X = np.c_[z, z[:, 0] + z[:, 1], z[:, 0] - z[:, 1]]
+    Y = np.c_[z, e]
+    value = rep.pwcca(X, Y)
+    assert 0.62 < value < 0.76
+    assert _pwcca_thin(X, Y) == pytest.approx(1.0, abs=1e-9)
+
+
 def test_rsa_uses_correlation_distance_by_default():
     X, Y = _related(30, 5, 5, seed=12)
     assert rep.rsa(X, Y) == pytest.approx(ref.rsa(X, Y, "correlation"), abs=1e-12)

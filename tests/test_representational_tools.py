@@ -341,3 +341,77 @@ def test_dead_units_centre_to_exact_zeros_even_with_large_means():
     assert np.all(centred[:, [1, 3]] == 0.0)
     np.testing.assert_allclose(centred.mean(axis=0), 0.0, atol=1e-12)
     assert rep.canonical_correlations(X, rng.standard_normal((37, 3))).shape == (2,)
+
+
+# --- One HSIC kernel, every path (issue 23): the published values through each of them ---
+
+KORNBLITH_PLAIN, KORNBLITH_DEBIASED = 0.5576132566, 0.5134564895
+
+
+def _kornblith_demo():
+    np.random.seed(1337)
+    X = np.random.randn(100, 10)
+    Y = np.random.randn(100, 10) + X
+    return X, Y
+
+
+def _every_linear_cka_path(X, Y, debiased):
+    """Linear CKA of (X, Y) by every path that has its own entry point, by name."""
+    from simfunc.representational._stacked import stacked_linear_cka
+    from simfunc.representational.cka import compare_linear_cka
+
+    values = {
+        "linear_cka": rep.linear_cka(X, Y, debiased=debiased),
+        "float32 path": rep.linear_cka(X.astype(np.float32), Y.astype(np.float32),
+                                       debiased=debiased, precision="float32"),
+        "float32 path, float64 input": rep.linear_cka(X, Y, debiased=debiased,
+                                                      precision="float32"),
+        "CPU tensors": rep.linear_cka(torch.from_numpy(X), torch.from_numpy(Y),
+                                      debiased=debiased),
+        "prepared pair (torch)": compare_linear_cka(
+            prepare_pair(torch.from_numpy(X), torch.from_numpy(Y)), debiased=debiased),
+        "prepared pair, Gram form": _gram_form(prepare_pair(X, Y), debiased),
+        "torch_linear_cka": float(rep.torch_linear_cka(torch.from_numpy(X), torch.from_numpy(Y),
+                                                       debiased=debiased)),
+        "torch_linear_cka float32": float(rep.torch_linear_cka(
+            torch.from_numpy(X).float(), torch.from_numpy(Y).float(), debiased=debiased,
+            dtype=torch.float32)),
+        "pairwise (stacked)": float(stacked_linear_cka([X, Y, X[:, :3]], ["x", "y", "z"],
+                                                       debiased=debiased)[0, 1]),
+    }
+    streaming, streaming_torch = rep.LinearCKA(), rep.LinearCKA()
+    grid = rep.LinearCKAGrid()
+    for rows in (slice(0, 37), slice(37, 38), slice(38, 100)):
+        streaming.update(X[rows], Y[rows])
+        streaming_torch.update(torch.from_numpy(X[rows]), torch.from_numpy(Y[rows]))
+        grid.update([X[rows], X[rows, :4]], [Y[rows]])
+    values["LinearCKA"] = streaming.compute(debiased=debiased)
+    values["LinearCKA (torch)"] = streaming_torch.compute(debiased=debiased)
+    values["LinearCKAGrid"] = float(grid.compute(debiased=debiased)[0, 0])
+    if debiased:  # one batch holding all the data: minibatch CKA is the debiased CKA
+        minibatch = rep.MinibatchCKA()
+        minibatch.update([X], [Y])
+        values["MinibatchCKA"] = float(minibatch.compute()[0, 0])
+    return values
+
+
+@pytest.mark.parametrize("debiased, expected",
+                         [(False, KORNBLITH_PLAIN), (True, KORNBLITH_DEBIASED)])
+def test_every_linear_cka_path_gives_the_published_value(debiased, expected):
+    X, Y = _kornblith_demo()
+    for path, value in _every_linear_cka_path(X, Y, debiased).items():
+        tolerance = 1e-6 if "float32" in path else 1e-9
+        assert value == pytest.approx(expected, abs=tolerance), path
+
+
+@pytest.mark.parametrize("debiased", [False, True])
+def test_every_linear_cka_path_keeps_the_invariances(debiased):
+    """Translation, isotropic scaling and an orthogonal map of X change no path's value."""
+    X, Y = _kornblith_demo()
+    rng = np.random.default_rng(5)
+    Q, _ = np.linalg.qr(rng.standard_normal((10, 10)))
+    before = _every_linear_cka_path(X, Y, debiased)
+    after = _every_linear_cka_path(3.0 * X @ Q + 50.0, Y, debiased)
+    for path in before:
+        tolerance = 1e-6 if "float32" in path else 1e-10
+        assert after[path] == pytest.approx(before[path], abs=tolerance), path

@@ -71,19 +71,36 @@ def test_torch_gives_the_numpy_value(name, variant):
         assert measure(tx, ty) == pytest.approx(expected, abs=1e-10)
 
 
+# linear_cka reads CPU tensors in place through numpy (the same memory, no copy: numpy's BLAS
+# has the syrk torch lacks, so tensors cost what arrays cost); every other measure runs in torch.
+CPU_VIEWED = {"linear_cka", "debiased_cka"}
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_torch_inputs_are_not_copied_to_numpy(name, monkeypatch):
-    """Computed in torch: no tensor is turned into a numpy array on the way."""
+    """Computed in torch, or (linear CKA on CPU tensors) by numpy on the tensor's own memory:
+    no tensor is copied into a numpy array on the way."""
     X, Y = _variant("plain")
     tx, ty = torch.from_numpy(X), torch.from_numpy(Y)
     expected = rep.MEASURES[name](X, Y)
+    original_numpy = torch.Tensor.numpy
+    viewed = []
 
     def refuse(*args, **kwargs):
         raise AssertionError("a tensor was converted to numpy")
 
-    monkeypatch.setattr(torch.Tensor, "numpy", refuse)
+    def view_in_place(tensor, *args, **kwargs):
+        if name not in CPU_VIEWED:
+            refuse()
+        array = original_numpy(tensor, *args, **kwargs)
+        assert array.ctypes.data == tensor.data_ptr()  # the tensor's memory, not a copy
+        viewed.append(array)
+        return array
+
+    monkeypatch.setattr(torch.Tensor, "numpy", view_in_place)
     monkeypatch.setattr(torch.Tensor, "__array__", refuse)
     assert rep.MEASURES[name](tx, ty) == pytest.approx(expected, abs=1e-10)
+    assert len(viewed) == (2 if name in CPU_VIEWED else 0)
 
 
 def test_compare_all_and_pairwise_on_tensors():
@@ -323,3 +340,37 @@ def test_streaming_accumulates_torch_batches_on_their_device(debiased, monkeypat
         ref.linear_cka(X, Y, debiased), abs=1e-11)  # fmt: skip
     with pytest.raises(InputError, match="^X_batch contains"):
         metric.update(torch.full((3, 5), torch.nan, dtype=torch.float64), Y[:3])
+
+
+def test_float32_path_refuses_bad_values_like_the_float64_path():
+    """The float32 pair path checks finiteness in its first pass: the same InputError, naming
+    the argument and the first bad index; overflow of float32 products is refused by name."""
+    rng = np.random.default_rng(12)
+    X = rng.standard_normal((60, 5)).astype(np.float32)
+    Y = rng.standard_normal((60, 4)).astype(np.float32)
+    for bad, name in ((X.copy(), "X"), (Y.copy(), "Y")):
+        bad[7, 2] = np.nan if name == "X" else np.inf
+        args = (bad, Y) if name == "X" else (X, bad)
+        with pytest.raises(InputError) as fast:
+            rep.linear_cka(*args, precision="float32")
+        with pytest.raises(InputError) as exact:
+            rep.linear_cka(*args)
+        assert str(fast.value) == str(exact.value)
+        assert str(fast.value).startswith(f"{name} contains 1 ")
+    with pytest.raises(InputError, match="^X: its products overflow float32"):
+        rep.linear_cka(X * np.float32(1e37), Y, precision="float32")
+
+
+def test_float32_workspaces_are_reused_across_shapes_without_mixing_values():
+    """Calls of different shapes in turn (the kept workspaces grow and are sliced) give the
+    values of fresh calls, and a failed call hands its workspaces back."""
+    rng = np.random.default_rng(13)
+    shapes = [(300, 20, 10), (50, 3, 4), (800, 40, 30), (300, 20, 10)]
+    data = [(rng.standard_normal((n, p)).astype(np.float32) + 100,
+             rng.standard_normal((n, q)).astype(np.float32)) for n, p, q in shapes]
+    expected = [rep.linear_cka(X, Y) for X, Y in data]
+    for _ in range(2):
+        for (X, Y), value in zip(data, expected):
+            assert rep.linear_cka(X, Y, precision="float32") == pytest.approx(value, abs=1e-6)
+        with pytest.raises(InputError):
+            rep.linear_cka(data[0][0] * np.float32(1e35), data[0][1], precision="float32")

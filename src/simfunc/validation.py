@@ -98,7 +98,8 @@ def check_finite(array: np.ndarray, name: str) -> None:
 
 
 def as_features(
-    X: Any, name: str = "X", min_examples: int = 2, dtype: Any = np.float64
+    X: Any, name: str = "X", min_examples: int = 2, dtype: Any = np.float64,
+    check_values: bool = True,
 ) -> np.ndarray:
     """Validate a feature matrix and return it as a C-contiguous float64 array (n, p).
 
@@ -106,6 +107,8 @@ def as_features(
     features. Requires at least ``min_examples`` rows and one feature, all finite. ``dtype``
     is the dtype returned (float64 by default; ``None``: float32 input stays float32, any
     other becomes float64); an input already of that dtype and C-contiguous is not copied.
+    ``check_values=False`` leaves the finiteness check to a caller that makes it as part of
+    its first pass over the values (it must then call ``check_finite`` for the message).
     """
     array = to_numpy(X, name)
     if array.ndim < 2:
@@ -121,7 +124,8 @@ def as_features(
             f"{name} has {n} example(s): this estimator needs at least {min_examples}"
         )
     array = array.reshape(n, -1)
-    check_finite(array, name)
+    if check_values:
+        check_finite(array, name)
     if dtype is None:
         dtype = np.float32 if array.dtype == np.float32 else np.float64
     return np.ascontiguousarray(array, dtype=dtype)

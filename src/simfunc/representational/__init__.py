@@ -2,13 +2,15 @@
 
 Every measure takes features X (n, p) and Y (n, q) of the same n examples (numpy arrays or
 torch tensors on any device; extra axes are flattened), computes in float64 whatever the
-input dtype, and returns a Python float. Torch tensors are computed in torch on their device.
+input dtype, and returns a Python float. Torch tensors are computed in torch on their device
+(``linear_cka`` reads CPU tensors in place through numpy: the same memory, no copy).
 Bad input raises ``simfunc.InputError``; fewer than 3 examples or constant features are bad
 input for every measure.
 
 * CKA: ``linear_cka`` (plain or debiased), ``rbf_cka``; streaming ``LinearCKA``; layer
   grids: exact ``LinearCKAGrid``, minibatch ``MinibatchCKA`` (Nguyen et al. 2021).
-* CCA family: ``canonical_correlations``, ``cca`` (R²_CCA), ``mean_cca``, ``svcca``, ``pwcca``.
+* CCA family: ``canonical_correlations``, ``cca`` (R²_CCA), ``mean_cca``, ``svcca``, ``pwcca``
+  (``ConditioningWarning`` when features are conditioned beyond what float64 resolves).
 * Shape metrics: ``procrustes``, ``angular_shape``.
 * Neighbourhoods and RDMs: ``mutual_knn``, ``rsa``.
 * Prediction-based: ``gulp`` (ridge predictors over all linear tasks), ``linear_predictivity``
@@ -20,6 +22,7 @@ input for every measure.
 
 from __future__ import annotations
 
+from ._basis import ConditioningWarning
 from .cca import canonical_correlations, cca, mean_cca, pwcca, svcca
 from .cka import linear_cka, rbf_cka
 from .cka_grid import LinearCKAGrid
@@ -56,4 +59,5 @@ __all__ = [
     "pairwise",
     "compare_all",
     "compare_each",
+    "ConditioningWarning",
 ]

@@ -17,6 +17,7 @@ import numpy as np
 
 from simfunc.errors import InputError
 
+from ._hsic import u_centre
 from ._xp import is_tensor, namespace
 
 __all__ = [
@@ -182,20 +183,14 @@ def centre_gram(gram: np.ndarray, unbiased: bool) -> np.ndarray:
     Rizzo (2014) as used by Kornblith et al. (2019), whose inner product ``<Ũ(K), Ũ(L)>`` is
     ``n(n−3)`` times the unbiased HSIC estimator of Song et al. (2012); needs n >= 4.
     """
-    xp = namespace(gram)
-    n = gram.shape[0]
-    centred = xp.copy(gram)
     if unbiased:
-        xp.fill_diagonal(centred, 0.0)
-        means = centred.sum(axis=0) / (n - 2)
-        means -= means.sum() / (2 * (n - 1))
-    else:
-        means = centred.mean(axis=0)
-        means -= means.mean() / 2
+        return u_centre(gram)
+    xp = namespace(gram)
+    centred = xp.copy(gram)
+    means = centred.mean(axis=0)
+    means -= means.mean() / 2
     centred -= means[:, None]
     centred -= means[None, :]
-    if unbiased:
-        xp.fill_diagonal(centred, 0.0)
     return centred
 
 

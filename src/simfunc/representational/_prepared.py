@@ -55,19 +55,22 @@ __all__ = [
 MIN_EXAMPLES = 3
 
 
-def validated_features(X: Any, name: str, dtype: Any = np.float64) -> tuple[np.ndarray, bool]:
+def validated_features(
+    X: Any, name: str, dtype: Any = np.float64, check_values: bool = True
+) -> tuple[np.ndarray, bool]:
     """Validate a feature matrix; return (float64 data, whether it is a private copy).
 
     numpy in, numpy out (``dtype``: float64, or float32 for the float32 fast path of linear
     CKA); a torch tensor stays a tensor on its device. Raises InputError for every bad input,
-    including fewer than ``MIN_EXAMPLES`` examples and a constant matrix.
+    including fewer than ``MIN_EXAMPLES`` examples and a constant matrix. ``check_values=False``
+    (numpy only): the caller checks finiteness in its first pass (see ``as_features``).
     """
     if is_tensor(X):
         data = as_feature_tensor(X, name, min_examples=1)
         owned = data.data_ptr() != X.data_ptr()
     else:
         raw = to_numpy(X, name)
-        data = as_features(raw, name, min_examples=1, dtype=dtype)
+        data = as_features(raw, name, min_examples=1, dtype=dtype, check_values=check_values)
         owned = not np.may_share_memory(data, raw)
     n = data.shape[0]
     if n < MIN_EXAMPLES:
@@ -158,7 +161,7 @@ class PreparedFeatures:
     def basis(self) -> Basis:
         """Orthonormal basis of the centred column space, by the route that is accurate for
         this input (see ``_basis``): the covariance eigenvectors, or QR + SVD."""
-        return choose_basis(self.eigen, self.factor, self.n, self.width)
+        return choose_basis(self.eigen, self.factor, self.n, self.width, self.name)
 
     @property
     def is_tensor(self) -> bool:

@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 
 from simfunc.errors import InputError
-from simfunc.validation import as_features, to_numpy
+from simfunc.validation import as_features, check_finite, to_numpy
 
+from ._hsic import debiased_hsic
 from ._linalg import check_flag, sq_frobenius
 from ._prepared import validated_features
 
@@ -85,11 +86,16 @@ def linear_cka_pair(X: Any, Y: Any, debiased: bool = False, dtype: Any = np.floa
     explicitly centred inputs (``|XᵀY|_ij <= ‖x_i‖‖y_j‖`` and ``‖x_i‖² <= 5 Σ (x_ij − μ_j)²``),
     and no float64 copy of the features is made. Otherwise (large means, constant columns,
     or p + q > n) the inputs are centred into one stacked copy first. ``dtype=np.float32``:
-    the float32 fast path (always a centred float32 stack; see ``stacked_linear_cka``).
+    the float32 fast path: each input centred into a float32 copy (means in float64), one GEMM
+    and two syrk in float32, sums of squares in float64 (``_float32_pair``; beyond the feature
+    form, a centred float32 stack as in ``stacked_linear_cka``).
     """
     debiased = check_flag(debiased, "debiased")
     labels = ["X", "Y"]
-    kept, widths, n = _validate_all([X, Y], labels, debiased, keep_copies=True, dtype=dtype)
+    fast32 = np.dtype(dtype) == np.float32
+    # The float32 pair path checks finiteness in its first pass (the column means).
+    kept, widths, n = _validate_all([X, Y], labels, debiased, keep_copies=True, dtype=dtype,
+                                    check_values=not fast32)
     arrays = [array for array in kept if array is not None]
     means: list[np.ndarray] = []
     if np.dtype(dtype) == np.float64 and sum(widths) <= n:
@@ -100,8 +106,139 @@ def linear_cka_pair(X: Any, Y: Any, debiased: bool = False, dtype: Any = np.floa
                 break
         else:
             return float(_uncentred_matrix(arrays, means, labels, debiased)[0, 1])
+    if fast32:
+        if sum(widths) <= _GRAM_FORM_WIDTH_RATIO * n:
+            return float(_float32_pair(arrays, labels, debiased)[0, 1])
+        for array, label in zip(arrays, labels):
+            check_finite(array, label)
     stacked, offsets = _stack_centred([X, Y], labels, kept, widths, n, means, dtype=dtype)
     return float(_from_stacked(stacked, offsets, labels, debiased)[0, 1])
+
+
+def _centred_float32(data: np.ndarray) -> np.ndarray:
+    """``data`` minus its column means, the means accumulated and subtracted in float64 and
+    the difference rounded once to float32 (one pass, no float64 copy)."""
+    mean = data.mean(axis=0, dtype=np.float64)
+    centred = np.empty(data.shape, dtype=np.float32)
+    np.subtract(data, mean, out=centred, casting="unsafe")
+    return centred
+
+
+def _shifted_float32(data: np.ndarray, out: np.ndarray, name: str) -> np.ndarray:
+    """Write ``data − c`` into the float32 ``out`` and return the float64 column means of the
+    result (tiny: the rounding of c), for the rank-one correction
+    ``XcᵀYc = X'ᵀY' − n m'_x m'_yᵀ``; c is the float64 column means rounded to float32.
+
+    Shifting first is what keeps float32 accurate on features with a large common offset: the
+    shifted values are of the order of the spread (for an offset of 1e4 the subtraction is
+    even exact), unlike float32-native centring by a float32 running-sum mean, which leaves
+    a residual mean that the products then square. The residual m' must be small, not only
+    known: a float32 product accumulates a systematic ``n·m'_x m'_y`` with a rounding error
+    growing like n, against ``sqrt(n)`` for centred values. A float64 input is centred in
+    float64 and rounded once (correction zero).
+
+    The column means are also the finiteness check of ``data`` (validated without it): NaN or
+    inf anywhere makes them non-finite, and ``check_finite`` then raises its InputError."""
+    means = data.mean(axis=0, dtype=np.float64)
+    if not np.isfinite(means).all():
+        check_finite(data, name)  # raises for NaN and inf, saying where
+        raise InputError(f"{name}: its column sums overflow (values too large); rescale it")
+    if data.dtype != np.float32:
+        np.subtract(data, means, out=out, casting="unsafe")
+        return np.zeros(data.shape[1])
+    shift = means.astype(np.float32)
+    np.subtract(data, shift, out=out)
+    # The mean of data − c is μ − c: exactly where the float32 subtraction is exact (values
+    # within a factor 2 of c, e.g. any large offset), and to within zero-mean rounding of
+    # about 6e-8·σ/sqrt(n) elsewhere. No second pass over the copy is needed.
+    return means - shift
+
+
+def _corrected_sq_sum(product: np.ndarray, n: int, left: np.ndarray, right: np.ndarray) -> float:
+    """``‖P − n·l rᵀ‖_F²`` in float64 from the float32 product P, without forming the
+    correction: ``‖P‖² − 2n·lᵀP r + n²‖l‖²‖r‖²`` (l, r are small residual means, so the
+    identity costs no accuracy)."""
+    wide = product.astype(np.float64)
+    flat = wide.ravel()
+    return (float(np.dot(flat, flat)) - 2.0 * n * float(left @ (wide @ right))
+            + n * n * float(left @ left) * float(right @ right))
+
+
+# Two float32 workspaces reused from call to call by the float32 fast path, each up to this
+# many bytes: fresh memory costs a page fault per 4 KiB on first touch (about 3 ms for two
+# 5,000 × 512 float32 copies, 4 % of the whole measure), so they are kept instead of freed.
+# (Two contiguous arrays, not one stacked: writing into column slices runs at half speed.)
+_WORKSPACE_BYTES = 64 * 2**20
+_workspace: list[np.ndarray] = []
+
+
+def _take_workspace(n: int, width: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """An (n, width) float32 array, from the kept workspace when it fits in the limit; and the
+    buffer to hand back to ``_return_workspace`` (None: a fresh array, not kept)."""
+    size = n * width
+    if 4 * size > _WORKSPACE_BYTES:
+        return np.empty((n, width), dtype=np.float32), None
+    try:
+        buffer = _workspace.pop()  # atomic: two threads never share a buffer
+    except IndexError:
+        buffer = np.empty(0, dtype=np.float32)
+    if buffer.size < size:
+        buffer = np.empty(size, dtype=np.float32)
+    return buffer[:size].reshape(n, width), buffer
+
+
+def _return_workspace(buffer: np.ndarray | None) -> None:
+    if buffer is not None and len(_workspace) < 2:
+        _workspace.append(buffer)
+
+
+def _sq_sum(matrix: np.ndarray) -> float:
+    """``Σ a_ij²`` accumulated in float64 (a float32 matrix is converted, then one dot)."""
+    if matrix.dtype == np.float32:
+        wide = matrix.astype(np.float64).ravel()
+        return float(np.dot(wide, wide))
+    return float(np.einsum("ij,ij->", matrix, matrix))
+
+
+def _float32_pair(arrays: list[np.ndarray], labels: list[str], debiased: bool) -> np.ndarray:
+    """The float32 fast path for two inputs in the feature form: exactly the products a
+    float32-native CKA takes -- one GEMM ``X'ᵀY'`` and two symmetric rank-k products
+    ``X'ᵀX'``, ``Y'ᵀY'`` (syrk) -- on float32 copies shifted to their means
+    (``_shifted_float32``, written into reused workspaces), each corrected to the centred
+    product in float64, and every sum of squares accumulated in float64. (One syrk of the
+    whole ``[X', Y']`` has the same operation count and runs no faster.)
+
+    The debiased estimator also needs the centred row norms
+    ``‖x'_i − m'‖² = ‖x'_i‖² − 2 x'_iᵀm' + ‖m'‖²``."""
+    n = arrays[0].shape[0]
+    (x, buffer_x), (y, buffer_y) = (_take_workspace(n, array.shape[1]) for array in arrays)
+    try:
+        mean_x = _shifted_float32(arrays[0], x, labels[0])
+        mean_y = _shifted_float32(arrays[1], y, labels[1])
+        cross = np.empty((2, 2))
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused just below
+            for (i, j), (a, b, left, right) in (((0, 0), (x, x, mean_x, mean_x)),
+                                                ((1, 1), (y, y, mean_y, mean_y)),
+                                                ((0, 1), (x, y, mean_x, mean_y))):
+                product = a.T @ b  # numpy uses syrk for Aᵀ A
+                cross[i, j] = cross[j, i] = _corrected_sq_sum(product, n, left, right)
+        for index, label in enumerate(labels):
+            if not np.isfinite(cross[index, index]):
+                raise InputError(
+                    f"{label}: its products overflow float32 (values too large for "
+                    "precision='float32'); rescale it or use precision='float64'"
+                )
+        rows = None
+        if debiased:
+            rows = np.empty((n, 2))
+            for index, (z, mean) in enumerate(((x, mean_x), (y, mean_y))):
+                rows[:, index] = np.einsum("ij,ij->i", z, z, dtype=np.float64)
+                rows[:, index] -= 2.0 * (z @ mean.astype(np.float32))
+                rows[:, index] += float(mean @ mean)
+    finally:
+        _return_workspace(buffer_x)
+        _return_workspace(buffer_y)
+    return _cka_matrix(cross, rows, n, labels, debiased)
 
 
 # Largest n·μ² / Σ(x − μ)² of a column for which centring by the rank-one identity is used.
@@ -175,11 +312,7 @@ def _cka_matrix(
     if debiased:
         assert rows is not None
         totals = rows.sum(axis=0)
-        cross = (
-            cross
-            - n / (n - 2.0) * (rows.T @ rows)
-            + np.outer(totals, totals) / ((n - 1.0) * (n - 2.0))
-        )
+        cross = debiased_hsic(cross, rows.T @ rows, totals[:, None], totals[None, :], n)
     self_terms = np.diagonal(cross).copy()
     for label, value in zip(labels, self_terms):
         if not value > 0.0:
@@ -199,7 +332,7 @@ def _input_dtype(dtype: Any) -> Any:
 
 def _validate_all(
     inputs: list[Any], labels: list[str], debiased: bool, *, keep_copies: bool,
-    dtype: Any = np.float64,
+    dtype: Any = np.float64, check_values: bool = True,
 ) -> tuple[list[np.ndarray | None], list[int], int]:
     """Validate every input before any arithmetic.
 
@@ -211,7 +344,8 @@ def _validate_all(
     rows: list[int] = []
     widths: list[int] = []
     for X, label in zip(inputs, labels):
-        data, owned = validated_features(X, label, dtype=_input_dtype(dtype))
+        data, owned = validated_features(X, label, dtype=_input_dtype(dtype),
+                                         check_values=check_values)
         kept.append(data if keep_copies or not owned else None)
         rows.append(data.shape[0])
         widths.append(data.shape[1])
@@ -275,8 +409,7 @@ def _block_sq_norms(product: np.ndarray, rows: np.ndarray, columns: np.ndarray) 
     for i in range(len(rows) - 1):
         for j in range(i if symmetric else 0, len(columns) - 1):
             block = product[rows[i] : rows[i + 1], columns[j] : columns[j + 1]]
-            # float64 accumulation (for a float32 product too); no temporary for float64
-            sums[i, j] = np.einsum("ij,ij->", block, block, dtype=np.float64)
+            sums[i, j] = _sq_sum(block)  # float64 accumulation; no temporary for float64
             if symmetric:
                 sums[j, i] = sums[i, j]
     return sums

@@ -187,18 +187,32 @@ def pwcca(X: Any, Y: Any) -> float:
     """Projection-weighted CCA (Morcos, Raghu & Bengio 2018, NeurIPS).
 
     On centred activations: take the representation with fewer neurons (columns; X on a tie),
-    its unit-norm canonical variates ``h_i`` (i = 1..r, orthonormal, paired with ρ_i) and its
-    centred neuron columns ``x_j``; weight each correlation by how much of the neurons it
-    accounts for, ``α_i = Σ_j |⟨h_i, x_j⟩|``, and return ``Σ_i α_i ρ_i / Σ_i α_i``.
+    and *all* of its canonical directions: its unit-norm canonical variates ``h_i``
+    (i = 1..r, r = that side's rank, orthonormal), paired with the canonical correlations
+    ``ρ_i``. When the other side has lower rank, only its rank's worth of directions have a
+    partner; the remaining directions of the fewer-neuron side (orthogonal to the other side's
+    column space) count with correlation ``ρ_i = 0``. Weight each correlation by how much of
+    that side's centred neuron columns ``x_j`` it accounts for, ``α_i = Σ_j |⟨h_i, x_j⟩|``,
+    and return ``Σ_i α_i ρ_i / Σ_i α_i``.
 
-    Not symmetric (the weights come from one side). google/svcca's ``pwcca.py`` computes
-    something else on general data: it forms its "canonical directions" as ``uᵀ(x − μ) + μ``
-    with u the left singular vectors of ``Σxx^{-1/2} Σxy Σyy^{-1/2}``, i.e. *without* the
-    ``Σxx^{-1/2}`` that turns u into canonical weights (the canonical variates are
-    ``uᵀ Σxx^{-1/2}(x − μ)``), then orthonormalises those directions by QR and projects the
-    uncentred activations. Its weights are therefore the projections onto the wrong
-    directions unless Σxx is a multiple of the identity: its numbers agree with these only on
-    centred, whitened data (``XcᵀXc ∝ I``), not on centred data in general.
+    This is the rule of Morcos et al.'s reference code (google/svcca ``pwcca.py``): it
+    weights every one of the chosen side's canonical directions (the full SVD of the whitened
+    cross-covariance) and pairs them with the correlations, which are 0 for the directions
+    that have no partner. An unmatched unit therefore lowers the score instead of vanishing
+    from it (e.g. X of 4 neurons and rank 2, Y = [z, e] of 3 neurons where e has no partner
+    in X: about 0.67–0.74, not 1). On full-rank data where the fewer-neuron side also has the
+    lower rank, every direction has a partner and nothing changes. When several canonical
+    correlations are equal, their directions are determined only up to a rotation among
+    themselves and the L1 weights (hence PWCCA) depend on the rotation chosen; this is a
+    property of the definition, not of the implementation.
+
+    google/svcca's ``pwcca.py`` differs on general data in another respect: it forms its
+    "canonical directions" as ``uᵀ(x − μ) + μ`` with u the left singular vectors of
+    ``Σxx^{-1/2} Σxy Σyy^{-1/2}``, i.e. *without* the ``Σxx^{-1/2}`` that turns u into
+    canonical weights (the canonical variates are ``uᵀ Σxx^{-1/2}(x − μ)``), then
+    orthonormalises those directions by QR and projects the uncentred activations. Its weights
+    are therefore the projections onto the wrong directions unless Σxx is a multiple of the
+    identity: its numbers agree with these only on centred, whitened data (``XcᵀXc ∝ I``).
 
     Returns a value in [0, 1]. Invariances: translation, isotropic scaling, feature
     permutations (not rotations: the L1 weights depend on the neuron basis). Raises
@@ -211,7 +225,8 @@ def compare_pwcca(pair: Pair) -> float:
     def compute(p: Pair):
         _check_informative(p, p.x.basis.rank, p.y.basis.rank, "PWCCA")
         xp = namespace(p.x.factor)
-        left, rho, right_t = xp.linalg.svd(basis_cross(p), full_matrices=False)
+        # The full SVD: every canonical direction of both sides, the unmatched ones included.
+        left, rho, right_t = xp.linalg.svd(basis_cross(p), full_matrices=True)
         return left, xp.clip(rho, 0.0, 1.0), right_t.T
 
     left, rho, right = pair.cached("canonical_svd", compute)
@@ -228,4 +243,6 @@ def compare_pwcca(pair: Pair) -> float:
         variates = basis_matrix(basis, model.factor) @ directions  # (n, r), unit norm
         projections = model.centred.T @ variates
     weights = xp.abs(projections).sum(axis=0)
-    return float(np.clip(float(xp.dot(weights, rho) / weights.sum()), 0.0, 1.0))
+    # Directions beyond the other side's rank have no partner: correlation 0, weight kept.
+    matched = int(rho.shape[0])
+    return float(np.clip(float(xp.dot(weights[:matched], rho) / weights.sum()), 0.0, 1.0))

@@ -24,6 +24,7 @@ import numpy as np
 from simfunc.errors import InputError
 from simfunc.validation import check_choice, check_positive
 
+from ._hsic import hsic
 from ._linalg import centre_gram, check_flag, inner, safe_ratio, sq_frobenius
 from ._prepared import Pair, PreparedFeatures, prepare_pair, require_examples
 from ._stacked import DEBIASED_MIN_EXAMPLES, linear_cka_pair
@@ -59,18 +60,20 @@ def linear_cka(X: Any, Y: Any, debiased: bool = False, precision: str = "float64
 
     Debiased CKA can be slightly negative, lies in [−1, 1] and needs n >= 4.
 
-    Torch tensors are computed in torch on their device (float64; float32 on MPS), with the
-    same checks and the same value as numpy to ~1e-13 (``torch_linear_cka`` is the
-    differentiable version).
+    Torch tensors on an accelerator are computed in torch on their device (float64; float32 on
+    MPS), with the same checks and the same value as numpy to ~1e-13; tensors on the CPU are
+    read in place by numpy (no copy: the same memory), so they cost what the same numpy arrays
+    cost (``torch_linear_cka`` is the differentiable version).
 
     ``precision="float32"`` is the **fast path for large float32 features**: column means
-    are accumulated in float64 and the features centred in float64, then cast to float32;
-    the products ``ZᵀZ`` run in float32 (one symmetric product of the stacked, centred
-    features for numpy; TF32 off on CUDA) and every sum of squares is accumulated in float64.
-    About twice as fast as float64 and half the memory; on features with a +1e4 offset it
-    stays within 1e-6 of the float64 value, where float32-native implementations (which
-    centre in float32) are off by 1e-5 to 1e-3 (``benchmarks/measures.py``). A float64 input
-    is centred before it is cast down.
+    are accumulated in float64 and the features centred in float64, then rounded once to
+    float32; the products run in float32 -- for numpy, one GEMM ``XcᵀYc`` and two symmetric
+    rank-k products (syrk) ``XcᵀXc``, ``YcᵀYc``, the same products a float32-native CKA takes
+    (TF32 off on CUDA) -- and every sum of squares is accumulated in float64. About twice as
+    fast as float64, at least as fast as float32-native implementations, and on features with
+    a +1e4 offset within 1e-6 of the float64 value, where float32-native implementations
+    (which centre in float32) are off by 1e-5 to 1e-3 (``benchmarks/measures.py``). A float64
+    input is centred before it is cast down.
 
     Args:
         X: (n, p) numpy array or torch tensor (extra axes are flattened).
@@ -87,11 +90,34 @@ def linear_cka(X: Any, Y: Any, debiased: bool = False, precision: str = "float64
     debiased = check_flag(debiased, "debiased")
     precision = check_choice(precision, "precision", PRECISIONS)
     if is_tensor(X) or is_tensor(Y):
-        if precision == "float32":
-            return _torch_float32(X, Y, debiased)
-        return compare_linear_cka(prepare_pair(X, Y, keep_raw=False), debiased=debiased)
+        viewed = _cpu_views(X, Y)
+        if viewed is None:  # a tensor on an accelerator: computed there, in torch
+            if precision == "float32":
+                return _torch_float32(X, Y, debiased)
+            return compare_linear_cka(prepare_pair(X, Y, keep_raw=False), debiased=debiased)
+        X, Y = viewed
     dtype = np.float32 if precision == "float32" else np.float64
     return linear_cka_pair(X, Y, debiased=debiased, dtype=dtype)
+
+
+def _cpu_views(X: Any, Y: Any) -> tuple[Any, Any] | None:
+    """CPU tensors as numpy arrays over the same memory (no copy), or None when a tensor lives
+    on another device or has a dtype numpy cannot view (bfloat16): those stay in torch.
+
+    A CPU tensor and a numpy array are the same bytes in the same memory; numpy's BLAS has the
+    symmetric rank-k product (syrk) that torch lacks, so reading the tensor in place costs the
+    tensor nothing against the same numpy array (``benchmarks/measures.py``)."""
+    import torch
+
+    views = []
+    for value in (X, Y):
+        if not is_tensor(value):
+            views.append(value)
+            continue
+        if value.device.type != "cpu" or value.dtype == torch.bfloat16:
+            return None
+        views.append(value.detach().resolve_conj().resolve_neg().numpy())
+    return views[0], views[1]
 
 
 def _torch_float32(X: Any, Y: Any, debiased: bool) -> float:
@@ -110,17 +136,6 @@ def _torch_float32(X: Any, Y: Any, debiased: bool) -> float:
 def _feature_form_is_cheaper(n: int, p: int, q: int) -> bool:
     # feature form ~ n(p+q)² operations, Gram form ~ n²(p+q): the feature form wins iff p+q <= n
     return p + q <= n
-
-
-def _debiased_hsic(cross: float, rows_x: np.ndarray, rows_y: np.ndarray, n: int) -> float:
-    """``n(n−3)·HSIC_u`` from ``‖XcᵀYc‖²`` and the centred row norms (Kornblith's helper)."""
-    total_x = float(rows_x.sum())
-    total_y = float(rows_y.sum())
-    return (
-        cross
-        - n / (n - 2.0) * inner(rows_x, rows_y)
-        + total_x * total_y / ((n - 1.0) * (n - 2.0))
-    )
 
 
 def _linear_u_centred(model: PreparedFeatures) -> np.ndarray:
@@ -152,9 +167,9 @@ def _feature_form(pair: Pair, debiased: bool) -> float:
     if not debiased:
         return safe_ratio(cross, self_x * self_y, "linear CKA")
     rows_x, rows_y = x.row_sq_norms, y.row_sq_norms
-    hsic_xy = _debiased_hsic(cross, rows_x, rows_y, n)
-    hsic_xx = _debiased_hsic(self_x, rows_x, rows_x, n)
-    hsic_yy = _debiased_hsic(self_y, rows_y, rows_y, n)
+    hsic_xy = float(hsic(cross, rows_x, rows_y, n, debiased=True))
+    hsic_xx = float(hsic(self_x, rows_x, rows_x, n, debiased=True))
+    hsic_yy = float(hsic(self_y, rows_y, rows_y, n, debiased=True))
     _check_self_hsic(hsic_xx, hsic_yy, x.name, y.name)
     return safe_ratio(hsic_xy, hsic_xx * hsic_yy, "debiased CKA")
 

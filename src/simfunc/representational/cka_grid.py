@@ -34,7 +34,8 @@ import numpy as np
 
 from simfunc.errors import InputError
 
-from .minibatch_cka import _as_tensor, _torch
+from ._hsic import ShiftedMoments, moment_hsic
+from .minibatch_cka import _as_tensor, _torch, layer_names
 
 __all__ = ["LinearCKAGrid", "grid_statistics_bytes"]
 
@@ -61,8 +62,7 @@ class LinearCKAGrid:
     def __init__(
         self, names_a: Sequence[str] | None = None, names_b: Sequence[str] | None = None
     ) -> None:
-        self.names_a = None if names_a is None else [str(n) for n in names_a]
-        self.names_b = None if names_b is None else [str(n) for n in names_b]
+        self.names_a, self.names_b = layer_names(names_a), layer_names(names_b)
         self.reset()
 
     def reset(self) -> None:
@@ -244,31 +244,15 @@ class _Statistics:
         return self.grid._cross[rows, columns]
 
     def _hsic(self, i: int, j: int) -> float:
-        n = self.n
-        d, e = self.means[i], self.means[j]
-        centred = self._sum_uv(i, j) - n * (d[:, None] * e[None, :])
-        cross = float((centred * centred).sum())
-        if not self.debiased:
-            return cross
         weighted = self.grid._weighted
         s = self.scalars
-        sum_a, sum_b, sum_ab = s[0, 1 + i], s[0, 1 + j], s[1 + i, 1 + j]
-        sum_a_v = weighted[1 + i, self.blocks[j]]  # Σ ‖u_i‖² v
-        sum_b_u = weighted[1 + j, self.blocks[i]]  # Σ ‖v‖² u_i
-        sq_d, sq_e = float(d @ d), float(e @ e)
-        # Σ_k ‖x̃_k‖² ‖ỹ_k‖² in moments of the shifted rows (see streaming._row_norm_products)
-        rows = (
-            sum_ab
-            - 2.0 * float(e @ sum_a_v)
-            + sq_e * sum_a
-            - 2.0 * float(d @ sum_b_u)
-            + 4.0 * float(d @ (self._sum_uv(i, j) @ e))
-            + sq_d * sum_b
-            - 3.0 * n * sq_d * sq_e
-        )
-        total_x = sum_a - n * sq_d  # Σ ‖x̃_k‖²
-        total_y = sum_b - n * sq_e
-        return cross - n / (n - 2.0) * rows + total_x * total_y / ((n - 1.0) * (n - 2.0))
+        moments = ShiftedMoments(
+            self.n, self._sum_uv(i, j), self.means[i], self.means[j],
+            sum_a=s[0, 1 + i], sum_b=s[0, 1 + j], sum_ab=s[1 + i, 1 + j],
+            sum_a_v=weighted[1 + i, self.blocks[j]],  # Σ ‖u_i‖² v
+            sum_b_u=weighted[1 + j, self.blocks[i]],  # Σ ‖v‖² u_i
+        )  # fmt: skip
+        return moment_hsic(moments, self.debiased)
 
     def self_hsic(self, i: int) -> float:
         return self._hsic(i, i)

@@ -109,7 +109,7 @@ def _explicit_basis(model: PreparedFeatures) -> Basis:
         return model.basis
     return model.cached(
         "explicit_basis",
-        lambda m: qr_svd_basis(m.factor, m.n, m.width, m.basis.total),
+        lambda m: qr_svd_basis(m.factor, m.n, m.width, m.basis.total, name=m.name),
     )
 
 

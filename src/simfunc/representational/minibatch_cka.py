@@ -45,6 +45,8 @@ import numpy as np
 
 from simfunc.errors import InputError
 
+from ._hsic import u_centre  # noqa: F401 - re-exported: the one U-centring of every path
+
 __all__ = ["MinibatchCKA", "linear_gram", "u_centre"]
 
 MIN_BATCH = 4  # the unbiased HSIC divides by b(b−3) and (b−1)(b−2)
@@ -69,6 +71,11 @@ def _as_tensor(value: Any, name: str, device: Any = None):
         raise InputError(f"{name} is complex: expected real numbers")
     return value.detach().to(device=device if device is not None else value.device,
                              dtype=torch.float64)
+
+
+def layer_names(names: Sequence[str] | None) -> list[str] | None:
+    """Layer names as strings for error messages (None: layers are named by index)."""
+    return None if names is None else [str(name) for name in names]
 
 
 def linear_gram(X: Any, name: str = "X"):
@@ -110,23 +117,6 @@ def linear_gram(X: Any, name: str = "X"):
     return gram
 
 
-def u_centre(grams: Any):
-    """U-centre a stack of symmetric Grams (..., b, b): ``Ũ(K)`` with a zero diagonal.
-
-    ``Ũ_ij = K_ij − r_i/(b−2) − r_j/(b−2) + t/((b−1)(b−2))`` for i ≠ j, where r are the row
-    sums of K with its diagonal removed and t their total; ``<Ũ(K), Ũ(L)> = b(b−3) HSIC_1``.
-    """
-    torch = _torch()
-    b = grams.shape[-1]
-    eye = torch.eye(b, dtype=torch.bool, device=grams.device)
-    off = grams.masked_fill(eye, 0.0)
-    rows = off.sum(dim=-1)  # (..., b)
-    total = rows.sum(dim=-1, keepdim=True)  # (..., 1)
-    means = rows / (b - 2) - total / (2.0 * (b - 1) * (b - 2))
-    centred = off - means.unsqueeze(-1) - means.unsqueeze(-2)
-    return centred.masked_fill_(eye, 0.0)
-
-
 class MinibatchCKA:
     """Accumulate minibatch linear CKA (Nguyen et al. 2021) between every layer of two models.
 
@@ -144,8 +134,7 @@ class MinibatchCKA:
     def __init__(
         self, names_a: Sequence[str] | None = None, names_b: Sequence[str] | None = None
     ) -> None:
-        self.names_a = None if names_a is None else [str(n) for n in names_a]
-        self.names_b = None if names_b is None else [str(n) for n in names_b]
+        self.names_a, self.names_b = layer_names(names_a), layer_names(names_b)
         self.reset()
 
     def reset(self) -> None:

@@ -21,7 +21,8 @@ import numpy as np
 from simfunc.errors import InputError
 from simfunc.validation import as_feature_tensor, as_features, to_numpy
 
-from ._linalg import check_flag, safe_ratio, sq_frobenius
+from ._hsic import ShiftedMoments, moment_hsic
+from ._linalg import check_flag, safe_ratio
 from ._xp import is_tensor
 
 __all__ = ["LinearCKA"]
@@ -185,71 +186,29 @@ class LinearCKA:
         x, y = _HostMoments(self._x), _HostMoments(self._y)
         cross_moments, scalars = _host(self._cross), _host(self._scalars)
         mean_x, mean_y = x.weighted[:, 0] / n, y.weighted[:, 0] / n  # means of the shifted rows
-        cov_x = x.outer - n * np.outer(mean_x, mean_x)
-        cov_y = y.outer - n * np.outer(mean_y, mean_y)
-        cov_xy = cross_moments - n * np.outer(mean_x, mean_y)
-        cross, self_x, self_y = sq_frobenius(cov_xy), sq_frobenius(cov_x), sq_frobenius(cov_y)
-        if not debiased:
-            value = safe_ratio(cross, self_x * self_y, "linear CKA")
-            return float(np.clip(value, 0.0, 1.0))
         (_, sum_a, sum_b), (_, sum_aa, sum_ab), (_, _, sum_bb) = scalars
-        rows_xy = _row_norm_products(
-            n, sum_ab, y.weighted[:, 1], x.weighted[:, 2], cross_moments, sum_a, sum_b,
-            mean_x, mean_y,
-        )  # fmt: skip
-        rows_xx = _row_norm_products(
-            n, sum_aa, x.weighted[:, 1], x.weighted[:, 1], x.outer, sum_a, sum_a,
-            mean_x, mean_x,
-        )  # fmt: skip
-        rows_yy = _row_norm_products(
-            n, sum_bb, y.weighted[:, 2], y.weighted[:, 2], y.outer, sum_b, sum_b,
-            mean_y, mean_y,
-        )  # fmt: skip
-        total_x = sum_a - n * float(np.dot(mean_x, mean_x))  # Σ ‖x̃_i‖² = tr(cov_x)
-        total_y = sum_b - n * float(np.dot(mean_y, mean_y))
-        hsic_xy = _debiased(cross, rows_xy, total_x, total_y, n)
-        hsic_xx = _debiased(self_x, rows_xx, total_x, total_x, n)
-        hsic_yy = _debiased(self_y, rows_yy, total_y, total_y, n)
-        for value, name in ((hsic_xx, "X"), (hsic_yy, "Y")):
-            if not value > 0.0:
-                raise InputError(
-                    f"{name}: the unbiased HSIC of {name} with itself is not positive (too few "
-                    "distinct examples), so debiased CKA is undefined"
-                )
-        value = safe_ratio(hsic_xy, hsic_xx * hsic_yy, "debiased CKA")
-        return float(np.clip(value, -1.0, 1.0))
-
-
-def _debiased(cross: float, row_products: float, total_x: float, total_y: float, n: int) -> float:
-    """``n(n−3)·HSIC_u`` from ``‖XcᵀYc‖²``, ``Σ r_i s_i`` and ``R = Σ r_i``, ``S = Σ s_i``."""
-    return cross - n / (n - 2.0) * row_products + total_x * total_y / ((n - 1.0) * (n - 2.0))
-
-
-def _row_norm_products(
-    n: int,
-    sum_ab: float,
-    sum_a_v: np.ndarray,
-    sum_b_u: np.ndarray,
-    sum_uv: np.ndarray,
-    sum_a: float,
-    sum_b: float,
-    d: np.ndarray,
-    e: np.ndarray,
-) -> float:
-    """``Σ_i ‖u_i − d‖² ‖v_i − e‖²`` from moments of the shifted rows, d and e their means.
-
-    With ``r_i = a_i − 2dᵀu_i + D`` and ``s_i = b_i − 2eᵀv_i + E`` (``D = ‖d‖²``, ``E = ‖e‖²``,
-    ``Σ u_i = n d``, ``Σ v_i = n e``)::
-
-        Σ r_i s_i = Σab − 2eᵀΣa v + E Σa − 2dᵀΣb u + 4 dᵀ(Σ u vᵀ)e + D Σb − 3nDE
-    """
-    sq_d, sq_e = float(np.dot(d, d)), float(np.dot(e, e))
-    return (
-        sum_ab
-        - 2.0 * float(np.dot(e, sum_a_v))
-        + sq_e * sum_a
-        - 2.0 * float(np.dot(d, sum_b_u))
-        + 4.0 * float(d @ sum_uv @ e)
-        + sq_d * sum_b
-        - 3.0 * n * sq_d * sq_e
-    )
+        # Weights w = (1, a, b): x.weighted[:, k] = Σ w_k u, y.weighted[:, k] = Σ w_k v.
+        terms = [
+            moment_hsic(ShiftedMoments(
+                n, sum_uv, d, e, sum_a=sa, sum_b=sb, sum_ab=sab, sum_a_v=sav, sum_b_u=sbu,
+            ), debiased)
+            for sum_uv, d, e, sa, sb, sab, sav, sbu in (
+                (cross_moments, mean_x, mean_y, sum_a, sum_b, sum_ab, y.weighted[:, 1],
+                 x.weighted[:, 2]),
+                (x.outer, mean_x, mean_x, sum_a, sum_a, sum_aa, x.weighted[:, 1],
+                 x.weighted[:, 1]),
+                (y.outer, mean_y, mean_y, sum_b, sum_b, sum_bb, y.weighted[:, 2],
+                 y.weighted[:, 2]),
+            )
+        ]  # fmt: skip
+        hsic_xy, hsic_xx, hsic_yy = terms
+        if debiased:
+            for value, name in ((hsic_xx, "X"), (hsic_yy, "Y")):
+                if not value > 0.0:
+                    raise InputError(
+                        f"{name}: the unbiased HSIC of {name} with itself is not positive (too "
+                        "few distinct examples), so debiased CKA is undefined"
+                    )
+        what = "debiased CKA" if debiased else "linear CKA"
+        value = safe_ratio(hsic_xy, hsic_xx * hsic_yy, what)
+        return float(np.clip(value, -1.0 if debiased else 0.0, 1.0))

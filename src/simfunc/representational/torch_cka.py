@@ -27,6 +27,7 @@ from typing import Any, Iterator
 from simfunc.errors import InputError
 from simfunc.validation import as_feature_tensor
 
+from ._hsic import hsic
 from ._linalg import check_flag, is_constant_matrix
 from ._xp import compute_dtype, is_tensor
 
@@ -93,9 +94,9 @@ def torch_linear_cka(
     if debiased:
         rows_x = _sum_of_squares(Xc, dim=1)
         rows_y = _sum_of_squares(Yc, dim=1)
-        cross = _debiased_hsic(cross, rows_x, rows_y, n)
-        self_x = _debiased_hsic(self_x, rows_x, rows_x, n)
-        self_y = _debiased_hsic(self_y, rows_y, rows_y, n)
+        cross = hsic(cross, rows_x, rows_y, n, debiased=True)
+        self_x = hsic(self_x, rows_x, rows_x, n, debiased=True)
+        self_y = hsic(self_y, rows_y, rows_y, n, debiased=True)
     denominator_sq = self_x * self_y
     if eps == 0.0:
         if not bool(denominator_sq > 0):
@@ -187,13 +188,4 @@ def _gram_terms(Xc: Any, Yc: Any) -> tuple[Any, Any, Any]:
         torch.sum(gram_x * gram_y),
         torch.sum(gram_x * gram_x),
         torch.sum(gram_y * gram_y),
-    )
-
-
-def _debiased_hsic(cross: Any, rows_x: Any, rows_y: Any, n: int) -> Any:
-    """``n(n−3)·HSIC_u`` from ``‖XcᵀYc‖²`` and the centred row norms (see ``cka``)."""
-    return (
-        cross
-        - n / (n - 2.0) * (rows_x * rows_y).sum()
-        + rows_x.sum() * rows_y.sum() / ((n - 1.0) * (n - 2.0))
     )
