@@ -10,7 +10,24 @@ from pathlib import Path
 
 from simfunc import functional, representational
 
-__all__ = ["stored_pair", "recomputed_pair", "mismatches"]
+__all__ = ["stored_pair", "recomputed_pair", "mismatches", "thesis_text", "THESIS_FILE"]
+
+THESIS_FILE = "000_11b88272dc462004.txt"
+
+
+def thesis_text() -> str | None:
+    """The thesis's full text: $SIMFUNC_THESIS_TEXT, else shared/seed/ in a folder above the
+    repository (where the project keeps it, ../shared in CI); None when neither exists."""
+    import os
+
+    named = os.environ.get("SIMFUNC_THESIS_TEXT")
+    if named:
+        return Path(named).read_text(encoding="utf-8")
+    for folder in Path(__file__).resolve().parents:
+        candidate = folder / "shared" / "seed" / THESIS_FILE
+        if candidate.is_file():
+            return candidate.read_text(encoding="utf-8")
+    return None
 
 MEASURES = ("linear_cka", "jsd", "spearman")
 

@@ -42,7 +42,6 @@ sweep's rows read one d_ratio off, or the thesis's rows shifted by one — must 
 from __future__ import annotations
 
 import math
-import os
 import re
 import shutil
 import sqlite3
@@ -56,6 +55,8 @@ from simfunc.scorecard import Scorecard, Verdict, judge_point
 from simfunc.studies.existence import prose
 from simfunc.studies.existence.jobs import feature_masks, kept_ranges
 from simfunc.studies.framework import StudyResult, run_study
+
+from study_checks import THESIS_FILE, thesis_text
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -119,7 +120,6 @@ def test_no_profile_claims_the_thesis_input_size():
 
 # ------------------------------------------------------------------------------ Table 4.1
 
-THESIS_FILE = "000_11b88272dc462004.txt"
 D_RATIOS = ("0", "0.25", "0.5", "0.8", "0.9")
 COLUMNS = ("cka", "cca", "jsd", "rank", "accuracy")
 CELL_IDS = {f"existence.d{d}.{c}" for d in D_RATIOS for c in COLUMNS}
@@ -128,23 +128,10 @@ DB_CELLS = {"cka": ("base", "linear_cka"), "cca": ("base", "cca"), "jsd": ("outp
             "rank": ("output", "spearman")}
 
 
-def _thesis_text() -> str | None:
-    """The thesis's full text: $SIMFUNC_THESIS_TEXT, else shared/seed/ beside a folder above
-    the repository (where the project keeps it); None when neither exists."""
-    named = os.environ.get("SIMFUNC_THESIS_TEXT")
-    if named:
-        return Path(named).read_text(encoding="utf-8")
-    for folder in Path(__file__).resolve().parents:
-        candidate = folder / "shared" / "seed" / THESIS_FILE
-        if candidate.is_file():
-            return candidate.read_text(encoding="utf-8")
-    return None
-
-
 def thesis_table() -> dict[str, dict[str, float]]:
     """Table 4.1 parsed from the thesis's text: {"0.25": {"cka": …, "accuracy": 0.971}};
     accuracy as a fraction (the text prints percent). Skips when the text is not here."""
-    text = _thesis_text()
+    text = thesis_text()
     if text is None:
         pytest.skip(f"the thesis's text ({THESIS_FILE}) is not on this machine; set "
                     "SIMFUNC_THESIS_TEXT to its path")
