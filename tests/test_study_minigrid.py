@@ -126,6 +126,13 @@ def test_population_settings_are_checked_and_overridable():
     assert PROFILES["quick"].population == Population(False, "drop-unsolved-runs")
     with pytest.raises(InputError, match="variants"):
         STUDY.plan(Settings(variants=("plain", "wide")))
+    with pytest.raises(InputError, match="linear_cka"):
+        STUDY.plan(Settings(measures=("cca",)))
+    with pytest.raises(InputError, match="population_draws"):
+        STUDY.plan(Settings(population_draws=0))
+    jobs = STUDY.plan(Settings(measures=("linear_cka", "cca")))
+    compares = [job for job in jobs if job.id.startswith("compare/")]
+    assert compares and all(job.config["measures"] == ["linear_cka", "cca"] for job in compares)
 
 
 def test_every_profile_plans_its_design_and_records_every_pair():
@@ -195,7 +202,8 @@ def _database(tmp_path, runs, values, variant="plain", measures=("linear_cka", "
 
 def _analyse(db, tmp_path, **settings):
     settings = Settings(**{"train_sizes": (5, 6), "test_sizes": (5,), "variants": ("plain",),
-                           "n_permutations": 200, "n_resamples": 200, **settings})
+                           "n_permutations": 200, "n_resamples": 200, "population_draws": 100,
+                           **settings})
     return STUDY.analyse(db, AnalysisContext(settings, "quick", tmp_path / "figures"))
 
 

@@ -134,7 +134,7 @@ class MiniGrid(Study[Settings]):
                     planned.append(jobs.compare_job(  # every pair: the analysis chooses
                         f"compare/{self.NAME}-{cell}-test{test}", rollouts_id, names,
                         all_pairs(len(names)), test_size=test, cell=cell,
-                        distinct_states=settings.distinct_states))
+                        distinct_states=settings.distinct_states, measures=settings.measures))
         return Plan(planned)
 
     def headlines(self, results: ResultsDB, settings: Settings) -> list[Headline]:

@@ -92,10 +92,11 @@ def slope_spread(slopes: Any) -> SlopeSpread:
                        cv=std / abs(mean) if std is not None and mean != 0 else None)
 
 
-def headline(group: str, rows: pd.DataFrame, population: Population,
-             settings: Settings) -> tuple[Headline, dict[str, str]]:
+def headline(group: str, rows: pd.DataFrame, population: Population, settings: Settings,
+             draws: int | None = None) -> tuple[Headline, dict[str, str]]:
     """One variant's pairs of ``population`` (already chosen) as a declared headline, and the
-    cells left out of it (with why); see the module docstring for the design."""
+    cells left out of it (with why); see the module docstring for the design. ``draws``:
+    permutations and resamples (default: the settings' ``n_permutations``, ``n_resamples``)."""
     pairs, left_out = headline_pairs(rows)
     agents = pd.concat([
         pairs[["model_a", "train_size", "run_a"]].set_axis(["model", "train_size", "run"], axis=1),
@@ -105,8 +106,9 @@ def headline(group: str, rows: pd.DataFrame, population: Population,
     return Headline(
         group=group, pairs=pairs, population=population_words(population), blocks="cell",
         combine="mean", strata=size_of, clusters=dict(zip(agents["model"], agents["run"])),
-        bootstrap_strata=size_of, n_permutations=settings.n_permutations,
-        n_resamples=settings.n_resamples), left_out
+        bootstrap_strata=size_of,
+        n_permutations=settings.n_permutations if draws is None else draws,
+        n_resamples=settings.n_resamples if draws is None else draws), left_out
 
 
 def cell_relation(rows: pd.DataFrame, output: str) -> CellRelation:
@@ -191,7 +193,7 @@ def variant_result(variant: str, rows: pd.DataFrame, population: Population,
 
 
 def _sample(declared: Headline) -> PairSample:
-    pairs = declared.pairs
+    pairs = declared.pairs.dropna(subset=["linear_cka", "jsd"])
     return PairSample(pairs["linear_cka"].to_numpy(float), pairs["jsd"].to_numpy(float),
                       list(pairs["model_a"]), list(pairs["model_b"]), blocks=list(pairs["cell"]),
                       clusters=declared.clusters, bootstrap_strata=declared.bootstrap_strata)
@@ -215,7 +217,8 @@ def contrast(plain: Headline, bottleneck: Headline, statistic: str,
 def _populations(table: pd.DataFrame, settings: Settings,
                  variants: Mapping[str, VariantResult]) -> tuple[PopulationResult, ...]:
     """The headline relations in every population of :data:`POPULATIONS` (and the settings'
-    own), reusing the headline population's results."""
+    own), reusing the headline population's results; the others with
+    ``settings.population_draws`` permutations and resamples."""
     named = [(name, Population(*key)) for key, name in POPULATIONS.items()]
     if settings.population not in [population for _, population in named]:
         named.insert(0, (CUSTOM_POPULATION, settings.population))
@@ -231,7 +234,8 @@ def _populations(table: pd.DataFrame, settings: Settings,
                 related["jsd"][variant] = variants[variant].jsd
                 related["rank"][variant] = variants[variant].rank
                 continue
-            declared, _ = headline(f"minigrid/{variant}", rows, population, settings)
+            declared, _ = headline(f"minigrid/{variant}", rows, population, settings,
+                                   draws=settings.population_draws)
             for output, (_, key) in OUTPUTS.items():
                 related[key][variant] = relate_mean(declared, output)
         out.append(PopulationResult(name, population.same_run_pairs, population.suboptimal,

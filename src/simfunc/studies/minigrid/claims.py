@@ -92,13 +92,13 @@ def _relation_row(variant: str, key: str, mean: MeanRelation, differ: str) -> Th
 
 
 def _contrast_row(contrast: Contrast, claim_id: str, quantity: str, claim: str,
-                  thesis: float | str, remark: str, differ: str) -> ThesisRow:
+                  thesis: float | str, remark: str, differ: str, n_pairs: int) -> ThesisRow:
     undefined = contrast.undefined or contrast.ci_undefined
     number = thesis if isinstance(thesis, float) else None
     notes = " ".join(contrast.notes)
     return ThesisRow(
         quantity=quantity, thesis=thesis, value=contrast.difference, claim=claim, ci=contrast.ci,
-        n_of="resamples", n=contrast.n_resamples_used or None,
+        n=n_pairs, n_of="pairs (both variants)",
         judgement=judge_relation(-1, contrast.ci, thesis=number, value=contrast.difference,
                                  undefined=undefined, what=CONTRAST_CI),
         remark=remark + (f" {notes}" if notes else ""), id=claim_id, differs=differ)
@@ -111,6 +111,8 @@ def _value(value: float | None) -> str:
 def thesis_rows(result: MiniGridResult, settings: Settings, profile: str) -> list[ThesisRow]:
     """The thesis's findings beside this run's numbers (headline population)."""
     differ = differs(settings, profile)
+    both = sum(result.variants[v].jsd.n_pairs for v in ("plain", "bottleneck")
+               if v in result.variants)
     rows: list[ThesisRow] = []
     for variant, variant_result in result.variants.items():
         rows += [_relation_row(variant, "jsd", variant_result.jsd, differ),
@@ -137,7 +139,7 @@ def thesis_rows(result: MiniGridResult, settings: Settings, profile: str) -> lis
             "mean ρ(CKA, JSD): bottleneck minus plain", "the relation is stronger with the "
             "bottleneck", thesis,
             f"Negative: CKA tracks JSD more closely with the bottleneck (plain "
-            f"{_value(stronger.plain)}, bottleneck {_value(stronger.bottleneck)}).", differ))
+            f"{_value(stronger.plain)}, bottleneck {_value(stronger.bottleneck)}).", differ, both))
     if result.slopes_alike is not None:
         slopes = result.slopes_alike
         spreads = "; ".join(
@@ -152,5 +154,5 @@ def thesis_rows(result: MiniGridResult, settings: Settings, profile: str) -> lis
             f"Negative: the slopes vary less with the bottleneck. Coefficient of variation "
             f"(std / |mean| of the per-cell least-squares slopes, scale-free: the two networks' "
             f"CKA and JSD ranges differ): plain {_value(slopes.plain)}, bottleneck "
-            f"{_value(slopes.bottleneck)} ({spreads}).", differ))
+            f"{_value(slopes.bottleneck)} ({spreads}).", differ, both))
     return rows

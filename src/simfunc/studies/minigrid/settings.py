@@ -109,8 +109,12 @@ class Settings:
     seeded rollout_seed + i); max_states: at most this many of an agent's visited states are
     kept (a uniform sample), so a pair is compared on at most twice as many. distinct_states:
     compare a pair on each distinct pooled state once instead of with its visit count.
+    measures: the representational measures compared (None: every registered one; it must
+    include linear_cka, the thesis's).
     population: the headline's pairs (:class:`Population`). n_permutations / n_resamples:
-    permutation tests and bootstraps.
+    permutation tests and bootstraps of the headline relations (and their contrasts).
+    population_draws: permutations and resamples of each relation in the populations table
+    beside the headline (context, never judged: fewer draws keep the analysis short).
     """
 
     train_sizes: tuple[int, ...] = (5, 6, 8)
@@ -122,10 +126,12 @@ class Settings:
     episodes: int = 4
     max_states: int = 200
     distinct_states: bool = False
+    measures: tuple[str, ...] | None = None
     rollout_seed: int = 1000
     population: Population = Population()
-    n_permutations: int = 2_000
-    n_resamples: int = 2_000
+    n_permutations: int = 1_000
+    n_resamples: int = 1_000
+    population_draws: int = 500
 
 
 PROFILES = {
@@ -148,6 +154,7 @@ PROFILES = {
             "16:0/65536/131072/229376/327680/491520",
         ), eval_episodes=32),
         episodes=10, max_states=500, n_permutations=10_000, n_resamples=10_000,
+        population_draws=2_000,
     ),
     # Thesis scale. The thesis trained with rl-starter-files (16 parallel rooms, 128 steps
     # each per update); it does not state how many seeds or checkpoints it used. Here: 16
@@ -162,6 +169,7 @@ PROFILES = {
             "16:0/65536/131072/196608/262144/393216/524288/786432/1048576",
         ), n_envs=16, eval_episodes=64),
         episodes=20, max_states=500, n_permutations=10_000, n_resamples=10_000,
+        population_draws=10_000,
     ),
 }
 
@@ -190,6 +198,13 @@ def check_settings(settings: Settings) -> None:
         check_size(size, "test_sizes entries")
     for variant in settings.variants:
         check_choice(variant, "variants entries", VARIANTS)
+    if settings.measures is not None and "linear_cka" not in settings.measures:
+        raise InputError("measures must include linear_cka: the study's finding is read "
+                         f"from it, got {settings.measures!r}")
+    for name in ("n_permutations", "n_resamples", "population_draws"):
+        value = getattr(settings, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InputError(f"{name} must be a positive integer, got {value!r}")
     for name in ("train_sizes", "test_sizes", "variants", "seeds"):
         values = getattr(settings, name)
         if not values or len(set(values)) != len(values):
