@@ -5,7 +5,17 @@ The quick profile is seeded, so the run is deterministic: 4 runs per training si
 within each training size) has an interval. Mean over cells of ρ(CKA, JSD), headline
 population (pairs across runs, runs that end optimal), network-level 95% interval:
 
-BOUNDS_TABLE
+    profile (save points)                  plain ρ(CKA, JSD)            bottleneck ρ(CKA, JSD)
+    seeds 0-3, 5:12288 6:16384 8:24576     −0.495 [−0.691, −0.388]      −0.111 [−0.259, −0.006]
+    (runs ending optimal: plain 4/4/4, bottleneck 3/3/3 — hence the longer runs now)
+    seeds 0,1 (the old quick, 2 runs)      −0.778 (no interval)         +0.025 (no interval)
+    seeds 2,3 (the old quick, 2 runs)      −0.457 (no interval)         −0.308 (no interval)
+    seeds 4,5 (the old quick, 2 runs)      −0.741 (no interval)         −0.164 (no interval)
+
+Without the bottleneck CKA tracks JSD in every seed set and every cell (the thesis: −0.721);
+its size moves (−0.46 to −0.78), so the bound is −0.95 to −0.3 and the claim must be
+reproduced (interval below 0). With the bottleneck the relation is weaker than without it in
+every seed set, so its claims are asserted only to follow the verdict rule.
 
 The finding alone does not notice a study that computes it on the wrong data: rolling every
 cell's agents out on the first test room while recording the pairs under each test room's name
@@ -29,7 +39,7 @@ pytestmark = pytest.mark.slow
 
 # The permutation and bootstrap sizes change no ρ; the intervals move by a few thousandths.
 OVERRIDES = {"n_permutations": 500, "n_resamples": 500}
-PLAIN_RHO_CKA_JSD = PLAIN_BOUNDS
+PLAIN_RHO_CKA_JSD = (-0.95, -0.3)  # see the module docstring
 IDS = ("minigrid.plain.cka_jsd", "minigrid.plain.cka_rank", "minigrid.bottleneck.cka_jsd",
        "minigrid.bottleneck.cka_rank", "minigrid.bottleneck_stronger", "minigrid.slopes_alike",
        "minigrid.plain.discordant", "minigrid.bottleneck.discordant")
@@ -77,7 +87,7 @@ def test_a_pair_recomputed_independently_matches_what_the_study_stored(quick, ro
     from simfunc.envs import collect_states
     from simfunc.extract import activations
 
-    a, b = f"{variant}-8x8-s0-t24576", f"{variant}-8x8-s1-t8192"
+    a, b = f"{variant}-8x8-s0-t32768", f"{variant}-8x8-s1-t8192"
     pooled = []
     hooked = []
     for model_id in (a, b):

@@ -122,7 +122,7 @@ class Settings:
     variants: tuple[str, ...] = ("plain", "bottleneck")
     seeds: tuple[int, ...] = (0, 1, 2, 3)
     training: AgentTraining = AgentTraining(
-        save_steps=("5:0/2048/12288", "6:0/4096/16384", "8:0/8192/24576", "16:0/8192/16384"))
+        save_steps=("5:0/2048/16384", "6:0/4096/20480", "8:0/8192/32768", "16:0/8192/16384"))
     episodes: int = 4
     max_states: int = 200
     distinct_states: bool = False
