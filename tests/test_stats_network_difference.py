@@ -54,6 +54,26 @@ def test_slope_cv_is_the_coefficient_of_variation_of_the_blocks_slopes():
     assert result.first == pytest.approx(expected, rel=1e-10)
 
 
+def test_slope_sd_is_the_spread_of_standardized_slopes_and_scale_free():
+    sample = _sample(blocks=3, slope_by_block=[1.0, 2.0, 4.0], noise=0.1)
+    blocks = np.array(sample.blocks)
+    ratio = np.std(sample.x) / np.std(sample.y)
+    slopes = [np.polyfit(sample.x[blocks == f"b{k}"], sample.y[blocks == f"b{k}"], 1)[0]
+              for k in range(3)]
+    other = _sample(blocks=3, seed=5)
+    result = network_difference(sample, other, statistic="slope_sd", n_resamples=100, seed=0)
+    assert result.first == pytest.approx(np.std(np.array(slopes) * ratio, ddof=1), rel=1e-10)
+    scaled = PairSample(3.0 * sample.x, 0.1 * sample.y - 2.0, sample.a, sample.b,
+                        blocks=sample.blocks)
+    again = network_difference(scaled, other, statistic="slope_sd", n_resamples=100, seed=0)
+    assert again.first == pytest.approx(result.first, rel=1e-9)
+    # near a mean slope of 0 the coefficient of variation explodes, the spread does not
+    flat = _sample(blocks=3, slope_by_block=[0.02, -0.02, 0.001], noise=0.1)
+    cv = network_difference(flat, other, statistic="slope_cv", n_resamples=50, seed=0).first
+    sd = network_difference(flat, other, statistic="slope_sd", n_resamples=50, seed=0).first
+    assert cv > 10 and sd < 0.5  # measured 12.4 and 0.22
+
+
 def test_a_weighted_slope_is_the_slope_of_the_expanded_sample():
     sample = _sample(n_networks=5, blocks=2, seed=3)
     design = pair_design(sample.x, sample.y, sample.a, sample.b, blocks=sample.blocks)

@@ -9,7 +9,10 @@ trained independently), each with its own compared pairs, give one statistic eac
   MiniGrid cells), exactly as :func:`simfunc.stats.relate_networks` computes ``spearman``;
 * ``"slope_cv"``: how alike the blocks' least-squares slopes of y on x are, as the
   coefficient of variation over blocks, ``std(slopes, ddof=1) / |mean(slopes)|`` (at least two
-  blocks; undefined when the mean slope is 0).
+  blocks; undefined when the mean slope is 0, and unstable near it);
+* ``"slope_sd"``: the same spread on a common scale that does not divide by the mean:
+  ``std(slopes * s_x / s_y, ddof=1)`` over blocks, with s_x, s_y the standard deviations of
+  x and y over all the set's pairs (a standardized slope; invariant to rescaling x or y).
 
 The quantity is ``D = T(second) - T(first)``. Its interval comes from a bootstrap that redraws
 each set's networks (or clusters of networks, within bootstrap strata) independently, exactly
@@ -55,7 +58,7 @@ from simfunc.validation import check_choice
 
 __all__ = ["PairSample", "NetworkDifference", "DIFFERENCE_STATISTICS", "network_difference"]
 
-DIFFERENCE_STATISTICS = ("spearman", "kendall", "slope_cv")
+DIFFERENCE_STATISTICS = ("spearman", "kendall", "slope_cv", "slope_sd")
 
 
 @dataclass(frozen=True)
@@ -142,14 +145,36 @@ def _coefficient_of_variation(slopes: np.ndarray) -> np.ndarray:
     return out
 
 
+def _standardized(design: PairDesign, weights: np.ndarray | None,
+                  slopes: np.ndarray) -> np.ndarray:
+    """``slopes * s_x / s_y`` with s_x, s_y the weighted standard deviations of x and y over
+    every pair of each row (NaN where y has no spread)."""
+    w = np.ones((slopes.shape[0], design.n_pairs)) if weights is None else weights
+    total = w.sum(axis=1)
+    safe = np.where(total > 0, total, 1.0)
+    spread = []
+    for values in (design.x, design.y):
+        mean = (w @ values) / safe
+        spread.append(np.sqrt(np.einsum("rk,rk->r", w, (values[None, :] - mean[:, None]) ** 2)
+                              / safe))
+    ratio = np.full(slopes.shape[0], np.nan)
+    ok = spread[1] > 0
+    ratio[ok] = spread[0][ok] / spread[1][ok]
+    return slopes * ratio[:, None]
+
+
 def _statistic(design: PairDesign, statistic: str, combine: str,
                weights: np.ndarray | None = None,
                block_weights: np.ndarray | None = None) -> np.ndarray:
-    if statistic == "slope_cv":
+    if statistic in ("slope_cv", "slope_sd"):
         slopes = _slopes(design, weights)
         if block_weights is not None:  # a block copied with its cluster, drawn 0 times: absent
             slopes = np.where(block_weights > 0, slopes, np.nan)
-        return _coefficient_of_variation(slopes)
+        if statistic == "slope_cv":
+            return _coefficient_of_variation(slopes)
+        if slopes.shape[1] < 2:
+            return np.full(slopes.shape[0], np.nan)
+        return _standardized(design, weights, slopes).std(axis=1, ddof=1)
     if weights is None:
         weights = np.ones((1, design.n_pairs))
     return design_statistics(design, statistic, combine, weights=weights,
@@ -175,9 +200,9 @@ def network_difference(first: PairSample, second: PairSample, *, statistic: str 
 
     Args:
         first, second: the two independent sets (:class:`PairSample`).
-        statistic: ``"spearman"``, ``"kendall"`` or ``"slope_cv"``.
+        statistic: ``"spearman"``, ``"kendall"``, ``"slope_cv"`` or ``"slope_sd"``.
         combine: for a correlation, ``"pooled"`` or ``"mean"`` (over blocks); ignored by
-            ``"slope_cv"``, which is always over blocks.
+            the slope statistics, which are always over blocks.
         n_resamples: bootstrap resamples, >= 1. confidence: strictly between 0 and 1.
         seed: non-negative integer (the two sets draw from independent streams spawned from
             it), or None for a fresh, irreproducible stream.
@@ -199,11 +224,11 @@ def network_difference(first: PairSample, second: PairSample, *, statistic: str 
         if not isinstance(sample, PairSample):
             raise InputError(f"{name} must be a PairSample, got {type(sample).__name__}")
         design = sample.design()
-        design.check_defined("mean" if statistic == "slope_cv" else combine)
+        design.check_defined("mean" if statistic.startswith("slope") else combine)
         value = float(_statistic(design, statistic, combine)[0])
         if not np.isfinite(value):
-            raise InputError(f"{name}: the {statistic} is undefined (fewer than 2 blocks, or a "
-                             "mean slope of 0)")
+            raise InputError(f"{name}: the {statistic} is undefined (fewer than 2 blocks, or, "
+                             "for slope_cv, a mean slope of 0)")
         designs.append(design)
         observed.append(value)
     streams = [np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(2)]

@@ -13,8 +13,11 @@ the leaderboard's ``minigrid/<variant>`` row both come from it through
 network bootstrap has too few defined resamples and the relation has no interval: its
 verdict is then inconclusive, and says so.
 
-The bottleneck's effect is ``bottleneck − plain`` of the mean ρ(CKA, JSD) and of the
-coefficient of variation of the cells' CKA–JSD slopes, each with a network-bootstrap interval
+The bottleneck's effect is ``bottleneck − plain`` of the mean ρ(CKA, JSD) and of the spread
+of the cells' CKA–JSD slopes (the standard deviation over cells of the standardized slope
+slope × s_CKA / s_JSD: scale-free like the coefficient of variation, which the report shows
+beside it, but without its division by the mean slope, near 0 for a weak relation, where the
+coefficient of variation explodes), each with a network-bootstrap interval
 that redraws the two variants' runs independently (:mod:`simfunc.stats.network_difference`).
 """
 
@@ -202,7 +205,7 @@ def _sample(declared: Headline) -> PairSample:
 def contrast(plain: Headline, bottleneck: Headline, statistic: str,
              settings: Settings) -> Contrast:
     """``bottleneck − plain`` of ``statistic`` ("spearman": the mean over cells of ρ(CKA,
-    JSD); "slope_cv": the coefficient of variation of the cells' CKA–JSD slopes), with the
+    JSD); "slope_sd": the spread of the cells' standardized CKA–JSD slopes), with the
     network-bootstrap interval (:func:`simfunc.stats.network_difference.network_difference`)."""
     try:
         result = network_difference(_sample(plain), _sample(bottleneck), statistic=statistic,
@@ -270,7 +273,7 @@ def analyse_pairs(agents: pd.DataFrame, table: pd.DataFrame, settings: Settings,
     stronger = slopes = None
     if "plain" in declared and "bottleneck" in declared:
         stronger = contrast(declared["plain"], declared["bottleneck"], "spearman", settings)
-        slopes = contrast(declared["plain"], declared["bottleneck"], "slope_cv", settings)
+        slopes = contrast(declared["plain"], declared["bottleneck"], "slope_sd", settings)
     missing = {column: int(table[column].isna().sum()) if column in table else int(len(table))
                for column in ("linear_cka", "jsd", "spearman")}
     result = MiniGridResult(

@@ -10,8 +10,8 @@ Claims (stable ids):
 * ``minigrid.bottleneck_stronger``: "using the bottleneck improves the correlation" (§3.5.1):
   bottleneck − plain of the mean ρ(CKA, JSD) is negative (the thesis's −0.781 − (−0.721));
 * ``minigrid.slopes_alike``: with the bottleneck "the best fit lines have more consistent
-  slopes across plots" (Figure 3.8's caption; no number): bottleneck − plain of the
-  coefficient of variation of the cells' CKA–JSD slopes is negative;
+  slopes across plots" (Figure 3.8's caption; no number): bottleneck − plain of the spread
+  (standard deviation over cells) of the cells' standardized CKA–JSD slopes is negative;
 * ``minigrid.<variant>.discordant``: "many points violate the inverse linear relationship"
   (§3.5): the mean over cells of the fraction of discordant pairs of pairs is at least 10%.
 
@@ -146,13 +146,17 @@ def thesis_rows(result: MiniGridResult, settings: Settings, profile: str) -> lis
             f"{name} slopes {s.min:.3f} to {s.max:.3f} over {s.n_cells} cells"
             for name, s in ((v, result.variants[v].slopes_jsd) for v in ("plain", "bottleneck"))
             if s is not None)
+        cv = {v: result.variants[v].slopes_jsd for v in ("plain", "bottleneck")}
         rows.append(_contrast_row(
             slopes, "minigrid.slopes_alike",
-            "coefficient of variation of the cells' CKA–JSD slopes: bottleneck minus plain",
+            "spread of the cells' standardized CKA–JSD slopes: bottleneck minus plain",
             "with the bottleneck the slopes are more alike across grid sizes",
             "negative (no number given)",
-            f"Negative: the slopes vary less with the bottleneck. Coefficient of variation "
-            f"(std / |mean| of the per-cell least-squares slopes, scale-free: the two networks' "
-            f"CKA and JSD ranges differ): plain {_value(slopes.plain)}, bottleneck "
-            f"{_value(slopes.bottleneck)} ({spreads}).", differ, both))
+            f"Negative: the slopes vary less with the bottleneck. Spread: the standard "
+            f"deviation over cells of slope × s_CKA / s_JSD (s: standard deviation over the "
+            f"variant's headline pairs; scale-free, as the two networks' CKA and JSD ranges "
+            f"differ): plain {_value(slopes.plain)}, bottleneck {_value(slopes.bottleneck)}. "
+            f"The coefficient of variation std / |mean| (unstable when the mean slope is near "
+            f"0): plain {_value(cv['plain'] and cv['plain'].cv)}, bottleneck "
+            f"{_value(cv['bottleneck'] and cv['bottleneck'].cv)} ({spreads}).", differ, both))
     return rows

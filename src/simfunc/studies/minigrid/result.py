@@ -174,7 +174,7 @@ class PopulationResult:
 @dataclass(frozen=True)
 class Contrast:
     """``bottleneck − plain`` of one statistic (the mean over cells of ρ(CKA, JSD), or the
-    coefficient of variation of the cells' slopes), with the network-bootstrap interval that
+    spread of the cells' standardized slopes), with the network-bootstrap interval that
     redraws each variant's runs independently (:func:`simfunc.stats.network_difference`);
     ``undefined`` says why there is no value, ``ci_undefined`` why there is no interval."""
 
