@@ -87,12 +87,12 @@ def test_pair_category_rejects_unknown_qualities():
 
 def test_slope_spread_on_known_slopes():
     spread = slope_spread([1.0, 2.0, 3.0, 4.0])
-    assert spread["mean"] == 2.5
-    assert spread["std"] == pytest.approx(np.sqrt(((1.5**2 + 0.5**2) * 2) / 3))
-    assert spread["iqr"] == pytest.approx(3.25 - 1.75)
-    assert (spread["min"], spread["max"], spread["n_cells"]) == (1.0, 4.0, 4)
-    assert spread["cv"] == pytest.approx(spread["std"] / 2.5)
-    assert slope_spread([-0.2])["std"] is None
+    assert spread.mean == 2.5
+    assert spread.std == pytest.approx(np.sqrt(((1.5**2 + 0.5**2) * 2) / 3))
+    assert spread.iqr == pytest.approx(3.25 - 1.75)
+    assert (spread.min, spread.max, spread.n_cells) == (1.0, 4.0, 4)
+    assert spread.cv == pytest.approx(spread.std / 2.5)
+    assert slope_spread([-0.2]).std is None
     with pytest.raises(InputError):
         slope_spread([])
 
@@ -126,16 +126,23 @@ def test_population_settings_are_checked_and_overridable():
     assert PROFILES["quick"].population == Population(False, "drop-unsolved-runs")
     with pytest.raises(InputError, match="variants"):
         STUDY.plan(Settings(variants=("plain", "wide")))
+    with pytest.raises(InputError, match="linear_cka"):
+        STUDY.plan(Settings(measures=("cca",)))
+    with pytest.raises(InputError, match="population_draws"):
+        STUDY.plan(Settings(population_draws=0))
+    jobs = STUDY.plan(Settings(measures=("linear_cka", "cca")))
+    compares = [job for job in jobs if job.id.startswith("compare/")]
+    assert compares and all(job.config["measures"] == ["linear_cka", "cca"] for job in compares)
 
 
-def test_every_profile_plans_the_full_design_and_records_every_pair():
+def test_every_profile_plans_its_design_and_records_every_pair():
     for name, settings in PROFILES.items():
         jobs = list(STUDY.plan(settings))
         cells = len(settings.variants) * len(settings.train_sizes)
         assert sum(job.id.startswith("train/") for job in jobs) == cells * len(settings.seeds)
         compares = [job for job in jobs if job.id.startswith("compare/")]
         assert len(compares) == cells * len(settings.test_sizes)
-        assert (settings.train_sizes, settings.test_sizes) == ((5, 6, 8, 16), (5, 6, 8)), name
+        assert settings.test_sizes == (5, 6, 8), name
         assert settings.variants == ("plain", "bottleneck"), name
         agents = len(settings.seeds) * len(settings.training.schedule(settings.train_sizes)[5])
         compare = next(job for job in compares if job.id.endswith("plain-5x5-test6"))
@@ -143,6 +150,20 @@ def test_every_profile_plans_the_full_design_and_records_every_pair():
         train = next(job for job in jobs if job.id == "train/minigrid-bottleneck-8x8-s0")
         assert train.config["agent"]["network"] == "bottleneck"
         assert train.meta["run"] == "bottleneck-8x8-s0"
+    # the thesis's four training rooms at standard and paper scale; quick leaves out 16×16
+    assert PROFILES["standard"].train_sizes == PROFILES["paper"].train_sizes == (5, 6, 8, 16)
+    assert PROFILES["quick"].train_sizes == (5, 6, 8)
+
+
+def test_every_profile_has_enough_runs_per_training_size_for_an_interval():
+    """The network bootstrap redraws runs within a training size: with 2 runs too few of its
+    resamples keep two runs in every cell (no interval), with 3 only about a third (issue 21);
+    quick needs at least 4, standard and paper at least 5."""
+    assert len(PROFILES["quick"].seeds) >= 4
+    assert len(PROFILES["standard"].seeds) >= 5 and len(PROFILES["paper"].seeds) >= 5
+    for settings in PROFILES.values():  # every run spans poor (untrained) to its last point
+        for size, points in settings.training.schedule(settings.train_sizes).items():
+            assert points[0] == 0 and len(points) >= 3, size
 
 
 # ----------------------------------------------------------------------- analysis over a database
@@ -181,7 +202,8 @@ def _database(tmp_path, runs, values, variant="plain", measures=("linear_cka", "
 
 def _analyse(db, tmp_path, **settings):
     settings = Settings(**{"train_sizes": (5, 6), "test_sizes": (5,), "variants": ("plain",),
-                           "n_permutations": 200, "n_resamples": 200, **settings})
+                           "n_permutations": 200, "n_resamples": 200, "population_draws": 100,
+                           **settings})
     return STUDY.analyse(db, AnalysisContext(settings, "quick", tmp_path / "figures"))
 
 
@@ -194,39 +216,131 @@ def _lines(slopes):
             "spearman": cka}
 
 
-def test_the_headline_relates_pairs_across_runs_that_end_optimal(tmp_path):
-    solved = ["poor", "mediocre", "optimal"]
-    runs = {5: [solved, solved, solved, ["poor", "poor", "poor"]], 6: [solved] * 4}
-    db = _database(tmp_path, runs, _lines({5: -0.4, 6: -0.2}))
-    output = _analyse(db, tmp_path)
-    summary, plain = output.summary, output.summary["variants"]["plain"]
-    # 5x5: 3 solved runs × 3 save points, pairs across runs: 27; 6x6: 4 runs: 54
-    assert plain["cells"]["train5-test5"]["n_pairs"] == 27
-    assert plain["cells"]["train6-test5"]["n_pairs"] == 54
-    assert summary["n_pairs"] == 66 + 66 and summary["n_headline_pairs"] == 81
-    for key, slope in (("train5-test5", -0.4), ("train6-test5", -0.2)):
-        cell = plain["cells"][key]
-        assert cell["rho_cka_jsd"] == pytest.approx(-1.0)
-        assert cell["slope_cka_jsd"] == pytest.approx(slope)
-        assert cell["rho_cka_rank"] == pytest.approx(1.0)
-        assert cell["discordant_fraction_cka_jsd"] == 0.0
-    mean = plain["mean_rho_cka_jsd"]
-    assert mean["spearman"] == pytest.approx(-1.0) and mean["n_cells"] == 2
-    # network-level: agents relabelled within training size, runs redrawn whole
-    assert mean["inference"] == "network-level" and mean["combine"] == "mean"
-    assert mean["n_networks"] == 9 + 12 and mean["n_blocks"] == 2 and mean["design"] == "partial"
-    assert mean["spearman_p"] < 0.05 and mean["pair_spearman_ci"] == pytest.approx([-1.0, -1.0])
-    spread = plain["slope_spread_cka_jsd"]
-    assert spread["mean"] == pytest.approx(-0.3) and spread["cv"] == pytest.approx(
-        0.1 * 2**0.5 / 0.3)
+def _noisy(size, test, k, pair):
+    """Values with a network-level effect: each agent shifts CKA up and JSD down on all its
+    pairs (so pairs that share an agent are dependent, and the network-level interval is
+    wider than the pair-level one), plus pair noise; deterministic."""
+    def effect(name):
+        return np.random.default_rng(sum(map(ord, name))).normal()
+
+    shared = effect(pair[0]) + effect(pair[1])
+    noise = np.random.default_rng([size, test, k]).normal(size=2)
+    return {"linear_cka": 0.5 + 0.1 * shared + 0.05 * noise[0],
+            "jsd": 0.4 - 0.05 * shared + 0.05 * noise[1],
+            "spearman": 0.5 + 0.05 * shared + 0.05 * noise[1]}
+
+
+NOISY = {m: (lambda m: lambda *a: _noisy(*a)[m])(m) for m in ("linear_cka", "jsd", "spearman")}
+SOLVED = ["poor", "mediocre", "optimal"]
+
+
+@pytest.fixture(scope="module")
+def four_runs(tmp_path_factory):
+    """Four solved runs per training size and one that does not end optimal, noisy values."""
+    tmp = tmp_path_factory.mktemp("four_runs")
+    runs = {5: [SOLVED] * 4 + [["poor", "mediocre", "mediocre"]], 6: [SOLVED] * 4}
+    db = _database(tmp, runs, NOISY, test_sizes=(5, 6))
+    return db, _analyse(db, tmp, test_sizes=(5, 6))
+
+
+def _check_headline_population(db, output):
+    """The headline's pairs are the thesis's: across runs, runs that end optimal. 5x5 has 4
+    solved runs of 3 agents (54 pairs across them), 6x6 likewise, on two test rooms."""
+    plain = output.summary["variants"]["plain"]
+    assert plain["n_pairs"] == 4 * 54
+    assert [c["n_pairs"] for c in plain["cells"].values()] == [54, 54, 54, 54]
+    (declared,) = STUDY.headlines(db, Settings(train_sizes=(5, 6), test_sizes=(5, 6),
+                                               variants=("plain",)))
+    pairs = declared.pairs
+    assert len(pairs) == 4 * 54 and not (pairs["run_a"] == pairs["run_b"]).any()
+    assert pairs["run_solved_a"].all() and pairs["run_solved_b"].all()
+
+
+def test_the_headline_relates_pairs_across_runs_that_end_optimal(four_runs):
+    db, output = four_runs
+    _check_headline_population(db, output)
+    plain = output.summary["variants"]["plain"]
+    assert output.summary["n_pairs"] == 105 * 2 + 66 * 2
+    assert output.summary["n_headline_pairs"] == 4 * 54
+    cell = plain["cells"]["train5-test5"]
     # the categories are those of the headline's pairs: never two save points of one run
-    assert plain["cells"]["train5-test5"]["categories"] == {
-        "both optimal": 3, "optimal vs mediocre": 6, "optimal vs poor": 6, "other": 12}
-    assert summary["agents"]["plain"]["5"] == {"optimal": 3, "mediocre": 3, "poor": 6}
-    assert any("1 of 4 runs do not end optimal" in note for note in output.section.notes)
-    assert output.section.thesis_rows[0].value == pytest.approx(-1.0)
+    assert cell["categories"] == {"both optimal": 6, "optimal vs mediocre": 12,
+                                  "optimal vs poor": 12, "other": 24}
+    counts = {(a["variant"], a["train_size"]): a for a in output.summary["agents"]}
+    assert counts[("plain", 5)]["runs"] == 5 and counts[("plain", 5)]["runs_solved"] == 4
+    assert any("1 of 5 runs do not end optimal" in note for note in output.section.notes)
     assert len(output.section.figures) == 2 and all(f.path.is_file() for f in output.section.figures)
-    json.dumps(summary)
+    json.dumps(output.summary)
+
+
+def test_planted_same_run_pairs_in_the_headline_are_caught(four_runs, monkeypatch, tmp_path):
+    """Fault: the headline lets same-run pairs in (the population rule ignores its setting)."""
+    from simfunc.studies.minigrid import analysis, population
+
+    right = population.in_population
+
+    def faulty(table, chosen):
+        return right(table, Population(True, chosen.suboptimal))
+
+    monkeypatch.setattr(analysis, "in_population", faulty)
+    monkeypatch.setattr(population, "in_population", faulty)
+    monkeypatch.setattr("simfunc.studies.minigrid.in_population", faulty)
+    db, _ = four_runs
+    with pytest.raises(AssertionError):
+        _check_headline_population(db, _analyse(db, tmp_path, test_sizes=(5, 6)))
+
+
+def _check_network_level(db, output):
+    """The headline's interval is the network-level one: an independent network bootstrap
+    (runs redrawn within training sizes, the mean over cells) over the headline's pairs gives
+    the same interval, and it is wider than the pair-level one."""
+    from simfunc import stats
+
+    row = next(r for r in output.section.thesis_rows if r.id == "minigrid.plain.cka_jsd")
+    (declared,) = STUDY.headlines(db, Settings(train_sizes=(5, 6), test_sizes=(5, 6),
+                                               variants=("plain",)))
+    pairs = declared.pairs
+    runs = dict(zip(pairs["model_a"], pairs["run_a"])) | dict(zip(pairs["model_b"], pairs["run_b"]))
+    sizes = {model: int(model.split("-")[1].split("x")[0]) for model in runs}
+    expected = stats.network_bootstrap_ci(
+        pairs["linear_cka"], pairs["jsd"], a=list(pairs["model_a"]), b=list(pairs["model_b"]),
+        blocks=list(pairs["cell"]), combine="mean", clusters=runs, bootstrap_strata=sizes,
+        n_resamples=200, seed=0)
+    assert row.ci is not None and row.ci == pytest.approx(expected)
+    mean = output.summary["variants"]["plain"]["jsd"]
+    pair_ci = mean["details"]["pair_spearman_ci"]
+    assert row.ci[1] - row.ci[0] > pair_ci[1] - pair_ci[0]
+
+
+def test_the_verdict_uses_the_network_level_interval(four_runs):
+    db, output = four_runs
+    _check_network_level(db, output)
+    row = next(r for r in output.section.thesis_rows if r.id == "minigrid.plain.cka_jsd")
+    assert row.value < 0 and row.ci[1] < 0  # the planted relation: more CKA, less JSD
+    assert row.judgement.verdict.value == "reproduced"
+    assert "network-bootstrap" in row.judgement.why and row.differs
+
+
+def test_planted_pair_level_inference_is_caught(four_runs, monkeypatch, tmp_path):
+    """Fault: the headline relation is computed as if pairs were independent (no networks):
+    the interval check fails and the verdict turns inconclusive, saying why."""
+    from simfunc.studies import common
+    from simfunc.studies.minigrid import analysis
+
+    def pair_level(declared, measure, output, sign):
+        pairs = declared.pairs.dropna(subset=[measure, output])
+        return common.relation_summary(pairs[measure].to_numpy(float),
+                                       pairs[output].to_numpy(float), sign,
+                                       declared.n_permutations, declared.n_resamples)
+
+    monkeypatch.setattr(analysis, "relate_headline", pair_level)
+    db, _ = four_runs
+    output = _analyse(db, tmp_path, test_sizes=(5, 6))
+    with pytest.raises(AssertionError):
+        _check_network_level(db, output)
+    row = next(r for r in output.section.thesis_rows if r.id == "minigrid.plain.cka_jsd")
+    assert row.judgement.verdict.value == "inconclusive" and row.ci is None
+    assert "network-level" in row.judgement.why
 
 
 def test_every_population_is_reported_beside_the_headline(tmp_path):
@@ -245,11 +359,11 @@ def test_every_population_is_reported_beside_the_headline(tmp_path):
     populations = {entry["name"]: entry for entry in output.summary["populations"]}
     assert [entry["headline"] for entry in output.summary["populations"]] == \
         [True, False, False, False, False]
-    counts = {name: entry["plain"]["n_pairs"] for name, entry in populations.items()}
+    counts = {name: entry["n_pairs"]["plain"] for name, entry in populations.items()}
     # 12 agents of 4 runs; 3 solved runs: 27 pairs across them, +9 within them; without
     # mediocre agents 7 are left (2 + 2 + 1 + 2), 21 pairs of which 3 within a run
     assert list(counts.values()) == [27, 36, 54, 18, 66]
-    rho = {name: entry["plain"]["jsd"]["spearman"] for name, entry in populations.items()}
+    rho = {name: entry["jsd"]["plain"]["rho"] for name, entry in populations.items()}
     headline = next(iter(rho))
     assert rho[headline] == pytest.approx(-1.0)
     assert rho["… with same-run pairs"] > -0.95  # the same-run pairs break the trend
@@ -281,18 +395,90 @@ def test_analysis_survives_pairs_without_cka_and_says_so(tmp_path):
     db = _database(tmp_path, {5: [["optimal"], ["optimal"], ["optimal"]]}, values,
                    measures=("jsd", "spearman"))
     output = _analyse(db, tmp_path, train_sizes=(5,))
-    cell = output.summary["variants"]["plain"]["cells"]["train5-test5"]
-    assert cell["n_pairs"] == 3 and cell["rho_cka_jsd"] is None and "undefined_cka_jsd" in cell
-    assert output.summary["variants"]["plain"]["mean_rho_cka_jsd"] is None
+    plain = output.summary["variants"]["plain"]
+    cell = plain["cells"]["train5-test5"]
+    assert cell["n_pairs"] == 3 and cell["jsd"]["rho"] is None and cell["jsd"]["undefined"]
+    assert not cell["in_headline"] and plain["jsd"]["rho"] is None
     assert any("have no CKA" in note for note in output.section.notes)
+    row = next(r for r in output.section.thesis_rows if r.id == "minigrid.plain.cka_jsd")
+    assert row.value is None and row.judgement.verdict.value == "inconclusive"
     assert "NaN" not in json.dumps(output.summary)
 
 
-def test_too_few_agents_for_network_level_inference_give_no_p_value(tmp_path):
-    db = _database(tmp_path, {5: [["optimal", "optimal"], ["optimal"]]}, _lines({5: -0.3}))
-    output = _analyse(db, tmp_path, train_sizes=(5,), population=Population(True, "keep"))
-    mean = output.summary["variants"]["plain"]["mean_rho_cka_jsd"]
-    assert mean["spearman"] == pytest.approx(-1.0) and mean["n_cells"] == 1
-    assert "spearman_p" not in mean and "network_level_undefined" in mean
-    row = output.section.thesis_rows[0]
-    assert row.p_value is None and row.ci is None and "No p-value" in row.remark
+def test_two_runs_per_cell_leave_no_interval_and_the_verdict_says_so(tmp_path):
+    """The old quick design (2 runs per training size): the mean over cells is computed, its
+    network-level interval is not (too few resamples keep both runs), and every relation's
+    verdict is inconclusive, naming the reason; the pair-level interval is never used."""
+    runs = {5: [SOLVED, SOLVED], 6: [SOLVED, SOLVED]}
+    db = _database(tmp_path, runs, _lines({5: -0.4, 6: -0.2}))
+    output = _analyse(db, tmp_path)
+    mean = output.summary["variants"]["plain"]["jsd"]
+    assert mean["rho"] == pytest.approx(-1.0) and mean["n_cells"] == 2
+    assert mean["ci"] is None and "network-level interval" in mean["ci_undefined"]
+    for key in ("cka_jsd", "cka_rank"):
+        row = next(r for r in output.section.thesis_rows if r.id == f"minigrid.plain.{key}")
+        assert row.ci is None and row.judgement.verdict.value == "inconclusive"
+        assert "no network-bootstrap 95% interval" in row.judgement.why
+
+
+def test_the_bottleneck_contrasts_have_intervals_that_decide(tmp_path):
+    """bottleneck − plain of the mean ρ(CKA, JSD) and of the slopes' coefficient of
+    variation: planted so that the bottleneck's relation is the stronger one (plain noisy,
+    bottleneck a clean line with equal slopes in every cell), both claims are reproduced;
+    swapped, both are contradicted."""
+    runs = {5: [SOLVED] * 4, 6: [SOLVED] * 4}
+
+    def both(first, second):
+        (tmp_path / first).mkdir()
+        db = _database(tmp_path / first, runs,
+                       NOISY if first == "noisy" else _steep(), test_sizes=(5, 6))
+        _add_variant(db, runs, NOISY if second == "noisy" else _steep(), "bottleneck")
+        return _analyse(db, tmp_path, test_sizes=(5, 6), variants=("plain", "bottleneck"))
+
+    good = both("noisy", "clean")
+    rows = {r.id: r for r in good.section.thesis_rows if r.id}
+    assert rows["minigrid.bottleneck_stronger"].value < 0
+    assert rows["minigrid.bottleneck_stronger"].judgement.verdict.value == "reproduced"
+    assert rows["minigrid.slopes_alike"].judgement.verdict.value == "reproduced"
+    bad = both("clean", "noisy")
+    rows = {r.id: r for r in bad.section.thesis_rows if r.id}
+    assert rows["minigrid.bottleneck_stronger"].judgement.verdict.value == "contradicted"
+    assert rows["minigrid.slopes_alike"].judgement.verdict.value == "contradicted"
+
+
+def _steep():
+    """A clean line per cell, the same slope everywhere up to a little noise (ρ near −1)."""
+    def cka(size, test, k, pair):
+        return 0.2 + 0.01 * k + 0.001 * test
+
+    def jitter(size, test, k):
+        return 0.002 * np.random.default_rng([size, test, k, 7]).normal()
+
+    return {"linear_cka": cka,
+            "jsd": lambda size, test, k, pair: 0.5 - 0.3 * cka(size, test, k, pair)
+            + jitter(size, test, k),
+            "spearman": lambda size, test, k, pair: cka(size, test, k, pair)
+            + jitter(size, test, k)}
+
+
+def _add_variant(db, runs, values, variant, test_sizes=(5, 6)):
+    """Add ``variant``'s agents and pairs to ``db`` (as :func:`_database` does)."""
+    for size, qualities in runs.items():
+        names = []
+        for seed, run in enumerate(qualities):
+            for point, label in enumerate(run):
+                name = f"{variant}-{size}x{size}-s{seed}-t{1024 * point}"
+                names.append(name)
+                db.add_model(name, kind="agent", dataset=f"empty-{size}", seed=seed,
+                             epoch=1024 * point, mean_return=RETURNS[label],
+                             extra={"variant": variant, "train_size": size,
+                                    "run": name.rsplit("-t", 1)[0], "timesteps": 1024 * point})
+        rows = []
+        for test in test_sizes:
+            for k, pair in enumerate(combinations(names, 2)):
+                for measure, f in values.items():
+                    layer = "features" if measure == "linear_cka" else "output"
+                    rows.append({"model_a": pair[0], "model_b": pair[1],
+                                 "test_set": f"empty-{test}", "layer": layer, "measure": measure,
+                                 "value": f(size, test, k, pair)})
+        db.add_pairs(rows)
