@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 TIMES: dict[str, float] = defaultdict(float)
+CPU: dict[str, float] = defaultdict(float)
 CALLS: dict[str, int] = defaultdict(int)
 _stack: list[str] = []
 
@@ -47,11 +48,12 @@ def _timed(name: Callable[..., str] | str, function: Callable[..., Any]) -> Call
         if label in _stack:  # nested call of the same stage: counted by the outer one
             return function(*args, **kwargs)
         _stack.append(label)
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         try:
             return function(*args, **kwargs)
         finally:
             TIMES[label] += time.perf_counter() - started
+            CPU[label] += time.process_time() - started_cpu
             CALLS[label] += 1
             _stack.remove(label)
 
@@ -132,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"quick reproduce: {total:.1f} s (+ {import_seconds:.1f} s importing simfunc), "
           f"--jobs {args.jobs}")
     job_seconds: dict[str, float] = defaultdict(float)
+    job_cpu: dict[str, float] = defaultdict(float)
     job_counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for result in results:
         report = result.report
@@ -142,14 +145,19 @@ def main(argv: list[str] | None = None) -> int:
             kind = _KINDS.get(job_id, job_id.split("/")[0])
             job_counts[kind][0 if status == "run" else 1] += 1
             job_seconds[kind] += report.seconds.get(job_id, 0.0)
-    print("\njob compute time (inside the workers, summed over jobs; runs, cached):")
-    for kind, seconds in sorted(job_seconds.items(), key=lambda item: -item[1]):
+            job_cpu[kind] += getattr(report, "cpu_seconds", {}).get(job_id, 0.0)
+    print("\njobs, summed over jobs (wall and CPU seconds inside the workers; runs, cached):")
+    for kind, seconds in sorted(job_cpu.items(), key=lambda item: -item[1]):
         run, cached = job_counts[kind]
-        print(f"  {seconds:8.1f} s  {kind}  ({run} run, {cached} cached)")
-    print(f"  {sum(job_seconds.values()):8.1f} s  all jobs")
-    print("\nstages in this process (wall time):")
+        print(f"  {job_seconds[kind]:8.1f} s wall {seconds:8.1f} s CPU  {kind}  "
+              f"({run} run, {cached} cached)")
+    print(f"  {sum(job_seconds.values()):8.1f} s wall {sum(job_cpu.values()):8.1f} s CPU  "
+          "all jobs")
+    print("\nstages in this process (wall and CPU seconds):")
     for label, seconds in sorted(TIMES.items()):
-        print(f"  {seconds:8.1f} s  {label}  ({CALLS[label]} calls)")
+        print(f"  {seconds:8.1f} s wall {CPU[label]:8.1f} s CPU  {label}  ({CALLS[label]} calls)")
+    cpu = time.process_time()
+    print(f"\nthis process: {cpu:.1f} s CPU in all; run wall time {total:.1f} s")
     return 0
 
 

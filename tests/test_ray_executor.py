@@ -125,8 +125,10 @@ def test_ray_and_local_executors_give_identical_entries_and_rows(tmp_path, ray_e
         assert frame.equals(ray_tables[table]), table
 
 
-def test_job_bars_go_through_rays_distributed_tqdm(tmp_path, ray_executor):
+def test_job_bars_go_through_rays_distributed_tqdm(tmp_path, ray_executor, monkeypatch):
     from simfunc.io import load_json
+
+    monkeypatch.setenv("SIMFUNC_PROGRESS", "bars")  # as on a terminal: Ray's bars
 
     jobs = [Job(f"show/{i}", "runner_jobs:show_progress", {"i": i}) for i in range(2)]
     report = run_plan(Plan(jobs), Cache(tmp_path), executor=ray_executor, progress=True)
@@ -134,6 +136,21 @@ def test_job_bars_go_through_rays_distributed_tqdm(tmp_path, ray_executor):
     for job in jobs:
         placement = load_json(Path(report.entries[job.id]) / "placement.json")
         assert placement["backend"] == "ray" and placement["drawn"] and placement["shown"]
+
+
+def test_when_the_driver_writes_to_a_log_ray_tasks_write_plain_lines(tmp_path, ray_executor,
+                                                                     monkeypatch, capfd):
+    from simfunc.io import load_json
+
+    monkeypatch.delenv("SIMFUNC_PROGRESS", raising=False)  # capfd's stderr is not a terminal
+    jobs = [Job(f"show/{i}", "runner_jobs:show_progress", {"i": i}) for i in range(2)]
+    report = run_plan(Plan(jobs), Cache(tmp_path), executor=ray_executor, progress=True)
+    assert report.ok, report.summary()
+    for job in jobs:
+        placement = load_json(Path(report.entries[job.id]) / "placement.json")
+        assert placement["backend"] == "lines" and placement["drawn"] and placement["shown"]
+    error = capfd.readouterr().err
+    assert "2/2 jobs done (2 run" in error and "\r" not in error
 
 
 def test_a_job_that_kills_its_worker_once_is_retried_and_the_run_completes(tmp_path, ray_executor):
@@ -423,7 +440,8 @@ def test_the_cli_runs_a_study_on_ray_with_the_same_results_as_locally(tmp_path):
         finished = subprocess.run(
             [sys.executable, "-m", "simfunc", *STUDY_ARGS, "--out", str(on_ray / "runs"),
              "--cache-dir", str(on_ray / "cache"), "--executor", "ray", "--jobs", "2"],
-            env={**SUBPROCESS_ENV, "RAY_TMPDIR": ray_root}, cwd=tmp_path,
+            env={**SUBPROCESS_ENV, "RAY_TMPDIR": ray_root, "SIMFUNC_PROGRESS": "bars"},
+            cwd=tmp_path,
             capture_output=True, text=True, timeout=300,
         )
     finally:
