@@ -91,3 +91,25 @@ def test_what_a_study_leaves_out_is_stored_and_shown_in_its_report(noise_study, 
     left_out = html[html.index("<h3>Left out</h3>"):]
     assert "mutual_knn" in left_out and "clean vs noisy-" in left_out
     assert (result.run_dir / "csv" / "notes.csv").is_file()
+
+
+def test_a_reproduce_written_to_a_log_has_plain_lines_and_no_redrawn_bars(noise_study, tmp_path,
+                                                                          capfd, monkeypatch):
+    """``simfunc reproduce ... > log``: a line per finished job, never a ``\\r``; with
+    --no-progress only the results."""
+    from simfunc.cli import main
+
+    monkeypatch.delenv("SIMFUNC_PROGRESS", raising=False)  # capfd's output is not a terminal
+    argv = ["reproduce", "--studies", "noise", "--out", str(tmp_path / "runs"),
+            "--cache-dir", str(tmp_path / "cache"), "--set", "examples=120", "--jobs", "2"]
+    assert main(argv) == 0
+    out, err = capfd.readouterr()
+    assert "\r" not in out + err and "\x1b[" not in out + err
+    finished = [line for line in err.splitlines() if re.search(r": run in \d+\.\d s; ", line)]
+    assert len(finished) == 6, err  # the study's six jobs, each once
+    assert re.search(r"6/6 jobs done \(6 run, 0 cached, 0 failed, 0 skipped\)", err)
+    assert "report: " in out
+    assert main([*argv, "--no-progress"]) == 0  # everything cached now
+    out, err = capfd.readouterr()
+    assert "jobs done" not in err and "\r" not in out + err
+    assert "6 jobs: 0 run, 6 cached" in out and "report: " in out

@@ -334,6 +334,7 @@ def test_local_and_process_executors_give_identical_entries_and_rows(tmp_path):
         assert frame.reset_index(drop=True).equals(process_tables[table].reset_index(drop=True))
 
 
+@pytest.mark.slow  # kills and restarts worker processes
 def test_a_worker_that_dies_fails_only_its_own_job(tmp_path):
     log = tmp_path / "log"
     jobs = [
@@ -487,6 +488,7 @@ def rerun_and_check_resume(tmp_path: Path) -> None:
     assert json.loads((entry / "value.json").read_text())["value"] == sum(range(1000))
 
 
+@pytest.mark.slow  # kills and restarts worker processes
 def test_a_killed_run_resumes_and_reruns_only_the_interrupted_job(tmp_path):
     driver = start_driver(tmp_path, "LocalExecutor()")
     wait_for(tmp_path / "ready", driver)
@@ -498,6 +500,7 @@ def test_a_killed_run_resumes_and_reruns_only_the_interrupted_job(tmp_path):
     rerun_and_check_resume(tmp_path)
 
 
+@pytest.mark.slow  # kills and restarts worker processes
 def test_ctrl_c_stops_worker_jobs_keeps_their_staging_and_reports(tmp_path):
     driver = start_driver(tmp_path, "ProcessExecutor(2)")
     wait_for(tmp_path / "ready", driver)
@@ -640,6 +643,7 @@ def _hold_forever(lock) -> None:
     time.sleep(600)
 
 
+@pytest.mark.slow  # kills and restarts worker processes
 def test_workers_stay_interruptible_when_the_driver_was_started_with_sigint_ignored(tmp_path):
     """A shell's background job (or nohup) starts with SIGINT ignored, and its children inherit
     that; the workers must still stop when the driver interrupts them on Ctrl-C."""
