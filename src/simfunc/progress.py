@@ -329,6 +329,11 @@ class LineProgress:
             return
         self._last_line = time.monotonic() if now is None else now
 
+    def advance(self, n: int, text: str) -> None:
+        """Count ``n`` more and write ``text`` as the line for it (instead of the state)."""
+        self.n += n
+        self.line(text)
+
     def refresh(self) -> None:
         """Write the current state as a line now."""
         now = time.monotonic()

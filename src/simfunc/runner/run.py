@@ -170,9 +170,10 @@ class _Driver:
         self.report.status[job_id] = status
         self.counts[status] += 1
         self.bar.set_postfix({name: self.counts[name] for name in STATUSES}, refresh=False)
-        self.bar.update(1)
         if self.lines and status in ("run", "failed"):
-            self.bar.line(self.finished_line(job, status))
+            self.bar.advance(1, self.finished_line(job, status))
+        else:
+            self.bar.update(1)
         if status == "skipped":
             return
         twins = self.same_key.pop(self.plan.key(job_id), [])
@@ -200,7 +201,7 @@ class _Driver:
         seconds = self.report.seconds.get(job.id)
         took = f" in {seconds:.1f} s" if seconds is not None else ""
         counts = ", ".join(f"{self.counts[name]} {name}" for name in STATUSES)
-        done = sum(self.counts.values())
+        done = sum(self.counts.values())  # this job included
         return (f"{job.label}: {status}{took}; {done}/{len(self.plan)} jobs done ({counts}), "
                 f"{self.bar.elapsed:.1f} s")
 
@@ -261,7 +262,8 @@ class _Driver:
         inputs = {dep: str(self.report.entries[dep]) for dep in job.deps}
         task = JobTask(job, key, str(self.cache.root), inputs, self.settings)
         self.in_flight[self.executor.submit(task)] = job_id
-        self.bar.set_description_str(_short(job.label), refresh=False)
+        if not self.lines:  # a bar shows the job last started; a line names the job it is about
+            self.bar.set_description_str(_short(job.label), refresh=False)
 
     def collect(self) -> None:
         """Wait for at least one running job and settle what finished."""
