@@ -67,6 +67,7 @@ def test_the_toy_study_runs_end_to_end_through_the_framework(noise_study, tmp_pa
     assert (result.run_dir / "report.html").read_bytes() == before
 
 
+@pytest.mark.slow  # runs a study
 def test_the_toy_study_joins_reproduce_and_the_leaderboard(noise_study, tmp_path):
     report, results = reproduce("quick", studies=["noise"], out=tmp_path / "runs",
                                 cache_dir=tmp_path / "cache", progress=False,
@@ -93,6 +94,7 @@ def test_what_a_study_leaves_out_is_stored_and_shown_in_its_report(noise_study, 
     assert (result.run_dir / "csv" / "notes.csv").is_file()
 
 
+@pytest.mark.slow  # runs a study
 def test_a_reproduce_written_to_a_log_has_plain_lines_and_no_redrawn_bars(noise_study, tmp_path,
                                                                           capfd, monkeypatch):
     """``simfunc reproduce ... > log``: a line per finished job, never a ``\\r``; with
