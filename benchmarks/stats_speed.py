@@ -7,8 +7,9 @@ them); the leaderboard is then computed over their pairs, exactly as ``simfunc r
 does. Without it, a synthetic leaderboard-sized problem (12 networks, 66 pairs; 60 relations).
 
 *Before* is the statistics as they were: every Monte Carlo permutation test draws all 10,000
-permutations (``stop_after=None``) and every pair-level bootstrap resample is ranked by
-sorting it (the reference below, the code that ``bootstrap_distribution`` ran). *After* is
+permutations (``stop_after=None``) in batches of the full size (as before; with several
+strata or blocks a batch's draws depend on its size) and every pair-level bootstrap resample
+is ranked by sorting it (the reference below, the code that ``bootstrap_distribution`` ran). *After* is
 the current code: Besag and Clifford's sequential test (``stop_after=100``) and Spearman
 bootstrap resamples from pair counts. Prints both times, their ratio, and how far the
 results moved: bootstrap intervals (same resamples: only rounding may differ) and p-values
@@ -53,7 +54,12 @@ def before() -> Iterator[None]:
     """The statistics as they were before issue 22, swapped in for the block."""
     saved = (stats.permutation_pvalue, stats.network_permutation_pvalue,
              resampling.bootstrap_distribution, network.permutation_test)
+    schedules = (resampling.batch_schedule, network.batch_schedule)
     full_test = network.permutation_test
+
+    def fixed_batches(total, cap, stop_after=None):  # the batches as they were: all of cap
+        for start in range(0, total, max(1, cap)):
+            yield min(max(1, cap), total - start)
 
     def permutation_pvalue(*args, **kwargs):
         return saved[0](*args, **{**kwargs, "stop_after": None})
@@ -68,11 +74,13 @@ def before() -> Iterator[None]:
     stats.network_permutation_pvalue = network_permutation_pvalue
     resampling.bootstrap_distribution = sorted_bootstrap_distribution
     network.permutation_test = permutation_test
+    resampling.batch_schedule = network.batch_schedule = fixed_batches
     try:
         yield
     finally:
         (stats.permutation_pvalue, stats.network_permutation_pvalue,
          resampling.bootstrap_distribution, network.permutation_test) = saved
+        resampling.batch_schedule, network.batch_schedule = schedules
 
 
 def synthetic_pairs() -> pd.DataFrame:

@@ -115,6 +115,20 @@ def test_mantel_p_does_not_depend_on_batching(monkeypatch):
     assert stats.network_permutation_pvalue(x, y, n_permutations=400, seed=2) == expected
 
 
+def test_a_sequential_mantel_test_that_does_not_stop_is_the_fixed_size_one_with_strata():
+    """With several strata a batch's relabellings depend on its size; the batches are the same
+    with and without early stopping, so the draws and the p-value are too."""
+    x, y = network_effect_matrices(10, np.random.default_rng(8), r=0.6)
+    strata = [0, 0, 0, 0, 0, 1, 1, 1, 1, 1]
+    full = stats.network_permutation_pvalue(x, y, strata=strata, n_permutations=3000, seed=3,
+                                            stop_after=None)
+    assert stats.network_permutation_pvalue(x, y, strata=strata, n_permutations=3000, seed=3,
+                                            stop_after=10**6) == full
+    if full * 3001 - 1 < 100:  # fewer than 100 as extreme: the default does not stop either
+        assert stats.network_permutation_pvalue(x, y, strata=strata, n_permutations=3000,
+                                                seed=3) == full
+
+
 def test_mantel_enumerates_when_there_are_few_relabellings_and_draws_otherwise():
     x, y = network_effect_matrices(6, np.random.default_rng(6), r=0.5)
     exact = stats.relate_networks(x, y, n_permutations=720, n_resamples=50)

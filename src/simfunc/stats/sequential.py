@@ -43,6 +43,8 @@ __all__ = ["DEFAULT_STOP_AFTER", "SequentialCount", "check_stop_after", "batch_s
 # Besag and Clifford's h: draws at least as extreme as the observed statistic after which the
 # test stops (a relative standard error of about 10 % for the p-value it then reports).
 DEFAULT_STOP_AFTER = 100
+# Draws in the first batch of a Monte Carlo test (later batches double).
+FIRST_BATCH = 256
 # Statistics within this of the observed one count as "at least as extreme": permutations
 # that reproduce the observed ordering must not be lost to rounding.
 TIE_TOLERANCE = 1e-12
@@ -92,15 +94,18 @@ def check_stop_after(value: object) -> int | None:
     return int(value)
 
 
-def batch_schedule(total: int, cap: int, stop_after: int | None) -> Iterator[int]:
+def batch_schedule(total: int, cap: int, stop_after: int | None = None) -> Iterator[int]:
     """Sizes of consecutive batches of draws summing to ``total``, each at most ``cap``.
 
-    Without early stopping: batches of ``cap``. With it: a first batch of about
-    ``2 * stop_after`` draws (enough to stop a p-value near 1), then doubling, so that a test
-    that stops at draw L has drawn fewer than about ``2 L`` draws.
+    A first batch of :data:`FIRST_BATCH` draws (enough to stop a p-value above about 0.4),
+    then doubling up to ``cap``: a test that stops at draw L has drawn fewer than about
+    ``2 L + FIRST_BATCH``. The schedule is the same with and without early stopping
+    (``stop_after`` is not used), so the two draw exactly the same relabellings even where
+    a batch's draws depend on its size (several strata or blocks are shuffled stratum by
+    stratum within a batch): a test that does not stop early gives the fixed-size p-value.
     """
     cap = max(1, cap)
-    size = cap if stop_after is None else min(cap, max(16, 2 * stop_after))
+    size = min(cap, FIRST_BATCH)
     done = 0
     while done < total:
         step = min(size, total - done)
