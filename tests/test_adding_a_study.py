@@ -67,6 +67,7 @@ def test_the_toy_study_runs_end_to_end_through_the_framework(noise_study, tmp_pa
     assert (result.run_dir / "report.html").read_bytes() == before
 
 
+@pytest.mark.slow  # runs a study
 def test_the_toy_study_joins_reproduce_and_the_leaderboard(noise_study, tmp_path):
     report, results = reproduce("quick", studies=["noise"], out=tmp_path / "runs",
                                 cache_dir=tmp_path / "cache", progress=False,
@@ -91,3 +92,27 @@ def test_what_a_study_leaves_out_is_stored_and_shown_in_its_report(noise_study, 
     left_out = html[html.index("<h3>Left out</h3>"):]
     assert "mutual_knn" in left_out and "clean vs noisy-" in left_out
     assert (result.run_dir / "csv" / "notes.csv").is_file()
+
+
+@pytest.mark.slow  # runs a study
+def test_a_reproduce_written_to_a_log_has_plain_lines_and_no_redrawn_bars(noise_study, tmp_path,
+                                                                          capfd, monkeypatch):
+    """``simfunc reproduce ... > log``: a line per finished job, never a ``\\r``; with
+    --no-progress only the results."""
+    from simfunc.cli import main
+
+    monkeypatch.delenv("SIMFUNC_PROGRESS", raising=False)  # capfd's output is not a terminal
+    argv = ["reproduce", "--studies", "noise", "--out", str(tmp_path / "runs"),
+            "--cache-dir", str(tmp_path / "cache"), "--set", "examples=120", "--jobs", "1"]
+    assert main(argv) == 0
+    out, err = capfd.readouterr()
+    assert "\r" not in out + err and "\x1b[" not in out + err
+    finished = [line for line in err.splitlines() if re.search(r": run in \d+\.\d s; ", line)]
+    assert len(finished) == 5, err  # the study's five jobs, each once
+    assert finished[-1].split("; ")[1].startswith("5/5 jobs done (5 run, 0 cached, 0 failed")
+    assert len(re.findall(r"^toy/noise-", err, re.M)) == 5  # no other line names a job
+    assert "report: " in out
+    assert main([*argv, "--no-progress"]) == 0  # everything cached now
+    out, err = capfd.readouterr()
+    assert "jobs done" not in err and "\r" not in out + err
+    assert "5 jobs: 0 run, 5 cached" in out and "report: " in out

@@ -117,6 +117,7 @@ def test_simfunc_model_file_and_bad_inputs(workdir, monkeypatch, capsys):
         ["map", "--model", "tinynets_for_map:mlp", "--data", "missing.npy"])
 
 
+@pytest.mark.slow  # a fresh interpreter imports torch
 def test_help_runs_as_a_command():
     result = subprocess.run([sys.executable, "-m", "simfunc", "map", "--help"],
                             capture_output=True, text=True, check=True,

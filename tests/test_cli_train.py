@@ -344,6 +344,7 @@ def test_file_mode_still_works(tmp_path, capsys):
     assert rows["linear_cka"]["value"] == pytest.approx(1.0)
 
 
+@pytest.mark.slow  # a fresh interpreter imports torch
 def test_the_module_runs_as_a_command(tmp_path):
     result = subprocess.run(
         [

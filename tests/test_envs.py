@@ -111,6 +111,7 @@ def test_an_episode_does_not_depend_on_how_many_are_collected():
     np.testing.assert_array_equal(many_returns[:2], few_returns)
 
 
+@pytest.mark.slow  # plays many episodes
 def test_max_steps_limits_episodes_and_random_returns_are_in_range():
     observations, returns = collect_states(random_policy(), 16, 4, seed=0, max_steps=5)
     assert len(observations) == 4 * 5  # nobody reaches a goal 26 steps away in 5 steps

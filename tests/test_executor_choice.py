@@ -18,6 +18,7 @@ from simfunc.runner import RayExecutor
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # a fresh interpreter imports simfunc
 def test_nothing_imports_ray_unless_the_ray_executor_is_chosen(tmp_path):
     code = f"""
         import sys

@@ -51,6 +51,7 @@ def test_minibatch_with_every_example_in_one_batch_is_debiased_cka():
                                rtol=0, atol=1e-10)
 
 
+@pytest.mark.slow  # many minibatch passes
 def test_minibatch_converges_to_debiased_not_plain_cka():
     """Shuffled passes over a finite data set: the batch U-statistics are unbiased for the
     whole set's unbiased HSIC, so the estimate tends to debiased CKA (0.840 here), not plain

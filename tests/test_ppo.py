@@ -148,6 +148,7 @@ def test_agent_config_is_what_the_records_hold(tmp_path):
         agent_config(5, 3, lr=0.1)
 
 
+@pytest.mark.slow  # trains PPO four times
 def test_continuing_a_run_is_bit_identical_to_an_uninterrupted_one(tmp_path):
     whole = train_agent(5, 6, 512, out_dir=tmp_path / "whole", save_at=[256], **TINY)
     train_agent(5, 6, 256, out_dir=tmp_path / "parts", **TINY)  # stops at the first point
@@ -159,6 +160,7 @@ def test_continuing_a_run_is_bit_identical_to_an_uninterrupted_one(tmp_path):
     assert record["resumed_from"] == 256
 
 
+@pytest.mark.slow  # trains PPO four times
 def test_resuming_continues_from_the_saved_state_not_from_scratch(tmp_path):
     """Perturb the saved training state: a resumed run must carry the perturbation on."""
     train_agent(5, 7, 256, out_dir=tmp_path / "a", **TINY)

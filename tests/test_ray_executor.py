@@ -96,6 +96,7 @@ def tables(db: ResultsDB) -> dict:
 # -- plans on the shared instance ------------------------------------------------------------------
 
 
+@pytest.mark.slow  # starts a Ray instance
 def test_ray_and_local_executors_give_identical_entries_and_rows(tmp_path, ray_executor):
     digits = {"arch": "mlp", "dataset": "digits", "image_size": 8, "epochs": 1, "seed": 0,
               "classes": [0, 1, 2], "batch_size": 64, "train_subset": 200}
@@ -125,8 +126,11 @@ def test_ray_and_local_executors_give_identical_entries_and_rows(tmp_path, ray_e
         assert frame.equals(ray_tables[table]), table
 
 
-def test_job_bars_go_through_rays_distributed_tqdm(tmp_path, ray_executor):
+@pytest.mark.slow  # starts a Ray instance
+def test_job_bars_go_through_rays_distributed_tqdm(tmp_path, ray_executor, monkeypatch):
     from simfunc.io import load_json
+
+    monkeypatch.setenv("SIMFUNC_PROGRESS", "bars")  # as on a terminal: Ray's bars
 
     jobs = [Job(f"show/{i}", "runner_jobs:show_progress", {"i": i}) for i in range(2)]
     report = run_plan(Plan(jobs), Cache(tmp_path), executor=ray_executor, progress=True)
@@ -136,6 +140,23 @@ def test_job_bars_go_through_rays_distributed_tqdm(tmp_path, ray_executor):
         assert placement["backend"] == "ray" and placement["drawn"] and placement["shown"]
 
 
+@pytest.mark.slow  # starts a Ray instance
+def test_when_the_driver_writes_to_a_log_ray_tasks_write_plain_lines(tmp_path, ray_executor,
+                                                                     monkeypatch, capfd):
+    from simfunc.io import load_json
+
+    monkeypatch.delenv("SIMFUNC_PROGRESS", raising=False)  # capfd's stderr is not a terminal
+    jobs = [Job(f"show/{i}", "runner_jobs:show_progress", {"i": i}) for i in range(2)]
+    report = run_plan(Plan(jobs), Cache(tmp_path), executor=ray_executor, progress=True)
+    assert report.ok, report.summary()
+    for job in jobs:
+        placement = load_json(Path(report.entries[job.id]) / "placement.json")
+        assert placement["backend"] == "lines" and placement["drawn"] and placement["shown"]
+    error = capfd.readouterr().err
+    assert "2/2 jobs done (2 run" in error and "\r" not in error
+
+
+@pytest.mark.slow  # starts a Ray instance
 def test_a_job_that_kills_its_worker_once_is_retried_and_the_run_completes(tmp_path, ray_executor):
     log = tmp_path / "log"
     jobs = [
@@ -155,6 +176,7 @@ def test_a_job_that_kills_its_worker_once_is_retried_and_the_run_completes(tmp_p
     assert scalars == {"train/crashes-once": 5, "train/other": 1, "compare/after": 7}
 
 
+@pytest.mark.slow  # starts a Ray instance
 def test_a_worker_that_always_dies_fails_its_job_after_the_retries(tmp_path, ray_executor):
     log = tmp_path / "log"
     jobs = [
@@ -173,6 +195,7 @@ def test_a_worker_that_always_dies_fails_its_job_after_the_retries(tmp_path, ray
     assert ray.is_initialized()  # the borrowed instance was not shut down
 
 
+@pytest.mark.slow  # starts a Ray instance
 def test_a_job_that_raises_is_reported_and_only_its_dependents_are_skipped(tmp_path, ray_executor):
     log = tmp_path / "log"
     jobs = [
@@ -195,6 +218,7 @@ def test_a_job_that_raises_is_reported_and_only_its_dependents_are_skipped(tmp_p
     assert report.skip_reasons["compare/needs-that"] == "its dependency 'extract/needs-bad' skipped"
 
 
+@pytest.mark.slow  # starts a Ray instance
 def test_a_job_no_node_can_run_fails_at_once_with_the_reason(tmp_path, ray_executor):
     log = str(tmp_path / "log")
     jobs = [
@@ -355,6 +379,7 @@ class StoppedDriver:
         assert snapshot(self.tmp / "cache") == snapshot(fresh)
 
 
+@pytest.mark.slow  # starts a Ray instance
 def test_a_killed_driver_reruns_only_what_was_unfinished(tmp_path, ray_executor):
     driver = StoppedDriver(tmp_path)
     try:
@@ -376,6 +401,7 @@ def test_a_killed_driver_reruns_only_what_was_unfinished(tmp_path, ray_executor)
     driver.rerun_and_check(ray_executor)
 
 
+@pytest.mark.slow  # starts a Ray instance
 def test_ctrl_c_cancels_the_ray_tasks_shuts_ray_down_and_a_rerun_resumes(tmp_path, ray_executor):
     driver = StoppedDriver(tmp_path)
     try:
@@ -423,7 +449,8 @@ def test_the_cli_runs_a_study_on_ray_with_the_same_results_as_locally(tmp_path):
         finished = subprocess.run(
             [sys.executable, "-m", "simfunc", *STUDY_ARGS, "--out", str(on_ray / "runs"),
              "--cache-dir", str(on_ray / "cache"), "--executor", "ray", "--jobs", "2"],
-            env={**SUBPROCESS_ENV, "RAY_TMPDIR": ray_root}, cwd=tmp_path,
+            env={**SUBPROCESS_ENV, "RAY_TMPDIR": ray_root, "SIMFUNC_PROGRESS": "bars"},
+            cwd=tmp_path,
             capture_output=True, text=True, timeout=300,
         )
     finally:

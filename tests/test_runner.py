@@ -6,9 +6,12 @@ tests count how often each job really ran.
 
 from __future__ import annotations
 
+import re
+
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -331,6 +334,7 @@ def test_local_and_process_executors_give_identical_entries_and_rows(tmp_path):
         assert frame.reset_index(drop=True).equals(process_tables[table].reset_index(drop=True))
 
 
+@pytest.mark.slow  # kills and restarts worker processes
 def test_a_worker_that_dies_fails_only_its_own_job(tmp_path):
     log = tmp_path / "log"
     jobs = [
@@ -484,6 +488,7 @@ def rerun_and_check_resume(tmp_path: Path) -> None:
     assert json.loads((entry / "value.json").read_text())["value"] == sum(range(1000))
 
 
+@pytest.mark.slow  # kills and restarts worker processes
 def test_a_killed_run_resumes_and_reruns_only_the_interrupted_job(tmp_path):
     driver = start_driver(tmp_path, "LocalExecutor()")
     wait_for(tmp_path / "ready", driver)
@@ -495,6 +500,7 @@ def test_a_killed_run_resumes_and_reruns_only_the_interrupted_job(tmp_path):
     rerun_and_check_resume(tmp_path)
 
 
+@pytest.mark.slow  # kills and restarts worker processes
 def test_ctrl_c_stops_worker_jobs_keeps_their_staging_and_reports(tmp_path):
     driver = start_driver(tmp_path, "ProcessExecutor(2)")
     wait_for(tmp_path / "ready", driver)
@@ -518,7 +524,8 @@ def bar_placements(tmp_path: Path, n_jobs: int, progress: bool) -> list[dict]:
     return [load_json(Path(report.entries[job.id]) / "placement.json") for job in jobs]
 
 
-def test_job_bars_show_in_worker_processes_each_on_its_own_line(tmp_path, capfd):
+def test_job_bars_show_in_worker_processes_each_on_its_own_line(tmp_path, capfd, monkeypatch):
+    monkeypatch.setenv("SIMFUNC_PROGRESS", "bars")  # as on a terminal (workers inherit it)
     placements = bar_placements(tmp_path, 4, progress=True)
     assert all(p["drawn"] and p["shown"] and p["backend"] == "tqdm" for p in placements)
     line_of = {p["pid"]: p["position"] for p in placements}
@@ -531,6 +538,73 @@ def test_job_bars_show_in_worker_processes_each_on_its_own_line(tmp_path, capfd)
 def test_without_progress_workers_draw_nothing(tmp_path, capfd):
     assert not any(p["drawn"] for p in bar_placements(tmp_path, 2, progress=False))
     assert "show/" not in capfd.readouterr().err
+
+
+def test_written_to_a_log_progress_is_a_plain_line_per_finished_job(tmp_path, capfd, monkeypatch):
+    monkeypatch.delenv("SIMFUNC_PROGRESS", raising=False)  # capfd's stderr is not a terminal
+    placements = bar_placements(tmp_path, 4, progress=True)
+    assert all(p["drawn"] and p["shown"] for p in placements)
+    error = capfd.readouterr().err
+    assert "\r" not in error and "\x1b" not in error  # no redraws, no cursor movement
+    finished = [line for line in error.splitlines() if ": run in " in line]
+    assert len(finished) == 4, error
+    for line in finished:
+        assert re.fullmatch(r"show/\d: run in \d+\.\d s; [1-4]/4 jobs done \(\d run, "
+                            r"0 cached, 0 failed, 0 skipped\), \d+\.\d s", line), line
+    assert {line.split(":")[0] for line in finished} == {f"show/{i}" for i in range(4)}
+    assert "4/4 jobs done (4 run" in error
+    # a rerun finds every job cached: no line per job (at most a line every few seconds)
+    bar_placements(tmp_path, 4, progress=True)
+    assert ": run in " not in capfd.readouterr().err
+
+
+def test_a_line_bar_writes_whole_lines_at_most_every_interval(monkeypatch):
+    import io
+
+    from simfunc import progress
+
+    stream = io.StringIO()
+    clock = iter(float(t) for t in range(100))
+    monkeypatch.setattr(progress.time, "monotonic", lambda: next(clock))
+    bar = progress.LineProgress(total=10, desc="epoch 1/2", unit="batch", file=stream,
+                                interval=3.0)  # made at t=0
+    for _ in range(10):  # t = 1, 2, ..., 10: a line at t=3, 6, 9
+        bar.update(1)
+    bar.set_postfix(loss=0.25)
+    bar.close()  # t=11, lived 3 s and more: a final line
+    lines = stream.getvalue().splitlines(keepends=True)
+    assert all(line.endswith("\n") and "\r" not in line for line in lines)
+    assert [line.rstrip() for line in lines] == [
+        "epoch 1/2: 3/10 batch (30%), 3.0 s",
+        "epoch 1/2: 6/10 batch (60%), 6.0 s",
+        "epoch 1/2: 9/10 batch (90%), 9.0 s",
+        "epoch 1/2: 10/10 batch (100%) [loss=0.25], 11.0 s",
+    ]
+    quiet = progress.LineProgress(range(3), file=stream, disable=True)
+    assert list(quiet) == [0, 1, 2] and quiet.n == 3
+    short = io.StringIO()
+    assert list(progress.LineProgress(range(2), file=short, interval=50.0)) == [0, 1]
+    assert short.getvalue() == ""  # a short stage says nothing; its job's line says it ended
+
+
+def test_the_bar_style_follows_the_terminal_unless_the_environment_says(monkeypatch):
+    import io
+
+    from simfunc import progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.delenv("SIMFUNC_PROGRESS", raising=False)
+    assert progress.bar_style(Terminal()) == "bars"
+    assert progress.bar_style(io.StringIO()) == "lines"
+    monkeypatch.setenv("SIMFUNC_PROGRESS", "lines")
+    assert progress.bar_style(Terminal()) == "lines"
+    assert isinstance(progress.progress_bar(total=2), progress.LineProgress)
+    monkeypatch.setenv("SIMFUNC_PROGRESS", "bars")
+    assert progress.bar_style(io.StringIO()) == "bars"
+    assert not isinstance(progress.progress_bar(total=2, disable=True), progress.LineProgress)
 
 
 def test_a_screen_lock_held_by_a_dead_process_delays_bars_but_never_freezes_them():
@@ -569,6 +643,7 @@ def _hold_forever(lock) -> None:
     time.sleep(600)
 
 
+@pytest.mark.slow  # kills and restarts worker processes
 def test_workers_stay_interruptible_when_the_driver_was_started_with_sigint_ignored(tmp_path):
     """A shell's background job (or nohup) starts with SIGINT ignored, and its children inherit
     that; the workers must still stop when the driver interrupts them on Ctrl-C."""

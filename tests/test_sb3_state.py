@@ -27,6 +27,7 @@ def _weights(model):
     return {name: value.clone() for name, value in model.policy.state_dict().items()}
 
 
+@pytest.mark.slow  # trains PPO twice
 def test_a_restored_model_continues_exactly_as_the_original():
     original = _model()
     original.learn(128, reset_num_timesteps=False)

@@ -87,8 +87,16 @@ def test_monte_carlo_mantel_p_follows_the_documented_draws(name):
         p = rng.permutation(9)
         null.append(SCIPY[name](upper(x), upper(y[np.ix_(p, p)])))
     expected = p_from(null, observed, "two-sided", exact=False)
-    got = stats.network_permutation_pvalue(x, y, statistic=name, n_permutations=300, seed=4)
+    got = stats.network_permutation_pvalue(x, y, statistic=name, n_permutations=300, seed=4,
+                                           stop_after=None)
     assert got == pytest.approx(expected, abs=1e-15)
+    # Besag and Clifford: stop at the draw L where the 5th at least as extreme comes, 5 / L
+    extreme = np.cumsum(np.abs(null) >= abs(observed) - 1e-12)
+    assert extreme[-1] >= 5
+    sequential = 5 / (np.argmax(extreme >= 5) + 1)
+    got = stats.network_permutation_pvalue(x, y, statistic=name, n_permutations=300, seed=4,
+                                           stop_after=5)
+    assert got == pytest.approx(sequential, abs=1e-15)
 
 
 def test_kendall_relabellings_agree_on_both_sides_of_the_gather_size(monkeypatch):
@@ -107,12 +115,26 @@ def test_mantel_p_does_not_depend_on_batching(monkeypatch):
     assert stats.network_permutation_pvalue(x, y, n_permutations=400, seed=2) == expected
 
 
+def test_a_sequential_mantel_test_that_does_not_stop_is_the_fixed_size_one_with_strata():
+    """With several strata a batch's relabellings depend on its size; the batches are the same
+    with and without early stopping, so the draws and the p-value are too."""
+    x, y = network_effect_matrices(10, np.random.default_rng(8), r=0.6)
+    strata = [0, 0, 0, 0, 0, 1, 1, 1, 1, 1]
+    full = stats.network_permutation_pvalue(x, y, strata=strata, n_permutations=3000, seed=3,
+                                            stop_after=None)
+    assert stats.network_permutation_pvalue(x, y, strata=strata, n_permutations=3000, seed=3,
+                                            stop_after=10**6) == full
+    if full * 3001 - 1 < 100:  # fewer than 100 as extreme: the default does not stop either
+        assert stats.network_permutation_pvalue(x, y, strata=strata, n_permutations=3000,
+                                                seed=3) == full
+
+
 def test_mantel_enumerates_when_there_are_few_relabellings_and_draws_otherwise():
     x, y = network_effect_matrices(6, np.random.default_rng(6), r=0.5)
     exact = stats.relate_networks(x, y, n_permutations=720, n_resamples=50)
     drawn = stats.relate_networks(x, y, n_permutations=719, n_resamples=50)
     assert (exact.permutation, exact.n_relabellings) == ("exact", 720)
-    assert (drawn.permutation, drawn.n_relabellings) == ("monte carlo", 719)
+    assert drawn.permutation == "monte carlo" and 0 < drawn.n_relabellings <= 719
     assert exact.spearman_p == pytest.approx(drawn.spearman_p, abs=0.05)
 
 

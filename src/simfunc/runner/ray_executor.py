@@ -41,7 +41,7 @@ from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 from simfunc.errors import InputError
-from simfunc.progress import place_bars
+from simfunc.progress import bar_style, place_bars
 from simfunc.runner.executors import Executor, _initialize_worker
 from simfunc.runner.task import FAILED, JobTask, TaskResult, execute_task
 
@@ -68,13 +68,17 @@ def _import_ray() -> Any:
     return ray
 
 
-def _run_in_worker(task: JobTask, log_level: int) -> TaskResult:
-    """The body of every Ray task: set up the worker once, then run the job."""
+def _run_in_worker(task: JobTask, log_level: int, bars: str = "ray") -> TaskResult:
+    """The body of every Ray task: set up the worker once, then run the job.
+
+    ``bars``: ``"ray"`` (the task prints its bars' state; the driver draws them) or
+    ``"lines"`` (the driver writes to a log: plain lines, which Ray forwards).
+    """
     global _worker_ready
     if not _worker_ready:
         _initialize_worker(max(1, int(task.job.resources.get("cpus", 1))), log_level)
-        place_bars(backend="ray")  # the task prints its bars' state; the driver draws them
         _worker_ready = True
+    place_bars(backend=bars)
     return execute_task(task)
 
 
@@ -338,7 +342,8 @@ class RayExecutor(Executor):
                 max_retries=self.max_retries,
                 retry_exceptions=False,
                 name=job.label,
-            ).remote(task, logging.getLogger("simfunc").getEffectiveLevel())
+            ).remote(task, logging.getLogger("simfunc").getEffectiveLevel(),
+                      "ray" if bar_style() == "bars" else "lines")
         self._tasks[handle] = task
         return handle
 

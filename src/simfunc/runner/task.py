@@ -54,6 +54,8 @@ class TaskResult:
 
     ``worker_lost`` marks a failure where the process running the task died (and possibly took
     other tasks with it); the runner then retries the task on its own to find the culprit.
+    ``seconds`` is the task's wall time, ``cpu_seconds`` the CPU time of the process running
+    it meanwhile (all its threads): on a shared machine the second says what the job costs.
     """
 
     job_id: str
@@ -63,6 +65,7 @@ class TaskResult:
     error: str | None = None
     traceback: str | None = None
     worker_lost: bool = False
+    cpu_seconds: float = 0.0
 
 
 @contextlib.contextmanager
@@ -102,14 +105,15 @@ def _thread_limits(cpus: int) -> Iterator[None]:
 
 def execute_task(task: JobTask) -> TaskResult:
     """Run one job in this process (see the module docstring)."""
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     job = task.job
     cache = Cache(task.cache_root)
     try:
         with cache.lock(job.namespace, task.key):
             found = cache.lookup(job.namespace, task.key, verify=task.settings.verify)
             if found is not None:
-                return TaskResult(job.id, FOUND, str(found), time.perf_counter() - started)
+                return TaskResult(job.id, FOUND, str(found), time.perf_counter() - started,
+                                  cpu_seconds=time.process_time() - started_cpu)
             staging = cache.prepare_staging(job.namespace, task.key)
             function = resolve_callable(job.fn)
             context = JobContext(job, task.key, cache, staging, task.inputs, task.settings)
@@ -135,4 +139,5 @@ def execute_task(task: JobTask) -> TaskResult:
             error=f"{type(error).__name__}: {error}",
             traceback=traceback.format_exc(),
         )
-    return TaskResult(job.id, RUN, str(entry), time.perf_counter() - started)
+    return TaskResult(job.id, RUN, str(entry), time.perf_counter() - started,
+                      cpu_seconds=time.process_time() - started_cpu)

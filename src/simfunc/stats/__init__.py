@@ -1,7 +1,9 @@
 """Statistics that relate two paired sequences, e.g. CKA and JSD over model pairs.
 
     spearman(x, y), kendall(x, y)            rank correlations (equal scipy.stats')
-    permutation_pvalue(x, y, statistic=...)  seeded Monte Carlo permutation test
+    permutation_pvalue(x, y, statistic=...)  seeded Monte Carlo permutation test, sequential
+                                             (stops once 100 draws are as extreme: Besag &
+                                             Clifford 1991, simfunc.stats.sequential)
     bootstrap_ci(x, y, statistic=...)        seeded percentile bootstrap over pairs
     linear_fit(x, y) -> (slope, intercept)   least squares
     relate(x, y) -> Relation                 all of the above in one call

@@ -92,6 +92,13 @@ from simfunc.stats._inputs import (
 from simfunc.stats.network_design import PairDesign, pair_design
 from simfunc.stats.resampled_correlation import NETWORK_STATISTICS, correlation_rows
 from simfunc.stats.resampling import MIN_DEFINED_FRACTION
+from simfunc.stats.sequential import (
+    DEFAULT_STOP_AFTER,
+    batch_schedule,
+    check_stop_after,
+    extreme_indicator,
+    sequential_count,
+)
 from simfunc.validation import check_choice
 
 __all__ = [
@@ -103,8 +110,6 @@ __all__ = [
 
 COMBINES = ("pooled", "mean")
 LEVELS = ("network", "pairs")
-# Statistics within this of the observed one count as "at least as extreme".
-_TIE_TOLERANCE = 1e-12
 # Pair values per batch of rows: about 2 MiB of float64 per (rows, pairs) array.
 _BATCH_ELEMENTS = 1 << 18
 
@@ -246,50 +251,57 @@ def permutation_test(
     seed: int | None,
     alternative: str,
     level: str = "network",
+    stop_after: int | None = DEFAULT_STOP_AFTER,
 ) -> PermutationOutcome:
     """The permutation test on a checked design (see the module docstring).
 
     ``level="network"`` relabels networks (Mantel); ``level="pairs"`` shuffles y over the
     pairs of each block, as if pairs were independent (anti-conservative when they share
-    networks; kept for comparison). Random draws come from ``default_rng(seed)``.
+    networks; kept for comparison). Random draws come from ``default_rng(seed)`` and stop
+    early by Besag and Clifford's rule once ``stop_after`` are at least as extreme
+    (:mod:`simfunc.stats.sequential`; None: never); an exact enumeration never stops early.
     """
     observed = observed_statistic(design, statistic, combine)
     rng = np.random.default_rng(seed)
     if level == "network":
         check_relabellable(design)
     exact = level == "network" and count_relabellings(design) <= n_permutations
-    null_parts = []
     if exact:
         every = _all_relabellings(design)
+        null_parts = []
         start = 0
         for size in _batch_rows(len(every), design.n_pairs):
             index = relabelled_index(design, every[start : start + size])
             null_parts.append(_null_rows(design, statistic, combine, index))
             start += size
-    else:
-        for size in _batch_rows(n_permutations, design.n_pairs):
+        indicators = extreme_indicator(np.concatenate(null_parts), observed, alternative)
+        defined = indicators[~np.isnan(indicators)]
+        _check_enough_defined(defined.size, indicators.size, statistic)
+        return PermutationOutcome(observed, float(defined.sum() / defined.size), True,
+                                  int(defined.size))
+
+    def batches() -> Iterator[np.ndarray]:
+        cap = _BATCH_ELEMENTS // max(1, design.n_pairs)
+        for size in batch_schedule(n_permutations, cap, stop_after):
             if level == "network":
                 index = relabelled_index(design, _random_relabellings(design, size, rng))
             else:
                 index = _pair_shuffles(design, size, rng)
-            null_parts.append(_null_rows(design, statistic, combine, index))
-    null = np.concatenate(null_parts)
-    defined = null[~np.isnan(null)]
-    if defined.size < max(1, MIN_DEFINED_FRACTION * null.size):
+            yield extreme_indicator(_null_rows(design, statistic, combine, index), observed,
+                                    alternative)
+
+    count = sequential_count(batches(), stop_after)
+    _check_enough_defined(count.draws, count.attempted, statistic)
+    return PermutationOutcome(observed, float(count.p), False, count.draws)
+
+
+def _check_enough_defined(defined: int, attempted: int, statistic: str) -> None:
+    if defined < max(1, MIN_DEFINED_FRACTION * attempted):
         raise InputError(
-            f"only {defined.size} of {null.size} relabellings leave enough compared pairs for "
+            f"only {defined} of {attempted} relabellings leave enough compared pairs for "
             f"a defined {statistic} correlation: the design is too sparse for a permutation "
             "test; give strata under which the compared pairs are complete"
         )
-    if alternative == "two-sided":
-        extreme = np.abs(defined) >= abs(observed) - _TIE_TOLERANCE
-    elif alternative == "greater":
-        extreme = defined >= observed - _TIE_TOLERANCE
-    else:
-        extreme = defined <= observed + _TIE_TOLERANCE
-    count = int(np.count_nonzero(extreme))
-    p = count / defined.size if exact else (1 + count) / (1 + defined.size)
-    return PermutationOutcome(observed, float(p), exact, int(defined.size))
 
 
 def _null_rows(design: PairDesign, statistic: str, combine: str, index: np.ndarray) -> np.ndarray:
@@ -435,6 +447,7 @@ def network_permutation_pvalue(
     n_permutations: int = 10_000,
     seed: int | None = 0,
     alternative: str = "two-sided",
+    stop_after: int | None = DEFAULT_STOP_AFTER,
 ) -> float:
     """Mantel permutation p-value of the relation between two pairwise similarity structures.
 
@@ -443,9 +456,12 @@ def network_permutation_pvalue(
 
         p = (1 + #{relabellings at least as extreme}) / (1 + n_permutations),
 
-    or, when there are at most ``n_permutations`` admissible relabellings (the product of
-    the strata's factorials: 5! = 120 for 5 networks), all of them are enumerated and
-    ``p = #{at least as extreme} / N`` exactly. "At least as extreme" is ``|T| >= |T_obs|``
+    unless ``stop_after`` relabellings at least as extreme come first, at relabelling L: the
+    test then stops there with ``p = stop_after / L`` (Besag and Clifford's sequential rule,
+    valid too; a p-value below about ``stop_after / n_permutations`` always uses every draw:
+    see ``simfunc.stats.sequential``). When there are at most ``n_permutations`` admissible
+    relabellings (the product of the strata's factorials: 5! = 120 for 5 networks), all of
+    them are enumerated and ``p = #{at least as extreme} / N`` exactly. "At least as extreme" is ``|T| >= |T_obs|``
     for ``"two-sided"``, ``T >= T_obs`` for ``"greater"``, ``T <= T_obs`` for ``"less"``
     (within 1e-12). See ``simfunc.stats.network`` for the procedure, designs and
     references (Mantel 1967; Kriegeskorte et al. 2008; Nili et al. 2014).
@@ -465,6 +481,7 @@ def network_permutation_pvalue(
         n_permutations: random relabellings, >= 1 (also the limit for exact enumeration).
         seed: non-negative integer, or None for a fresh, irreproducible stream.
         alternative: ``"two-sided"``, ``"greater"`` or ``"less"``.
+        stop_after: Besag and Clifford's h, an integer >= 1, or None (draw them all).
 
     Raises:
         InputError: a bad design (see ``relate_networks``) or option, strata that admit no
@@ -475,9 +492,11 @@ def network_permutation_pvalue(
     n_permutations = check_count(n_permutations, "n_permutations")
     seed = check_seed(seed)
     alternative = check_alternative(alternative)
+    stop_after = check_stop_after(stop_after)
     design = pair_design(x, y, a, b, blocks=blocks, strata=strata)
     design.check_defined(combine)
-    return permutation_test(design, statistic, combine, n_permutations, seed, alternative).p
+    return permutation_test(design, statistic, combine, n_permutations, seed, alternative,
+                            stop_after=stop_after).p
 
 
 def network_bootstrap_ci(

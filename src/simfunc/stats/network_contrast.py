@@ -68,7 +68,9 @@ class GroupContrast:
         p: Mantel permutation p-value of the difference (``alternative``), network-level.
         ci: network-bootstrap percentile interval of the difference, or None (see notes).
         alternative: ``"two-sided"``, ``"greater"`` (within above across) or ``"less"``.
-        exact: every admissible relabelling enumerated (else ``n_relabellings`` random ones).
+        exact: every admissible relabelling enumerated (else ``n_relabellings`` random ones:
+            fewer than ``n_permutations`` when the sequential test stopped early, see
+            ``simfunc.stats.sequential``).
         smallest_p: the smallest p-value the groups admit (see the module docstring).
         n_networks, n_within, n_across, n_blocks: the design's size.
         n_resamples_used: bootstrap resamples with both kinds of pair.

@@ -44,7 +44,8 @@ class NetworkRelation:
         slope, intercept: least-squares line y ~ slope x + intercept over all pairs.
         permutation: ``"exact"`` (every admissible relabelling enumerated) or
             ``"monte carlo"``; ``n_relabellings`` how many relabellings the network-level
-            p-values used.
+            p-values used (Monte Carlo ones stop early once 100 are at least as extreme:
+            Besag and Clifford's sequential rule, ``simfunc.stats.sequential``).
         design: ``"complete"`` (relabellings map the compared pairs onto themselves: the
             test is exact) or ``"partial"`` (evaluated over the pairs whose image was
             compared: approximate).

@@ -57,7 +57,8 @@ def relate(
     """Spearman's rho with p-value and bootstrap CI, Kendall's tau-b with p-value, and the
     least-squares slope of y on x, in one call ("rho, p, CI, slope" of a study).
 
-    The p-values are two-sided permutation p-values (``permutation_pvalue``), the interval a
+    The p-values are two-sided sequential permutation p-values (``permutation_pvalue``: at
+    most ``n_permutations`` draws, fewer for a large p-value), the interval a
     percentile bootstrap over pairs (``bootstrap_ci``), all seeded by ``seed``.
 
     Raises:

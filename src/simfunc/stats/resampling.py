@@ -2,7 +2,9 @@
 
 Both draw all their randomness from ``numpy.random.default_rng(seed)`` in a documented
 order, so a seed reproduces the result exactly, and both evaluate the statistic on a batch of
-rows at a time (no Python loop over permutations or resamples for Spearman).
+rows at a time (no Python loop over permutations or resamples for Spearman). The permutation
+test stops early by Besag and Clifford's sequential rule (:mod:`simfunc.stats.sequential`);
+a bootstrap resample's Spearman rho is computed from its pairs' counts, without sorting it.
 """
 
 from __future__ import annotations
@@ -22,12 +24,17 @@ from simfunc.stats._inputs import (
     check_statistic,
 )
 from simfunc.stats.correlation import kendall_rows, spearman_rows
+from simfunc.stats.resampled_correlation import correlation_rows
+from simfunc.stats.sequential import (
+    DEFAULT_STOP_AFTER,
+    batch_schedule,
+    check_stop_after,
+    extreme_indicator,
+    sequential_count,
+)
 
 __all__ = ["bootstrap_ci", "permutation_pvalue", "MIN_DEFINED_FRACTION"]
 
-# Statistics within this of the observed one count as "at least as extreme": permutations
-# that reproduce the observed ordering must not be lost to rounding.
-_TIE_TOLERANCE = 1e-12
 # Draws per batch: about 2 MiB of float64 per (batch, n) array.
 _BATCH_ELEMENTS = 1 << 18
 # A bootstrap interval needs at least this fraction of resamples to have a defined statistic.
@@ -47,12 +54,13 @@ def _batches(total: int, n: int) -> Iterator[int]:
 
 
 def _permuted_statistics(
-    x: np.ndarray, y: np.ndarray, statistic: str, n_permutations: int, seed: int | None
-) -> tuple[float, np.ndarray]:
-    """The observed statistic and its value under each of the permutations of y."""
+    x: np.ndarray, y: np.ndarray, statistic: str, n_permutations: int, seed: int | None,
+    stop_after: int | None = None,
+) -> tuple[float, Iterator[np.ndarray]]:
+    """The observed statistic and, lazily, its value under the permutations of y, in batches
+    (of growing size when the test may stop early; the draws do not depend on the sizes)."""
     n = x.shape[0]
     rng = np.random.default_rng(seed)
-    null = np.empty(n_permutations, dtype=np.float64)
     if statistic == "spearman":
         # Permuting y permutes its ranks: rank once, then each statistic is a dot product.
         x_ranks = centred_average_ranks(x[None, :])[0]
@@ -63,19 +71,20 @@ def _permuted_statistics(
     else:
         observed = float(kendall_rows(x[None, :], y[None, :])[0])
         y_source = y
-    done = 0
-    for size in _batches(n_permutations, n):
-        orders = rng.permuted(np.tile(np.arange(n), (size, 1)), axis=1)
-        permuted = y_source[orders]
-        if statistic == "spearman":
-            values = permuted @ x_ranks
-            values /= scale
-            np.clip(values, -1.0, 1.0, out=values)
-        else:
-            values = kendall_rows(np.broadcast_to(x, permuted.shape), permuted)
-        null[done : done + size] = values
-        done += size
-    return observed, null
+
+    def batches() -> Iterator[np.ndarray]:
+        for size in batch_schedule(n_permutations, _BATCH_ELEMENTS // n, stop_after):
+            orders = rng.permuted(np.tile(np.arange(n), (size, 1)), axis=1)
+            permuted = y_source[orders]
+            if statistic == "spearman":
+                values = permuted @ x_ranks
+                values /= scale
+                np.clip(values, -1.0, 1.0, out=values)
+            else:
+                values = kendall_rows(np.broadcast_to(x, permuted.shape), permuted)
+            yield values
+
+    return observed, batches()
 
 
 def permutation_pvalue(
@@ -85,29 +94,43 @@ def permutation_pvalue(
     n_permutations: int = 10_000,
     seed: int | None = 0,
     alternative: str = "two-sided",
+    *,
+    stop_after: int | None = DEFAULT_STOP_AFTER,
 ) -> float:
-    """Monte Carlo permutation p-value of a rank correlation between x and y.
+    """Monte Carlo permutation p-value of a rank correlation between x and y, sequential.
 
     Under the null hypothesis that x and y are independent, every pairing is equally likely.
-    y is permuted ``n_permutations`` times and the statistic recomputed; then
+    y is permuted up to ``n_permutations`` times and the statistic recomputed. "At least as
+    extreme" is ``|stat_perm| >= |stat_obs|`` for ``"two-sided"``, ``stat_perm >=
+    stat_obs`` for ``"greater"`` and ``stat_perm <= stat_obs`` for ``"less"`` (within
+    1e-12). The test stops early by Besag and Clifford's rule (1991; see
+    :mod:`simfunc.stats.sequential`): once ``stop_after`` permutations at least as extreme
+    have been drawn, at permutation L, it stops and
 
-        p = (1 + #{permutations at least as extreme as observed}) / (1 + n_permutations)
+        p = stop_after / L;
 
-    where "at least as extreme" is ``|stat_perm| >= |stat_obs|`` for ``"two-sided"``,
-    ``stat_perm >= stat_obs`` for ``"greater"`` and ``stat_perm <= stat_obs`` for
-    ``"less"`` (within 1e-12). Counting the observed pairing makes p > 0 and the test
-    valid (Phipson and Smyth, "Permutation p-values should never be zero", 2010).
+    otherwise, after all B = ``n_permutations``,
+
+        p = (1 + #{permutations at least as extreme}) / (1 + B),
+
+    the fixed-size p-value of the same permutations (counting the observed pairing makes
+    p > 0; Phipson and Smyth, "Permutation p-values should never be zero", 2010). Both are
+    valid p-values; a p-value below about ``stop_after / B`` (0.01 at the defaults) comes
+    from all B permutations, and a larger one from about ``stop_after / p`` of them, with a
+    relative standard error of about ``sqrt((1 - p) / stop_after)`` (10 %).
+    ``stop_after=None`` always draws all B.
 
     Reproducible: permutation b is the b-th ``rng.permutation(n)`` drawn from
-    ``rng = numpy.random.default_rng(seed)``. For Spearman, x and y are ranked once and the
-    ranks of y permuted in batches (one matrix product per batch).
+    ``rng = numpy.random.default_rng(seed)``, whatever the batches. For Spearman, x and y are
+    ranked once and the ranks of y permuted in batches (one matrix product per batch).
 
     Args:
         x, y: paired finite sequences of the same length (>= 3), neither constant.
         statistic: ``"spearman"`` (rho) or ``"kendall"`` (tau-b).
-        n_permutations: number of random permutations, >= 1.
+        n_permutations: the most random permutations, >= 1.
         seed: non-negative integer, or None for a fresh, irreproducible stream.
         alternative: ``"two-sided"``, ``"greater"`` (positive association) or ``"less"``.
+        stop_after: Besag and Clifford's h, an integer >= 1, or None (no early stop).
 
     Raises:
         InputError: bad sequences (see ``spearman``) or options.
@@ -116,15 +139,12 @@ def permutation_pvalue(
     n_permutations = check_count(n_permutations, "n_permutations")
     seed = check_seed(seed)
     alternative = check_alternative(alternative)
+    stop_after = check_stop_after(stop_after)
     x_values, y_values = as_ranked_pair(x, y)
-    observed, null = _permuted_statistics(x_values, y_values, statistic, n_permutations, seed)
-    if alternative == "two-sided":
-        extreme = np.abs(null) >= abs(observed) - _TIE_TOLERANCE
-    elif alternative == "greater":
-        extreme = null >= observed - _TIE_TOLERANCE
-    else:
-        extreme = null <= observed + _TIE_TOLERANCE
-    return float((1 + np.count_nonzero(extreme)) / (1 + n_permutations))
+    observed, batches = _permuted_statistics(x_values, y_values, statistic, n_permutations,
+                                             seed, stop_after)
+    indicators = (extreme_indicator(values, observed, alternative) for values in batches)
+    return float(sequential_count(indicators, stop_after).p)
 
 
 def bootstrap_distribution(
@@ -142,9 +162,24 @@ def bootstrap_distribution(
     done = 0
     for size in _batches(n_resamples, n):
         indices = rng.integers(0, n, size=(size, n))
-        values[done : done + size] = row_statistic(x[indices], y[indices])
+        if statistic == "spearman":
+            # A resample is a multiset of pairs: its Spearman rho is that of the pairs
+            # weighted by how often each was drawn, whose mid-ranks come from cumulative
+            # weights in the once-sorted x and y (no resample is sorted; see
+            # simfunc.stats.resampled_correlation).
+            counts = _row_counts(indices, n)
+            values[done : done + size] = correlation_rows(x, y, "spearman", weights=counts)
+        else:
+            values[done : done + size] = row_statistic(x[indices], y[indices])
         done += size
     return values
+
+
+def _row_counts(draws: np.ndarray, width: int) -> np.ndarray:
+    """(rows, width) float64: how often each of 0..width-1 occurs in each row of ``draws``."""
+    rows = draws.shape[0]
+    flat = (np.arange(rows)[:, None] * width + draws).ravel()
+    return np.bincount(flat, minlength=rows * width).reshape(rows, width).astype(np.float64)
 
 
 def bootstrap_ci(
@@ -169,7 +204,8 @@ def bootstrap_ci(
 
     Reproducible: resample b uses the indices ``rng.integers(0, n, size=(n_resamples,
     n))[b]`` with ``rng = numpy.random.default_rng(seed)``; all resamples are ranked and
-    correlated in batches (one vectorised pass per batch, no loop over resamples).
+    correlated in batches (one vectorised pass per batch, no loop over resamples; for
+    Spearman from how often each pair was drawn, with x and y sorted once).
 
     Args:
         x, y: paired finite sequences of the same length (>= 3), neither constant.
