@@ -116,3 +116,40 @@ def test_a_reproduce_written_to_a_log_has_plain_lines_and_no_redrawn_bars(noise_
     out, err = capfd.readouterr()
     assert "jobs done" not in err and "\r" not in out + err
     assert "5 jobs: 0 run, 5 cached" in out and "report: " in out
+
+
+def test_an_unchanged_rerun_reuses_the_analysis_and_a_changed_study_redoes_only_its_own(
+        noise_study, tmp_path, monkeypatch):
+    """The analysis is keyed like every artifact (results, settings, code): a rerun that finds
+    the same results keeps the summary, scorecard, figures and report it made; a study whose
+    results change is analysed again, and only it; the combined report follows."""
+    from simfunc.report import RenderedSection, Section
+
+    runs, cache = tmp_path / "runs", tmp_path / "cache"
+    over = {"noise": {"examples": "120"}, "architectures": {
+        "archs": "mlp,cnn", "seeds": "0,1", "training.epochs": 1, "image_size": 8,
+        "untrained": "false", "n_permutations": 100, "n_resamples": 100}}
+
+    def run():
+        return reproduce("quick", studies=["noise", "architectures"], out=runs, cache_dir=cache,
+                         overrides=over, progress=False)
+    report, first = run()
+    assert all(isinstance(r.section, Section) for r in first)
+    files = {p: p.read_bytes() for p in runs.rglob("*") if p.is_file()
+             and p.suffix in (".html", ".json", ".png", ".csv") and p.name != "reproduce.json"}
+    calls = []
+    monkeypatch.setattr(noise_study.Noise, "analyse", lambda self, *a: calls.append(a) or
+                        (_ for _ in ()).throw(AssertionError("analysed again")))
+    report, again = run()
+    assert [type(r.section) for r in again] == [RenderedSection, RenderedSection]
+    assert [r.summary for r in again] == [r.summary for r in first]
+    assert [r.scorecard for r in again] == [r.scorecard for r in first]
+    assert {p: p.read_bytes() for p in files} == files  # nothing rewritten
+    # a changed study (one more noise level) is analysed again; the other one is not
+    monkeypatch.undo()
+    monkeypatch.setitem(STUDIES, "noise", "toy_noise")
+    over["noise"]["noise"] = "0,0.5,1,2,4,8"
+    report, changed = run()
+    assert [type(r.section) for r in changed] == [Section, RenderedSection]
+    assert changed[0].summary["relation"]["n"] == 6 != first[0].summary["relation"]["n"]
+    assert report.read_bytes() != files[report]

@@ -34,6 +34,8 @@ __all__ = [
     "ThesisRow",
     "scorecard_rows",
     "scorecard_section",
+    "RenderedSection",
+    "section_html",
     "left_out_table",
     "render",
     "write_report",
@@ -328,15 +330,37 @@ def _section_html(section: Section) -> str:
     return "\n".join(parts)
 
 
-def render(title: str, sections: Sequence[Section], meta: dict[str, Any] | None = None,
-           intro: str = "") -> str:
+@dataclass(frozen=True)
+class RenderedSection:
+    """A section already rendered to HTML (:func:`section_html`): what a run directory keeps of
+    its analysis, so that a report combining it need not redo the analysis."""
+
+    id: str
+    title: str
+    html: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"id": self.id, "title": self.title, "html": self.html}
+
+    @classmethod
+    def from_json(cls, values: dict[str, Any]) -> RenderedSection:
+        return cls(str(values["id"]), str(values["title"]), str(values["html"]))
+
+
+def section_html(section: Section | RenderedSection) -> str:
+    """One section as HTML (figures embedded)."""
+    return section.html if isinstance(section, RenderedSection) else _section_html(section)
+
+
+def render(title: str, sections: Sequence[Section | RenderedSection],
+           meta: dict[str, Any] | None = None, intro: str = "") -> str:
     """The whole report as one HTML string."""
     meta = meta or {}
     meta_line = " · ".join(f"{html.escape(str(k))}: {html.escape(str(v))}" for k, v in meta.items())
     nav = "".join(
         f'<li><a href="#{html.escape(s.id)}">{html.escape(s.title)}</a></li>' for s in sections
     )
-    body = "\n".join(_section_html(section) for section in sections)
+    body = "\n".join(section_html(section) for section in sections)
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
@@ -345,7 +369,7 @@ def render(title: str, sections: Sequence[Section], meta: dict[str, Any] | None 
     )
 
 
-def write_report(path: str | Path, title: str, sections: Sequence[Section],
+def write_report(path: str | Path, title: str, sections: Sequence[Section | RenderedSection],
                  meta: dict[str, Any] | None = None, intro: str = "") -> Path:
     """Render and write the report atomically."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ This module sits above the studies and the leaderboard (it uses both), below the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -19,13 +20,22 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from simfunc import __version__
-from simfunc.io import atomic_write_json
-from simfunc.leaderboard import write_leaderboard
+from simfunc.errors import InputError
+from simfunc.io import atomic_write_json, load_json
+from simfunc.leaderboard import CSV_FILE, write_leaderboard
 from simfunc.report import scorecard_section, write_report
 from simfunc.runner import Executor
 from simfunc.runs import REPORT_FILE, REPRODUCE_FILE, SUMMARY_FILE, reproduce_dir_name
-from simfunc.scorecard import SCHEMA, Scorecard
-from simfunc.studies.framework import STUDIES, StudyResult, load_study, rebuild_study, run_study
+from simfunc.scorecard import SCHEMA, SCORECARD_FILE, Scorecard
+from simfunc.studies.framework import (
+    ANALYSIS_FILE,
+    STUDIES,
+    StudyResult,
+    code_fingerprint,
+    load_study,
+    rebuild_study,
+    run_study,
+)
 
 __all__ = ["reproduce", "rebuild", "combined_scorecard", "INTRO"]
 
@@ -43,8 +53,33 @@ def combined_scorecard(profile: str, results: Sequence[StudyResult]) -> Scorecar
                              [r.scorecard for r in results if r.scorecard is not None])
 
 
-def _write_combined(out_dir: Path, profile: str, results: Sequence[StudyResult]) -> Path:
+def _combined_key(profile: str, results: Sequence[StudyResult]) -> str | None:
+    """The combined report's key: every study's analysis key (None when one has none)."""
+    keys = [r.analysis_key for r in results]
+    if any(k is None for k in keys):
+        return None
+    parts = {"profile": profile, "studies": [[r.name, r.analysis_key] for r in results],
+             "code": code_fingerprint()}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def _kept_combined(out_dir: Path, key: str | None) -> bool:
+    """Whether ``out_dir`` holds the combined report, scorecard and leaderboard of ``key``."""
+    files = (ANALYSIS_FILE, REPORT_FILE, SUMMARY_FILE, SCORECARD_FILE, CSV_FILE, REPRODUCE_FILE)
+    if key is None or not all((out_dir / name).is_file() for name in files):
+        return False
+    try:
+        return load_json(out_dir / ANALYSIS_FILE).get("key") == key
+    except (InputError, OSError, ValueError):
+        return False
+
+
+def _write_combined(out_dir: Path, profile: str, results: Sequence[StudyResult],
+                    force: bool = False) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
+    key = _combined_key(profile, results)
+    if not force and _kept_combined(out_dir, key):  # every study unchanged: so are the leaderboard and report
+        return out_dir / REPORT_FILE
     # Which measure tracks function best, over every study's pairs (leaderboard.csv).
     board = write_leaderboard([r.run_dir for r in results], out_dir)
     card = combined_scorecard(profile, results)
@@ -59,9 +94,12 @@ def _write_combined(out_dir: Path, profile: str, results: Sequence[StudyResult])
         {"profile": profile, "studies": [os.path.relpath(r.run_dir, out_dir) for r in results]},
     )
     meta = {"profile": profile, "simfunc": __version__, "python": platform.python_version()}
-    return write_report(out_dir / REPORT_FILE, f"simfunc reproduce · {profile} profile",
-                        [scorecard_section(card), *(r.section for r in results), board.section],
-                        meta, INTRO)
+    report = write_report(out_dir / REPORT_FILE, f"simfunc reproduce · {profile} profile",
+                          [scorecard_section(card), *(r.section for r in results), board.section],
+                          meta, INTRO)
+    if key is not None:  # written last: an interrupted write is redone
+        atomic_write_json(out_dir / ANALYSIS_FILE, {"key": key})
+    return report
 
 
 def reproduce(
@@ -108,6 +146,6 @@ def rebuild(run_dir: str | os.PathLike[str]) -> list[StudyResult]:
     if (run_dir / REPRODUCE_FILE).is_file():
         index = json.loads((run_dir / REPRODUCE_FILE).read_text())
         results = [rebuild_study(run_dir / entry) for entry in index["studies"]]
-        _write_combined(run_dir, index["profile"], results)
+        _write_combined(run_dir, index["profile"], results, force=True)
         return results
     return [rebuild_study(run_dir)]

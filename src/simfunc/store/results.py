@@ -545,6 +545,23 @@ class ResultsDB:
                 removed += cursor.rowcount
         return removed
 
+    def content_digest(self) -> str:
+        """A hash of what an analysis can read: every model, pair, scalar and note, whichever
+        run recorded it and in whatever order (the ``runs`` history and run ids left out), so
+        two runs that recorded the same results have the same digest."""
+        import hashlib
+
+        digest = hashlib.sha256()
+        for table in ("models", "pairs", "scalars", "notes"):
+            columns = [row[1] for row in self.connection.execute(f"PRAGMA table_info({table})")
+                       if row[1] != "run_id"]
+            rows = self.connection.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall()
+            digest.update(f"{table}:{','.join(columns)}:{len(rows)}\n".encode())
+            for row in sorted(map(repr, rows)):
+                digest.update(row.encode())
+                digest.update(b"\n")
+        return digest.hexdigest()
+
     # -- reading -------------------------------------------------------------------------------
 
     def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> pd.DataFrame:

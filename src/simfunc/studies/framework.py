@@ -13,7 +13,10 @@ the framework adds them, so a study gets them without code of its own.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
 import importlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,15 +24,17 @@ from typing import Any, Mapping
 
 from simfunc import __version__
 from simfunc.errors import InputError
-from simfunc.io import atomic_write_json
+from simfunc.io import atomic_write_json, load_json
 from simfunc.report import (
+    RenderedSection,
     Section,
     left_out_table,
     scorecard_rows,
     scorecard_section,
+    section_html,
     write_report,
 )
-from simfunc.scorecard import SCHEMA, Scorecard
+from simfunc.scorecard import SCHEMA, SCORECARD_FILE, Scorecard
 from simfunc.runner import Executor, LocalExecutor, ProcessExecutor, RunReport, run_plan
 from simfunc.runs import (
     CSV_DIR,
@@ -52,6 +57,8 @@ __all__ = [
     "run_study",
     "rebuild_study",
     "analyse_run",
+    "analysis_key",
+    "code_fingerprint",
     "default_cache_dir",
     "make_executor",
 ]
@@ -88,12 +95,58 @@ def load_study(name: str) -> Study[Any]:
 
 @dataclass
 class StudyResult:
+    """One study's run: its summary, report section (or, when the analysis was found
+    unchanged, the section as its run directory kept it, rendered), runner report and
+    scorecard; ``analysis_key`` identifies the analysis (see :func:`analysis_key`)."""
+
     name: str
     run_dir: Path
     summary: dict[str, JSON]
-    section: Section
+    section: Section | RenderedSection
     report: RunReport | None  # None when rebuilt from the database
     scorecard: Scorecard | None = None  # the study's claims, judged
+    analysis_key: str | None = None
+
+
+#: What a run directory keeps of its analysis: its key and the rendered section.
+ANALYSIS_FILE = "analysis.json"
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """A hash of simfunc's own source files: an analysis made by other code is redone."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256(__version__.encode())
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def analysis_key(study: Study[Any], db: ResultsDB, settings: Any, profile: str) -> str:
+    """The analysis's key, like every artifact's: the study, profile and settings, the
+    results it reads (:meth:`ResultsDB.content_digest`) and the code that reads them."""
+    parts = {"study": study.NAME, "profile": profile, "settings": settings_dict(settings),
+             "results": db.content_digest(), "code": code_fingerprint()}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _kept_analysis(run_dir: Path, key: str) -> StudyResult | None:
+    """The analysis ``run_dir`` keeps, when it was made with ``key`` and its files are there."""
+    kept = run_dir / ANALYSIS_FILE
+    files = (SUMMARY_FILE, SCORECARD_FILE, REPORT_FILE)
+    if not kept.is_file() or not all((run_dir / name).is_file() for name in files):
+        return None
+    try:
+        values = load_json(kept)
+        if values.get("key") != key:
+            return None
+        summary = load_json(run_dir / SUMMARY_FILE)
+        card = Scorecard.read(run_dir)
+        section = RenderedSection.from_json(values["section"])
+    except (InputError, OSError, KeyError, ValueError):
+        return None  # unreadable: analyse again
+    return StudyResult(str(summary.get("study")), run_dir, summary, section, None, card, key)
 
 
 def make_executor(jobs: int) -> Executor:
@@ -116,6 +169,7 @@ def analyse_run(study: Study[Any], run_dir: Path, db: ResultsDB, settings: Any,
     card = Scorecard(profile, __version__,
                      scorecard_rows(section.thesis_rows, study.NAME, study.SECTION))
     atomic_write_json(run_dir / SUMMARY_FILE, summary)
+    summary = json.loads((run_dir / SUMMARY_FILE).read_text(encoding="utf-8"))  # as written
     card.write(run_dir)
     sections = [scorecard_section(card), section] if card.rows else [section]
     write_report(run_dir / REPORT_FILE, f"simfunc · {study.TITLE}", sections,
@@ -160,14 +214,28 @@ def run_study(
             )
             report.raise_for_failures()
             db.keep_only_run(run_id)
+            key = analysis_key(study, db, settings, profile)
+            kept = _kept_analysis(run_dir, key)
+            if kept is not None:  # the same results, settings and code: nothing to redo
+                status = "completed"
+                return dataclasses.replace(kept, name=study.NAME, report=report)
             summary, section, card = analyse_run(study, run_dir, db, settings, profile)
+            _keep_analysis(run_dir, key, section)
             status = "completed"
         except KeyboardInterrupt:
             status = "interrupted"
             raise
         finally:
             db.finish_run(run_id, status)
-    return StudyResult(study.NAME, run_dir, summary, section, report, card)
+    return StudyResult(study.NAME, run_dir, summary, section, report, card, key)
+
+
+def _keep_analysis(run_dir: Path, key: str, section: Section) -> None:
+    """Record the analysis's key and its rendered section (written last: a run interrupted
+    before it is analysed again)."""
+    atomic_write_json(run_dir / ANALYSIS_FILE, {
+        "key": key, "section": RenderedSection(section.id, section.title,
+                                               section_html(section)).to_json()})
 
 
 def rebuild_study(run_dir: str | os.PathLike[str], study: Study[Any] | None = None) -> StudyResult:
@@ -187,4 +255,6 @@ def rebuild_study(run_dir: str | os.PathLike[str], study: Study[Any] | None = No
             study = load_study(latest["study"])
         settings = study.settings(latest["profile"], latest["settings"], f"{database} settings")
         summary, section, card = analyse_run(study, run_dir, db, settings, latest["profile"])
-    return StudyResult(study.NAME, run_dir, summary, section, None, card)
+        key = analysis_key(study, db, settings, latest["profile"])
+        _keep_analysis(run_dir, key, section)
+    return StudyResult(study.NAME, run_dir, summary, section, None, card, key)
