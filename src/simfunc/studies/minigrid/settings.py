@@ -140,8 +140,10 @@ PROFILES = {
     # interval. Short runs that usually end optimal on 5×5, 6×6 and 8×8; no 16×16 room: its
     # runs stay poor at a quick budget (the thesis trained them to convergence), so the
     # headline, which keeps runs that end optimal, would have no 16×16 cell anyway. 60 jobs,
-    # 1,188 pairs: measured 16 minutes cold with --jobs 2 on 2 cores shared with four other
-    # engineers (load average 5-9), every run ending optimal in both variants (seeds 0-3).
+    # 1,188 pairs: measured 10 minutes cold with --jobs 2 on 2 cores shared with four other
+    # engineers (load average 5-7; 16 minutes at 5-9), every run ending optimal in both
+    # variants (seeds 0-3). Comparing a pair with every registered measure costs about 0.25 s
+    # (linear CKA alone 3 ms): ``measures`` is the knob that would bring it near 2 minutes.
     "quick": Settings(),
     # 5 seeds × 6 save points per cell (435 pairs per cell), runs long enough to solve 5×5 to
     # 8×8 and usually 16×16 (benchmarks/ppo.py): at least 5 runs per training size, as the
