@@ -5,9 +5,7 @@ Parallel safety: every test writes under its own ``tmp_path`` (or a module fixtu
 ``tmp_path_factory`` folder), Ray instances get private session folders, hypothesis keeps no
 example database (``derandomize`` makes it useless, and workers would share it), and the
 suite runs with ``--dist loadfile`` (pyproject.toml), so a module's tests, and the networks
-its module-scoped fixtures train, stay on one worker. Artifacts that several modules need come
-from :func:`shared_artifact_cache`, one artifact cache for the whole session that every
-worker uses (the cache's own locks make that safe): a job two modules share is computed once.
+its module-scoped fixtures train, stay on one worker and are trained once.
 """
 
 from __future__ import annotations
@@ -40,15 +38,3 @@ def one_torch_thread():
     yield
     torch.set_num_threads(previous)
 
-
-@pytest.fixture(scope="session")
-def shared_artifact_cache(tmp_path_factory):
-    """One artifact cache (a ``simfunc.store.Cache`` root) for the whole test session, shared by
-    the xdist workers: networks and agents that several modules train with the same settings
-    are trained once. Tests that count "run" against "cached" jobs need a cache of their own."""
-    base = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        base = base.parent  # the session's folder, above each worker's own
-    root = base / "simfunc-artifact-cache"
-    root.mkdir(parents=True, exist_ok=True)
-    return root
