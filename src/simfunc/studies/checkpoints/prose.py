@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping
 
 from simfunc.report import ThesisRow
-from simfunc.scorecard import judge_relation
+from simfunc.scorecard import judge_relation, not_comparable
 from simfunc.studies.common import NETWORK_LEVEL, describe_dataset, inference_remark, relation_interval
 
 if TYPE_CHECKING:
@@ -146,6 +146,13 @@ def _slope_rows(slopes: Mapping[str, Any], differ: str) -> list[ThesisRow]:
                     "cell; with two seeds a cell it is rough." + _any_lr(item)
                     + (f" {notes}" if notes else "")),
         ))
+    if not slopes["differences"]:
+        rows.append(ThesisRow(
+            quantity="slope difference between architectures", thesis="≠ 0", value=None,
+            claim="the slope depends on the architecture",
+            judgement=not_comparable(f"{len(slopes['slopes'])} architecture(s): no slope "
+                                     "difference to measure"),
+            id="checkpoints.slope_by_arch", differs=differ))
     return rows
 
 
