@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from simfunc.report import FigureRef, Section, Table, ThesisRow
-from simfunc.scorecard import AtLeast, AtMost, judge_point, judge_relation
+from simfunc.scorecard import AtLeast, AtMost, judge_point, judge_relation, not_comparable
 from simfunc.settings import settings_dict
 from simfunc.studies.common import describe_dataset, inference_remark, relation_interval, stand_ins
 
@@ -97,7 +97,14 @@ def thesis_rows(summary: Mapping[str, Any], differ: str = "") -> list[ThesisRow]
                       "higher CKA goes with a higher rank coefficient", "architectures.cka_rank",
                       1, differ),
     ]
-    if "discordant_fraction" in jsd:
+    if "discordant_fraction" not in jsd:
+        rows.append(ThesisRow(
+            quantity="pairs of pairs breaking the CKA–JSD trend", thesis="many", value=None,
+            claim="many pairs break the trend",
+            judgement=judge_point(None, AtLeast(MANY_DISCORDANT, "many pairs of pairs discordant"),
+                                  undefined=str(jsd.get("undefined", "no relation"))),
+            id="architectures.discordant", differs=differ))
+    else:
         rows.append(ThesisRow(
             quantity="pairs of pairs breaking the CKA–JSD trend", thesis="many",
             value=jsd["discordant_fraction"], claim="many pairs break the trend", percent=True,
@@ -123,6 +130,12 @@ def thesis_rows(summary: Mapping[str, Any], differ: str = "") -> list[ThesisRow]
                     + ("n/a" if trained_jsd is None else f"{trained_jsd:.3f}")
                     + f" (≈ 0 here: below {UNTRAINED_JSD_RATIO:g} of it)."),
         ))
+    else:
+        rows.append(ThesisRow(
+            quantity="mean JSD of untrained pairs", thesis="≈ 0", value=None,
+            claim="untrained pairs have JSD ≈ 0 at any CKA",
+            judgement=not_comparable("this run has no untrained networks (untrained = false)"),
+            id="architectures.untrained_jsd", differs=differ))
     return rows
 
 
