@@ -363,3 +363,27 @@ def test_runs_without_outputs_give_an_empty_leaderboard_that_says_why(tmp_path):
     assert board.frame.empty and board.summary["n_pairs"] == {}
     assert any("no pairs with output measures" in note for note in board.section.notes)
     assert list(pd.read_csv(tmp_path / "out" / "leaderboard.csv").columns) == COLUMNS
+
+
+def test_the_figure_marks_undefined_cells_and_cells_without_a_p_value(tmp_path):
+    """The per-study panel never draws an undefined relation as a number, marks a ρ without
+    a network-level p-value, and names each study's number of pairs."""
+    from simfunc.leaderboard import _cell_labels, _group_label
+
+    board = pd.DataFrame([
+        {"group": "a", "measure": "linear_cka", "output_measure": "jsd", "n": 45, "rho": 0.8,
+         "p_value": 0.001},
+        {"group": "a", "measure": "rsa", "output_measure": "jsd", "n": 45, "rho": np.nan,
+         "p_value": np.nan},
+        {"group": "b", "measure": "linear_cka", "output_measure": "jsd", "n": 4, "rho": 1.0,
+         "p_value": np.nan},
+    ])
+    labels = _cell_labels(board, ["linear_cka", "rsa"], ["a", "b"])
+    assert labels.tolist() == [["0.80", "1.00†"], ["–", "–"]]
+    assert _group_label(board, "a") == "a (n=45)" and _group_label(board, "b") == "b (n=4)"
+    frame, models = known_pairs(6, 12)
+    write_study(tmp_path / "toy-quick", "toy", frame, models)
+    board = write_leaderboard([tmp_path / "toy-quick"], tmp_path / "out",
+                              n_permutations=100, n_resamples=100)
+    assert (tmp_path / "out" / "figures" / "leaderboard.png").stat().st_size > 10_000
+    assert "never drawn as a number" in board.section.figures[0].caption

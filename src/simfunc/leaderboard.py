@@ -510,16 +510,43 @@ def _heatmap(board: pd.DataFrame, path: Path) -> Path:
                     vmin=-1.0, vmax=1.0,
                     title="Pooled: oriented ρ\n(larger = tracks function better)",
                     colorbar_label="oriented Spearman ρ")
-    jsd = board[board["output_measure"] == "jsd"].pivot(index="measure", columns="group",
-                                                       values="rho")
+    rows = board[board["output_measure"] == "jsd"]
+    jsd = rows.pivot(index="measure", columns="group", values="rho")
     columns = [g for g in groups if g in jsd.columns]
     if columns:
-        figures.heatmap(axes[0, 1], _shown(jsd.reindex(order)[columns].to_numpy(float)), order,
-                        columns, vmin=-1.0, vmax=1.0, title="Per study: oriented ρ against JSD",
-                        colorbar_label="oriented Spearman ρ")
+        matrix = _shown(jsd.reindex(order)[columns].to_numpy(float))
+        figures.heatmap(axes[0, 1], matrix, order, [_group_label(rows, g) for g in columns],
+                        vmin=-1.0, vmax=1.0, colorbar_label="oriented Spearman ρ",
+                        labels=_cell_labels(rows, order, columns),
+                        title="Per study: oriented ρ against JSD\n(n pairs; † no p-value; "
+                              "– undefined)")
     else:
         axes[0, 1].set_axis_off()
     return figures.save_figure(fig, path)
+
+
+def _group_label(rows: pd.DataFrame, group: str) -> str:
+    """A study's column label with the number of pairs its relations rest on."""
+    counts = rows.loc[rows["group"] == group, "n"].dropna()
+    return f"{group} (n={int(counts.max()) if len(counts) else 0})"
+
+
+def _cell_labels(rows: pd.DataFrame, order: Sequence[str],
+                 columns: Sequence[str]) -> np.ndarray:
+    """Each cell's text: ρ, a dagger when it has no network-level p-value, a dash when the
+    relation is undefined (a constant side, too few pairs), so no cell reads as a number it
+    is not."""
+    indexed = rows.set_index(["measure", "group"])
+    labels = np.full((len(order), len(columns)), "–", dtype=object)
+    for i, measure in enumerate(order):
+        for j, group in enumerate(columns):
+            if (measure, group) not in indexed.index:
+                continue
+            row = indexed.loc[(measure, group)]
+            if pd.isna(row["rho"]):
+                continue
+            labels[i, j] = f"{row['rho']:.2f}" + ("" if pd.notna(row["p_value"]) else "†")
+    return labels
 
 
 def _cell(row: pd.Series) -> str:
@@ -603,7 +630,9 @@ def build(run_dirs: Sequence[str | os.PathLike], figures_dir: str | os.PathLike,
             "measure over all selected pairs of all studies, oriented so that a positive value "
             "means the measure tracks function (pairs it calls more similar have more similar "
             "outputs). Right: the same against JSD, per study. Rows ordered by the mean pooled "
-            "ρ; empty cells are undefined (too few pairs or a constant side)."))
+            "ρ. Right: each study's column names the pairs its relations rest on (n); † marks a "
+            "ρ without a network-level p-value (too few networks), – an undefined relation (too "
+            "few pairs or a side constant to numerical precision), never drawn as a number."))
         tables.append(Table("Pooled leaderboard: oriented Spearman ρ of each measure against "
                             "each output measure, with the network-level bootstrap 95% "
                             "interval and Mantel permutation p-value (networks redrawn and "
