@@ -267,3 +267,13 @@ def test_a_claim_this_run_cannot_test_is_not_comparable_with_the_reason():
         assert row.judgement.verdict is Verdict.NOT_COMPARABLE, claim_id
         assert ("no construction" in row.judgement.why if "student" not in claim_id
                 and "penalty" not in claim_id else "no student" in row.judgement.why), claim_id
+
+
+def test_a_layer_the_teacher_lacks_is_refused_before_any_job(tmp_path):
+    from simfunc import InputError
+    from simfunc.studies.framework import run_study
+
+    with pytest.raises(InputError, match="output measures"):
+        run_study("converse", "quick", out=tmp_path / "runs", cache_dir=tmp_path / "cache",
+                  overrides={"layer": "output"}, progress=False)
+    assert not (tmp_path / "cache").exists()

@@ -44,7 +44,7 @@ from simfunc.runner import Job, Plan
 from simfunc.store import OUTPUT_LAYER, ResultsDB
 from simfunc.studies.base import JSON, AnalysisContext, Study, StudyOutput
 from simfunc.studies.classifier_jobs import (ClassifierTraining, ImageSet, ModelRecord,
-                                             compare_job, extract_job, train_job)
+                                             check_layers, compare_job, extract_job, train_job)
 from simfunc.studies.converse import prose
 from simfunc.train.distill import DistillConfig
 
@@ -128,6 +128,7 @@ class Converse(Study[Settings]):
 
     def plan(self, settings: Settings) -> Plan:
         _check(settings)
+        check_layers((settings.layer,), (settings.arch,), width=settings.width)
         test = ImageSet(settings.dataset, "test", data_root=settings.data_root,
                         subset=settings.test_subset, classes=settings.classes)
         teacher_train, teacher_extract = f"train/{self.NAME}-teacher", f"extract/{self.NAME}-teacher"
