@@ -113,6 +113,11 @@ class PreparedFeatures:
             raise RuntimeError(f"{self.name}: raw features were centred in place (keep_raw=False)")
         return self._data
 
+    @property
+    def has_raw(self) -> bool:
+        """Whether the uncentred values are still held (see ``keep_raw``)."""
+        return self._data is not None
+
     @cached_property
     def centred(self) -> np.ndarray:
         """Column-centred float64 features; constant columns are exact zeros."""

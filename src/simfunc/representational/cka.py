@@ -24,11 +24,19 @@ import numpy as np
 from simfunc.errors import InputError
 from simfunc.validation import check_choice, check_positive
 
+from ._grouped import (
+    GroupedMatrix,
+    RowGroups,
+    grouped_inner,
+    grouping_pays,
+    model_groups,
+    weighted_median,
+)
 from ._hsic import hsic
 from ._linalg import centre_gram, check_flag, inner, safe_ratio, sq_frobenius
 from ._prepared import Pair, PreparedFeatures, prepare_pair, require_examples
 from ._stacked import DEBIASED_MIN_EXAMPLES, linear_cka_pair
-from ._xp import is_tensor, namespace
+from ._xp import is_tensor, namespace, unique_rows
 
 __all__ = ["linear_cka", "rbf_cka", "compare_linear_cka", "compare_rbf_cka", "PRECISIONS"]
 
@@ -204,7 +212,16 @@ def rbf_cka(X: Any, Y: Any, threshold: float = 1.0, debiased: bool = False) -> f
     included* (n² entries, as in Kornblith et al.'s reference implementation ``gram_rbf``;
     the median over only the n(n−1)/2 distinct pairs gives a different bandwidth and, on the
     published demo data, 0.65401 instead of 0.65483). Then CKA of the two kernel matrices
-    (``debiased=True``: unbiased HSIC of Song et al. 2012 via U-centring, n >= 4).
+    (``debiased=True``: unbiased HSIC of Song et al. 2012 via U-centring, n >= 4). Exactly
+    repeated examples are exactly at distance 0 (distances are taken between distinct rows).
+
+    Repeated examples (visited states): when a model has at most half as many distinct rows
+    as examples, its kernel is held on its k distinct rows with multiplicities c: the median
+    of the n² distances counts each distinct distance c_a c_b times, the centred kernel is
+    ``HKH = P (K − u1ᵀ/n − 1uᵀ/n + cᵀu/n²) Pᵀ`` with ``u = K c`` (P the n × k membership
+    matrix; U-centring likewise), and ``tr(KHLH)`` is summed over the pair's joint groups
+    of identical rows with weights c_a c_b. The value is that of the n × n computation (to
+    rounding, ~1e-14), at about (k/n)² of its cost (``_grouped``).
 
     Args:
         X, Y: (n, p) and (n, q) features of the same examples.
@@ -223,35 +240,110 @@ def rbf_cka(X: Any, Y: Any, threshold: float = 1.0, debiased: bool = False) -> f
     return compare_rbf_cka(pair, threshold=threshold, debiased=debiased)
 
 
-def _centred_rbf(model: PreparedFeatures, threshold: float, unbiased: bool) -> np.ndarray:
-    def compute(m: PreparedFeatures) -> np.ndarray:
-        return centre_gram(rbf_kernel(m, threshold), unbiased=unbiased)
+def _centred_rbf(
+    model: PreparedFeatures, threshold: float, unbiased: bool
+) -> np.ndarray | GroupedMatrix:
+    """The model's centred (or U-centred) Gaussian kernel: n × n, or, when its rows repeat
+    enough, the k × k matrix on its distinct rows (``_grouped``). One per model and option
+    set is kept in the model's cache, which is what ``pairwise`` holds for this measure."""
 
-    return model.cached(("rbf_centred", threshold, unbiased), compute)
+    def compute(m: PreparedFeatures) -> np.ndarray | GroupedMatrix:
+        distances, groups = _distinct_sq_distances(m)
+        if isinstance(groups, RowGroups) and grouping_pays(groups.k, groups.n):
+            return _grouped_centred_rbf(distances, groups, threshold, unbiased, m.name)
+        if groups is not None:
+            inverse = groups.inverse if isinstance(groups, RowGroups) else groups
+            distances = distances[inverse[:, None], inverse[None, :]]
+        median = float(namespace(distances).median(distances))
+        return centre_gram(_gaussian(distances, median, threshold, m.name), unbiased=unbiased)
+
+    return model.cached(("rbf_form", threshold, unbiased), compute)
 
 
-def rbf_kernel(model: PreparedFeatures, threshold: float) -> np.ndarray:
-    """The Gaussian kernel matrix of one representation with the median-distance bandwidth.
+def _expanded_rbf(model: PreparedFeatures, threshold: float, unbiased: bool) -> np.ndarray:
+    """The n × n centred kernel (expanded from the grouped form if need be)."""
+    form = _centred_rbf(model, threshold, unbiased)
+    if not isinstance(form, GroupedMatrix):
+        return form
+    return model.cached(("rbf_centred", threshold, unbiased), lambda m: form.expanded())
 
-    Only the (centred) kernel is kept in the model's cache: one n × n array per model and
-    option set, which is what ``pairwise`` holds in memory for this measure.
-    """
+
+def _distinct_sq_distances(model: PreparedFeatures) -> tuple[np.ndarray, Any]:
+    """Squared Euclidean distances between the model's distinct (centred) examples, and each
+    example's distinct row: ``RowGroups`` for numpy, the inverse index for tensors, None when
+    no example repeats (then the distances are between all n rows, in their order).
+
+    Exactly repeated examples are exactly at distance 0 from each other and exactly as far
+    from every other example, whatever the rounding of the Gram matrix."""
     centred = model.centred
     xp = namespace(centred)
-    gram = model.__dict__["gram"] if "gram" in model.__dict__ else centred @ centred.T
+    if model.is_tensor:
+        rows, groups = unique_rows(centred)
+    else:
+        groups = model_groups(model)
+        rows = centred[groups.first]
+    if rows.shape[0] == model.n:
+        rows, groups = centred, None
+        gram = model.__dict__["gram"] if "gram" in model.__dict__ else centred @ centred.T
+    else:
+        gram = rows @ rows.T
     sq_norms = xp.diagonal(gram)
     distances = sq_norms[:, None] + sq_norms[None, :]  # exactly symmetric, like the Gram
     distances -= 2.0 * gram
     xp.maximum(distances, 0.0, out=distances)  # rounding can leave tiny negatives
     xp.fill_diagonal(distances, 0.0)
-    median = float(xp.median(distances))
+    return distances, groups
+
+
+def _gaussian(distances: np.ndarray, median: float, threshold: float, name: str) -> np.ndarray:
+    """``exp(−D / (2 threshold² median))`` in place of D, the median-distance bandwidth."""
     if not median > 0.0:
         raise InputError(
-            f"{model.name}: the median squared distance between its examples is zero (most "
+            f"{name}: the median squared distance between its examples is zero (most "
             "examples are identical), so the RBF bandwidth is zero"
         )
     distances *= -1.0 / (2.0 * threshold**2 * median)
-    return xp.exp(distances, out=distances)
+    return namespace(distances).exp(distances, out=distances)
+
+
+def _grouped_centred_rbf(
+    distances: np.ndarray, groups: RowGroups, threshold: float, unbiased: bool, name: str
+) -> GroupedMatrix:
+    """The centred kernel of n examples in k groups of identical rows, on the k groups.
+
+    Bandwidth: the median of the n × n distance matrix, each distinct distance counted
+    c_a c_b times (``weighted_median``; the diagonal zeros Σ c_a² times). Kernel K on the
+    groups; its expanded row sums are ``u = K c`` (and ``u − K_aa`` without the diagonal).
+    Biased: ``(HKH)_ab = K_ab − u_a/n − u_b/n + cᵀu/n²``, on the diagonal too. Unbiased
+    (``u_centre``): ``K_ab − m_a − m_b`` off the diagonal, with ``m_a = r_a/(n−2) −
+    t/(2(n−1)(n−2))``, ``r = u − diag K``, ``t = cᵀr``; zero on the diagonal.
+    """
+    n, k = groups.n, groups.k
+    counts = groups.counts
+    upper = ~np.tri(k, dtype=bool)  # the entries a < b, each standing for (a, b) and (b, a)
+    values = np.concatenate(([0.0], distances[upper]))
+    weights = np.concatenate(([int((counts * counts).sum())],
+                              2 * np.outer(counts, counts)[upper]))
+    kernel = _gaussian(distances, weighted_median(values, weights), threshold, name)
+    c = counts.astype(np.float64)
+    sums = kernel @ c  # each example's row sum in the expanded kernel
+    if unbiased:
+        sums -= np.diagonal(kernel)
+        means = sums / (n - 2) - float(c @ sums) / (2.0 * (n - 1) * (n - 2))
+    else:
+        means = sums / n
+        means -= float(c @ means) / (2.0 * n)
+    kernel -= means[:, None]
+    kernel -= means[None, :]
+    return GroupedMatrix(groups, kernel, zero_diagonal=unbiased)
+
+
+def _kernel_inner(x: np.ndarray | GroupedMatrix, y: np.ndarray | GroupedMatrix) -> float:
+    return grouped_inner(x, y) if isinstance(x, GroupedMatrix) else inner(x, y)
+
+
+def _kernel_sq_sum(x: np.ndarray | GroupedMatrix) -> float:
+    return x.sq_sum() if isinstance(x, GroupedMatrix) else sq_frobenius(x)
 
 
 def compare_rbf_cka(pair: Pair, threshold: float = 1.0, debiased: bool = False) -> float:
@@ -262,8 +354,11 @@ def compare_rbf_cka(pair: Pair, threshold: float = 1.0, debiased: bool = False) 
         require_examples(pair, DEBIASED_MIN_EXAMPLES, "debiased CKA")
     kernel_x = _centred_rbf(pair.x, threshold, debiased)
     kernel_y = _centred_rbf(pair.y, threshold, debiased)
-    cross = inner(kernel_x, kernel_y)
-    self_x, self_y = sq_frobenius(kernel_x), sq_frobenius(kernel_y)
+    if isinstance(kernel_x, GroupedMatrix) != isinstance(kernel_y, GroupedMatrix):
+        kernel_x = _expanded_rbf(pair.x, threshold, debiased)
+        kernel_y = _expanded_rbf(pair.y, threshold, debiased)
+    cross = _kernel_inner(kernel_x, kernel_y)
+    self_x, self_y = _kernel_sq_sum(kernel_x), _kernel_sq_sum(kernel_y)
     if debiased:
         _check_self_hsic(self_x, self_y, pair.x.name, pair.y.name)
     value = safe_ratio(cross, self_x * self_y, "RBF CKA")
