@@ -7,6 +7,7 @@ prints both times, their ratio (simfunc / reference) with its target, and an acc
     python benchmarks/measures.py --quick    # small smoke sizes (targets are not judged)
     python benchmarks/measures.py --case cca # only the cases whose name contains "cca"
     python benchmarks/measures.py --case one_thread  # issue 23's float32 and torch ratios
+    python benchmarks/measures.py --case repeated_rows  # RSA, RBF CKA on repeated states
 
 Peer libraries (pytorch-cka, ckatorch, repsim) are loaded when importable, e.g. from a scratch
 venv on PYTHONPATH, and skipped otherwise; they are never dependencies.
@@ -563,6 +564,70 @@ def streaming_linear_cka(quick: bool) -> list[Row]:
             f"relative |Δ| vs two-pass {relative:.1e} (<= 1e-10)", relative <= 1e-10,
         )
     ]  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# Repeated examples (MiniGrid's pooled visited states): the grouped path against the expanded
+
+
+def _visited_states(n: int, k: int, width: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two agents' features on n pooled states of which k are distinct (every one visited)."""
+    rng = np.random.default_rng(seed)
+    states_x = rng.standard_normal((k, width))
+    states_y = (states_x @ rng.standard_normal((width, width)) / np.sqrt(width)
+                + 0.7 * rng.standard_normal((k, width)))
+    index = np.concatenate([np.arange(k), rng.integers(0, k, n - k)])
+    rng.shuffle(index)
+    return states_x[index], states_y[index]
+
+
+@case
+def repeated_rows_minigrid(quick: bool) -> list[Row]:
+    """RSA and RBF CKA of one pair on MiniGrid-like pooled states (1,000 rows, 250 distinct,
+    64 features), as ``compare_each`` computes them for every pair of agents (fresh inputs, so
+    no per-model cache helps): the grouped path on the distinct rows against the expanded
+    n × n computation (the same code with ``GROUPED_MAX_FRACTION = 0``), one BLAS thread, CPU
+    seconds, alternated. Also ``_xp.rankdata`` against ``scipy.stats.rankdata``."""
+    from scipy.stats import rankdata as scipy_rankdata
+    from threadpoolctl import threadpool_limits
+
+    from simfunc.representational import _grouped, _xp
+
+    n, k, width = (300, 75, 16) if quick else (1000, 250, 64)
+    repeats = 3 if quick else 7
+    X, Y = _visited_states(n, k, width, seed=21)
+
+    def expanded(name: str) -> float:
+        saved = _grouped.GROUPED_MAX_FRACTION
+        _grouped.GROUPED_MAX_FRACTION = 0.0
+        try:
+            return float(rep.compare_each(X, Y, [name])[name])
+        finally:
+            _grouped.GROUPED_MAX_FRACTION = saved
+
+    rows = []
+    with threadpool_limits(limits=1):
+        for name in ("rsa", "rsa_euclidean", "rbf_cka"):
+            ours_s, ours, ref_s, reference = race(
+                lambda: float(rep.compare_each(X, Y, [name])[name]), lambda: expanded(name),
+                repeats, clock=time.process_time)
+            rows.append(Row(
+                f"{name}, pooled states (n={n}, {k} distinct, p=q={width}), 1 thread", ours_s,
+                "the expanded n x n computation", ref_s, "ratio <= 0.25", ours_s / ref_s <= 0.25,
+                f"|Δ| vs expanded {abs(ours - reference):.1e} (<= 1e-12)",
+                abs(ours - reference) <= 1e-12,
+            ))
+        values = np.random.default_rng(22).standard_normal(50_000 if quick else 500_000)
+        ours_s, ours, ref_s, reference = race(
+            lambda: _xp.rankdata(values), lambda: scipy_rankdata(values), repeats,
+            clock=time.process_time)
+        rows.append(Row(
+            f"rankdata of {values.size} values, 1 thread", ours_s, "scipy.stats.rankdata",
+            ref_s, "ratio <= 1.0", ours_s / ref_s <= 1.0,
+            "identical ranks" if np.array_equal(ours, reference) else "ranks differ",
+            bool(np.array_equal(ours, reference)),
+        ))
+    return rows  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
