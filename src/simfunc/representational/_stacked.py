@@ -126,32 +126,42 @@ def _centred_float32(data: np.ndarray) -> np.ndarray:
 
 def _shifted_float32(data: np.ndarray, out: np.ndarray, name: str) -> np.ndarray:
     """Write ``data − c`` into the float32 ``out`` and return the float64 column means of the
-    result (tiny: the rounding of c), for the rank-one correction
-    ``XcᵀYc = X'ᵀY' − n m'_x m'_yᵀ``; c is the float64 column means rounded to float32.
+    result (small: how far c is from the mean), for the rank-one correction
+    ``XcᵀYc = X'ᵀY' − n m'_x m'_yᵀ``.
 
-    Shifting first is what keeps float32 accurate on features with a large common offset: the
-    shifted values are of the order of the spread (for an offset of 1e4 the subtraction is
-    even exact), unlike float32-native centring by a float32 running-sum mean, which leaves
-    a residual mean that the products then square. The residual m' must be small, not only
-    known: a float32 product accumulates a systematic ``n·m'_x m'_y`` with a rounding error
-    growing like n, against ``sqrt(n)`` for centred values. A float64 input is centred in
-    float64 and rounded once (correction zero).
+    For float32 input, c is the float32 column mean from one BLAS pass (``1ᵀX / n``, sgemv);
+    it only has to be *near* the mean (within about 1e-6 of the values' magnitude). Then the
+    shift, exact for values within a factor 2 of c (any large common offset), leaves values of
+    the order of the spread, and the residual means m' are summed from those (a second sgemv
+    over small values, accurate to about 1e-9 of the spread). Shifting is what keeps float32
+    accurate on features with a large common offset, unlike float32-native centring, which
+    leaves the float32 running-sum mean's error in every value and then squares it in the
+    products. m' must be small, not only known: a float32 product accumulates a systematic
+    ``n·m'_x m'_y`` with a rounding error growing like n, against ``sqrt(n)`` for centred
+    values. A float64 input is centred in float64 and rounded once (correction zero).
 
-    The column means are also the finiteness check of ``data`` (validated without it): NaN or
+    The column sums are also the finiteness check of ``data`` (validated without it): NaN or
     inf anywhere makes them non-finite, and ``check_finite`` then raises its InputError."""
-    means = data.mean(axis=0, dtype=np.float64)
+    n = data.shape[0]
+    if data.dtype != np.float32:
+        means = data.mean(axis=0, dtype=np.float64)
+        _check_sums(means, data, name)
+        np.subtract(data, means, out=out, casting="unsafe")
+        return np.zeros(data.shape[1])
+    ones = np.ones(n, dtype=np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        shift = ones @ data  # column sums, one sgemv pass
+        shift /= np.float32(n)
+    _check_sums(shift, data, name)
+    np.subtract(data, shift, out=out)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return (ones @ out).astype(np.float64) / n
+
+
+def _check_sums(means: np.ndarray, data: np.ndarray, name: str) -> None:
     if not np.isfinite(means).all():
         check_finite(data, name)  # raises for NaN and inf, saying where
         raise InputError(f"{name}: its column sums overflow (values too large); rescale it")
-    if data.dtype != np.float32:
-        np.subtract(data, means, out=out, casting="unsafe")
-        return np.zeros(data.shape[1])
-    shift = means.astype(np.float32)
-    np.subtract(data, shift, out=out)
-    # The mean of data − c is μ − c: exactly where the float32 subtraction is exact (values
-    # within a factor 2 of c, e.g. any large offset), and to within zero-mean rounding of
-    # about 6e-8·σ/sqrt(n) elsewhere. No second pass over the copy is needed.
-    return means - shift
 
 
 def _corrected_sq_sum(product: np.ndarray, n: int, left: np.ndarray, right: np.ndarray) -> float:
