@@ -334,7 +334,8 @@ def test_streaming_accumulates_torch_batches_on_their_device(debiased, monkeypat
     monkeypatch.setattr(torch.Tensor, "numpy", refuse)
     for batch in batches[2:]:
         metric.update(*batch)
-    assert metric._x.outer.device.type == "cpu" and torch.is_tensor(metric._x.outer)
+    outer = metric._moments.outer[0]  # the shared accumulation loop (_moments)
+    assert outer.device.type == "cpu" and torch.is_tensor(outer)
     monkeypatch.setattr(torch.Tensor, "numpy", original_numpy)
     assert metric.compute(debiased=debiased) == pytest.approx(
         ref.linear_cka(X, Y, debiased), abs=1e-11)  # fmt: skip
