@@ -57,7 +57,9 @@ def pairwise(
 
     Memory: linear CKA holds one stacked float64 copy of all the features plus bounded
     intermediates; the other measures keep each model's prepared pieces for the whole run
-    (its centred copy and, for rbf_cka, one n × n kernel; for rsa, n(n−1)/2 ranks).
+    (its centred copy and, for rbf_cka, one n × n kernel; for rsa, n(n−1)/2 ranks; a model
+    whose rows repeat -- at most n/2 distinct -- keeps k × k matrices on its k distinct rows
+    instead, see ``_grouped``).
 
     Torch tensors are compared in torch on their device (numpy inputs among them are moved
     there), pair by pair with each model's preparation shared, for every measure.
