@@ -609,7 +609,8 @@ def repeated_rows_minigrid(quick: bool) -> list[Row]:
     with threadpool_limits(limits=1):
         for name in ("rsa", "rsa_euclidean", "rbf_cka"):
             ours_s, ours, ref_s, reference = race(
-                lambda: float(rep.compare_each(X, Y, [name])[name]), lambda: expanded(name),
+                lambda name=name: float(rep.compare_each(X, Y, [name])[name]),
+                lambda name=name: expanded(name),
                 repeats, clock=time.process_time)
             rows.append(Row(
                 f"{name}, pooled states (n={n}, {k} distinct, p=q={width}), 1 thread", ours_s,

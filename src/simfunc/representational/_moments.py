@@ -23,6 +23,7 @@ the host as float64 numpy only in ``hsic``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -43,7 +44,7 @@ def _host(array: Any) -> np.ndarray:
 
 def _slices(widths: Sequence[int]) -> list[slice]:
     edges = np.cumsum([0, *widths])
-    return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+    return [slice(int(a), int(b)) for a, b in pairwise(edges)]
 
 
 class ShiftedAccumulator:
