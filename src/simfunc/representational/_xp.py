@@ -268,18 +268,33 @@ def _unique_rows_by_hash(a: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """``unique_rows`` by hashing each row's bits (a multiply-add hash of the 64-bit
     patterns), grouping the hashes, and checking exact equality of every row with its group's
     first row; None on a hash collision (then ``np.unique(axis=0)`` decides). About 30× faster
-    than ``np.unique(axis=0)``, which sorts the rows as structured records."""
-    bits = (a + 0.0).view(np.uint64)  # + 0.0 turns −0.0 into 0.0; a contiguous copy
-    width = bits.shape[1]
-    multipliers = np.resize(_HASH_MULTIPLIERS, width)
-    with np.errstate(over="ignore"):
-        hashes = (bits * multipliers).sum(axis=1)
+    than ``np.unique(axis=0)``, which sorts the rows as structured records. Columns are taken
+    in blocks, so the temporaries stay small whatever the width."""
+    n, width = a.shape
+    block = max(1, _HASH_BLOCK_ELEMENTS // n)
+    hashes = np.zeros(n, dtype=np.uint64)
+    for start in range(0, width, block):
+        bits = _bits(a[:, start : start + block])
+        multipliers = np.resize(np.roll(_HASH_MULTIPLIERS, -start), bits.shape[1])
+        with np.errstate(over="ignore"):
+            hashes += (bits * multipliers).sum(axis=1)
     hashes ^= hashes >> np.uint64(31)
     _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
     inverse = inverse.reshape(-1)
-    if not np.array_equal(bits, bits[first[inverse]]):
-        return None
+    representative = first[inverse]
+    for start in range(0, width, block):
+        bits = _bits(a[:, start : start + block])
+        if not np.array_equal(bits, bits[representative]):
+            return None
     return a[first], inverse
+
+
+_HASH_BLOCK_ELEMENTS = 2**20  # values per column block (8 MiB of float64)
+
+
+def _bits(values: np.ndarray) -> np.ndarray:
+    """The 64-bit patterns of float64 values, −0.0 read as 0.0 (a contiguous copy)."""
+    return np.ascontiguousarray(values + 0.0).view(np.uint64)
 
 
 def rankdata(values: Any) -> Any:
