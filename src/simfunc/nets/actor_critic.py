@@ -38,6 +38,9 @@ Layers for forward hooks (``policy.get_submodule(path)``):
   bottleneck: the compared features.
 * :data:`LOGITS_LAYER` ``"action_net"``: output (n, 7), the action logits (the policy is
   ``softmax(logits)``).
+* :data:`EMBEDDING_LAYER` ``"features_extractor.image_conv"``: output (n, 64), the
+  convolutions' embedding: the compared features of ``plain``, the bottleneck's input
+  otherwise (:func:`policy_embedding`).
 
 The feature extractor is shared by actor and critic, so each of SB3's forward passes runs each
 of these modules exactly once. :func:`policy_outputs` (or the policy's ``outputs`` method)
@@ -65,6 +68,7 @@ __all__ = [
     "NETWORKS",
     "FEATURES_LAYER",
     "LOGITS_LAYER",
+    "EMBEDDING_LAYER",
     "EMBEDDING_DIM",
     "BOTTLENECK_DIM",
     "MiniGridFeatures",
@@ -72,6 +76,7 @@ __all__ = [
     "build_policy",
     "network_of_state",
     "policy_outputs",
+    "policy_embedding",
 ]
 
 NETWORKS = ("plain", "bottleneck", "bottleneck-hidden")
@@ -82,6 +87,9 @@ FEATURES_LAYER = "features_extractor.features"
 
 LOGITS_LAYER = "action_net"
 """Dotted path of the submodule whose output is the action logits (7 per state)."""
+
+EMBEDDING_LAYER = "features_extractor.image_conv"
+"""Dotted path of the convolutions whose output is the 64-d embedding (what a bottleneck reads)."""
 
 EMBEDDING_DIM = 64
 BOTTLENECK_DIM = 8
@@ -216,6 +224,28 @@ def _as_observations(observations: Any) -> np.ndarray:
     if not np.all(np.isfinite(array)):
         raise InputError("observations contains NaN or infinite values")
     return array
+
+
+def policy_embedding(policy: ActorCriticPolicy, observations: Any, batch_size: int = 4096
+                     ) -> np.ndarray:
+    """``float64 (n, 64)``: the embedding (:data:`EMBEDDING_LAYER`) of ``policy`` on
+    ``observations``: the compared features of ``plain``; for the bottleneck networks the
+    layer the 64→8 bottleneck reads. Eval mode, no gradients; the mode is restored."""
+    array = _as_observations(observations)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    module = policy.get_submodule(EMBEDDING_LAYER)
+    parts = []
+    was_training = policy.training
+    policy.set_training_mode(False)
+    try:
+        with torch.no_grad():
+            for start in range(0, len(array), batch_size):
+                batch = torch.as_tensor(array[start : start + batch_size], device=policy.device)
+                inputs = preprocess_obs(batch, policy.observation_space, policy.normalize_images)
+                parts.append(module(inputs.permute(0, 3, 1, 2)).double().cpu().numpy())
+    finally:
+        policy.set_training_mode(was_training)
+    return np.concatenate(parts)
 
 
 def policy_outputs(
