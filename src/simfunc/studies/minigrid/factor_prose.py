@@ -2,7 +2,7 @@
 
 Read from the typed :class:`~simfunc.studies.minigrid.result.FactorTable` only. The reading
 is mechanical: a factor explains the bottleneck's weaker relation when changing it alone
-makes the bottleneck's ρ(CKA, JSD) at least as strong (as negative) as plain's.
+narrows bottleneck − plain of ρ(CKA, JSD) to half the headline's gap or less.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from simfunc.report import Table
-from simfunc.studies.minigrid.factors import HEADLINE, supported
+from simfunc.studies.minigrid.factors import supported
 from simfunc.studies.minigrid.result import FactorTable, MeanRelation
 
 __all__ = ["factor_tables", "reading"]
@@ -63,20 +63,20 @@ def factor_tables(table: FactorTable) -> list[Table]:
 
 def reading(table: FactorTable) -> str:
     """What the table supports, in one paragraph."""
-    base = next((level for level in table.levels if level.level == HEADLINE), None)
+    base = next((level for level in table.levels if level.is_headline), None)
     if base is None or base.difference is None:
         return ("Bottleneck factor table: the headline has no ρ(CKA, JSD) for both variants, so "
                 "no factor can be read against it.")
-    closes, stays = supported(table)
     if base.difference <= 0:
         return (f"Bottleneck factor table: in the headline design the bottleneck's ρ(CKA, JSD) "
                 f"is already at least as strong as plain's (bottleneck − plain "
                 f"{base.difference:+.3f}), as §3.5.1 says.")
-    words = "; ".join(f"{level.factor}: {level.level} ({level.difference:+.3f})"
-                      for level in closes) or "none"
+    narrows, stays = supported(table)
+    words = "; ".join(
+        f"{level.factor}: {level.level} ({level.difference:+.3f}"
+        + (", reversed" if level.difference <= 0 else "") + ")" for level in narrows) or "none"
     return (f"Bottleneck factor table: in the headline design the bottleneck's ρ(CKA, JSD) is "
             f"weaker than plain's (bottleneck − plain {base.difference:+.3f}, against §3.5.1). "
-            f"Changing one factor makes it at least as strong under: {words}; it stays weaker "
-            f"under the other {len([s for s in stays if not s.is_headline])} rows. A factor "
-            "that closes the gap is a candidate explanation only where both variants' "
-            "intervals say so; the table gives them.")
+            f"Changing one factor narrows the gap to half or less under: {words}; it stays "
+            f"wider under the other {len(stays)} rows. Each row's intervals (in the table) say "
+            "whether its two relations are decided.")

@@ -174,11 +174,15 @@ def factor_table(db: ResultsDB, agents: pd.DataFrame, table: pd.DataFrame,
 
 
 def supported(table: FactorTable) -> tuple[list[FactorLevel], list[FactorLevel]]:
-    """The rows whose bottleneck ρ(CKA, JSD) is at least as strong (as negative) as plain's,
-    and the rows where it stays weaker (rows without both variants' ρ are in neither)."""
-    closes, stays = [], []
+    """Against the headline's bottleneck − plain gap g > 0: the rows that narrow it to at most
+    g / 2 (the factor explains at least half of it), and the rows that do not (rows without
+    both variants' ρ are in neither). With g ≤ 0 (no gap) nothing is explained: ([], [])."""
+    base = next((level for level in table.levels if level.is_headline), None)
+    if base is None or base.difference is None or base.difference <= 0:
+        return [], []
+    narrows, stays = [], []
     for level in table.levels:
-        if level.difference is None:
+        if level.difference is None or level.is_headline:
             continue
-        (closes if level.difference <= 0 else stays).append(level)
-    return closes, stays
+        (narrows if level.difference <= base.difference / 2 else stays).append(level)
+    return narrows, stays
