@@ -121,7 +121,7 @@ def test_the_reading_names_the_factor_that_closes_the_gap(analysed):
     text = reading(table)
     assert "compared layer" in text and "against §3.5.1" in text
     assert text.split("under:")[1].split("; it stays")[0].count(";") == 0  # only that row
-    assert any("bottleneck factor table" in t.title for t in output.section.tables)
+    assert any("bottleneck factor table" in t.caption for t in output.section.tables)
 
 
 def test_without_factor_comparisons_there_is_no_table(tmp_path):
