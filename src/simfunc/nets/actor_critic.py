@@ -17,6 +17,8 @@ text, the code the thesis trained with::
     "bottleneck-hidden":         features = Linear(64, 8) of the embedding (8-d)
                                  actor:  Linear(8, 64), Tanh, Linear(64, 7)
                                  critic: Linear(8, 64), Tanh, Linear(64, 1)
+    "bottleneck-16":             as "bottleneck", 16-d: Linear(64, 16), then Linear(16, 7)
+    "bottleneck-tanh":           as "bottleneck", the 8-d features = Tanh(Linear(64, 8))
 
 The thesis's bottleneck is a 64→8 layer followed directly by the final fully connected layer:
 nothing but one linear map lies between the compared 8-d features and the action logits, which
@@ -24,7 +26,8 @@ is what the bottleneck experiment is about (it removes capacity between the repr
 the outputs). ``bottleneck-hidden`` keeps rl-starter-files' 64-unit tanh layer after the 8-d
 layer; it is not the thesis's experiment and is kept for comparison only. The bottleneck is a
 plain learned linear map (no activation), so the compared features are exactly what the heads
-see. Parameters: 19 384 (plain), 11 136 (bottleneck), 12 736 (bottleneck-hidden).
+see. ``bottleneck-16`` and ``bottleneck-tanh`` change one thing of it each (its width, an
+activation after it) for the MiniGrid study's factor table. Parameters: 19 384 (plain), 11 136 (bottleneck), 12 736 (bottleneck-hidden).
 
 In SB3 terms: a :class:`MiniGridFeatures` ``BaseFeaturesExtractor`` (convolutions, bottleneck,
 ``features``), ``net_arch`` ``dict(pi=[64], vf=[64])`` (or empty lists for ``bottleneck``),
@@ -79,7 +82,7 @@ __all__ = [
     "policy_embedding",
 ]
 
-NETWORKS = ("plain", "bottleneck", "bottleneck-hidden")
+NETWORKS = ("plain", "bottleneck", "bottleneck-hidden", "bottleneck-16", "bottleneck-tanh")
 """The networks (see the module docstring); ``bottleneck`` is the thesis's §3.5.1 network."""
 
 FEATURES_LAYER = "features_extractor.features"
@@ -100,7 +103,13 @@ _NET_ARCH = {
     "plain": dict(pi=[HIDDEN_DIM], vf=[HIDDEN_DIM]),
     "bottleneck": dict(pi=[], vf=[]),
     "bottleneck-hidden": dict(pi=[HIDDEN_DIM], vf=[HIDDEN_DIM]),
+    "bottleneck-16": dict(pi=[], vf=[]),
+    "bottleneck-tanh": dict(pi=[], vf=[]),
 }
+# Each network's bottleneck: (width, activation after it); width 0: none.
+_BOTTLENECK = {"plain": (0, None), "bottleneck": (BOTTLENECK_DIM, None),
+               "bottleneck-hidden": (BOTTLENECK_DIM, None), "bottleneck-16": (16, None),
+               "bottleneck-tanh": (BOTTLENECK_DIM, "tanh")}
 
 
 def _check_network(network: Any) -> str:
@@ -115,12 +124,14 @@ class MiniGridFeatures(BaseFeaturesExtractor):
     observation space is not an RGB image space). Output: ``(n, 64)`` or ``(n, 8)``.
     """
 
-    def __init__(self, observation_space: spaces.Box, bottleneck: bool = False):
+    def __init__(self, observation_space: spaces.Box, bottleneck: bool | int = False,
+                 activation: str | None = None):
         if tuple(observation_space.shape) != VIEW_SHAPE:
             raise InputError(
                 f"observation_space has shape {observation_space.shape}: expected {VIEW_SHAPE}"
             )
-        super().__init__(observation_space, BOTTLENECK_DIM if bottleneck else EMBEDDING_DIM)
+        width = BOTTLENECK_DIM if bottleneck is True else int(bottleneck)
+        super().__init__(observation_space, width or EMBEDDING_DIM)
         self.image_conv = nn.Sequential(
             nn.Conv2d(3, 16, (2, 2)),
             nn.ReLU(),
@@ -131,7 +142,14 @@ class MiniGridFeatures(BaseFeaturesExtractor):
             nn.ReLU(),
             nn.Flatten(),
         )
-        self.bottleneck = nn.Linear(EMBEDDING_DIM, BOTTLENECK_DIM) if bottleneck else nn.Identity()
+        if not width:
+            self.bottleneck: nn.Module = nn.Identity()
+        elif activation == "tanh":  # its layer names ("bottleneck.0.weight") tell it apart
+            self.bottleneck = nn.Sequential(nn.Linear(EMBEDDING_DIM, width), nn.Tanh())
+        elif activation is None:
+            self.bottleneck = nn.Linear(EMBEDDING_DIM, width)
+        else:
+            raise InputError(f"activation must be None or 'tanh', got {activation!r}")
         self.features = nn.Identity()
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
@@ -172,7 +190,8 @@ class MiniGridPolicy(ActorCriticPolicy):
             activation_fn=nn.Tanh,
             ortho_init=False,
             features_extractor_class=MiniGridFeatures,
-            features_extractor_kwargs={"bottleneck": self.network != "plain"},
+            features_extractor_kwargs=dict(zip(("bottleneck", "activation"),
+                                               _BOTTLENECK[self.network])),
             normalize_images=False,
             share_features_extractor=True,
             **kwargs,
@@ -205,11 +224,14 @@ def build_policy(network: str = "plain", seed: int | None = None) -> MiniGridPol
 
 def network_of_state(state: dict[str, Any]) -> str:
     """Which of :data:`NETWORKS` a policy ``state_dict`` belongs to, from its layers."""
-    bottleneck = "features_extractor.bottleneck.weight" in state
-    hidden = "mlp_extractor.policy_net.0.weight" in state
-    if not bottleneck:
+    if "features_extractor.bottleneck.0.weight" in state:
+        return "bottleneck-tanh"
+    weight = state.get("features_extractor.bottleneck.weight")
+    if weight is None:
         return "plain"
-    return "bottleneck-hidden" if hidden else "bottleneck"
+    if tuple(weight.shape)[0] == 16:
+        return "bottleneck-16"
+    return "bottleneck-hidden" if "mlp_extractor.policy_net.0.weight" in state else "bottleneck"
 
 
 def _as_observations(observations: Any) -> np.ndarray:

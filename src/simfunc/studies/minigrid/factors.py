@@ -16,8 +16,10 @@ permutations and resamples), and bottleneck − plain of the two means. The fact
 * **equally good policies** — the JSD on states where both agents act on a shortest path and
   on the other states; both-optimal pairs whose greedy paths differ left out.
 
-The bottleneck's own width and activation would need other networks trained: the table says
-so in a row of its own rather than leaving the factor out silently.
+* **the bottleneck itself** — width 16, or a tanh after it: other networks
+  (``bottleneck-16``, ``bottleneck-tanh``), a row each when the run trains them (``--set
+  variants=plain,bottleneck,bottleneck-16,bottleneck-tanh``); otherwise a row says they are
+  not in the run.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def _level(factor: str, level: str, table: pd.DataFrame, keep: pd.Series, popula
            settings: Settings, *, is_headline: bool = False, note: str | None = None,
            qualities: Mapping[str, Mapping[str, int]] | None = None) -> FactorLevel:
     counts, related = {}, {}
-    for variant in settings.variants:
+    for variant in _compared(settings):
         rows = table[keep & (table["variant"] == variant)]
         counts[variant] = int(len(rows))
         declared, _ = headline(f"minigrid/{variant}", rows, population, settings,
@@ -66,10 +68,38 @@ def _level(factor: str, level: str, table: pd.DataFrame, keep: pd.Series, popula
     return FactorLevel(factor, level, is_headline, counts, related, difference, qualities, note)
 
 
+def _compared(settings: Settings) -> list[str]:
+    """The variants the table relates: the thesis's two (the others are rows of their own)."""
+    return [variant for variant in settings.variants if variant in ("plain", "bottleneck")]
+
+
+def _other_bottlenecks(table: pd.DataFrame, keep: pd.Series, population: Population,
+                       settings: Settings) -> list[FactorLevel]:
+    """A row per other bottleneck network in the run (``bottleneck-16``, ``bottleneck-tanh``):
+    its pairs in the bottleneck column, against plain."""
+    words = {"bottleneck-16": "width 16 instead of 8 (bottleneck-16)",
+             "bottleneck-tanh": "a tanh after the 8-d layer (bottleneck-tanh)"}
+    out = []
+    for variant, level in words.items():
+        if variant not in settings.variants or "plain" not in settings.variants:
+            continue
+        chosen = keep & table["variant"].isin(["plain", variant])
+        relabelled = table.assign(variant=table["variant"].replace({variant: "bottleneck"}))
+        out.append(_level("bottleneck", level, relabelled, chosen, population, settings))
+    if not out:
+        out.append(FactorLevel(
+            "bottleneck", "width 16 instead of 8; a tanh after it", False,
+            {v: 0 for v in _compared(settings)}, {}, None,
+            note="not in this run: add variants bottleneck-16 and bottleneck-tanh (each trains "
+                 "its own agents), e.g. --set variants=plain,bottleneck,bottleneck-16,"
+                 "bottleneck-tanh"))
+    return out
+
+
 def _qualities(agents: pd.DataFrame, settings: Settings) -> dict[str, dict[str, int]]:
     return {variant: {q: int(((agents["variant"] == variant) & (agents["quality"] == q)).sum())
                       for q in ("optimal", "mediocre", "poor")}
-            for variant in settings.variants}
+            for variant in _compared(settings)}
 
 
 def _budget_levels(agents: pd.DataFrame, wide: pd.DataFrame, settings: Settings
@@ -154,12 +184,9 @@ def factor_table(db: ResultsDB, agents: pd.DataFrame, table: pd.DataFrame,
                          "both-optimal pairs whose greedy paths differ left out", table,
                          thesis & ~pd.Series(both_optimal & differ, index=table.index),
                          population, settings))
-    levels.append(FactorLevel(
-        "bottleneck", "width 16 instead of 8; an activation after it", False,
-        {v: 0 for v in settings.variants}, {}, None,
-        note="not run: each needs its own agents trained (a variant of the network)"))
+    levels += _other_bottlenecks(table, thesis, population, settings)
     equal = {}
-    for variant in settings.variants:
+    for variant in _compared(settings):
         chosen = merged[thesis.to_numpy() & both_optimal
                         & (merged["variant"] == variant).to_numpy()]
         paths = chosen["greedy_paths_differ"]

@@ -25,9 +25,12 @@ __all__ = ["VARIANT_TITLES", "FEATURES", "OUTPUT_WORDS", "OUTSIDE", "FIT_LABEL",
            "panel_title", "figure_title", "caption", "tables", "notes", "section"]
 
 VARIANT_TITLES = {"plain": "MiniGrid (average)", "bottleneck": "MiniGrid with bottleneck",
-                  "bottleneck-hidden": "bottleneck + hidden layer (not the thesis's)"}
+                  "bottleneck-hidden": "bottleneck + hidden layer (not the thesis's)",
+                  "bottleneck-16": "16-d bottleneck (not the thesis's)",
+                  "bottleneck-tanh": "8-d bottleneck with tanh (not the thesis's)"}
 FEATURES = {"plain": "64-d embedding", "bottleneck": "8-d bottleneck",
-            "bottleneck-hidden": "8-d bottleneck"}
+            "bottleneck-hidden": "8-d bottleneck", "bottleneck-16": "16-d bottleneck",
+            "bottleneck-tanh": "8-d tanh bottleneck"}
 OUTPUT_WORDS = {"jsd": "JSD", "spearman": "rank coefficient"}
 
 OUTSIDE = "outside the headline population"

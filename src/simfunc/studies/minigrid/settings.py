@@ -20,7 +20,7 @@ __all__ = [
     "THESIS_TRAIN_SIZES", "cell_name", "run_name", "model_id", "check_settings",
 ]
 
-VARIANTS = NETWORKS  # plain, bottleneck (§3.5.1), bottleneck-hidden
+VARIANTS = NETWORKS  # plain, bottleneck (§3.5.1), and bottleneck-hidden, -16, -tanh (not the thesis's)
 SUBOPTIMAL = ("drop-unsolved-runs", "keep", "drop-mediocre")
 THESIS_TRAIN_SIZES = (5, 6, 8, 16)  # §3.5: "We train agents on four grid sizes"
 
@@ -103,7 +103,7 @@ class Settings:
     """Settings of the MiniGrid study (every one can be overridden).
 
     train_sizes / test_sizes: Empty room sizes agents are trained / tested on. variants:
-    networks (``plain``, ``bottleneck``, ``bottleneck-hidden``). seeds: one training run per
+    networks (:data:`VARIANTS`). seeds: one training run per
     seed, size and variant. training: how each run trains and where it is kept
     (:class:`AgentTraining`). episodes: episodes each agent plays on each test room (episode i
     seeded rollout_seed + i); max_states: at most this many of an agent's visited states are
