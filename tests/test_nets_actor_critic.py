@@ -36,9 +36,10 @@ class ReferenceACModel(nn.Module):
             nn.Conv2d(32, 64, (2, 2)), nn.ReLU(),
         )  # fmt: skip
         embedding = ((7 - 1) // 2 - 2) * ((7 - 1) // 2 - 2) * 64
-        self.bottleneck = None if network == "plain" else nn.Linear(embedding, 8)
-        width = embedding if network == "plain" else 8
-        if network == "bottleneck":
+        width = {"plain": embedding, "bottleneck-16": 16}.get(network, 8)
+        self.bottleneck = None if network == "plain" else nn.Linear(embedding, width)
+        self.activation = nn.Tanh() if network == "bottleneck-tanh" else nn.Identity()
+        if network in ("bottleneck", "bottleneck-16", "bottleneck-tanh"):
             self.actor = nn.Sequential(nn.Linear(width, 7))
             self.critic = nn.Sequential(nn.Linear(width, 1))
         else:
@@ -49,7 +50,7 @@ class ReferenceACModel(nn.Module):
         x = image.float().transpose(1, 3).transpose(2, 3)  # as rl-starter-files does
         x = self.image_conv(x).reshape(x.shape[0], -1)
         if self.bottleneck is not None:
-            x = self.bottleneck(x)
+            x = self.activation(self.bottleneck(x))
         return x, torch.softmax(self.actor(x).double(), dim=1), self.critic(x)
 
     def copy_from(self, policy):
@@ -59,8 +60,9 @@ class ReferenceACModel(nn.Module):
             self.image_conv[index].weight.data = state[f"features_extractor.image_conv.{index}.weight"]
             self.image_conv[index].bias.data = state[f"features_extractor.image_conv.{index}.bias"]
         if self.bottleneck is not None:
-            self.bottleneck.weight.data = state["features_extractor.bottleneck.weight"]
-            self.bottleneck.bias.data = state["features_extractor.bottleneck.bias"]
+            name = "bottleneck.0" if "features_extractor.bottleneck.0.weight" in state else "bottleneck"
+            self.bottleneck.weight.data = state[f"features_extractor.{name}.weight"]
+            self.bottleneck.bias.data = state[f"features_extractor.{name}.bias"]
         pairs = [(self.actor[-1], "action_net"), (self.critic[-1], "value_net")]
         if len(self.actor) > 1:
             pairs += [(self.actor[0], "mlp_extractor.policy_net.0"),
@@ -91,9 +93,12 @@ def test_parameter_count_matches_the_theses_architecture(network):
         "bottleneck": convolutions + (64 * 8 + 8) + (8 * 7 + 7) + (8 + 1),
         "bottleneck-hidden": convolutions + (64 * 8 + 8) + 2 * (8 * 64 + 64) + (64 * 7 + 7)
         + (64 + 1),
+        "bottleneck-16": convolutions + (64 * 16 + 16) + (16 * 7 + 7) + (16 + 1),
+        "bottleneck-tanh": convolutions + (64 * 8 + 8) + (8 * 7 + 7) + (8 + 1),
     }[network]
     assert _unique_parameter_count(policy) == by_hand
-    assert by_hand == {"plain": 19384, "bottleneck": 11136, "bottleneck-hidden": 12736}[network]
+    assert by_hand == {"plain": 19384, "bottleneck": 11136, "bottleneck-hidden": 12736,
+                       "bottleneck-16": 11720, "bottleneck-tanh": 11136}[network]
 
 
 def test_the_thesis_bottleneck_feeds_the_final_layers_directly():
@@ -124,7 +129,8 @@ def test_policy_computes_what_the_reference_model_computes(network, states):
 
 
 @pytest.mark.parametrize("network, width", [("plain", 64), ("bottleneck", 8),
-                                            ("bottleneck-hidden", 8)])
+                                            ("bottleneck-hidden", 8), ("bottleneck-16", 16),
+                                            ("bottleneck-tanh", 8)])
 def test_features_and_logits_read_directly_and_through_hooks(network, width, states):
     policy = build_policy(network, seed=0)
     features, probabilities = policy_outputs(policy, states)
@@ -162,6 +168,21 @@ def test_a_policy_compared_with_itself_gives_identical_outputs(states):
     np.testing.assert_allclose(small_batches[0], first[0], rtol=1e-6, atol=1e-7)
     # different seeds give different policies
     assert not np.allclose(policy_outputs(build_policy(seed=6), states)[0], first[0])
+
+
+def test_the_tanh_bottleneck_bounds_its_features_and_the_embedding_is_what_it_reads(states):
+    from simfunc.nets.actor_critic import policy_embedding
+
+    tanh = build_policy("bottleneck-tanh", seed=0)
+    features, _ = policy_outputs(tanh, states)
+    assert np.abs(features).max() < 1.0
+    embedding = policy_embedding(tanh, states)
+    layer = tanh.features_extractor.bottleneck[0]
+    with torch.no_grad():
+        expected = torch.tanh(layer(torch.as_tensor(embedding, dtype=torch.float32))).double()
+    np.testing.assert_allclose(features, expected.numpy(), rtol=1e-5, atol=1e-6)
+    plain = build_policy("plain", seed=0)
+    np.testing.assert_array_equal(policy_embedding(plain, states), policy_outputs(plain, states)[0])
 
 
 def test_the_network_is_read_back_from_a_state_dict():

@@ -501,10 +501,14 @@ def test_a_killed_run_resumes_and_reruns_only_the_interrupted_job(tmp_path):
 
 
 @pytest.mark.slow  # kills and restarts worker processes
-def test_ctrl_c_stops_worker_jobs_keeps_their_staging_and_reports(tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_or_sigterm_stops_worker_jobs_keeps_their_staging_and_reports(tmp_path, stop):
+    """Ctrl-C, or SIGTERM (``kill``, a batch system's time limit), to the driver only: it must
+    interrupt its workers itself. A worker left running would, once the rerun lifts the hold,
+    finish its job beside the rerun's and break the resume check's log."""
     driver = start_driver(tmp_path, "ProcessExecutor(2)")
     wait_for(tmp_path / "ready", driver)
-    driver.send_signal(signal.SIGINT)  # to the driver only: it must interrupt its workers itself
+    driver.send_signal(stop)
     stdout, stderr = communicate_or_show_stacks(driver, timeout=60)
     assert driver.returncode != 0 and "finished" not in stdout
     assert "KeyboardInterrupt" in stderr

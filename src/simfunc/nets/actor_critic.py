@@ -17,6 +17,8 @@ text, the code the thesis trained with::
     "bottleneck-hidden":         features = Linear(64, 8) of the embedding (8-d)
                                  actor:  Linear(8, 64), Tanh, Linear(64, 7)
                                  critic: Linear(8, 64), Tanh, Linear(64, 1)
+    "bottleneck-16":             as "bottleneck", 16-d: Linear(64, 16), then Linear(16, 7)
+    "bottleneck-tanh":           as "bottleneck", the 8-d features = Tanh(Linear(64, 8))
 
 The thesis's bottleneck is a 64→8 layer followed directly by the final fully connected layer:
 nothing but one linear map lies between the compared 8-d features and the action logits, which
@@ -24,7 +26,8 @@ is what the bottleneck experiment is about (it removes capacity between the repr
 the outputs). ``bottleneck-hidden`` keeps rl-starter-files' 64-unit tanh layer after the 8-d
 layer; it is not the thesis's experiment and is kept for comparison only. The bottleneck is a
 plain learned linear map (no activation), so the compared features are exactly what the heads
-see. Parameters: 19 384 (plain), 11 136 (bottleneck), 12 736 (bottleneck-hidden).
+see. ``bottleneck-16`` and ``bottleneck-tanh`` change one thing of it each (its width, an
+activation after it) for the MiniGrid study's factor table. Parameters: 19 384 (plain), 11 136 (bottleneck), 12 736 (bottleneck-hidden).
 
 In SB3 terms: a :class:`MiniGridFeatures` ``BaseFeaturesExtractor`` (convolutions, bottleneck,
 ``features``), ``net_arch`` ``dict(pi=[64], vf=[64])`` (or empty lists for ``bottleneck``),
@@ -38,6 +41,9 @@ Layers for forward hooks (``policy.get_submodule(path)``):
   bottleneck: the compared features.
 * :data:`LOGITS_LAYER` ``"action_net"``: output (n, 7), the action logits (the policy is
   ``softmax(logits)``).
+* :data:`EMBEDDING_LAYER` ``"features_extractor.image_conv"``: output (n, 64), the
+  convolutions' embedding: the compared features of ``plain``, the bottleneck's input
+  otherwise (:func:`policy_embedding`).
 
 The feature extractor is shared by actor and critic, so each of SB3's forward passes runs each
 of these modules exactly once. :func:`policy_outputs` (or the policy's ``outputs`` method)
@@ -65,6 +71,7 @@ __all__ = [
     "NETWORKS",
     "FEATURES_LAYER",
     "LOGITS_LAYER",
+    "EMBEDDING_LAYER",
     "EMBEDDING_DIM",
     "BOTTLENECK_DIM",
     "MiniGridFeatures",
@@ -72,9 +79,10 @@ __all__ = [
     "build_policy",
     "network_of_state",
     "policy_outputs",
+    "policy_embedding",
 ]
 
-NETWORKS = ("plain", "bottleneck", "bottleneck-hidden")
+NETWORKS = ("plain", "bottleneck", "bottleneck-hidden", "bottleneck-16", "bottleneck-tanh")
 """The networks (see the module docstring); ``bottleneck`` is the thesis's §3.5.1 network."""
 
 FEATURES_LAYER = "features_extractor.features"
@@ -82,6 +90,9 @@ FEATURES_LAYER = "features_extractor.features"
 
 LOGITS_LAYER = "action_net"
 """Dotted path of the submodule whose output is the action logits (7 per state)."""
+
+EMBEDDING_LAYER = "features_extractor.image_conv"
+"""Dotted path of the convolutions whose output is the 64-d embedding (what a bottleneck reads)."""
 
 EMBEDDING_DIM = 64
 BOTTLENECK_DIM = 8
@@ -92,7 +103,13 @@ _NET_ARCH = {
     "plain": dict(pi=[HIDDEN_DIM], vf=[HIDDEN_DIM]),
     "bottleneck": dict(pi=[], vf=[]),
     "bottleneck-hidden": dict(pi=[HIDDEN_DIM], vf=[HIDDEN_DIM]),
+    "bottleneck-16": dict(pi=[], vf=[]),
+    "bottleneck-tanh": dict(pi=[], vf=[]),
 }
+# Each network's bottleneck: (width, activation after it); width 0: none.
+_BOTTLENECK = {"plain": (0, None), "bottleneck": (BOTTLENECK_DIM, None),
+               "bottleneck-hidden": (BOTTLENECK_DIM, None), "bottleneck-16": (16, None),
+               "bottleneck-tanh": (BOTTLENECK_DIM, "tanh")}
 
 
 def _check_network(network: Any) -> str:
@@ -107,12 +124,14 @@ class MiniGridFeatures(BaseFeaturesExtractor):
     observation space is not an RGB image space). Output: ``(n, 64)`` or ``(n, 8)``.
     """
 
-    def __init__(self, observation_space: spaces.Box, bottleneck: bool = False):
+    def __init__(self, observation_space: spaces.Box, bottleneck: bool | int = False,
+                 activation: str | None = None):
         if tuple(observation_space.shape) != VIEW_SHAPE:
             raise InputError(
                 f"observation_space has shape {observation_space.shape}: expected {VIEW_SHAPE}"
             )
-        super().__init__(observation_space, BOTTLENECK_DIM if bottleneck else EMBEDDING_DIM)
+        width = BOTTLENECK_DIM if bottleneck is True else int(bottleneck)
+        super().__init__(observation_space, width or EMBEDDING_DIM)
         self.image_conv = nn.Sequential(
             nn.Conv2d(3, 16, (2, 2)),
             nn.ReLU(),
@@ -123,7 +142,14 @@ class MiniGridFeatures(BaseFeaturesExtractor):
             nn.ReLU(),
             nn.Flatten(),
         )
-        self.bottleneck = nn.Linear(EMBEDDING_DIM, BOTTLENECK_DIM) if bottleneck else nn.Identity()
+        if not width:
+            self.bottleneck: nn.Module = nn.Identity()
+        elif activation == "tanh":  # its layer names ("bottleneck.0.weight") tell it apart
+            self.bottleneck = nn.Sequential(nn.Linear(EMBEDDING_DIM, width), nn.Tanh())
+        elif activation is None:
+            self.bottleneck = nn.Linear(EMBEDDING_DIM, width)
+        else:
+            raise InputError(f"activation must be None or 'tanh', got {activation!r}")
         self.features = nn.Identity()
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
@@ -164,7 +190,8 @@ class MiniGridPolicy(ActorCriticPolicy):
             activation_fn=nn.Tanh,
             ortho_init=False,
             features_extractor_class=MiniGridFeatures,
-            features_extractor_kwargs={"bottleneck": self.network != "plain"},
+            features_extractor_kwargs=dict(zip(("bottleneck", "activation"),
+                                               _BOTTLENECK[self.network])),
             normalize_images=False,
             share_features_extractor=True,
             **kwargs,
@@ -197,11 +224,14 @@ def build_policy(network: str = "plain", seed: int | None = None) -> MiniGridPol
 
 def network_of_state(state: dict[str, Any]) -> str:
     """Which of :data:`NETWORKS` a policy ``state_dict`` belongs to, from its layers."""
-    bottleneck = "features_extractor.bottleneck.weight" in state
-    hidden = "mlp_extractor.policy_net.0.weight" in state
-    if not bottleneck:
+    if "features_extractor.bottleneck.0.weight" in state:
+        return "bottleneck-tanh"
+    weight = state.get("features_extractor.bottleneck.weight")
+    if weight is None:
         return "plain"
-    return "bottleneck-hidden" if hidden else "bottleneck"
+    if tuple(weight.shape)[0] == 16:
+        return "bottleneck-16"
+    return "bottleneck-hidden" if "mlp_extractor.policy_net.0.weight" in state else "bottleneck"
 
 
 def _as_observations(observations: Any) -> np.ndarray:
@@ -216,6 +246,28 @@ def _as_observations(observations: Any) -> np.ndarray:
     if not np.all(np.isfinite(array)):
         raise InputError("observations contains NaN or infinite values")
     return array
+
+
+def policy_embedding(policy: ActorCriticPolicy, observations: Any, batch_size: int = 4096
+                     ) -> np.ndarray:
+    """``float64 (n, 64)``: the embedding (:data:`EMBEDDING_LAYER`) of ``policy`` on
+    ``observations``: the compared features of ``plain``; for the bottleneck networks the
+    layer the 64→8 bottleneck reads. Eval mode, no gradients; the mode is restored."""
+    array = _as_observations(observations)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    module = policy.get_submodule(EMBEDDING_LAYER)
+    parts = []
+    was_training = policy.training
+    policy.set_training_mode(False)
+    try:
+        with torch.no_grad():
+            for start in range(0, len(array), batch_size):
+                batch = torch.as_tensor(array[start : start + batch_size], device=policy.device)
+                inputs = preprocess_obs(batch, policy.observation_space, policy.normalize_images)
+                parts.append(module(inputs.permute(0, 3, 1, 2)).double().cpu().numpy())
+    finally:
+        policy.set_training_mode(was_training)
+    return np.concatenate(parts)
 
 
 def policy_outputs(

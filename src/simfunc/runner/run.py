@@ -15,11 +15,15 @@ directories (a rerun resumes them), prints what finished and re-raises ``Keyboar
 
 from __future__ import annotations
 
+import contextlib
 import heapq
+import signal
 import sys
+import threading
 import time
 import traceback
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -324,6 +328,26 @@ def _plan_bar(total: int, progress: bool, backend: str) -> Any:
                         disable=not progress, backend=backend, dynamic_ncols=True)
 
 
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """While a plan runs, SIGTERM (``kill``, a batch system's time limit) stops it as Ctrl-C
+    does: running jobs are interrupted, their workers stopped (not left running, orphaned),
+    finished jobs kept. Only the main thread can install a signal handler; elsewhere nothing
+    changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_plan(
     plan: Plan,
     cache: Cache,
@@ -371,7 +395,8 @@ def run_plan(
     driver = _Driver(plan, cache, db, executor, settings, bool(progress), bool(keep_going))
     started = time.perf_counter()
     try:
-        report = driver.run()
+        with _terminate_as_interrupt():
+            report = driver.run()
     except KeyboardInterrupt:
         executor.shutdown(cancel=True)
         driver.bar.close()

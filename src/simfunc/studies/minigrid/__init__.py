@@ -36,16 +36,31 @@ The package, one job a module:
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 
 from simfunc.report import FigureRef
 from simfunc.runner import Plan
 from simfunc.store import ResultsDB
-from simfunc.studies.base import JSON, AnalysisContext, Headline, Selection, Study, StudyOutput
+from simfunc.studies.base import (
+    JSON,
+    AnalysisContext,
+    Headline,
+    Selection,
+    Study,
+    StudyOutput,
+)
 from simfunc.studies.common import all_pairs
-from simfunc.studies.minigrid import jobs, prose
-from simfunc.studies.minigrid.analysis import OUTPUTS, analyse_pairs, headline, slope_spread
+from simfunc.studies.minigrid import factor_jobs, jobs, prose
+from simfunc.studies.minigrid.analysis import (
+    OUTPUTS,
+    analyse_pairs,
+    headline,
+    slope_spread,
+)
 from simfunc.studies.minigrid.claims import THESIS
+from simfunc.studies.minigrid.factors import factor_table
 from simfunc.studies.minigrid.grid_figures import grid_figure
 from simfunc.studies.minigrid.population import (
     OPTIMAL_RETURN,
@@ -135,6 +150,10 @@ class MiniGrid(Study[Settings]):
                         f"compare/{self.NAME}-{cell}-test{test}", rollouts_id, names,
                         all_pairs(len(names)), test_size=test, cell=cell,
                         distinct_states=settings.distinct_states, measures=settings.measures))
+                    if settings.factors:
+                        planned.append(factor_jobs.factors_job(
+                            f"factors/{self.NAME}-{cell}-test{test}", rollouts_id, train_ids,
+                            agents, names, all_pairs(len(names)), test_size=test, cell=cell))
         return Plan(planned)
 
     def headlines(self, results: ResultsDB, settings: Settings) -> list[Headline]:
@@ -152,6 +171,8 @@ class MiniGrid(Study[Settings]):
         agents = agent_frame(results)
         table = pair_table(results, agents)
         result, _ = analyse_pairs(agents, table, settings, test_returns(results, agents), THESIS)
+        result = dataclasses.replace(result, factors=factor_table(results, agents, table,
+                                                                  settings))
         chosen = in_population(table, settings.population)
         paths = []
         for output in OUTPUTS:

@@ -26,7 +26,8 @@ from simfunc.studies.minigrid.settings import Population
 
 __all__ = [
     "OPTIMAL_RETURN", "POOR_RETURN", "QUALITIES", "PAIR_CATEGORIES", "PAIR_COLUMNS",
-    "THESIS_COLUMNS", "quality", "pair_category", "agent_frame", "pair_table", "in_population",
+    "THESIS_COLUMNS", "quality", "pair_category", "agent_frame", "pair_table", "with_agents",
+    "solved_runs", "in_population",
     "cell_key", "usable", "headline_pairs",
 ]
 
@@ -78,20 +79,29 @@ def agent_frame(db: ResultsDB) -> pd.DataFrame:
     columns = ["model_id", "variant", "train_size", "run", "seed", "timesteps", "mean_return"]
     agents = pd.DataFrame(rows, columns=columns)
     agents["quality"] = [quality(value) for value in agents["mean_return"]]
-    last = agents.sort_values("timesteps").groupby("run")["quality"].last()
-    agents["run_solved"] = agents["run"].map(last).eq("optimal")
-    return agents
+    return solved_runs(agents)
 
 
-def pair_table(db: ResultsDB, agents: pd.DataFrame) -> pd.DataFrame:
+def pair_table(db: ResultsDB, agents: pd.DataFrame,
+               layers: tuple[str, str] = (FEATURES_LAYER, OUTPUT_LAYER)) -> pd.DataFrame:
     """One row per compared pair on one test room: its cell, its agents' qualities and
     category, whether both are save points of one run, and one column per recorded measure
-    (NaN where a measure was left out)."""
-    wide = db.wide_pairs(layer=[FEATURES_LAYER, OUTPUT_LAYER])
-    by_id = agents.set_index("model_id")
+    (NaN where a measure was left out). ``layers``: the representational and the output layer
+    the measures are read from (the bottleneck factor table reads others)."""
+    wide = db.wide_pairs(layer=list(layers))
     if wide.empty:
         wide = pd.DataFrame(columns=["model_a", "model_b", "test_set"])
-    wide = wide[wide["model_a"].isin(by_id.index) & wide["model_b"].isin(by_id.index)].copy()
+    return with_agents(wide, agents)
+
+
+def with_agents(wide: pd.DataFrame, agents: pd.DataFrame) -> pd.DataFrame:
+    """The pairs of ``wide`` (model_a, model_b, test_set and measure columns) whose agents are
+    both in ``agents`` (an :func:`agent_frame`, possibly a subset), with the columns
+    :func:`pair_table` adds computed from ``agents``."""
+    by_id = agents.set_index("model_id")
+    keep = [column for column in wide.columns if column not in PAIR_COLUMNS
+            or column in ("model_a", "model_b", "test_set")]
+    wide = wide[wide["model_a"].isin(by_id.index) & wide["model_b"].isin(by_id.index)][keep].copy()
     wide["test_size"] = wide["test_set"].str.removeprefix("empty-").astype(int)
     for column in ("variant", "train_size"):
         wide[column] = wide["model_a"].map(by_id[column])
@@ -103,6 +113,13 @@ def pair_table(db: ResultsDB, agents: pd.DataFrame) -> pd.DataFrame:
     wide["cell"] = [cell_key(train, test)
                     for train, test in zip(wide["train_size"], wide["test_size"])]
     return wide.reset_index(drop=True)
+
+
+def solved_runs(agents: pd.DataFrame) -> pd.DataFrame:
+    """``agents`` with ``run_solved`` recomputed from the save points it holds (after some
+    were left out: a run cut short is solved when its last *kept* save point is optimal)."""
+    last = agents.sort_values("timesteps").groupby("run")["quality"].last()
+    return agents.assign(run_solved=agents["run"].map(last).eq("optimal"))
 
 
 #: The columns of :func:`pair_table` that are not measures.

@@ -25,9 +25,12 @@ __all__ = ["VARIANT_TITLES", "FEATURES", "OUTPUT_WORDS", "OUTSIDE", "FIT_LABEL",
            "panel_title", "figure_title", "caption", "tables", "notes", "section"]
 
 VARIANT_TITLES = {"plain": "MiniGrid (average)", "bottleneck": "MiniGrid with bottleneck",
-                  "bottleneck-hidden": "bottleneck + hidden layer (not the thesis's)"}
+                  "bottleneck-hidden": "bottleneck + hidden layer (not the thesis's)",
+                  "bottleneck-16": "16-d bottleneck (not the thesis's)",
+                  "bottleneck-tanh": "8-d bottleneck with tanh (not the thesis's)"}
 FEATURES = {"plain": "64-d embedding", "bottleneck": "8-d bottleneck",
-            "bottleneck-hidden": "8-d bottleneck"}
+            "bottleneck-hidden": "8-d bottleneck", "bottleneck-16": "16-d bottleneck",
+            "bottleneck-tanh": "8-d tanh bottleneck"}
 OUTPUT_WORDS = {"jsd": "JSD", "spearman": "rank coefficient"}
 
 OUTSIDE = "outside the headline population"
@@ -118,7 +121,11 @@ def population_table(result: MiniGridResult) -> Table:
 
 
 def tables(result: MiniGridResult) -> list[Table]:
+    from simfunc.studies.minigrid.factor_prose import factor_tables
+
     out = [population_table(result)]
+    if result.factors is not None:
+        out += factor_tables(result.factors)
     cell_rows = []
     for variant, variant_result in result.variants.items():
         for cell in variant_result.cells.values():
@@ -157,8 +164,10 @@ def tables(result: MiniGridResult) -> list[Table]:
 
 def notes(result: MiniGridResult, settings: Settings) -> list[str]:
     """What the figures and averages leave out (the measures left out of single pairs are in
-    the database's notes, which every study's report shows)."""
-    out = []
+    the database's notes, which every study's report shows), and what the factor table says."""
+    from simfunc.studies.minigrid.factor_prose import reading
+
+    out = [reading(result.factors)] if result.factors is not None else []
     for column, label in (("linear_cka", "CKA"), ("jsd", "JSD"), ("spearman", "rank coefficient")):
         if result.missing.get(column):
             out.append(f"{result.missing[column]} pair(s) have no {label} and are left out of "

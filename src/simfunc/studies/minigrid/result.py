@@ -19,7 +19,8 @@ from simfunc.studies.common import NETWORK_LEVEL, relation_interval
 
 __all__ = [
     "CellRelation", "Cell", "MeanRelation", "SlopeSpread", "VariantResult", "PopulationResult",
-    "Contrast", "AgentCount", "TestReturn", "MiniGridResult", "to_json",
+    "Contrast", "AgentCount", "TestReturn", "FactorLevel", "EqualPolicies", "FactorTable",
+    "MiniGridResult", "to_json",
 ]
 
 
@@ -213,6 +214,44 @@ class TestReturn:
 
 
 @dataclass(frozen=True)
+class FactorLevel:
+    """One row: ``factor`` changed to ``level``; per variant its pairs and ρ(CKA, JSD)
+    (mean over cells, network-level), bottleneck − plain, and qualities (agents per quality
+    class, for the training-budget rows). ``note``: why a row was not computed, or a caveat."""
+
+    factor: str
+    level: str
+    is_headline: bool
+    n_pairs: Mapping[str, int]
+    jsd: Mapping[str, MeanRelation]
+    difference: float | None
+    qualities: Mapping[str, Mapping[str, int]] | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class EqualPolicies:
+    """One variant's pairs of two optimal agents (headline population): how many, the share
+    whose greedy paths differ, their mean JSD when the paths agree and when they differ, and
+    the mean share of pooled states on which both act on a shortest path with different
+    actions."""
+
+    n_pairs: int
+    share_paths_differ: float | None
+    mean_jsd_paths_agree: float | None
+    mean_jsd_paths_differ: float | None
+    mean_equal_good_disagreement: float | None
+
+
+@dataclass(frozen=True)
+class FactorTable:
+    """The bottleneck factor table (:mod:`~simfunc.studies.minigrid.factors`)."""
+
+    levels: tuple[FactorLevel, ...]
+    equal_policies: Mapping[str, EqualPolicies]
+
+
+@dataclass(frozen=True)
 class MiniGridResult:
     """Everything the MiniGrid analysis computes (see the module docstring).
 
@@ -231,6 +270,7 @@ class MiniGridResult:
     test_returns: tuple[TestReturn, ...]
     missing: dict[str, int]
     thesis: dict[str, Any]
+    factors: FactorTable | None = None
 
     def to_json(self) -> dict[str, Any]:
         """``summary.json``'s content."""

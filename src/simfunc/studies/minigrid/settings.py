@@ -20,7 +20,7 @@ __all__ = [
     "THESIS_TRAIN_SIZES", "cell_name", "run_name", "model_id", "check_settings",
 ]
 
-VARIANTS = NETWORKS  # plain, bottleneck (§3.5.1), bottleneck-hidden
+VARIANTS = NETWORKS  # plain, bottleneck (§3.5.1), and bottleneck-hidden, -16, -tanh (not the thesis's)
 SUBOPTIMAL = ("drop-unsolved-runs", "keep", "drop-mediocre")
 THESIS_TRAIN_SIZES = (5, 6, 8, 16)  # §3.5: "We train agents on four grid sizes"
 
@@ -103,7 +103,7 @@ class Settings:
     """Settings of the MiniGrid study (every one can be overridden).
 
     train_sizes / test_sizes: Empty room sizes agents are trained / tested on. variants:
-    networks (``plain``, ``bottleneck``, ``bottleneck-hidden``). seeds: one training run per
+    networks (:data:`VARIANTS`). seeds: one training run per
     seed, size and variant. training: how each run trains and where it is kept
     (:class:`AgentTraining`). episodes: episodes each agent plays on each test room (episode i
     seeded rollout_seed + i); max_states: at most this many of an agent's visited states are
@@ -115,6 +115,9 @@ class Settings:
     permutation tests and bootstraps of the headline relations (and their contrasts).
     population_draws: permutations and resamples of each relation in the populations table
     beside the headline (context, never judged: fewer draws keep the analysis short).
+    factors: also compare every pair with one factor changed at a time (other states, the
+    64-d embedding, optimal actions; :mod:`~simfunc.studies.minigrid.factor_jobs`) for the
+    bottleneck factor table (:mod:`~simfunc.studies.minigrid.factors`).
     """
 
     train_sizes: tuple[int, ...] = (5, 6, 8)
@@ -132,6 +135,7 @@ class Settings:
     n_permutations: int = 1_000
     n_resamples: int = 1_000
     population_draws: int = 500
+    factors: bool = False
 
 
 PROFILES = {
@@ -161,7 +165,7 @@ PROFILES = {
             "16:0/65536/131072/229376/327680/491520",
         ), eval_episodes=32),
         episodes=10, max_states=500, n_permutations=10_000, n_resamples=10_000,
-        population_draws=2_000,
+        population_draws=2_000, factors=True,
     ),
     # Thesis scale. The thesis trained with rl-starter-files (16 parallel rooms, 128 steps
     # each per update); it does not state how many seeds or checkpoints it used. Here: 16
@@ -176,7 +180,7 @@ PROFILES = {
             "16:0/65536/131072/196608/262144/393216/524288/786432/1048576",
         ), n_envs=16, eval_episodes=64),
         episodes=20, max_states=500, n_permutations=10_000, n_resamples=10_000,
-        population_draws=10_000,
+        population_draws=10_000, factors=True,
     ),
 }
 
@@ -208,6 +212,7 @@ def check_settings(settings: Settings) -> None:
     if settings.measures is not None and "linear_cka" not in settings.measures:
         raise InputError("measures must include linear_cka: the study's finding is read "
                          f"from it, got {settings.measures!r}")
+    check_bool(settings.factors, "factors")
     for name in ("n_permutations", "n_resamples", "population_draws"):
         value = getattr(settings, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
