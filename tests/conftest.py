@@ -6,11 +6,19 @@ Parallel safety: every test writes under its own ``tmp_path`` (or a module fixtu
 example database (``derandomize`` makes it useless, and workers would share it), and the
 suite runs with ``--dist loadfile`` (pyproject.toml), so a module's tests, and the networks
 its module-scoped fixtures train, stay on one worker and are trained once.
+
+Shared across modules: the study runs of ``tests/studies/`` keep their artifacts in one cache
+for the whole session, and for every xdist worker of it (``study_cache``), keyed by job
+configuration like the real cache, so a network two studies train alike (dataset-bias and
+cross-dataset train the same four digits networks on the quick profile) is trained once. The
+cache's per-key file locks make it safe for two workers to ask for the same job at once: one
+computes it, the other waits and then reads it.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -38,3 +46,25 @@ def one_torch_thread():
     yield
     torch.set_num_threads(previous)
 
+
+@pytest.fixture(scope="session")
+def study_cache(tmp_path_factory) -> Path:
+    """The artifact cache shared by every study run of the session. Under pytest-xdist each
+    worker has its own base temporary folder, so the cache sits in their common parent (made
+    for this run); without xdist, in the base temporary folder itself."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    cache = base / "study-cache"
+    cache.mkdir(exist_ok=True)
+    return cache
+
+
+@pytest.fixture(scope="module")
+def study_root(tmp_path_factory, study_cache, request) -> Path:
+    """A module's folder for its study run: its own ``runs/`` go here, and ``cache/`` is the
+    session's shared ``study_cache`` (a symbolic link), so jobs another module's run already
+    computed are read from there instead of being computed again."""
+    root = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
+    (root / "cache").symlink_to(study_cache, target_is_directory=True)
+    return root

@@ -63,8 +63,8 @@ ACCURACY = 1e-10
 # Largest condition number σ_1/σ_r of the kept directions that the QR/SVD route resolves to
 # 1e-9 (measured, worst of 24 data sets: invertible maps of condition 1e8 move R²_CCA, mean
 # CCA and PWCCA by at most 5e-11, 1e9 by 8e-10, 1e10 by 6e-9, 1e11 by 7e-8, 1e12 by 2e-6 --
-# and by 5e-3 where directions fall below the rank cut-off; tests/test_representational_
-# conditioning.py).
+# and by 5e-3 where directions fall below the rank cut-off; tests/representational/
+# test_conditioning.py).
 RESOLVED_CONDITION = 1e9
 
 # A dropped direction whose singular value exceeds this multiple of eps · σ_1 is not rounding

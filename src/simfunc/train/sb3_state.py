@@ -10,7 +10,7 @@ attributes). :func:`capture` reads all of it into tensors and plain JSON values,
 on rollout boundaries, where SB3's rollout buffer holds nothing that is still needed.
 
 Written against stable-baselines3 2.x (``PPO`` over a ``DummyVecEnv`` of ``Monitor``-wrapped
-rooms) and minigrid 3.x; ``tests/test_sb3_state.py`` fails if an upgrade moves any of these.
+rooms) and minigrid 3.x; ``tests/train/test_sb3_state.py`` fails if an upgrade moves any of these.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 One instance serves the whole module (started by the first test that needs it, ended at the
 end); the tests that stop a driver start their own in a subprocess. Job functions live in
-tests/runner_jobs.py and tests/ray_jobs.py and note every execution in a log file, so the
+tests/runner/runner_jobs.py and ray_jobs.py and note every execution in a log file, so the
 tests count how often each job really ran.
 """
 
@@ -33,10 +33,10 @@ from simfunc.runner import Job, LocalExecutor, Plan, run_plan  # noqa: E402
 from simfunc.runner.ray_executor import RayExecutor  # noqa: E402
 from simfunc.store import MANIFEST_NAME, Cache, ResultsDB  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SUBPROCESS_ENV = {
     **os.environ,
-    "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO / "tests")]),
+    "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO / "tests" / "runner")]),
 }
 WRITE = "runner_jobs:write_value"
 RECORD = "runner_jobs:record_value"

@@ -53,8 +53,8 @@ IDS = ("minigrid.plain.cka_jsd", "minigrid.plain.cka_rank", "minigrid.bottleneck
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    return tmp_path_factory.mktemp("minigrid")
+def root(study_root):
+    return study_root  # cache/ is the session's shared study cache (conftest.py)
 
 
 @pytest.fixture(scope="module")

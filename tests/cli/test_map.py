@@ -122,5 +122,5 @@ def test_help_runs_as_a_command():
     result = subprocess.run([sys.executable, "-m", "simfunc", "map", "--help"],
                             capture_output=True, text=True, check=True,
                             env={**__import__("os").environ,
-                                 "PYTHONPATH": str(Path(__file__).parents[1] / "src")})
+                                 "PYTHONPATH": str(Path(__file__).parents[2] / "src")})
     assert "--state-dict" in result.stdout and "TorchScript" in result.stdout

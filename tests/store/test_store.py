@@ -39,7 +39,7 @@ from simfunc.io import (
 )
 from simfunc.store import MANIFEST_NAME, Cache, ResultsDB
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SUBPROCESS_ENV = {
     **os.environ,
     "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO / "tests")]),

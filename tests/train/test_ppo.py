@@ -2,7 +2,7 @@
 
 Real MiniGrid, real SB3, small sizes: arguments, the files a run writes, loading, reuse of a
 finished directory, and resuming bit for bit (the network itself is tested in
-test_nets_actor_critic.py, the SB3 state adapter in test_sb3_state.py).
+nets/test_actor_critic.py, the SB3 state adapter in test_sb3_state.py).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from simfunc.train.ppo import (
     train_agent,
 )
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 # A small, fast PPO: one update every 2 * 64 = 128 environment steps.
 TINY = dict(n_envs=2, n_steps=64, batch_size=64, progress=False, eval_episodes=4)
 

@@ -61,8 +61,8 @@ STUDENT_DISAGREEMENT = 0.05  # every student's disagreement with the teacher; me
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    return tmp_path_factory.mktemp("converse")
+def root(study_root):
+    return study_root  # cache/ is the session's shared study cache (conftest.py)
 
 
 @pytest.fixture(scope="module")

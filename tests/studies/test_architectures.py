@@ -43,8 +43,8 @@ UNTRAINED_JSD_RATIO = 0.1  # measured 0.046 … 0.059
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    return tmp_path_factory.mktemp("architectures")
+def root(study_root):
+    return study_root  # cache/ is the session's shared study cache (conftest.py)
 
 
 @pytest.fixture(scope="module")

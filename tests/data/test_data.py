@@ -37,7 +37,7 @@ from simfunc.data import (
 )
 from simfunc.data.download import CIFAR_ARCHIVES, CifarArchive
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("SIMFUNC_SHARED_DATA", REPO.parent / "shared" / "data"))
 needs_shared = pytest.mark.skipif(
     not (SHARED / "cifar10").is_dir(),

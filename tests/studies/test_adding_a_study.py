@@ -16,7 +16,7 @@ from simfunc.reproduce import rebuild, reproduce
 from simfunc.studies import Study
 from simfunc.studies.framework import STUDIES, run_study
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "adding-a-study.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "adding-a-study.md"
 
 
 def code_blocks(language: str) -> list[str]:

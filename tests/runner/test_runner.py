@@ -1,6 +1,6 @@
 """Plans, executors and run_plan on a real cache, real databases and real worker processes.
 
-Job functions live in tests/runner_jobs.py and note every execution in a log file, so the
+Job functions live in tests/runner/runner_jobs.py and note every execution in a log file, so the
 tests count how often each job really ran.
 """
 
@@ -37,10 +37,10 @@ from simfunc.runner import (
 from simfunc.io import config_hash, load_json
 from simfunc.store import MANIFEST_NAME, Cache, ResultsDB
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SUBPROCESS_ENV = {
     **os.environ,
-    "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO / "tests")]),
+    "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO / "tests" / "runner")]),
 }
 
 WRITE = "runner_jobs:write_value"

@@ -47,8 +47,8 @@ TEST_SETS = {"lo": ("digits", [0, 1, 2, 3, 4]), "hi": ("digits", [5, 6, 7, 8, 9]
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    return tmp_path_factory.mktemp("dataset-bias")
+def root(study_root):
+    return study_root  # cache/ is the session's shared study cache (conftest.py)
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,7 @@ from simfunc.train.supervised import (
     train,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("SIMFUNC_SHARED_DATA", REPO.parent / "shared" / "data"))
 needs_cifar = pytest.mark.skipif(
     not (SHARED / "cifar10").is_dir(),

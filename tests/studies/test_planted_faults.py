@@ -3,7 +3,7 @@
 Each fault is planted by a monkeypatch into an architectures run at a small size (two
 architectures, two seeds, two epochs: four trained networks, six pairs; the jobs run in this
 process so the patch reaches them) and must be caught by the check the study's own tests use:
-the independent recomputation of a pair (``tests/study_checks.py``) or the scorecard's verdict.
+the independent recomputation of a pair (``tests/studies/study_checks.py``) or the scorecard's verdict.
 The finding's bounds alone cannot catch the first two: the relation computed on the logits
 (ρ −0.84) or on the training images (ρ −0.91) lies inside them.
 

@@ -233,8 +233,8 @@ def test_accuracy_is_judged_only_on_the_thesis_task_and_base():
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    return tmp_path_factory.mktemp("existence")
+def root(study_root):
+    return study_root  # cache/ is the session's shared study cache (conftest.py)
 
 
 @pytest.fixture(scope="module")

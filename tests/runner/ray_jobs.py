@@ -1,7 +1,7 @@
-"""Job functions for tests/test_ray_executor.py, on top of tests/runner_jobs.py.
+"""Job functions for tests/runner/test_ray_executor.py, on top of runner_jobs.py.
 
 Ray workers import this module by name: the Ray executor hands the driver's import
-directories (``tests/`` under pytest) to its workers.
+directories (``tests/runner/`` under pytest) to its workers.
 """
 
 from __future__ import annotations

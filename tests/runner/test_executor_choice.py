@@ -15,7 +15,7 @@ from simfunc import InputError
 from simfunc.cli import main
 from simfunc.runner import RayExecutor
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow  # a fresh interpreter imports simfunc
@@ -33,7 +33,8 @@ def test_nothing_imports_ray_unless_the_ray_executor_is_chosen(tmp_path):
         assert report.ok, report.summary()
         print(sorted(name for name in sys.modules if name == "ray" or name.startswith("ray.")))
     """
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO / "tests")])}
+    env = {**os.environ,
+           "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO / "tests" / "runner")])}
     finished = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env,
                               capture_output=True, text=True, timeout=120)
     assert finished.returncode == 0, finished.stderr

@@ -1,5 +1,5 @@
 """The MiniGrid study (thesis §3.5, §3.5.1): its design, its analysis over constructed
-databases, and the quick profile end to end (test_study_minigrid_quick.py)."""
+databases, and the quick profile end to end (test_minigrid_quick.py)."""
 
 from __future__ import annotations
 

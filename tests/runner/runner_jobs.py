@@ -1,9 +1,9 @@
-"""Job and record functions used by tests/test_runner.py (and by the subprocesses it starts).
+"""Job and record functions used by tests/runner/test_runner.py (and by the subprocesses it starts).
 
 They are real job functions: they read their inputs from the cache, write files with the
 atomic helpers, and note every execution in a log file named by ``config["log"]`` so the tests
 can count how often each job really ran. Worker processes import this module by name; they
-inherit the driver's ``sys.path``, which holds ``tests/`` under pytest.
+inherit the driver's ``sys.path``, which holds ``tests/runner/`` under pytest.
 """
 
 from __future__ import annotations

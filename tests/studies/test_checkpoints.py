@@ -60,8 +60,8 @@ SLOPE_DIFFERENCE = -0.2  # slope(vgg11) − slope(cnn); measured −0.578 … �
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    return tmp_path_factory.mktemp("checkpoints")
+def root(study_root):
+    return study_root  # cache/ is the session's shared study cache (conftest.py)
 
 
 @pytest.fixture(scope="module")

@@ -49,8 +49,8 @@ POOLED_MARGIN = 0.07
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    return tmp_path_factory.mktemp("cross-dataset")
+def root(study_root):
+    return study_root  # cache/ is the session's shared study cache (conftest.py)
 
 
 @pytest.fixture(scope="module")
