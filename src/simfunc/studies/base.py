@@ -15,7 +15,9 @@ A study is a thesis section in code. It subclasses :class:`Study` and declares:
   puts its results into the results database;
 * ``analyse(results, context) -> StudyOutput``: reads *only* the results database (so ``simfunc
   report RUN_DIR`` rebuilds the same report later), draws the figures into
-  ``context.figures_dir``, and returns the headline numbers and the report section, whose
+  ``context.figures_dir``, and returns its typed result (frozen dataclasses, each relation a
+  :class:`~simfunc.studies.relation.Relation`; ``summary.json`` is its JSON form) and the
+  report section, whose
   thesis comparison is declared as :class:`~simfunc.report.ThesisRow` s; the rows with an
   ``id`` are the study's scorecard claims (:mod:`simfunc.scorecard`), judged by its one rule.
 
@@ -36,6 +38,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Dict, Generic, List, Mapping, T
 from simfunc.errors import InputError
 from simfunc.report import Section
 from simfunc.settings import apply_overrides
+from simfunc.studies.relation import to_json
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -134,10 +137,24 @@ class AnalysisContext(Generic[SettingsT]):
 
 @dataclass
 class StudyOutput:
-    """What ``analyse`` returns: the headline numbers (``summary.json``) and the report section."""
+    """What ``analyse`` returns: the study's typed result and its report section.
 
-    summary: dict[str, JSON]
+    result: frozen dataclasses whose fields are the quantities the analysis computed (each
+    relation a :class:`~simfunc.studies.relation.Relation`); the prose, the scorecard rows and
+    the tests read its attributes. ``summary`` is its JSON form, ``summary.json``'s content
+    (the framework adds ``"schema"``, ``"study"`` and ``"profile"``).
+    """
+
+    result: Any
     section: Section
+
+    @property
+    def summary(self) -> dict[str, JSON]:
+        """The result as plain JSON values (:func:`~simfunc.studies.relation.to_json`)."""
+        out = to_json(self.result)
+        if not isinstance(out, dict):
+            raise TypeError(f"a study's result must be a dataclass, got {type(self.result)!r}")
+        return out
 
 
 class Study(abc.ABC, Generic[SettingsT]):

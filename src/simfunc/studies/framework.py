@@ -95,9 +95,10 @@ def load_study(name: str) -> Study[Any]:
 
 @dataclass
 class StudyResult:
-    """One study's run: its summary, report section (or, when the analysis was found
-    unchanged, the section as its run directory kept it, rendered), runner report and
-    scorecard; ``analysis_key`` identifies the analysis (see :func:`analysis_key`)."""
+    """One study's run: its typed result and summary (``summary.json``: the result's JSON
+    form), report section (or, when the analysis was found unchanged, the section as its run
+    directory kept it, rendered), runner report and scorecard; ``analysis_key`` identifies the
+    analysis (see :func:`analysis_key`)."""
 
     name: str
     run_dir: Path
@@ -106,6 +107,9 @@ class StudyResult:
     report: RunReport | None  # None when rebuilt from the database
     scorecard: Scorecard | None = None  # the study's claims, judged
     analysis_key: str | None = None
+    #: The study's typed result (what ``summary`` serialises); None when the analysis was
+    #: found unchanged and only its files were read back.
+    result: Any = None
 
 
 #: What a run directory keeps of its analysis: its key and the rendered section.
@@ -157,10 +161,12 @@ def make_executor(jobs: int) -> Executor:
 
 
 def analyse_run(study: Study[Any], run_dir: Path, db: ResultsDB, settings: Any,
-                profile: str) -> tuple[dict[str, JSON], Section, Scorecard]:
+                profile: str) -> tuple[dict[str, JSON], Section, Scorecard, Any]:
     """The study's analysis of ``db``, with the run's notes added to its section; writes
-    ``summary.json``, ``scorecard.json`` (its claims, judged), ``report.html`` (the scorecard
-    first) and ``csv/`` into ``run_dir``."""
+    ``summary.json`` (the typed result's JSON form, with ``"schema"``), ``scorecard.json``
+    (its claims, judged), ``report.html`` (the scorecard first) and ``csv/`` into
+    ``run_dir``. Returns the summary as written, the section, the scorecard and the typed
+    result."""
     context = AnalysisContext(settings=settings, profile=profile, figures_dir=run_dir / FIGURES_DIR)
     output = study.analyse(db, context)
     section = dataclasses.replace(output.section, left_out=left_out_table(db.notes()))
@@ -175,7 +181,7 @@ def analyse_run(study: Study[Any], run_dir: Path, db: ResultsDB, settings: Any,
     write_report(run_dir / REPORT_FILE, f"simfunc · {study.TITLE}", sections,
                  {"study": study.NAME, "profile": profile, "simfunc": __version__})
     db.export_csv(run_dir / CSV_DIR)
-    return summary, section, card
+    return summary, section, card, output.result
 
 
 def run_study(
@@ -219,7 +225,7 @@ def run_study(
             if kept is not None:  # the same results, settings and code: nothing to redo
                 status = "completed"
                 return dataclasses.replace(kept, name=study.NAME, report=report)
-            summary, section, card = analyse_run(study, run_dir, db, settings, profile)
+            summary, section, card, result = analyse_run(study, run_dir, db, settings, profile)
             _keep_analysis(run_dir, key, section)
             status = "completed"
         except KeyboardInterrupt:
@@ -227,7 +233,7 @@ def run_study(
             raise
         finally:
             db.finish_run(run_id, status)
-    return StudyResult(study.NAME, run_dir, summary, section, report, card, key)
+    return StudyResult(study.NAME, run_dir, summary, section, report, card, key, result)
 
 
 def _keep_analysis(run_dir: Path, key: str, section: Section) -> None:
@@ -254,7 +260,8 @@ def rebuild_study(run_dir: str | os.PathLike[str], study: Study[Any] | None = No
         if study is None:
             study = load_study(latest["study"])
         settings = study.settings(latest["profile"], latest["settings"], f"{database} settings")
-        summary, section, card = analyse_run(study, run_dir, db, settings, latest["profile"])
+        summary, section, card, result = analyse_run(study, run_dir, db, settings,
+                                                     latest["profile"])
         key = analysis_key(study, db, settings, latest["profile"])
         _keep_analysis(run_dir, key, section)
-    return StudyResult(study.NAME, run_dir, summary, section, None, card, key)
+    return StudyResult(study.NAME, run_dir, summary, section, None, card, key, result)

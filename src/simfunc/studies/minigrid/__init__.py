@@ -41,7 +41,7 @@ import pandas as pd
 from simfunc.report import FigureRef
 from simfunc.runner import Plan
 from simfunc.store import ResultsDB
-from simfunc.studies.base import JSON, AnalysisContext, Headline, Selection, Study, StudyOutput
+from simfunc.studies.base import AnalysisContext, Headline, Selection, Study, StudyOutput
 from simfunc.studies.common import all_pairs
 from simfunc.studies.minigrid import jobs, prose
 from simfunc.studies.minigrid.analysis import OUTPUTS, analyse_pairs, headline, slope_spread
@@ -161,8 +161,7 @@ class MiniGrid(Study[Settings]):
                 paths.append(FigureRef(grid_figure(rows, chosen, variant, output, settings, path),
                                        prose.caption(variant, output)))
         section = prose.section(self.NAME, self.TITLE, result, settings, context.profile, paths)
-        summary: dict[str, JSON] = result.to_json()
-        return StudyOutput(summary, section)
+        return StudyOutput(result, section)
 
 
 STUDY = MiniGrid()
