@@ -62,6 +62,7 @@ def test_the_toy_study_runs_end_to_end_through_the_framework(noise_study, tmp_pa
     again = run_study("noise", "quick", out=runs, cache_dir=cache, jobs=1, progress=False,
                       overrides={"noise": "0,0.5,1,2,4,8", "examples": "150"})
     assert again.report.cached == 6 and again.summary == result.summary
+    assert again.result == result.result  # read back from summary.json, not analysed again
     before = (result.run_dir / "report.html").read_bytes()
     (result.run_dir / "report.html").unlink()
     rebuild(result.run_dir)
@@ -144,6 +145,8 @@ def test_an_unchanged_rerun_reuses_the_analysis_and_a_changed_study_redoes_only_
     report, again = run()
     assert [type(r.section) for r in again] == [RenderedSection, RenderedSection]
     assert [r.summary for r in again] == [r.summary for r in first]
+    # the typed results, read back from summary.json
+    assert [r.result for r in again] == [r.result for r in first] and first[0].result is not None
     assert [r.scorecard for r in again] == [r.scorecard for r in first]
     assert {p: p.read_bytes() for p in files} == files  # nothing rewritten
     # a changed study (one more noise level) is analysed again; the other one is not

@@ -200,6 +200,7 @@ def test_a_rerun_is_served_from_the_cache(reproduced):
                       overrides=TINY["architectures"], progress=False)
     assert again.report.run == 0 and again.report.cached == len(again.report.status)
     assert again.summary == results["architectures"].summary
+    assert again.result == results["architectures"].result  # summary.json read back
 
 
 def test_report_rebuilds_identically_from_the_database(reproduced):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 
@@ -10,7 +13,8 @@ from simfunc.studies.common import (all_pairs, discordant_fraction, relation_int
                                     relation_summary, slug)
 from simfunc.studies.cross_dataset import group_means
 from simfunc.studies.dataset_bias.jobs import confusion_shares, error_kinds
-from simfunc.studies.relation import to_json
+from simfunc.studies.relation import Relation
+from simfunc.studies.serialise import from_json, to_json
 
 
 def test_a_perfectly_monotone_relation_gives_rho_minus_one_and_no_violations():
@@ -128,3 +132,36 @@ def test_the_linear_svm_is_one_vs_rest_and_separates_shifted_clusters():
     y = np.repeat(np.arange(4), 30)
     for n_train in (len(X), KERNEL_SVM_LIMIT + 1):
         assert linear_svm(n_train, 0.1, 0).fit(X, y).score(X, y) > 0.95
+
+
+@dataclass(frozen=True)
+class Part:
+    name: str
+    interval: tuple[float, float] | None
+
+
+@dataclass(frozen=True)
+class Whole:
+    relation: Relation
+    parts: tuple[Part, ...]
+    by_name: dict[str, float | None]
+    count: int
+    flag: bool
+
+
+def test_a_result_reads_back_from_its_json_and_a_wrong_shape_is_refused():
+    """summary.json is the typed result's serialisation: from_json(to_json(r)) == r, NaN
+    written as null; a value of the wrong shape names where it is."""
+    whole = Whole(
+        relation=relation_summary(np.arange(8.0), np.arange(8.0) ** 2, 1, 100, 100),
+        parts=(Part("a", (0.1, 0.2)), Part("b", None)), by_name={"x": 1.0, "y": None},
+        count=3, flag=True)
+    written = to_json(whole)
+    assert written["parts"][0]["interval"] == [0.1, 0.2] and written["relation"]["rho"] == 1.0
+    assert from_json(Whole, written) == whole
+    assert to_json(Part("nan", (float("nan"), 1.0)))["interval"] == [None, 1.0]
+    for where, change in (("Whole.count", {"count": "3"}), ("parts[1].interval", {
+            "parts": [{"name": "a", "interval": None}, {"name": "b", "interval": [1.0]}]}),
+            ("no field 'extra'", {"extra": 1}), ("by_name.x", {"by_name": {"x": "one"}})):
+        with pytest.raises(InputError, match=re.escape(where.removeprefix("Whole."))):
+            from_json(Whole, {**written, **change}, "Whole")

@@ -35,6 +35,8 @@ import pytest
 from simfunc import functional, representational
 from simfunc.studies.framework import StudyResult, run_study
 
+from study_checks import summary_reads_back
+
 pytestmark = pytest.mark.slow
 
 RHO_CKA_JSD = (-0.95, -0.55)  # measured −0.836 … −0.681
@@ -60,9 +62,7 @@ def test_higher_cka_goes_with_lower_jsd(quick):
     assert relation.n == 45 and relation.n_networks == 10
     assert relation.population == "pairs of trained networks" and relation.expected_sign == -1
     assert RHO_CKA_JSD[0] <= relation.rho <= RHO_CKA_JSD[1], relation.rho
-    # summary.json is the typed result's versioned JSON form
-    assert quick.summary["schema"] == 1
-    assert quick.summary["spearman_cka_vs_jsd"]["rho"] == relation.rho
+    assert summary_reads_back(quick)  # summary.json: the typed result's versioned JSON form
 
 
 def test_the_headline_p_and_interval_are_network_level(quick):

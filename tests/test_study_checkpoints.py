@@ -44,6 +44,8 @@ import pytest
 from simfunc import InputError, functional, representational
 from simfunc.studies.framework import StudyResult, run_study
 
+from study_checks import summary_reads_back
+
 pytestmark = pytest.mark.slow
 
 N_RUNS = 12
@@ -92,6 +94,7 @@ def test_every_checkpoint_is_compared_with_its_own_final_model(quick):
         run, _, epoch = checkpoint.rpartition("-e")
         assert final == f"{run}-final" and 0 <= int(epoch) <= 9
     assert quick.result.n_runs == N_RUNS and quick.result.n_pairs == N_RUNS * 10
+    assert summary_reads_back(quick)
 
 
 def test_cka_rises_towards_the_final_model(quick):

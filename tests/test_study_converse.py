@@ -48,6 +48,8 @@ from simfunc.studies.converse import prose
 from simfunc.studies.converse.result import Construction, ConverseResult, Student
 from simfunc.studies.framework import StudyResult, run_study
 
+from study_checks import summary_reads_back
+
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 slow = pytest.mark.slow
 
@@ -82,6 +84,7 @@ def _pairs(quick: StudyResult, model_b: str) -> dict[tuple[str, str], float]:
 @slow
 def test_the_exact_construction_keeps_the_outputs_while_cka_falls_and_cca_stays_one(quick):
     constructions = quick.result.constructions
+    assert summary_reads_back(quick)
     assert [c.condition for c in constructions] == [1.0, 10.0, 100.0, 1e3, 1e4, 1e6]
     assert max(c.jsd for c in constructions) < 1e-12
     assert max(c.max_abs_logit_difference for c in constructions) < 1e-8

@@ -40,6 +40,8 @@ import pytest
 from simfunc import representational
 from simfunc.studies.framework import StudyResult, run_study
 
+from study_checks import summary_reads_back
+
 pytestmark = pytest.mark.slow
 
 # smallest mean CKA within minus across training sets, on the training sets' own test sets
@@ -97,7 +99,7 @@ def test_within_training_set_cka_is_above_across(quick):
 def test_the_inference_is_network_level_and_names_its_floor(quick):
     """15 pairs of 6 trained networks: the Mantel test enumerates all 720 relabellings; the
     design cannot give p below 0.1, and the report says so."""
-    assert quick.result.layer == "last_conv"
+    assert quick.result.layer == "last_conv" and summary_reads_back(quick)
     for contrast in [v.contrast for v in quick.result.test_sets.values()] + [
             quick.result.pooled]:
         assert contrast.n_networks == 6 and contrast.exact

@@ -38,6 +38,8 @@ from simfunc.scorecard import Verdict
 from simfunc.studies.dataset_bias import prose
 from simfunc.studies.framework import StudyResult, run_study
 
+from study_checks import summary_reads_back
+
 pytestmark = pytest.mark.slow
 
 SAME_NETWORK_SHARE = 0.85  # smallest share of mistakes that keep the network
@@ -59,6 +61,7 @@ def quick(root) -> StudyResult:
 
 def test_the_svm_confuses_test_sets_not_networks(quick):
     result = quick.result
+    assert summary_reads_back(quick)
     assert result.features == 128 * 4 * 4 and result.n_test_per_set == 90
     assert result.confusions.same_network >= SAME_NETWORK_SHARE
     assert result.other_network_rate <= OTHER_NETWORK_RATE

@@ -57,7 +57,7 @@ from simfunc.studies.existence.jobs import feature_masks, kept_ranges
 from simfunc.studies.existence.result import ControlRow, ExistenceResult, SweepRow
 from simfunc.studies.framework import StudyResult, run_study
 
-from study_checks import THESIS_FILE, thesis_text
+from study_checks import THESIS_FILE, summary_reads_back, thesis_text
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -279,7 +279,7 @@ def test_jsd_falls_and_the_rank_coefficient_rises_as_more_features_are_masked(qu
 @pytest.mark.slow
 def test_the_control_net_shows_the_gap_comes_from_the_labels(quick):
     controls = quick.result.controls
-    assert len(controls) == 5
+    assert len(controls) == 5 and summary_reads_back(quick)
     assert max(c.jsd for c in controls) < CONTROL_JSD
     assert all(c.rank > 0 for c in controls)
 

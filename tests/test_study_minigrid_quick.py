@@ -40,6 +40,8 @@ import pytest
 from simfunc import functional, representational
 from simfunc.studies.framework import StudyResult, run_study
 
+from study_checks import summary_reads_back
+
 pytestmark = pytest.mark.slow
 
 # The permutation and bootstrap sizes change no ρ; the intervals move by a few thousandths.
@@ -163,7 +165,7 @@ def test_the_headline_is_the_declared_one_network_level(quick):
 
     result = quick.result
     assert result.population == {"same_run_pairs": False, "suboptimal": "drop-unsolved-runs"}
-    assert quick.summary["schema"] == 1
+    assert summary_reads_back(quick)
     settings = STUDY.settings("quick", OVERRIDES)
     with ResultsDB(quick.run_dir / "results.sqlite") as db:
         declared = {h.group: h for h in STUDY.headlines(db, settings)}

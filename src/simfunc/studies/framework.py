@@ -48,6 +48,7 @@ from simfunc.runs import (
 from simfunc.settings import settings_dict
 from simfunc.store import Cache, ResultsDB
 from simfunc.studies.base import AnalysisContext, JSON, Study
+from simfunc.studies.serialise import from_json
 
 __all__ = [
     "STUDIES",
@@ -107,8 +108,8 @@ class StudyResult:
     report: RunReport | None  # None when rebuilt from the database
     scorecard: Scorecard | None = None  # the study's claims, judged
     analysis_key: str | None = None
-    #: The study's typed result (what ``summary`` serialises); None when the analysis was
-    #: found unchanged and only its files were read back.
+    #: The study's typed result (what ``summary`` serialises); read back from summary.json
+    #: when the analysis was found unchanged, None then if the study declares no ``RESULT``.
     result: Any = None
 
 
@@ -135,8 +136,9 @@ def analysis_key(study: Study[Any], db: ResultsDB, settings: Any, profile: str) 
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _kept_analysis(run_dir: Path, key: str) -> StudyResult | None:
-    """The analysis ``run_dir`` keeps, when it was made with ``key`` and its files are there."""
+def _kept_analysis(run_dir: Path, key: str, study: Study[Any]) -> StudyResult | None:
+    """The analysis ``run_dir`` keeps, when it was made with ``key`` and its files are there
+    (its typed result read back from ``summary.json`` when the study declares ``RESULT``)."""
     kept = run_dir / ANALYSIS_FILE
     files = (SUMMARY_FILE, SCORECARD_FILE, REPORT_FILE)
     if not kept.is_file() or not all((run_dir / name).is_file() for name in files):
@@ -148,9 +150,20 @@ def _kept_analysis(run_dir: Path, key: str) -> StudyResult | None:
         summary = load_json(run_dir / SUMMARY_FILE)
         card = Scorecard.read(run_dir)
         section = RenderedSection.from_json(values["section"])
-    except (InputError, OSError, KeyError, ValueError):
+        result = None
+        if study.RESULT is not None:
+            if summary.get("schema") != SCHEMA:
+                return None
+            fields = {k: v for k, v in summary.items() if k not in _FRAMEWORK_KEYS}
+            result = from_json(study.RESULT, fields, str(run_dir / SUMMARY_FILE))
+    except (InputError, OSError, KeyError, ValueError, TypeError):
         return None  # unreadable: analyse again
-    return StudyResult(str(summary.get("study")), run_dir, summary, section, None, card, key)
+    return StudyResult(str(summary.get("study")), run_dir, summary, section, None, card, key,
+                       result)
+
+
+#: What the framework adds to a study's summary besides its result's fields.
+_FRAMEWORK_KEYS = ("schema", "study", "profile")
 
 
 def make_executor(jobs: int) -> Executor:
@@ -172,6 +185,10 @@ def analyse_run(study: Study[Any], run_dir: Path, db: ResultsDB, settings: Any,
     section = dataclasses.replace(output.section, left_out=left_out_table(db.notes()))
     summary: dict[str, JSON] = {"schema": SCHEMA, "study": study.NAME, "profile": profile,
                                 **output.summary}
+    clash = [k for k in _FRAMEWORK_KEYS if k in output.summary]
+    if clash:
+        raise TypeError(f"study {study.NAME!r}: its result has a field {clash[0]!r}, which "
+                        "summary.json keeps for the framework")
     card = Scorecard(profile, __version__,
                      scorecard_rows(section.thesis_rows, study.NAME, study.SECTION))
     atomic_write_json(run_dir / SUMMARY_FILE, summary)
@@ -221,7 +238,7 @@ def run_study(
             report.raise_for_failures()
             db.keep_only_run(run_id)
             key = analysis_key(study, db, settings, profile)
-            kept = _kept_analysis(run_dir, key)
+            kept = _kept_analysis(run_dir, key, study)
             if kept is not None:  # the same results, settings and code: nothing to redo
                 status = "completed"
                 return dataclasses.replace(kept, name=study.NAME, report=report)

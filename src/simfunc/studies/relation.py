@@ -1,6 +1,6 @@
-"""The typed values a study's result is made of: one :class:`Relation` per relation a study
-tests, and :func:`to_json`, which turns a study's result (frozen dataclasses) into
-``summary.json``'s content.
+"""One :class:`Relation` per relation a study tests: the typed value every study's result uses
+for a correlation with its inference (:mod:`simfunc.studies.serialise` writes it, with the rest
+of the result, to ``summary.json``).
 
 A :class:`Relation` is what :func:`simfunc.studies.common.relation_summary` (and through it
 :func:`~simfunc.studies.common.relate_headline`) computes: Spearman's ρ of y on x over a set of
@@ -14,12 +14,10 @@ its scorecard rows, the leaderboard and the tests all read its attributes.
 
 from __future__ import annotations
 
-import dataclasses
-import math
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
-__all__ = ["NETWORK_LEVEL", "PAIR_LEVEL", "POOLED", "MEAN", "Relation", "to_json"]
+__all__ = ["MEAN", "NETWORK_LEVEL", "PAIR_LEVEL", "POOLED", "Relation"]
 
 #: How a :class:`Relation`'s p-value and interval were computed.
 NETWORK_LEVEL = "network-level"
@@ -28,22 +26,6 @@ PAIR_LEVEL = "pair-level"
 #: The statistic of a :class:`Relation` (the ``combine`` of :func:`simfunc.stats.relate_networks`).
 POOLED = "pooled"
 MEAN = "mean"
-
-
-def to_json(value: Any) -> Any:
-    """A dataclass (or mapping, sequence, number) as plain JSON values: tuples as lists,
-    NaN and infinities as None, numpy scalars as Python numbers."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Mapping):
-        return {str(k): to_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_json(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalars
-        return to_json(value.item())
-    return value
 
 
 def _interval(values: Any) -> tuple[float, float] | None:

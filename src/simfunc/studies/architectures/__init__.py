@@ -118,6 +118,7 @@ class Architectures(Study[Settings]):
     TITLE = "Architectures (thesis §3.3)"
     SECTION = "3.3"
     PROFILES = PROFILES
+    RESULT = ArchitecturesResult
     # Untrained pairs have JSD ≈ 0 at any CKA: a separate series, not the relation the
     # leaderboard ranks measures by.
     LEADERBOARD = Selection(trained_only=True)

@@ -143,6 +143,7 @@ class Checkpoints(Study[Settings]):
     TITLE = "Checkpoints against the final model (thesis §3.4)"
     SECTION = "3.4"
     PROFILES = PROFILES
+    RESULT = CheckpointsResult
     # Every checkpoint against its final model; a run's checkpoints are relabelled among
     # themselves and a run is redrawn whole (the runs are the independent units).
     LEADERBOARD = Selection(strata=("run", "kind"), clusters="run")

@@ -118,6 +118,7 @@ class Converse(Study[Settings]):
     TITLE = "Same function, dissimilar representations: the converse (cf. Davari et al. 2023)"
     SECTION = None  # simfunc's own addition, not a section of the thesis
     PROFILES = PROFILES
+    RESULT = ConverseResult
     # No pairs for the leaderboard. Every pair is a network against the one teacher: the
     # constructions are the teacher itself under exact linear maps (outputs identical, JSD
     # rounding error), the students are built from the teacher's outputs, and the independent

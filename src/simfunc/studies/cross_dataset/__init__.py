@@ -130,6 +130,7 @@ class CrossDataset(Study[Settings]):
     TITLE = "Models across training and test sets (thesis §3.2)"
     SECTION = "3.2"
     PROFILES = PROFILES
+    RESULT = CrossDatasetResult
     # It records no output measures (the two training sets' classes do not correspond), so
     # the leaderboard finds nothing here and says so.
     LEADERBOARD = Selection()

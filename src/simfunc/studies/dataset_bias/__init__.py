@@ -141,6 +141,7 @@ class DatasetBias(Study[Settings]):
     TITLE = "Dataset bias of representations (thesis §3.1)"
     SECTION = "3.1"
     PROFILES = PROFILES
+    RESULT = DatasetBiasResult
     # It compares no pairs (a classifier reads the features), so the leaderboard finds
     # nothing here and says so.
     LEADERBOARD = Selection()

@@ -156,6 +156,7 @@ class Existence(Study[Settings]):
     TITLE = "Same representation, different function: an existence proof (thesis ch. 4)"
     SECTION = "4"
     PROFILES = PROFILES
+    RESULT = ExistenceResult
     # No pairs for the leaderboard. Every pair here is a construction from the one frozen base
     # network (Net1 vs Net2 and vs the control, one pair of heads per d_ratio): not a sample of
     # networks, so there is no relation across pairs to rank measures by and nothing for

@@ -1,6 +1,6 @@
 """The existence study's typed result: what its analysis computes, and what its prose,
 scorecard rows and tests read. ``summary.json`` is its JSON form
-(:func:`~simfunc.studies.relation.to_json`; the framework adds ``"schema"``)."""
+(:func:`~simfunc.studies.serialise.to_json`; the framework adds ``"schema"``)."""
 
 from __future__ import annotations
 

@@ -100,6 +100,7 @@ class MiniGrid(Study[Settings]):
     TITLE = "MiniGrid agents, with and without a bottleneck (thesis §3.5, §3.5.1)"
     SECTION = "3.5"
     PROFILES = PROFILES
+    RESULT = MiniGridResult
     # Kept for a leaderboard that selects pairs itself: every recorded pair, one group per
     # variant, agents relabelled within a training size, a run's save points redrawn together.
     # The headline the leaderboard relates is :meth:`headlines`.

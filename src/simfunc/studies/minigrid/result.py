@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from simfunc.studies.common import relation_interval
-from simfunc.studies.relation import Relation, to_json
+from simfunc.studies.relation import Relation
+from simfunc.studies.serialise import to_json
 
 __all__ = [
     "CellRelation", "Cell", "MeanRelation", "SlopeSpread", "VariantResult", "PopulationResult",
