@@ -43,7 +43,7 @@ def to_json(value: Any) -> Any:
     return value
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _hints(cls: type) -> dict[str, Any]:
     try:
         return typing.get_type_hints(cls)
@@ -79,7 +79,7 @@ def _read(kind: Any, value: Any, where: str) -> Any:
         names = {f.name for f in dataclasses.fields(kind) if f.init}
         unknown = set(value) - names
         if unknown:
-            raise InputError(f"{where}: {kind.__name__} has no field {sorted(unknown)[0]!r}")
+            raise InputError(f"{where}: {kind.__name__} has no field {min(unknown)!r}")
         return kind(**{name: _read(hints[name], value[name], f"{where}.{name}")
                        for name in names if name in value})
     if origin is tuple:

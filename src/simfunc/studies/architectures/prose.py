@@ -8,19 +8,31 @@ list and the "this run beside the thesis" table.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from simfunc.report import FigureRef, Section, Table, ThesisRow
-from simfunc.scorecard import AtLeast, AtMost, judge_point, judge_relation, not_comparable
+from simfunc.scorecard import (
+    AtLeast,
+    AtMost,
+    judge_point,
+    judge_relation,
+    not_comparable,
+)
 from simfunc.settings import settings_dict
-from simfunc.studies.common import describe_dataset, inference_remark, relation_interval, stand_ins
+from simfunc.studies.common import (
+    describe_dataset,
+    inference_remark,
+    relation_interval,
+    stand_ins,
+)
 
 if TYPE_CHECKING:
     from simfunc.studies.architectures import Settings
     from simfunc.studies.architectures.result import ArchitecturesResult
     from simfunc.studies.relation import Relation
 
-__all__ = ["THESIS", "THESIS_ARCHS", "thesis_rows", "differs", "section"]
+__all__ = ["THESIS", "THESIS_ARCHS", "differs", "section", "thesis_rows"]
 
 THESIS = {"spearman_cka_vs_jsd": -0.75, "spearman_cka_vs_rank": 0.703}  # Table 3.1
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from simfunc.studies.relation import Relation
 
-__all__ = ["UntrainedPairs", "ArchitecturesResult"]
+__all__ = ["ArchitecturesResult", "UntrainedPairs"]
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ p-value from.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from simfunc.report import FigureRef, Section, Table, ThesisRow
 from simfunc.scorecard import AtMost, Within, judge_point, not_comparable
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from simfunc.studies.converse import Settings
     from simfunc.studies.converse.result import ConverseResult
 
-__all__ = ["SHOWN", "CLAIMS", "thesis_rows", "differs", "section"]
+__all__ = ["CLAIMS", "SHOWN", "differs", "section", "thesis_rows"]
 
 SHOWN = ("linear_cka", "debiased_cka", "rbf_cka", "cca", "mean_cca", "svcca", "pwcca",
          "procrustes", "angular_shape", "mutual_knn", "rsa")

@@ -24,6 +24,7 @@ report's words are in :mod:`simfunc.studies.cross_dataset.prose`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -44,12 +45,24 @@ from simfunc.studies.classifier_jobs import (
 )
 from simfunc.studies.common import all_pairs
 from simfunc.studies.cross_dataset import prose
-from simfunc.studies.cross_dataset.result import (CrossDatasetResult, GroupMeans, LayerResult,
-                                                  TestSetResult, TrainingSetContrast)
+from simfunc.studies.cross_dataset.result import (
+    CrossDatasetResult,
+    GroupMeans,
+    LayerResult,
+    TestSetResult,
+    TrainingSetContrast,
+)
 from simfunc.studies.training_sets import network_config
 
-__all__ = ["Settings", "PROFILES", "CrossDataset", "STUDY", "models", "group_means",
-           "CrossDatasetResult"]
+__all__ = [
+    "PROFILES",
+    "STUDY",
+    "CrossDataset",
+    "CrossDatasetResult",
+    "Settings",
+    "group_means",
+    "models",
+]
 
 ROLES = ("A", "B", "C")  # the test sets: A's, B's and the third set C
 

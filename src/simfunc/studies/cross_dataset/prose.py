@@ -7,8 +7,9 @@ finding as :class:`~simfunc.report.ThesisRow` s.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from simfunc.report import FigureRef, Section, Table, ThesisRow
 from simfunc.scorecard import judge_all, judge_relation
@@ -18,10 +19,13 @@ from simfunc.studies.training_sets import differs_from_thesis
 
 if TYPE_CHECKING:
     from simfunc.studies.cross_dataset import Settings
-    from simfunc.studies.cross_dataset.result import (CrossDatasetResult, GroupMeans,
-                                                      TrainingSetContrast)
+    from simfunc.studies.cross_dataset.result import (
+        CrossDatasetResult,
+        GroupMeans,
+        TrainingSetContrast,
+    )
 
-__all__ = ["thesis_rows", "section", "table_row", "set_label", "differs"]
+__all__ = ["differs", "section", "set_label", "table_row", "thesis_rows"]
 
 LAYER_WORDS = {"last_conv": "the last convolutional map, flattened (the thesis's layer)",
                "features": "the pooled penultimate features"}

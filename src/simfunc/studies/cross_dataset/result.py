@@ -15,8 +15,8 @@ __all__ = ["CrossDatasetResult", "GroupMeans", "LayerResult", "TestSetResult",
 class GroupMeans:
     """Mean CKA of each kind of pair of networks (None where there is no such pair)."""
 
-    within_A: float | None  # noqa: N815 (the training set's name)
-    within_B: float | None  # noqa: N815
+    within_A: float | None
+    within_B: float | None
     within_training_set: float | None
     across_training_sets: float | None
     within_untrained: float | None

@@ -7,7 +7,8 @@ Everything a reader sees that is not a number computed by the analysis is here: 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from simfunc.report import FigureRef, Section, Table, ThesisRow
 from simfunc.scorecard import AtMost, judge_point, judge_relation
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from simfunc.studies.dataset_bias import Settings
     from simfunc.studies.dataset_bias.result import DatasetBiasResult
 
-__all__ = ["thesis_rows", "section", "differs"]
+__all__ = ["differs", "section", "thesis_rows"]
 
 #: "Never about the network": at most this share of held-out vectors assigned to another network.
 NEVER = 0.05

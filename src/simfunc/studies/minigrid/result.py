@@ -18,8 +18,17 @@ from simfunc.studies.relation import Relation
 from simfunc.studies.serialise import to_json
 
 __all__ = [
-    "CellRelation", "Cell", "MeanRelation", "SlopeSpread", "VariantResult", "PopulationResult",
-    "Contrast", "AgentCount", "TestReturn", "MiniGridResult", "to_json",
+    "AgentCount",
+    "Cell",
+    "CellRelation",
+    "Contrast",
+    "MeanRelation",
+    "MiniGridResult",
+    "PopulationResult",
+    "SlopeSpread",
+    "TestReturn",
+    "VariantResult",
+    "to_json",
 ]
 
 
