@@ -87,12 +87,12 @@ def panel_title(output: str) -> str:
 
 
 def _relation_row(relation: Relation, key: str, quantity: str, claim: str,
-                  claim_id: str, differ: str) -> ThesisRow:
+                  claim_id: str, expected_sign: int, differ: str) -> ThesisRow:
     ci, undefined = relation_interval(relation)
     return ThesisRow(
         quantity=quantity, thesis=THESIS[key], value=relation.rho, claim=claim, ci=ci,
         p_value=relation.p_value, n=relation.n,
-        judgement=judge_relation(relation.expected_sign or 0, ci, thesis=THESIS[key],
+        judgement=judge_relation(expected_sign, ci, thesis=THESIS[key],
                                  value=relation.rho, undefined=undefined,
                                  what="network-bootstrap 95% interval"),
         remark=inference_remark(relation), id=claim_id, differs=differ,
@@ -104,11 +104,11 @@ def thesis_rows(result: ArchitecturesResult, differ: str = "") -> list[ThesisRow
     jsd, rank = result.spearman_cka_vs_jsd, result.spearman_cka_vs_rank
     rows = [
         _relation_row(jsd, "spearman_cka_vs_jsd", "Spearman ρ(CKA, JSD), trained pairs",
-                      "higher CKA goes with lower JSD", "architectures.cka_jsd", differ),
+                      "higher CKA goes with lower JSD", "architectures.cka_jsd", -1, differ),
         _relation_row(rank, "spearman_cka_vs_rank",
                       "Spearman ρ(CKA, rank coefficient), trained pairs",
                       "higher CKA goes with a higher rank coefficient", "architectures.cka_rank",
-                      differ),
+                      1, differ),
     ]
     if jsd.discordant_fraction is None:
         rows.append(ThesisRow(
