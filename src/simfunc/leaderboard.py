@@ -382,30 +382,25 @@ def _headline_relation(headline: Headline, measure: str, output: str,
     """A leaderboard row's numbers for a group whose study declares its headline: exactly the
     study's relation (:func:`simfunc.studies.common.relate_headline`), oriented by ``sign``."""
     relation = relate_headline(headline, measure, output, sign)
-    out: dict[str, Any] = {"n": int(relation.get("n", 0)), "orientation": sign,
-                           "n_networks": relation.get("n_networks")}
-    if "undefined" in relation:
-        out["note"] = str(relation["undefined"])
+    out: dict[str, Any] = {"n": relation.n, "orientation": sign,
+                           "n_networks": relation.n_networks}
+    if relation.undefined is not None:
+        out["note"] = relation.undefined
         return out
-    out["raw_rho"] = relation["spearman"]
-    out["rho"] = sign * relation["spearman"] + 0.0
-    notes = list(relation.get("notes") or [])
-    if relation.get("inference") == "network-level":
-        out["p_value"] = relation.get("spearman_p")
-        if relation.get("spearman_ci") is not None:
-            out["ci_low"], out["ci_high"] = _oriented_interval(*relation["spearman_ci"], sign)
+    out["raw_rho"] = relation.rho
+    out["rho"] = sign * relation.rho + 0.0
+    notes = list(relation.notes)
+    if relation.network_level:
+        out["p_value"] = relation.p_value
+        if relation.ci is not None:
+            out["ci_low"], out["ci_high"] = _oriented_interval(*relation.ci, sign)
         else:
             notes.append("no network-level interval")
-        out["pair_p_value"] = relation.get("pair_spearman_p")
-        if relation.get("pair_spearman_ci") is not None:
-            out["pair_ci_low"], out["pair_ci_high"] = _oriented_interval(
-                *relation["pair_spearman_ci"], sign)
     else:
-        out["pair_p_value"] = relation.get("spearman_p")
-        if relation.get("spearman_ci") is not None:
-            out["pair_ci_low"], out["pair_ci_high"] = _oriented_interval(
-                *relation["spearman_ci"], sign)
-        notes.append(f"no network-level inference: {relation.get('network_level_undefined')}")
+        notes.append(f"no network-level inference: {relation.network_level_undefined}")
+    out["pair_p_value"] = relation.pair_p_value
+    if relation.pair_ci is not None:
+        out["pair_ci_low"], out["pair_ci_high"] = _oriented_interval(*relation.pair_ci, sign)
     if notes:
         out["note"] = "; ".join(str(n) for n in notes)
     return out

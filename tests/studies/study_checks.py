@@ -10,7 +10,8 @@ from pathlib import Path
 
 from simfunc import functional, representational
 
-__all__ = ["stored_pair", "recomputed_pair", "mismatches", "thesis_text", "THESIS_FILE"]
+__all__ = ["stored_pair", "recomputed_pair", "mismatches", "thesis_text", "THESIS_FILE",
+           "summary_reads_back"]
 
 THESIS_FILE = "000_11b88272dc462004.txt"
 
@@ -72,3 +73,19 @@ def mismatches(stored: dict[str, float], recomputed: dict[str, float],
     return [f"{name}: stored {stored.get(name)!r}, recomputed {recomputed[name]!r}"
             for name in MEASURES
             if stored.get(name) is None or abs(stored[name] - recomputed[name]) > tolerance]
+
+
+def summary_reads_back(result) -> bool:
+    """Whether a study run's summary.json, as written, is its typed result: the study's
+    ``RESULT`` read from the file (the framework's fields aside) equals ``result.result``, and
+    the file carries the schema."""
+    import json
+
+    from simfunc.scorecard import SCHEMA
+    from simfunc.studies import load_study
+    from simfunc.studies.serialise import from_json
+
+    written = json.loads((Path(result.run_dir) / "summary.json").read_text(encoding="utf-8"))
+    assert written["schema"] == SCHEMA and written["study"] == result.name
+    fields = {k: v for k, v in written.items() if k not in ("schema", "study", "profile")}
+    return from_json(load_study(result.name).RESULT, fields) == result.result

@@ -47,8 +47,9 @@ def test_the_toy_study_runs_end_to_end_through_the_framework(noise_study, tmp_pa
     result = run_study("noise", "quick", out=runs, cache_dir=cache, jobs=1, progress=False,
                        overrides={"noise": "0,0.5,1,2,4,8", "examples": "150"})
     assert result.report.run == 6 and result.report.ok
-    relation = result.summary["relation"]
-    assert relation["n"] == 6 and relation["spearman"] < -0.8  # noise: CKA down, JSD up
+    relation = result.result.relation
+    assert relation.n == 6 and relation.rho < -0.8  # noise: CKA down, JSD up
+    assert result.summary["schema"] == 1 and result.summary["relation"]["rho"] == relation.rho
     with sqlite3.connect(result.run_dir / "results.sqlite") as connection:
         layers = dict(connection.execute(
             "SELECT layer, count(*) FROM pairs GROUP BY layer").fetchall())
@@ -61,6 +62,7 @@ def test_the_toy_study_runs_end_to_end_through_the_framework(noise_study, tmp_pa
     again = run_study("noise", "quick", out=runs, cache_dir=cache, jobs=1, progress=False,
                       overrides={"noise": "0,0.5,1,2,4,8", "examples": "150"})
     assert again.report.cached == 6 and again.summary == result.summary
+    assert again.result == result.result  # read back from summary.json, not analysed again
     before = (result.run_dir / "report.html").read_bytes()
     (result.run_dir / "report.html").unlink()
     rebuild(result.run_dir)
@@ -143,6 +145,8 @@ def test_an_unchanged_rerun_reuses_the_analysis_and_a_changed_study_redoes_only_
     report, again = run()
     assert [type(r.section) for r in again] == [RenderedSection, RenderedSection]
     assert [r.summary for r in again] == [r.summary for r in first]
+    # the typed results, read back from summary.json
+    assert [r.result for r in again] == [r.result for r in first] and first[0].result is not None
     assert [r.scorecard for r in again] == [r.scorecard for r in first]
     assert {p: p.read_bytes() for p in files} == files  # nothing rewritten
     # a changed study (one more noise level) is analysed again; the other one is not
@@ -151,5 +155,5 @@ def test_an_unchanged_rerun_reuses_the_analysis_and_a_changed_study_redoes_only_
     over["noise"]["noise"] = "0,0.5,1,2,4,8"
     report, changed = run()
     assert [type(r.section) for r in changed] == [Section, RenderedSection]
-    assert changed[0].summary["relation"]["n"] == 6 != first[0].summary["relation"]["n"]
+    assert changed[0].result.relation.n == 6 != first[0].result.relation.n
     assert report.read_bytes() != files[report]

@@ -35,6 +35,8 @@ import pytest
 from simfunc import functional, representational
 from simfunc.studies.framework import StudyResult, run_study
 
+from study_checks import summary_reads_back
+
 pytestmark = pytest.mark.slow
 
 RHO_CKA_JSD = (-0.95, -0.55)  # measured −0.836 … −0.681
@@ -56,37 +58,38 @@ def quick(root) -> StudyResult:
 
 
 def test_higher_cka_goes_with_lower_jsd(quick):
-    relation = quick.summary["spearman_cka_vs_jsd"]
-    assert relation["n"] == 45 and relation["n_networks"] == 10
-    assert RHO_CKA_JSD[0] <= relation["spearman"] <= RHO_CKA_JSD[1], relation["spearman"]
+    relation = quick.result.spearman_cka_vs_jsd
+    assert relation.n == 45 and relation.n_networks == 10
+    assert relation.population == "pairs of trained networks" and relation.expected_sign == -1
+    assert RHO_CKA_JSD[0] <= relation.rho <= RHO_CKA_JSD[1], relation.rho
+    assert summary_reads_back(quick)  # summary.json: the typed result's versioned JSON form
 
 
 def test_the_headline_p_and_interval_are_network_level(quick):
     """45 pairs of 10 networks are not 45 independent points: the headline p-value and interval
     come from relabelling and redrawing networks, the pair-level ones sit beside them."""
     report = html.unescape((quick.run_dir / "report.html").read_text(encoding="utf-8"))
-    for key in ("spearman_cka_vs_jsd", "spearman_cka_vs_rank"):
-        relation = quick.summary[key]
-        assert relation["inference"] == "network-level" and relation["n_networks"] == 10
-        assert relation["permutation"] == "monte carlo" and relation["design"] == "complete"
-        low, high = relation["spearman_ci"]
-        pair_low, pair_high = relation["pair_spearman_ci"]
-        assert low <= relation["spearman"] <= high
+    for relation in (quick.result.spearman_cka_vs_jsd, quick.result.spearman_cka_vs_rank):
+        assert relation.inference == "network-level" and relation.n_networks == 10
+        assert relation.permutation == "monte carlo" and relation.design == "complete"
+        low, high = relation.ci
+        pair_low, pair_high = relation.pair_ci
+        assert low <= relation.rho <= high
         # redrawing networks varies rho more than redrawing pairs does
         assert high - low > pair_high - pair_low
     assert "network-level (10 networks" in report
 
 
 def test_higher_cka_goes_with_a_higher_rank_coefficient(quick):
-    rho = quick.summary["spearman_cka_vs_rank"]["spearman"]
+    rho = quick.result.spearman_cka_vs_rank.rho
     assert RHO_CKA_RANK[0] <= rho <= RHO_CKA_RANK[1], rho
 
 
 def test_untrained_pairs_have_jsd_near_zero_at_any_cka(quick):
-    untrained = quick.summary["untrained"]
-    assert quick.summary["n_untrained_pairs"] == 45
-    assert untrained["mean_jsd"] < UNTRAINED_JSD_RATIO * untrained["mean_jsd_trained"]
-    low, high = untrained["cka_range"]
+    untrained = quick.result.untrained
+    assert quick.result.n_untrained_pairs == 45
+    assert untrained.mean_jsd < UNTRAINED_JSD_RATIO * untrained.mean_jsd_trained
+    low, high = untrained.cka_range
     assert high - low > 0.2  # "at any CKA": the untrained pairs' CKA is spread out
 
 

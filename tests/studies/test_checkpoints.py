@@ -44,6 +44,8 @@ import pytest
 from simfunc import InputError, functional, representational
 from simfunc.studies.framework import StudyResult, run_study
 
+from study_checks import summary_reads_back
+
 pytestmark = pytest.mark.slow
 
 N_RUNS = 12
@@ -91,36 +93,37 @@ def test_every_checkpoint_is_compared_with_its_own_final_model(quick):
     for checkpoint, final in pairs:
         run, _, epoch = checkpoint.rpartition("-e")
         assert final == f"{run}-final" and 0 <= int(epoch) <= 9
-    assert quick.summary["n_runs"] == N_RUNS and quick.summary["n_pairs"] == N_RUNS * 10
+    assert quick.result.n_runs == N_RUNS and quick.result.n_pairs == N_RUNS * 10
+    assert summary_reads_back(quick)
 
 
 def test_cka_rises_towards_the_final_model(quick):
-    relation = quick.summary["epoch_vs_cka"]
-    assert EPOCH_VS_CKA[0] <= relation["spearman"] <= EPOCH_VS_CKA[1], relation["spearman"]
-    assert relation["spearman_ci"][0] > 0
+    relation = quick.result.epoch_vs_cka
+    assert EPOCH_VS_CKA[0] <= relation.rho <= EPOCH_VS_CKA[1], relation.rho
+    assert relation.ci[0] > 0
     pairs = stored_pairs(quick.run_dir)
-    for run, values in quick.summary["runs"].items():
-        assert values["rho_epoch_vs_cka"] > 0, run  # measured ≥ 0.212
+    for run, values in quick.result.runs.items():
+        assert values.rho_epoch_vs_cka > 0, run  # measured ≥ 0.212
         cka = [pairs[(f"{run}-e{e}", f"{run}-final")]["linear_cka"] for e in range(10)]
         assert np.mean(cka[-3:]) - np.mean(cka[:3]) > CKA_RISE, (run, cka)
 
 
 def test_jsd_falls_towards_the_final_model(quick):
-    relation = quick.summary["epoch_vs_jsd"]
-    assert EPOCH_VS_JSD[0] <= relation["spearman"] <= EPOCH_VS_JSD[1], relation["spearman"]
-    assert relation["spearman_ci"][1] < 0
+    relation = quick.result.epoch_vs_jsd
+    assert EPOCH_VS_JSD[0] <= relation.rho <= EPOCH_VS_JSD[1], relation.rho
+    assert relation.ci[1] < 0
     pairs = stored_pairs(quick.run_dir)
-    for run, values in quick.summary["runs"].items():
-        assert values["rho_epoch_vs_jsd"] < 0, run  # measured ≤ −0.285
+    for run, values in quick.result.runs.items():
+        assert values.rho_epoch_vs_jsd < 0, run  # measured ≤ −0.285
         jsd = [pairs[(f"{run}-e{e}", f"{run}-final")]["jsd"] for e in range(10)]
         assert np.mean(jsd[:3]) - np.mean(jsd[-3:]) > JSD_FALL, (run, jsd)
 
 
 def test_cka_and_jsd_move_together(quick):
-    relation = quick.summary["cka_vs_jsd"]
-    assert CKA_VS_JSD[0] <= relation["spearman"] <= CKA_VS_JSD[1], relation["spearman"]
-    assert relation["spearman_ci"][1] < 0
-    assert all(r["rho_cka_vs_jsd"] < WORST_CKA_JSD for r in quick.summary["runs"].values())
+    relation = quick.result.cka_vs_jsd
+    assert CKA_VS_JSD[0] <= relation.rho <= CKA_VS_JSD[1], relation.rho
+    assert relation.ci[1] < 0
+    assert all(r.rho_cka_vs_jsd < WORST_CKA_JSD for r in quick.result.runs.values())
 
 
 def test_training_runs_are_the_units(quick):
@@ -128,13 +131,14 @@ def test_training_runs_are_the_units(quick):
     runs, its interval redraws runs, and its p relabels checkpoints only within their run."""
     report = html.unescape((quick.run_dir / "report.html").read_text(encoding="utf-8"))
     for key in ("epoch_vs_cka", "epoch_vs_jsd", "cka_vs_jsd"):
-        relation = quick.summary[key]
-        assert relation["inference"] == "network-level" and relation["combine"] == "mean"
-        assert relation["n_blocks"] == N_RUNS and relation["n_networks"] == N_RUNS * 11
-        assert relation["design"] == "complete" and relation["n_resamples_used"] == 500
-        low, high = relation["spearman_ci"]
-        assert low <= relation["spearman"] <= high
-        assert relation["pair_spearman_ci"] != relation["spearman_ci"]
+        relation = quick.result.relation(key)
+        assert relation.inference == "network-level" and relation.statistic == "mean"
+        assert relation.n_blocks == N_RUNS and relation.n_networks == N_RUNS * 11
+        assert relation.design == "complete" and relation.n_resamples_used == 500
+        low, high = relation.ci
+        assert low <= relation.rho <= high
+        assert relation.pair_ci != relation.ci
+        assert relation.population == "each checkpoint against its run's final model"
     assert "Interval: training runs redrawn" in report
     verdicts = {row.id: row.verdict.value for row in quick.scorecard.rows}
     for claim in ("checkpoints.cka_rises", "checkpoints.jsd_falls", "checkpoints.cka_jsd",
@@ -143,18 +147,18 @@ def test_training_runs_are_the_units(quick):
 
 
 def test_the_slope_depends_on_the_architecture(quick):
-    slopes = quick.summary["slopes"]
-    by_arch = {item["group"]: item for item in slopes["slopes"]}
+    slopes = quick.result.slopes
+    assert slopes.undefined is None
+    by_arch = {item.group: item for item in slopes.slopes}
     assert set(by_arch) == {"cnn", "vgg11"}
     for item in by_arch.values():
-        assert item["n_clusters"] == 6 and item["n_points"] == 60
-        assert item["slope"] < 0 and item["ci"][0] <= item["slope"] <= item["ci"][1]
-    (difference,) = slopes["differences"]
-    assert (difference["group"], difference["reference"]) == ("vgg11", "cnn")
-    assert difference["difference"] == pytest.approx(
-        by_arch["vgg11"]["slope"] - by_arch["cnn"]["slope"])
+        assert item.n_clusters == 6 and item.n_points == 60
+        assert item.slope < 0 and item.ci[0] <= item.slope <= item.ci[1]
+    (difference,) = slopes.differences
+    assert (difference.group, difference.reference) == ("vgg11", "cnn")
+    assert difference.difference == pytest.approx(by_arch["vgg11"].slope - by_arch["cnn"].slope)
     # VGG11's JSD falls more steeply with CKA than the CNN's in every seed set
-    assert difference["difference"] < SLOPE_DIFFERENCE and difference["ci"][1] < 0
+    assert difference.difference < SLOPE_DIFFERENCE and difference.ci[1] < 0
 
 
 def test_one_checkpoint_recomputed_independently_matches_what_the_study_stored(quick, root):

@@ -45,7 +45,10 @@ import pytest
 from simfunc import InputError, functional, representational
 from simfunc.scorecard import Scorecard, Verdict
 from simfunc.studies.converse import prose
+from simfunc.studies.converse.result import Construction, ConverseResult, Student
 from simfunc.studies.framework import StudyResult, run_study
+
+from study_checks import summary_reads_back
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 slow = pytest.mark.slow
@@ -80,28 +83,29 @@ def _pairs(quick: StudyResult, model_b: str) -> dict[tuple[str, str], float]:
 
 @slow
 def test_the_exact_construction_keeps_the_outputs_while_cka_falls_and_cca_stays_one(quick):
-    constructions = quick.summary["constructions"]
-    assert [c["condition"] for c in constructions] == [1.0, 10.0, 100.0, 1e3, 1e4, 1e6]
-    assert max(c["jsd"] for c in constructions) < 1e-12
-    assert max(c["max_abs_logit_difference"] for c in constructions) < 1e-8
-    assert all(c["cca"] == pytest.approx(1.0, abs=1e-9) for c in constructions)
-    assert all(c["mean_cca"] == pytest.approx(1.0, abs=1e-9) for c in constructions)
-    cka = [c["linear_cka"] for c in constructions]
+    constructions = quick.result.constructions
+    assert summary_reads_back(quick)
+    assert [c.condition for c in constructions] == [1.0, 10.0, 100.0, 1e3, 1e4, 1e6]
+    assert max(c.jsd for c in constructions) < 1e-12
+    assert max(c.max_abs_logit_difference for c in constructions) < 1e-8
+    assert all(c.cca == pytest.approx(1.0, abs=1e-9) for c in constructions)
+    assert all(c.measures["mean_cca"] == pytest.approx(1.0, abs=1e-9) for c in constructions)
+    cka = [c.linear_cka for c in constructions]
     assert cka[0] == pytest.approx(1.0, abs=1e-12)  # κ = 1 is the identity
     assert all(b <= a + 1e-9 for a, b in zip(cka, cka[1:])), cka
     assert cka[-1] < LOW_CKA
-    assert cka[-1] == pytest.approx(quick.summary["cka_limit"], abs=1e-3)
+    assert cka[-1] == pytest.approx(quick.result.cka_limit, abs=1e-3)
 
 
 @slow
 def test_a_cka_penalty_makes_students_with_the_teachers_function_and_dissimilar_features(quick):
-    students = {s["model"]: s for s in quick.summary["students"]}
+    students = {s.model: s for s in quick.result.students}
     assert set(students) == {"student-penalty0", "student-penalty1", "student-penalty10",
                              "independent"}
-    assert students["student-penalty0"]["linear_cka"] > PLAIN_CKA
-    assert students["student-penalty10"]["linear_cka"] < PENALISED_CKA
+    assert students["student-penalty0"].linear_cka > PLAIN_CKA
+    assert students["student-penalty10"].linear_cka < PENALISED_CKA
     for name, student in students.items():
-        assert student["disagreement"] < STUDENT_DISAGREEMENT, name
+        assert student.disagreement < STUDENT_DISAGREEMENT, name
 
 
 @slow
@@ -211,25 +215,27 @@ def test_the_plan_refuses_bad_settings():
 # ------------------------------------------------------------------------------ the rules
 
 
-def _summary(*, jsd=4e-17, cka=(1.0, 0.6, 0.2, 0.05, 0.02, 0.011), cca=1.0 - 2e-14,
-             students=((0.0, 0.91, 0.01), (1.0, 0.05, 0.02), (10.0, 0.03, 0.025))) -> dict:
-    """A converse summary: constructions at κ = 1 … 1e6 with the given JSD, linear CKAs and
-    R²_CCA; students (penalty, linear CKA, disagreement) and an independent network."""
+def _result(*, jsd=4e-17, cka=(1.0, 0.6, 0.2, 0.05, 0.02, 0.011), cca=1.0 - 2e-14,
+            students=((0.0, 0.91, 0.01), (1.0, 0.05, 0.02), (10.0, 0.03, 0.025)),
+            constructions=True) -> ConverseResult:
+    """A converse result: constructions at κ = 1 … 1e6 with the given JSD, linear CKAs and
+    R²_CCA (none without ``constructions``); students (penalty, linear CKA, disagreement) and
+    an independent network."""
     kappas = (1.0, 10.0, 100.0, 1e3, 1e4, 1e6)[:len(cka)]
-    return {
-        "teacher_accuracy": 0.98, "cka_limit": 0.0114,
-        "constructions": [{"condition": k, "max_abs_logit_difference": 1e-10, "model": f"c{k:g}",
-                           "jsd": jsd, "linear_cka": c, "cca": cca}
-                          for k, c in zip(kappas, cka)],
-        "students": [{"penalty": p, "accuracy": 0.97, "model": f"student-penalty{p:g}",
-                      "linear_cka": c, "jsd": 0.05, "disagreement": d} for p, c, d in students]
-                    + [{"penalty": None, "accuracy": 0.97, "model": "independent",
-                        "linear_cka": 0.88, "jsd": 0.04, "disagreement": 0.02}],
-    }
+    return ConverseResult(
+        teacher_accuracy=0.98, cka_limit=0.0114,
+        constructions=tuple(Construction(
+            model=f"c{k:g}", measures={"jsd": jsd, "linear_cka": c, "cca": cca}, condition=k,
+            max_abs_logit_difference=1e-10) for k, c in zip(kappas, cka)) if constructions else (),
+        students=tuple(Student(model=f"student-penalty{p:g}", penalty=p, accuracy=0.97,
+                               measures={"linear_cka": c, "jsd": 0.05, "disagreement": d})
+                       for p, c, d in students)
+        + (Student(model="independent", penalty=None, accuracy=0.97,
+                   measures={"linear_cka": 0.88, "jsd": 0.04, "disagreement": 0.02}),))
 
 
-def _verdicts(summary: dict) -> dict[str, Verdict]:
-    rows = [r for r in prose.thesis_rows(summary, "setup") if r.id is not None]
+def _verdicts(result: ConverseResult) -> dict[str, Verdict]:
+    rows = [r for r in prose.thesis_rows(result, "setup") if r.id is not None]
     for row in rows:  # simfunc's own: rendered and scored without the thesis
         assert row.source == "simfunc" and row.thesis is None
         assert not row.finding().startswith("Thesis")
@@ -240,7 +246,7 @@ def _verdicts(summary: dict) -> dict[str, Verdict]:
 
 
 def test_the_rules_pass_the_guaranteed_findings():
-    assert set(_verdicts(_summary()).values()) == {Verdict.REPRODUCED}
+    assert set(_verdicts(_result()).values()) == {Verdict.REPRODUCED}
 
 
 @pytest.mark.parametrize("change, claim", [
@@ -253,15 +259,14 @@ def test_the_rules_pass_the_guaranteed_findings():
     ({"students": ((0.0, 0.4, 0.01), (10.0, 0.3, 0.02))}, "converse.penalty_lowers_cka"),
 ])
 def test_each_rule_rejects_the_opposite_finding(change, claim):
-    verdicts = _verdicts(_summary(**change))
+    verdicts = _verdicts(_result(**change))
     assert verdicts[claim] is Verdict.CONTRADICTED
     assert {c for c, v in verdicts.items() if v is not Verdict.REPRODUCED} == {claim}
 
 
 def test_a_claim_this_run_cannot_test_is_not_comparable_with_the_reason():
-    summary = _summary(students=((0.0, 0.91, 0.01),))  # plain distillation only
-    summary["constructions"] = []
-    rows = {r.id: r for r in prose.thesis_rows(summary) if r.id is not None}
+    result = _result(students=((0.0, 0.91, 0.01),), constructions=False)  # plain distillation only
+    rows = {r.id: r for r in prose.thesis_rows(result) if r.id is not None}
     assert set(rows) == CLAIMS
     for claim_id, row in rows.items():
         assert row.judgement.verdict is Verdict.NOT_COMPARABLE, claim_id

@@ -40,6 +40,8 @@ import pytest
 from simfunc import representational
 from simfunc.studies.framework import StudyResult, run_study
 
+from study_checks import summary_reads_back
+
 pytestmark = pytest.mark.slow
 
 # smallest mean CKA within minus across training sets, on the training sets' own test sets
@@ -62,8 +64,8 @@ def quick(root) -> StudyResult:
 
 
 def test_within_training_set_cka_is_above_across(quick):
-    for role, values in quick.summary["test_sets"].items():
-        contrast = values["contrast"]
+    for role, values in quick.result.test_sets.items():
+        contrast = values.contrast
         # the means recomputed from the stored pairs, apart from the study's own code
         with sqlite3.connect(quick.run_dir / "results.sqlite") as connection:
             rows = connection.execute(
@@ -73,12 +75,14 @@ def test_within_training_set_cka_is_above_across(quick):
         within = np.mean([v for a, b, v in trained if a == b])
         across = np.mean([v for a, b, v in trained if a != b])
         assert len(trained) == 15
-        assert contrast["within"] == pytest.approx(within, abs=1e-12)
-        assert contrast["difference"] == pytest.approx(within - across, abs=1e-12)
+        assert contrast.within == pytest.approx(within, abs=1e-12)
+        assert values.means.within_training_set == pytest.approx(within, abs=1e-12)
+        assert values.means.across_training_sets == pytest.approx(across, abs=1e-12)
+        assert contrast.difference == pytest.approx(within - across, abs=1e-12)
         if role in MARGINS:
-            assert contrast["difference"] >= MARGINS[role], (role, contrast["difference"])
-    assert quick.summary["pooled"]["difference"] >= POOLED_MARGIN
-    assert quick.summary["pooled"]["p"] == pytest.approx(0.1)  # the floor, in every seed set
+            assert contrast.difference >= MARGINS[role], (role, contrast.difference)
+    assert quick.result.pooled.difference >= POOLED_MARGIN
+    assert quick.result.pooled.p == pytest.approx(0.1)  # the floor, in every seed set
     # the scorecard: the pooled claim and A's and B's are reproduced (their network-bootstrap
     # intervals lie above 0); C's sign moves with the seeds (see the table), so "on every test
     # set" is not asserted either way, only that it is never reproduced without C
@@ -95,22 +99,23 @@ def test_within_training_set_cka_is_above_across(quick):
 def test_the_inference_is_network_level_and_names_its_floor(quick):
     """15 pairs of 6 trained networks: the Mantel test enumerates all 720 relabellings; the
     design cannot give p below 0.1, and the report says so."""
-    assert quick.summary["layer"] == "last_conv"
-    for contrast in [v["contrast"] for v in quick.summary["test_sets"].values()] + [
-            quick.summary["pooled"]]:
-        assert contrast["n_networks"] == 6 and contrast["exact"]
-        assert contrast["n_relabellings"] == 720
-        assert contrast["smallest_p"] == pytest.approx(0.1)
-        assert contrast["p"] >= 0.1 - 1e-12
-        low, high = contrast["ci"]
-        assert low <= contrast["difference"] <= high
-    assert quick.summary["pooled"]["n_within"] + quick.summary["pooled"]["n_across"] == 3 * 15
+    assert quick.result.layer == "last_conv" and summary_reads_back(quick)
+    for contrast in [v.contrast for v in quick.result.test_sets.values()] + [
+            quick.result.pooled]:
+        assert contrast.n_networks == 6 and contrast.exact
+        assert contrast.n_relabellings == 720
+        assert contrast.smallest_p == pytest.approx(0.1)
+        assert contrast.p >= 0.1 - 1e-12
+        low, high = contrast.ci
+        assert low <= contrast.difference <= high
+    assert quick.result.pooled.n_within + quick.result.pooled.n_across == 3 * 15
     report = (quick.run_dir / "report.html").read_text(encoding="utf-8")
     assert "the smallest p this design allows is 0.1" in report
 
 
 def test_the_pooled_penultimate_features_are_shown_beside_the_headline(quick):
-    assert set(quick.summary["by_layer"]) == {"last_conv", "features"}
+    assert set(quick.result.by_layer) == {"last_conv", "features"}
+    assert quick.result.by_layer["last_conv"].pooled == quick.result.pooled
     with sqlite3.connect(quick.run_dir / "results.sqlite") as connection:
         counts = dict(connection.execute(
             "SELECT layer, COUNT(*) FROM pairs WHERE measure = 'linear_cka' GROUP BY layer"))

@@ -38,6 +38,8 @@ from simfunc.scorecard import Verdict
 from simfunc.studies.dataset_bias import prose
 from simfunc.studies.framework import StudyResult, run_study
 
+from study_checks import summary_reads_back
+
 pytestmark = pytest.mark.slow
 
 SAME_NETWORK_SHARE = 0.85  # smallest share of mistakes that keep the network
@@ -58,17 +60,18 @@ def quick(root) -> StudyResult:
 
 
 def test_the_svm_confuses_test_sets_not_networks(quick):
-    summary = quick.summary
-    assert summary["features"] == 128 * 4 * 4 and summary["n_test_per_set"] == 90
-    assert summary["confusions"]["same_network"] >= SAME_NETWORK_SHARE
-    assert summary["other_network_rate"] <= OTHER_NETWORK_RATE
-    low, high = summary["same_network_share_ci"]
-    assert low <= summary["confusions"]["same_network"] <= high
-    assert summary["svm_accuracy"] > 10 * summary["chance"]
-    headline = prose.thesis_rows(summary)[0]
+    result = quick.result
+    assert summary_reads_back(quick)
+    assert result.features == 128 * 4 * 4 and result.n_test_per_set == 90
+    assert result.confusions.same_network >= SAME_NETWORK_SHARE
+    assert result.other_network_rate <= OTHER_NETWORK_RATE
+    low, high = result.same_network_share_ci
+    assert low <= result.confusions.same_network <= high
+    assert result.svm_accuracy > 10 * result.chance
+    headline = prose.thesis_rows(result)[0]
     assert headline.id == "dataset_bias.mistakes_keep_network"
     assert headline.judgement.verdict is Verdict.REPRODUCED and headline.value == pytest.approx(
-        summary["confusions"]["same_network"])
+        result.confusions.same_network)
     verdicts = {row.id: row.verdict for row in quick.scorecard.rows}
     assert verdicts == {"dataset_bias.mistakes_keep_network": Verdict.REPRODUCED,
                         "dataset_bias.never_other_network": Verdict.REPRODUCED}

@@ -98,26 +98,27 @@ def test_pairs_are_complete_and_within_their_bounds(reproduced):
 
 def test_architectures_summary(reproduced):
     _, _, results = reproduced
-    summary = results["architectures"].summary
-    assert summary["n_pairs"] == 6 and summary["n_untrained_pairs"] == 6
+    result = results["architectures"].result
+    assert result.n_pairs == 6 and result.n_untrained_pairs == 6
     with sqlite3.connect(results["architectures"].run_dir / "results.sqlite") as connection:
         measures = {m for (m,) in connection.execute("SELECT DISTINCT measure FROM pairs")}
     assert {"cca", "svcca", "pwcca", "spearman", "disagreement"} <= measures  # n=360 > widths
-    for key in ("spearman_cka_vs_jsd", "spearman_cka_vs_rank"):
-        relation = summary[key]
-        assert "undefined" in relation or (
-            -1 <= relation["spearman"] <= 1 and 0 < relation["spearman_p"] <= 1
-            and relation["spearman_ci"][0] <= relation["spearman"] <= relation["spearman_ci"][1]
+    for relation in (result.spearman_cka_vs_jsd, result.spearman_cka_vs_rank):
+        assert relation.undefined is not None or (
+            -1 <= relation.rho <= 1 and 0 < relation.p_value <= 1
+            and relation.ci[0] <= relation.rho <= relation.ci[1]
         )
+    assert results["architectures"].summary["schema"] == 1
 
 
 def test_dataset_bias_summary(reproduced):
     _, _, results = reproduced
-    summary = results["dataset-bias"].summary
-    assert len(summary["representation_sets"]) == 18
-    assert 0 <= summary["svm_accuracy"] <= 1
-    assert sum(summary["confusions"].values()) == pytest.approx(1.0) or sum(
-        summary["confusions"].values()) == 0
+    result = results["dataset-bias"].result
+    assert len(result.representation_sets) == 18
+    assert 0 <= result.svm_accuracy <= 1
+    shares = (result.confusions.same_network, result.confusions.same_test_set,
+              result.confusions.neither)
+    assert sum(shares) == pytest.approx(1.0) or sum(shares) == 0
 
 
 def test_the_combined_report_has_a_section_per_study(reproduced):
@@ -181,14 +182,15 @@ def test_the_leaderboards_headline_rows_are_the_studies_own(reproduced):
 
     _, report, results = reproduced
     board = pd.read_csv(report.parent / "leaderboard.csv")
-    for study, key in (("architectures", "spearman_cka_vs_jsd"), ("checkpoints", "cka_vs_jsd")):
-        relation = results[study].summary[key]
+    for study, relation in (("architectures", results["architectures"].result.spearman_cka_vs_jsd),
+                            ("checkpoints", results["checkpoints"].result.cka_vs_jsd)):
         (row,) = board[(board["group"] == study) & (board["measure"] == "linear_cka")
                        & (board["output_measure"] == "jsd")].itertuples()
-        assert row.n == relation["n"]
-        assert row.rho == pytest.approx(-relation["spearman"], abs=1e-5)
-        assert row.p_value == pytest.approx(relation["spearman_p"], abs=1e-5)
-        low, high = relation["spearman_ci"]
+        assert relation.network_level
+        assert row.n == relation.n
+        assert row.rho == pytest.approx(-relation.rho, abs=1e-5)
+        assert row.p_value == pytest.approx(relation.p_value, abs=1e-5)
+        low, high = relation.ci
         assert [row.ci_low, row.ci_high] == pytest.approx([-high, -low], abs=1e-5)
 
 
@@ -198,6 +200,7 @@ def test_a_rerun_is_served_from_the_cache(reproduced):
                       overrides=TINY["architectures"], progress=False)
     assert again.report.run == 0 and again.report.cached == len(again.report.status)
     assert again.summary == results["architectures"].summary
+    assert again.result == results["architectures"].result  # summary.json read back
 
 
 def test_report_rebuilds_identically_from_the_database(reproduced):

@@ -54,9 +54,10 @@ from simfunc import InputError, functional, representational
 from simfunc.scorecard import Scorecard, Verdict, judge_point
 from simfunc.studies.existence import prose
 from simfunc.studies.existence.jobs import feature_masks, kept_ranges
+from simfunc.studies.existence.result import ControlRow, ExistenceResult, SweepRow
 from simfunc.studies.framework import StudyResult, run_study
 
-from study_checks import THESIS_FILE, thesis_text
+from study_checks import THESIS_FILE, summary_reads_back, thesis_text
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -176,53 +177,54 @@ def test_each_cell_rule_accepts_the_thesis_own_table_and_rejects_the_opposite():
         assert judge_point(row.accuracy + 0.02, accuracy).verdict is Verdict.REPRODUCED
 
 
-def _synthetic_summary(d_ratios=(0.0, 0.25, 0.5, 0.8, 0.9)) -> dict:
-    """A summary whose every value names its d_ratio: value = base + d_ratio / 100."""
-    rows = [{"d_ratio": d, "kept": 1, "cka_base": 0.95 + d / 100, "cca_base": 0.94 + d / 100,
-             "cka_masked": 0.5, "cca_masked": 0.5, "jsd": 0.8 - d / 2,
-             "rank": -0.99 + d / 2, "disagreement": (1 + 0.99 - d / 2) / 2,
-             "accuracy_net1": 0.97 - d / 5, "accuracy_net2": 0.96} for d in d_ratios]
-    return {"rows": rows, "controls": [{"d_ratio": d, "jsd": 0.01, "rank": 0.9}
-                                       for d in d_ratios],
-            "input_size": 32, "feature_dim": 512}
+def _synthetic_result(d_ratios=(0.0, 0.25, 0.5, 0.8, 0.9)) -> ExistenceResult:
+    """A result whose every value names its d_ratio: value = base + d_ratio / 100."""
+    rows = tuple(SweepRow(d_ratio=d, kept=1, cka_base=0.95 + d / 100, cca_base=0.94 + d / 100,
+                          cka_masked=0.5, cca_masked=0.5, jsd=0.8 - d / 2, rank=-0.99 + d / 2,
+                          disagreement=(1 + 0.99 - d / 2) / 2, accuracy_net1=0.97 - d / 5,
+                          accuracy_net2=0.96) for d in d_ratios)
+    controls = tuple(ControlRow(d_ratio=d, cka_base=None, cca_base=None, cka_masked=None,
+                                cca_masked=None, jsd=0.01, rank=0.9, disagreement=None,
+                                accuracy_control=None) for d in d_ratios)
+    return ExistenceResult(base_accuracy=None, input_size=32, feature_dim=512, rows=rows,
+                           controls=controls)
 
 
 def test_each_cell_carries_its_own_d_ratio_and_a_missing_one_is_not_comparable():
     from simfunc.studies.existence import PROFILES
 
-    summary = _synthetic_summary((0.0, 0.5, 0.8, 0.9, 0.3))  # 0.25 left out; 0.3 not the thesis's
-    rows = {r.id: r for r in prose.thesis_rows(summary, PROFILES["paper"]) if r.id}
+    result = _synthetic_result((0.0, 0.5, 0.8, 0.9, 0.3))  # 0.25 left out; 0.3 not the thesis's
+    rows = {r.id: r for r in prose.thesis_rows(result, PROFILES["paper"]) if r.id}
     assert set(rows) == CELL_IDS | {"existence.jsd_falls", "existence.rank_rises",
                                     "existence.accuracy_falls", "existence.control"}
-    by_d = {f"{r['d_ratio']:g}": r for r in summary["rows"]}
+    by_d = {f"{r.d_ratio:g}": r for r in result.rows}
     keys = {"cka": "cka_base", "cca": "cca_base", "jsd": "jsd", "rank": "rank",
             "accuracy": "accuracy_net1"}
     for d in ("0", "0.5", "0.8", "0.9"):
         for column, key in keys.items():
-            assert rows[f"existence.d{d}.{column}"].value == by_d[d][key], (d, column)
+            assert rows[f"existence.d{d}.{column}"].value == getattr(by_d[d], key), (d, column)
     for column in COLUMNS:
         missing = rows[f"existence.d0.25.{column}"]
         assert missing.value is None and missing.judgement.verdict is Verdict.NOT_COMPARABLE
         assert "0.25" in missing.judgement.why
     # the trend runs over the sweep in d_ratio order, the extra 0.3 included
-    assert rows["existence.jsd_falls"].value == pytest.approx(by_d["0.9"]["jsd"]
-                                                              - by_d["0"]["jsd"])
+    assert rows["existence.jsd_falls"].value == pytest.approx(by_d["0.9"].jsd - by_d["0"].jsd)
 
 
 def test_accuracy_is_judged_only_on_the_thesis_task_and_base():
     from simfunc.studies.existence import PROFILES
 
-    summary = _synthetic_summary()
+    result = _synthetic_result()
     for profile in ("quick", "standard"):
         reason = prose.accuracy_not_comparable(PROFILES[profile])
         assert reason is not None
-        rows = {r.id: r for r in prose.thesis_rows(summary, PROFILES[profile]) if r.id}
+        rows = {r.id: r for r in prose.thesis_rows(result, PROFILES[profile]) if r.id}
         assert all(rows[f"existence.d{d}.accuracy"].judgement.verdict
                    is Verdict.NOT_COMPARABLE for d in D_RATIOS)
     assert "not Cats vs Dogs" in prose.accuracy_not_comparable(PROFILES["quick"])
     assert "not ImageNet32" in prose.accuracy_not_comparable(PROFILES["standard"])
     assert prose.accuracy_not_comparable(PROFILES["paper"]) is None
-    rows = {r.id: r for r in prose.thesis_rows(summary, PROFILES["paper"]) if r.id}
+    rows = {r.id: r for r in prose.thesis_rows(result, PROFILES["paper"]) if r.id}
     # Net1's accuracy 0.97 − d_ratio / 5: 0.007 from the thesis's 0.977 at d_ratio 0, then
     # 0.92 vs 0.971, 0.87 vs 0.964, 0.81 vs 0.935, 0.79 vs 0.895 (all more than 0.05 off)
     verdicts = [rows[f"existence.d{d}.accuracy"].judgement.verdict for d in D_RATIOS]
@@ -243,21 +245,21 @@ def quick(root) -> StudyResult:
                      progress=False)
 
 
-def _rows(quick: StudyResult) -> dict[float, dict]:
-    return {row["d_ratio"]: row for row in quick.summary["rows"]}
+def _rows(quick: StudyResult) -> dict[float, SweepRow]:
+    return {row.d_ratio: row for row in quick.result.rows}
 
 
 @pytest.mark.slow
 def test_identical_representations_opposite_functions_at_d_ratio_zero(quick):
     """The thesis's Table 4.1 at d_ratio 0: CKA 0.99, CCA 0.99, JSD 0.59, rank −0.95."""
     first = _rows(quick)[0.0]
-    assert first["cka_base"] == pytest.approx(1.0, abs=1e-9)
-    assert first["cca_base"] == pytest.approx(1.0, abs=1e-6)
-    assert first["cka_masked"] == pytest.approx(1.0, abs=1e-9)  # nothing masked at d_ratio 0
-    assert first["jsd"] > JSD_AT_ZERO, first["jsd"]
-    assert first["rank"] < RANK_AT_ZERO, first["rank"]
+    assert first.cka_base == pytest.approx(1.0, abs=1e-9)
+    assert first.cca_base == pytest.approx(1.0, abs=1e-6)
+    assert first.cka_masked == pytest.approx(1.0, abs=1e-9)  # nothing masked at d_ratio 0
+    assert first.jsd > JSD_AT_ZERO, first.jsd
+    assert first.rank < RANK_AT_ZERO, first.rank
     # with two classes the rank coefficient is 1 − 2 × disagreement, image by image
-    assert first["rank"] == pytest.approx(1 - 2 * first["disagreement"], abs=1e-9)
+    assert first.rank == pytest.approx(1 - 2 * first.disagreement, abs=1e-9)
 
 
 @pytest.mark.slow
@@ -265,21 +267,21 @@ def test_jsd_falls_and_the_rank_coefficient_rises_as_more_features_are_masked(qu
     """The thesis: JSD 0.59 → 0.29 and rank −0.95 → −0.70 as d_ratio goes 0 → 0.9."""
     rows = _rows(quick)
     assert sorted(rows) == [0.0, 0.25, 0.5, 0.8, 0.9]
-    jsd = [rows[d]["jsd"] for d in sorted(rows)]
-    rank = [rows[d]["rank"] for d in sorted(rows)]
+    jsd = [rows[d].jsd for d in sorted(rows)]
+    rank = [rows[d].rank for d in sorted(rows)]
     assert all(b < a for a, b in zip(jsd, jsd[1:])), jsd
     assert jsd[0] - jsd[-1] > JSD_DROP, jsd
     assert rank[-1] > rank[0] and all(r < 0 for r in rank), rank
     for d, row in rows.items():  # the base features stay identical whatever the masks
-        assert row["cka_base"] == pytest.approx(1.0, abs=1e-9), d
+        assert row.cka_base == pytest.approx(1.0, abs=1e-9), d
 
 
 @pytest.mark.slow
 def test_the_control_net_shows_the_gap_comes_from_the_labels(quick):
-    controls = quick.summary["controls"]
-    assert len(controls) == 5
-    assert max(c["jsd"] for c in controls) < CONTROL_JSD
-    assert all(c["rank"] > 0 for c in controls)
+    controls = quick.result.controls
+    assert len(controls) == 5 and summary_reads_back(quick)
+    assert max(c.jsd for c in controls) < CONTROL_JSD
+    assert all(c.rank > 0 for c in controls)
 
 
 def _database_cells(run_dir: Path) -> dict[str, float]:

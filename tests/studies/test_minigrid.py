@@ -27,6 +27,8 @@ from simfunc.studies.minigrid import (
     quality,
     slope_spread,
 )
+from simfunc.studies.minigrid.result import MiniGridResult
+from simfunc.studies.serialise import from_json
 
 # ----------------------------------------------------------------------- comparing agents
 
@@ -246,9 +248,9 @@ def four_runs(tmp_path_factory):
 def _check_headline_population(db, output):
     """The headline's pairs are the thesis's: across runs, runs that end optimal. 5x5 has 4
     solved runs of 3 agents (54 pairs across them), 6x6 likewise, on two test rooms."""
-    plain = output.summary["variants"]["plain"]
-    assert plain["n_pairs"] == 4 * 54
-    assert [c["n_pairs"] for c in plain["cells"].values()] == [54, 54, 54, 54]
+    plain = output.result.variants["plain"]
+    assert plain.n_pairs == 4 * 54
+    assert [c.n_pairs for c in plain.cells.values()] == [54, 54, 54, 54]
     (declared,) = STUDY.headlines(db, Settings(train_sizes=(5, 6), test_sizes=(5, 6),
                                                variants=("plain",)))
     pairs = declared.pairs
@@ -259,18 +261,19 @@ def _check_headline_population(db, output):
 def test_the_headline_relates_pairs_across_runs_that_end_optimal(four_runs):
     db, output = four_runs
     _check_headline_population(db, output)
-    plain = output.summary["variants"]["plain"]
-    assert output.summary["n_pairs"] == 105 * 2 + 66 * 2
-    assert output.summary["n_headline_pairs"] == 4 * 54
-    cell = plain["cells"]["train5-test5"]
+    plain = output.result.variants["plain"]
+    assert output.result.n_pairs == 105 * 2 + 66 * 2
+    assert output.result.n_headline_pairs == 4 * 54
+    cell = plain.cells["train5-test5"]
     # the categories are those of the headline's pairs: never two save points of one run
-    assert cell["categories"] == {"both optimal": 6, "optimal vs mediocre": 12,
-                                  "optimal vs poor": 12, "other": 24}
-    counts = {(a["variant"], a["train_size"]): a for a in output.summary["agents"]}
-    assert counts[("plain", 5)]["runs"] == 5 and counts[("plain", 5)]["runs_solved"] == 4
+    assert cell.categories == {"both optimal": 6, "optimal vs mediocre": 12,
+                               "optimal vs poor": 12, "other": 24}
+    counts = {(a.variant, a.train_size): a for a in output.result.agents}
+    assert counts[("plain", 5)].runs == 5 and counts[("plain", 5)].runs_solved == 4
     assert any("1 of 5 runs do not end optimal" in note for note in output.section.notes)
     assert len(output.section.figures) == 2 and all(f.path.is_file() for f in output.section.figures)
-    json.dumps(output.summary)
+    summary = json.loads(json.dumps(output.summary))  # plain JSON: the result's serialisation
+    assert from_json(MiniGridResult, summary) == output.result
 
 
 def test_planted_same_run_pairs_in_the_headline_are_caught(four_runs, monkeypatch, tmp_path):
@@ -307,8 +310,8 @@ def _check_network_level(db, output):
         blocks=list(pairs["cell"]), combine="mean", clusters=runs, bootstrap_strata=sizes,
         n_resamples=200, seed=0)
     assert row.ci is not None and row.ci == pytest.approx(expected)
-    mean = output.summary["variants"]["plain"]["jsd"]
-    pair_ci = mean["details"]["pair_spearman_ci"]
+    mean = output.result.variants["plain"].jsd
+    pair_ci = mean.relation.pair_ci
     assert row.ci[1] - row.ci[0] > pair_ci[1] - pair_ci[0]
 
 
@@ -356,14 +359,14 @@ def test_every_population_is_reported_beside_the_headline(tmp_path):
               "spearman": lambda size, test, k, pair: 0.2 + 0.01 * k}
     db = _database(tmp_path, runs, values)
     output = _analyse(db, tmp_path, train_sizes=(5,))
-    populations = {entry["name"]: entry for entry in output.summary["populations"]}
-    assert [entry["headline"] for entry in output.summary["populations"]] == \
+    populations = {entry.name: entry for entry in output.result.populations}
+    assert [entry.headline for entry in output.result.populations] == \
         [True, False, False, False, False]
-    counts = {name: entry["n_pairs"]["plain"] for name, entry in populations.items()}
+    counts = {name: entry.n_pairs["plain"] for name, entry in populations.items()}
     # 12 agents of 4 runs; 3 solved runs: 27 pairs across them, +9 within them; without
     # mediocre agents 7 are left (2 + 2 + 1 + 2), 21 pairs of which 3 within a run
     assert list(counts.values()) == [27, 36, 54, 18, 66]
-    rho = {name: entry["jsd"]["plain"]["rho"] for name, entry in populations.items()}
+    rho = {name: entry.jsd["plain"].rho for name, entry in populations.items()}
     headline = next(iter(rho))
     assert rho[headline] == pytest.approx(-1.0)
     assert rho["… with same-run pairs"] > -0.95  # the same-run pairs break the trend
@@ -372,7 +375,7 @@ def test_every_population_is_reported_beside_the_headline(tmp_path):
     # a population of the settings' own that is none of the named ones is listed first
     own = _analyse(db, tmp_path, train_sizes=(5,),
                    population=Population(same_run_pairs=True, suboptimal="drop-mediocre"))
-    assert own.summary["populations"][0]["headline"] and len(own.summary["populations"]) == 6
+    assert own.result.populations[0].headline and len(own.result.populations) == 6
 
 
 def test_in_population_follows_each_setting(tmp_path):
@@ -395,10 +398,10 @@ def test_analysis_survives_pairs_without_cka_and_says_so(tmp_path):
     db = _database(tmp_path, {5: [["optimal"], ["optimal"], ["optimal"]]}, values,
                    measures=("jsd", "spearman"))
     output = _analyse(db, tmp_path, train_sizes=(5,))
-    plain = output.summary["variants"]["plain"]
-    cell = plain["cells"]["train5-test5"]
-    assert cell["n_pairs"] == 3 and cell["jsd"]["rho"] is None and cell["jsd"]["undefined"]
-    assert not cell["in_headline"] and plain["jsd"]["rho"] is None
+    plain = output.result.variants["plain"]
+    cell = plain.cells["train5-test5"]
+    assert cell.n_pairs == 3 and cell.jsd.rho is None and cell.jsd.undefined
+    assert not cell.in_headline and plain.jsd.rho is None
     assert any("have no CKA" in note for note in output.section.notes)
     row = next(r for r in output.section.thesis_rows if r.id == "minigrid.plain.cka_jsd")
     assert row.value is None and row.judgement.verdict.value == "inconclusive"
@@ -412,9 +415,9 @@ def test_two_runs_per_cell_leave_no_interval_and_the_verdict_says_so(tmp_path):
     runs = {5: [SOLVED, SOLVED], 6: [SOLVED, SOLVED]}
     db = _database(tmp_path, runs, _lines({5: -0.4, 6: -0.2}))
     output = _analyse(db, tmp_path)
-    mean = output.summary["variants"]["plain"]["jsd"]
-    assert mean["rho"] == pytest.approx(-1.0) and mean["n_cells"] == 2
-    assert mean["ci"] is None and "network-level interval" in mean["ci_undefined"]
+    mean = output.result.variants["plain"].jsd
+    assert mean.rho == pytest.approx(-1.0) and mean.n_cells == 2
+    assert mean.ci is None and "network-level interval" in mean.ci_undefined
     for key in ("cka_jsd", "cka_rank"):
         row = next(r for r in output.section.thesis_rows if r.id == f"minigrid.plain.{key}")
         assert row.ci is None and row.judgement.verdict.value == "inconclusive"

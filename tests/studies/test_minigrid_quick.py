@@ -40,6 +40,8 @@ import pytest
 from simfunc import functional, representational
 from simfunc.studies.framework import StudyResult, run_study
 
+from study_checks import summary_reads_back
+
 pytestmark = pytest.mark.slow
 
 # The permutation and bootstrap sizes change no ρ; the intervals move by a few thousandths.
@@ -210,8 +212,9 @@ def test_the_headline_is_the_declared_one_network_level(quick):
     from simfunc.studies.common import relate_headline
     from simfunc.studies.minigrid import STUDY
 
-    summary = quick.summary
-    assert summary["population"] == {"same_run_pairs": False, "suboptimal": "drop-unsolved-runs"}
+    result = quick.result
+    assert result.population == {"same_run_pairs": False, "suboptimal": "drop-unsolved-runs"}
+    assert summary_reads_back(quick)
     settings = STUDY.settings("quick", OVERRIDES)
     with ResultsDB(quick.run_dir / "results.sqlite") as db:
         declared = {h.group: h for h in STUDY.headlines(db, settings)}
@@ -220,23 +223,23 @@ def test_the_headline_is_the_declared_one_network_level(quick):
         headline = declared[f"minigrid/{variant}"]
         assert not (headline.pairs["run_a"] == headline.pairs["run_b"]).any()
         for key, output, sign in (("jsd", "jsd", -1), ("rank", "spearman", 1)):
-            mean = summary["variants"][variant][key]
-            assert mean["details"]["inference"] == "network-level"
-            assert mean["details"]["combine"] == "mean"
-            assert mean["details"]["n_blocks"] == mean["n_cells"]
-            assert mean["rho"] == pytest.approx(np.mean(mean["cells"]), abs=1e-12)
+            mean = result.variants[variant].relation(key)
+            assert mean.relation.inference == "network-level"
+            assert mean.relation.statistic == "mean"
+            assert mean.relation.n_blocks == mean.n_cells
+            assert mean.rho == pytest.approx(np.mean(mean.cells), abs=1e-12)
             again = relate_headline(headline, "linear_cka", output, sign)
-            assert (again["spearman"], again["spearman_p"]) == (mean["rho"], mean["p_value"])
+            assert (again.rho, again.p_value) == (mean.rho, mean.p_value)
 
 
 def test_every_population_is_beside_the_headline_in_the_report(quick):
-    populations = quick.summary["populations"]
-    assert len(populations) == 5 and populations[0]["headline"]
+    populations = quick.result.populations
+    assert len(populations) == 5 and populations[0].headline
     every = populations[-1]
-    assert every["same_run_pairs"] and every["suboptimal"] == "keep"
+    assert every.same_run_pairs and every.suboptimal == "keep"
     for variant in ("plain", "bottleneck"):
-        assert every["n_pairs"][variant] == 3 * 3 * 66  # 3 training × 3 test rooms, 66 pairs
-        assert populations[0]["n_pairs"][variant] <= 3 * 3 * 54  # across runs: 54 per cell
+        assert every.n_pairs[variant] == 3 * 3 * 66  # 3 training × 3 test rooms, 66 pairs
+        assert populations[0].n_pairs[variant] <= 3 * 3 * 54  # across runs: 54 per cell
     report = html.unescape((quick.run_dir / "report.html").read_text(encoding="utf-8"))
     assert "how much the choice of population moves ρ" in report
     assert "every recorded pair (the earlier headline)" in report

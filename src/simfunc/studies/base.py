@@ -7,6 +7,8 @@ A study is a thesis section in code. It subclasses :class:`Study` and declares:
 * ``PROFILES``: ``{"quick": Settings(...), "standard": ..., "paper": ...}``, instances of the
   study's settings, a frozen dataclass whose fields may be nested frozen dataclasses (the
   training configuration), each overridable with ``--set name=value`` / ``--set group.name=value``;
+* ``RESULT``: the type of its analysis's result (frozen dataclasses whose fields are the
+  quantities, each relation a :class:`~simfunc.studies.relation.Relation`);
 * ``LEADERBOARD``: which of its pairs the measure leaderboard compares (a :class:`Selection`),
   or None when it contributes none; a study with a headline relation declares it instead by
   ``headlines(results, settings)`` (:class:`Headline`), which its analysis and the
@@ -15,7 +17,9 @@ A study is a thesis section in code. It subclasses :class:`Study` and declares:
   puts its results into the results database;
 * ``analyse(results, context) -> StudyOutput``: reads *only* the results database (so ``simfunc
   report RUN_DIR`` rebuilds the same report later), draws the figures into
-  ``context.figures_dir``, and returns the headline numbers and the report section, whose
+  ``context.figures_dir``, and returns its typed result (frozen dataclasses, each relation a
+  :class:`~simfunc.studies.relation.Relation`; ``summary.json`` is its JSON form) and the
+  report section, whose
   thesis comparison is declared as :class:`~simfunc.report.ThesisRow` s; the rows with an
   ``id`` are the study's scorecard claims (:mod:`simfunc.scorecard`), judged by its one rule.
 
@@ -36,6 +40,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Dict, Generic, List, Mapping, T
 from simfunc.errors import InputError
 from simfunc.report import Section
 from simfunc.settings import apply_overrides
+from simfunc.studies.serialise import to_json
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -134,10 +139,24 @@ class AnalysisContext(Generic[SettingsT]):
 
 @dataclass
 class StudyOutput:
-    """What ``analyse`` returns: the headline numbers (``summary.json``) and the report section."""
+    """What ``analyse`` returns: the study's typed result and its report section.
 
-    summary: dict[str, JSON]
+    result: frozen dataclasses whose fields are the quantities the analysis computed (each
+    relation a :class:`~simfunc.studies.relation.Relation`); the prose, the scorecard rows and
+    the tests read its attributes. ``summary`` is its JSON form, ``summary.json``'s content
+    (the framework adds ``"schema"``, ``"study"`` and ``"profile"``).
+    """
+
+    result: Any
     section: Section
+
+    @property
+    def summary(self) -> dict[str, JSON]:
+        """The result as plain JSON values (:func:`~simfunc.studies.serialise.to_json`)."""
+        out = to_json(self.result)
+        if not isinstance(out, dict):
+            raise TypeError(f"a study's result must be a dataclass, got {type(self.result)!r}")
+        return out
 
 
 class Study(abc.ABC, Generic[SettingsT]):
@@ -149,6 +168,10 @@ class Study(abc.ABC, Generic[SettingsT]):
     SECTION: ClassVar[str | None] = None
     PROFILES: Mapping[str, SettingsT]
     LEADERBOARD: ClassVar[Selection | None] = Selection()
+    #: The type of ``analyse``'s result (a frozen dataclass), so that a run directory's
+    #: ``summary.json`` reads back as it (:func:`simfunc.studies.serialise.from_json`); None:
+    #: not declared (an analysis found unchanged then leaves ``StudyResult.result`` None).
+    RESULT: ClassVar[type | None] = None
 
     @abc.abstractmethod
     def plan(self, settings: SettingsT) -> Plan:

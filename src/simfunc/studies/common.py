@@ -1,7 +1,8 @@
-"""Pieces the image-classifier studies share: naming, pair lists, relation summaries."""
+"""Pieces the studies share: naming, pair lists, and relating two measures (:class:`Relation`)."""
 
 from __future__ import annotations
 
+import dataclasses
 from itertools import combinations
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -11,6 +12,7 @@ import pandas as pd
 from simfunc import stats
 from simfunc.errors import InputError
 from simfunc.store import OUTPUT_LAYER, ResultsDB
+from simfunc.studies.relation import NETWORK_LEVEL, PAIR_LEVEL, Relation
 
 __all__ = [
     "all_pairs",
@@ -20,6 +22,7 @@ __all__ = [
     "relation_interval",
     "relate_headline",
     "PAIR_LEVEL",
+    "Relation",
     "discordant_fraction",
     "slug",
     "STAND_INS",
@@ -81,17 +84,12 @@ def discordant_fraction(x: Iterable[float], y: Iterable[float], expected_sign: i
     return float(np.mean(np.where(product < 0, 1.0, np.where(product == 0, 0.5, 0.0))))
 
 
-#: How :func:`relation_summary` computed a summary's p-values and intervals.
-NETWORK_LEVEL = "network-level"
-PAIR_LEVEL = "pair-level"
-
-
 def relation_summary(x: Sequence[float], y: Sequence[float], expected_sign: int,
                      n_permutations: int, n_resamples: int, seed: int = 0, *,
                      networks: tuple[Sequence[Any], Sequence[Any]] | None = None,
-                     design: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                     design: Mapping[str, Any] | None = None) -> Relation:
     """Spearman's rho with its p-value and 95% CI, Kendall's tau, the least-squares line, and
-    the fraction of discordant pairs — or the reason it is undefined.
+    the fraction of discordant pairs — or the reason it is undefined — as a :class:`Relation`.
 
     Every study relates a representational measure to an output measure through this one
     function. When the points are pairs of networks, ``networks`` names the two networks
@@ -99,47 +97,45 @@ def relation_summary(x: Sequence[float], y: Sequence[float], expected_sign: int,
     not independent, so the headline p-value and interval are network-level
     (:func:`simfunc.stats.relate_networks`: a Mantel permutation test that relabels networks,
     and a bootstrap that redraws networks and rebuilds their pairs), with the pair-level ones
-    beside them as ``pair_spearman_p`` / ``pair_spearman_ci`` / ``pair_kendall_p``.
+    beside them (``pair_p_value``, ``pair_ci``, ``pair_kendall_p``).
     ``design`` passes the study's structure on to ``relate_networks`` (``blocks``,
     ``combine``, ``strata``, ``clusters``, ``bootstrap_strata``): e.g. one block per cell, or
-    training runs as the units redrawn. ``inference`` in the result says which kind the
+    training runs as the units redrawn. The result's ``inference`` says which kind the
     headline numbers are; without ``networks`` (points that are not pairs of networks), or
     when the network-level procedures are undefined (fewer than four networks), they are
-    pair-level and ``network_level_undefined`` says why.
+    pair-level (``p_value`` and ``ci`` None) and ``network_level_undefined`` says why.
     """
-    out: dict[str, Any]
     try:
         relation = stats.relate(x, y, n_permutations=n_permutations, n_resamples=n_resamples,
                                 seed=seed)
     except InputError as error:
-        return {"n": len(x), "undefined": str(error)}
-    out = relation.to_dict()
-    out["inference"] = PAIR_LEVEL
-    if networks is not None:
-        try:
-            network = stats.relate_networks(
-                x, y, a=list(networks[0]), b=list(networks[1]), n_permutations=n_permutations,
-                n_resamples=n_resamples, seed=seed, **dict(design or {}))
-        except InputError as error:
-            out["n_networks"] = len(set(networks[0]) | set(networks[1]))
-            out["network_level_undefined"] = str(error)
-        else:
-            out = {"n": network.n_pairs, **network.to_dict(), "inference": NETWORK_LEVEL}
-    out["discordant_fraction"] = discordant_fraction(x, y, expected_sign)
-    return out
+        return Relation.undefined_because(len(x), str(error), expected_sign)
+    discordant = discordant_fraction(x, y, expected_sign)
+    if networks is None:
+        return Relation.pair_level(relation, expected_sign, discordant)
+    try:
+        network = stats.relate_networks(
+            x, y, a=list(networks[0]), b=list(networks[1]), n_permutations=n_permutations,
+            n_resamples=n_resamples, seed=seed, **dict(design or {}))
+    except InputError as error:
+        return Relation.pair_level(relation, expected_sign, discordant,
+                                   network_level_undefined=str(error),
+                                   n_networks=len(set(networks[0]) | set(networks[1])))
+    return Relation.from_network(network, expected_sign, discordant)
 
 
-def relate_headline(headline: Any, measure: str, output: str, expected_sign: int,
-                    ) -> dict[str, Any]:
+def relate_headline(headline: Any, measure: str, output: str, expected_sign: int) -> Relation:
     """The relation of ``output`` to ``measure`` over a study's declared
     :class:`~simfunc.studies.base.Headline` (its pairs where both are defined, its blocks,
     strata, clusters and Monte Carlo settings): :func:`relation_summary` with network-level
-    inference. The study's headline and the leaderboard's row for its group both come from
-    here, so they are the same numbers."""
+    inference, its ``population`` the headline's. The study's headline and the leaderboard's
+    row for its group both come from here, so they are the same numbers."""
     pairs = headline.pairs
+    population = headline.population
     missing = [c for c in (measure, output) if c not in pairs]
     if missing:
-        return {"n": 0, "undefined": f"{missing[0]} not recorded"}
+        return Relation.undefined_because(0, f"{missing[0]} not recorded", expected_sign,
+                                          population)
     both = pairs.dropna(subset=[measure, output])
     design: dict[str, Any] = {"combine": headline.combine}
     if headline.blocks is not None:
@@ -150,57 +146,56 @@ def relate_headline(headline: Any, measure: str, output: str, expected_sign: int
     constant = [name for name, column in ((measure, both[measure]), (output, both[output]))
                 if len(column) and stats.constant_reason(column.to_numpy(float)) is not None]
     if constant:
-        return {"n": int(len(both)),
-                "undefined": f"{constant[0]} is constant to numerical precision over the "
-                             f"{len(both)} pairs: a correlation with it is undefined"}
+        return Relation.undefined_because(
+            len(both), f"{constant[0]} is constant to numerical precision over the "
+                       f"{len(both)} pairs: a correlation with it is undefined",
+            expected_sign, population)
     if len(both) < 3:
-        return {"n": int(len(both)), "undefined": f"{len(both)} pair(s) with both {measure} "
-                                                  f"and {output}: a correlation needs 3"}
-    summary = relation_summary(
+        return Relation.undefined_because(
+            len(both), f"{len(both)} pair(s) with both {measure} and {output}: a correlation "
+                       "needs 3", expected_sign, population)
+    relation = relation_summary(
         both[measure].to_numpy(float), both[output].to_numpy(float), expected_sign,
         headline.n_permutations, headline.n_resamples, headline.seed,
         networks=(both["model_a"], both["model_b"]), design=design)
-    summary["population"] = headline.population
-    return summary
+    return dataclasses.replace(relation, population=population)
 
 
-def relation_interval(relation: Mapping[str, Any]) -> tuple[tuple[float, float] | None, str | None]:
-    """The interval a :func:`relation_summary`'s verdict may use, or None and why.
+def relation_interval(relation: Relation) -> tuple[tuple[float, float] | None, str | None]:
+    """The interval a :class:`Relation`'s verdict may use, or None and why.
 
     Only a network-level interval decides: when pairs share networks, the pair-level interval
     treats them as independent and is too narrow, so a relation whose network-level interval
     is undefined gets none (the reason names the pair-level interval it did not use).
     """
-    if "undefined" in relation:
-        return None, str(relation["undefined"])
-    if relation.get("inference") != NETWORK_LEVEL:
-        why = relation.get("network_level_undefined") or "the relation has no network-level inference"
-        ci = relation.get("spearman_ci")
+    if relation.undefined is not None:
+        return None, relation.undefined
+    if not relation.network_level:
+        why = relation.network_level_undefined or "the relation has no network-level inference"
+        ci = relation.pair_ci
         shown = "" if ci is None else f" (the pair-level interval {ci[0]:.3f} to {ci[1]:.3f} is " \
             "not used: pairs that share networks are not independent)"
         return None, f"network-level interval undefined: {why}{shown}"
-    ci = relation.get("spearman_ci")
-    if ci is None:
-        notes = " ".join(relation.get("notes") or []) or "too few defined bootstrap resamples"
+    if relation.ci is None:
+        notes = " ".join(relation.notes) or "too few defined bootstrap resamples"
         return None, f"network-level interval undefined: {notes}"
-    return (float(ci[0]), float(ci[1])), None
+    return relation.ci, None
 
 
-def inference_remark(relation: Mapping[str, Any]) -> str:
-    """What a report says about how a :func:`relation_summary`'s p-value and interval were
+def inference_remark(relation: Relation) -> str:
+    """What a report says about how a :class:`Relation`'s p-value and interval were
     obtained (or why the relation is undefined)."""
-    if "undefined" in relation:
-        return str(relation["undefined"])
-    if relation.get("inference") == NETWORK_LEVEL:
-        pair_ci = relation.get("pair_spearman_ci")
-        pair = (f"pair-level p {relation['pair_spearman_p']:.2g}"
+    if relation.undefined is not None:
+        return relation.undefined
+    if relation.network_level:
+        pair_ci = relation.pair_ci
+        pair = (f"pair-level p {relation.pair_p_value:.2g}"
                 + (f", interval {pair_ci[0]:.3f} to {pair_ci[1]:.3f}" if pair_ci else ""))
-        remark = (f"p and interval are network-level ({relation['n_networks']} networks: "
+        remark = (f"p and interval are network-level ({relation.n_networks} networks: "
                   "Mantel permutation test, network bootstrap); treating pairs as independent "
                   f"would give {pair}.")
-        notes = relation.get("notes") or []
-        return remark + ("" if not notes else " " + " ".join(notes))
-    why = relation.get("network_level_undefined")
+        return remark + ("" if not relation.notes else " " + " ".join(relation.notes))
+    why = relation.network_level_undefined
     return ("p and interval are pair-level, so optimistic when pairs share networks"
             + (f" (network-level undefined: {why})" if why else "") + ".")
 

@@ -48,6 +48,7 @@ from simfunc.runs import (
 from simfunc.settings import settings_dict
 from simfunc.store import Cache, ResultsDB
 from simfunc.studies.base import AnalysisContext, JSON, Study
+from simfunc.studies.serialise import from_json
 
 __all__ = [
     "STUDIES",
@@ -95,9 +96,10 @@ def load_study(name: str) -> Study[Any]:
 
 @dataclass
 class StudyResult:
-    """One study's run: its summary, report section (or, when the analysis was found
-    unchanged, the section as its run directory kept it, rendered), runner report and
-    scorecard; ``analysis_key`` identifies the analysis (see :func:`analysis_key`)."""
+    """One study's run: its typed result and summary (``summary.json``: the result's JSON
+    form), report section (or, when the analysis was found unchanged, the section as its run
+    directory kept it, rendered), runner report and scorecard; ``analysis_key`` identifies the
+    analysis (see :func:`analysis_key`)."""
 
     name: str
     run_dir: Path
@@ -106,6 +108,9 @@ class StudyResult:
     report: RunReport | None  # None when rebuilt from the database
     scorecard: Scorecard | None = None  # the study's claims, judged
     analysis_key: str | None = None
+    #: The study's typed result (what ``summary`` serialises); read back from summary.json
+    #: when the analysis was found unchanged, None then if the study declares no ``RESULT``.
+    result: Any = None
 
 
 #: What a run directory keeps of its analysis: its key and the rendered section.
@@ -131,8 +136,9 @@ def analysis_key(study: Study[Any], db: ResultsDB, settings: Any, profile: str) 
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _kept_analysis(run_dir: Path, key: str) -> StudyResult | None:
-    """The analysis ``run_dir`` keeps, when it was made with ``key`` and its files are there."""
+def _kept_analysis(run_dir: Path, key: str, study: Study[Any]) -> StudyResult | None:
+    """The analysis ``run_dir`` keeps, when it was made with ``key`` and its files are there
+    (its typed result read back from ``summary.json`` when the study declares ``RESULT``)."""
     kept = run_dir / ANALYSIS_FILE
     files = (SUMMARY_FILE, SCORECARD_FILE, REPORT_FILE)
     if not kept.is_file() or not all((run_dir / name).is_file() for name in files):
@@ -144,9 +150,20 @@ def _kept_analysis(run_dir: Path, key: str) -> StudyResult | None:
         summary = load_json(run_dir / SUMMARY_FILE)
         card = Scorecard.read(run_dir)
         section = RenderedSection.from_json(values["section"])
-    except (InputError, OSError, KeyError, ValueError):
+        result = None
+        if study.RESULT is not None:
+            if summary.get("schema") != SCHEMA:
+                return None
+            fields = {k: v for k, v in summary.items() if k not in _FRAMEWORK_KEYS}
+            result = from_json(study.RESULT, fields, str(run_dir / SUMMARY_FILE))
+    except (InputError, OSError, KeyError, ValueError, TypeError):
         return None  # unreadable: analyse again
-    return StudyResult(str(summary.get("study")), run_dir, summary, section, None, card, key)
+    return StudyResult(str(summary.get("study")), run_dir, summary, section, None, card, key,
+                       result)
+
+
+#: What the framework adds to a study's summary besides its result's fields.
+_FRAMEWORK_KEYS = ("schema", "study", "profile")
 
 
 def make_executor(jobs: int) -> Executor:
@@ -157,15 +174,21 @@ def make_executor(jobs: int) -> Executor:
 
 
 def analyse_run(study: Study[Any], run_dir: Path, db: ResultsDB, settings: Any,
-                profile: str) -> tuple[dict[str, JSON], Section, Scorecard]:
+                profile: str) -> tuple[dict[str, JSON], Section, Scorecard, Any]:
     """The study's analysis of ``db``, with the run's notes added to its section; writes
-    ``summary.json``, ``scorecard.json`` (its claims, judged), ``report.html`` (the scorecard
-    first) and ``csv/`` into ``run_dir``."""
+    ``summary.json`` (the typed result's JSON form, with ``"schema"``), ``scorecard.json``
+    (its claims, judged), ``report.html`` (the scorecard first) and ``csv/`` into
+    ``run_dir``. Returns the summary as written, the section, the scorecard and the typed
+    result."""
     context = AnalysisContext(settings=settings, profile=profile, figures_dir=run_dir / FIGURES_DIR)
     output = study.analyse(db, context)
     section = dataclasses.replace(output.section, left_out=left_out_table(db.notes()))
     summary: dict[str, JSON] = {"schema": SCHEMA, "study": study.NAME, "profile": profile,
                                 **output.summary}
+    clash = [k for k in _FRAMEWORK_KEYS if k in output.summary]
+    if clash:
+        raise TypeError(f"study {study.NAME!r}: its result has a field {clash[0]!r}, which "
+                        "summary.json keeps for the framework")
     card = Scorecard(profile, __version__,
                      scorecard_rows(section.thesis_rows, study.NAME, study.SECTION))
     atomic_write_json(run_dir / SUMMARY_FILE, summary)
@@ -175,7 +198,7 @@ def analyse_run(study: Study[Any], run_dir: Path, db: ResultsDB, settings: Any,
     write_report(run_dir / REPORT_FILE, f"simfunc · {study.TITLE}", sections,
                  {"study": study.NAME, "profile": profile, "simfunc": __version__})
     db.export_csv(run_dir / CSV_DIR)
-    return summary, section, card
+    return summary, section, card, output.result
 
 
 def run_study(
@@ -215,11 +238,11 @@ def run_study(
             report.raise_for_failures()
             db.keep_only_run(run_id)
             key = analysis_key(study, db, settings, profile)
-            kept = _kept_analysis(run_dir, key)
+            kept = _kept_analysis(run_dir, key, study)
             if kept is not None:  # the same results, settings and code: nothing to redo
                 status = "completed"
                 return dataclasses.replace(kept, name=study.NAME, report=report)
-            summary, section, card = analyse_run(study, run_dir, db, settings, profile)
+            summary, section, card, result = analyse_run(study, run_dir, db, settings, profile)
             _keep_analysis(run_dir, key, section)
             status = "completed"
         except KeyboardInterrupt:
@@ -227,7 +250,7 @@ def run_study(
             raise
         finally:
             db.finish_run(run_id, status)
-    return StudyResult(study.NAME, run_dir, summary, section, report, card, key)
+    return StudyResult(study.NAME, run_dir, summary, section, report, card, key, result)
 
 
 def _keep_analysis(run_dir: Path, key: str, section: Section) -> None:
@@ -254,7 +277,8 @@ def rebuild_study(run_dir: str | os.PathLike[str], study: Study[Any] | None = No
         if study is None:
             study = load_study(latest["study"])
         settings = study.settings(latest["profile"], latest["settings"], f"{database} settings")
-        summary, section, card = analyse_run(study, run_dir, db, settings, latest["profile"])
+        summary, section, card, result = analyse_run(study, run_dir, db, settings,
+                                                     latest["profile"])
         key = analysis_key(study, db, settings, latest["profile"])
         _keep_analysis(run_dir, key, section)
-    return StudyResult(study.NAME, run_dir, summary, section, None, card, key)
+    return StudyResult(study.NAME, run_dir, summary, section, None, card, key, result)

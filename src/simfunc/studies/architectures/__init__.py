@@ -28,7 +28,8 @@ from simfunc.report import FigureRef, Table
 from simfunc.runner import Plan
 from simfunc.store import ResultsDB
 from simfunc.studies.architectures import prose
-from simfunc.studies.base import JSON, AnalysisContext, Headline, Selection, Study, StudyOutput
+from simfunc.studies.architectures.result import ArchitecturesResult, UntrainedPairs
+from simfunc.studies.base import AnalysisContext, Headline, Selection, Study, StudyOutput
 from simfunc.studies.classifier_jobs import (
     ClassifierTraining,
     ImageSet,
@@ -45,9 +46,10 @@ from simfunc.studies.common import all_pairs, pair_frame, relate_headline
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["Settings", "PROFILES", "Architectures", "STUDY", "model_id", "OUTPUTS"]
+__all__ = ["Settings", "PROFILES", "Architectures", "STUDY", "model_id", "OUTPUTS",
+           "ArchitecturesResult"]
 
-# The two relations the thesis reports: output measure -> (expected sign, summary key).
+# The two relations the thesis reports: output measure -> (expected sign, result field).
 OUTPUTS = {"jsd": (-1, "spearman_cka_vs_jsd"), "spearman": (1, "spearman_cka_vs_rank")}
 
 
@@ -116,6 +118,7 @@ class Architectures(Study[Settings]):
     TITLE = "Architectures (thesis §3.3)"
     SECTION = "3.3"
     PROFILES = PROFILES
+    RESULT = ArchitecturesResult
     # Untrained pairs have JSD ≈ 0 at any CKA: a separate series, not the relation the
     # leaderboard ranks measures by.
     LEADERBOARD = Selection(trained_only=True)
@@ -169,20 +172,21 @@ class Architectures(Study[Settings]):
         (headline,) = self.headlines(results, settings)
         trained = headline.pairs
         untrained = frame[frame["both_untrained"]]
-        summary: dict[str, JSON] = {"n_pairs": int(len(trained)),
-                                    "n_untrained_pairs": int(len(untrained))}
-        for output, (expected_sign, key) in OUTPUTS.items():
-            summary[key] = relate_headline(headline, "linear_cka", output, expected_sign)
-        if len(untrained):
-            summary["untrained"] = {
-                "mean_jsd": float(untrained["jsd"].mean()),
-                "cka_range": [float(untrained["linear_cka"].min()),
-                              float(untrained["linear_cka"].max())],
-                "mean_jsd_trained": float(trained["jsd"].mean()) if len(trained) else None,
-            }
+        relations = {output: relate_headline(headline, "linear_cka", output, sign)
+                     for output, (sign, _) in OUTPUTS.items()}
         models = results.models()
         networks = models[models["trained"]]
-        summary["models"] = {row.model_id: row.accuracy for row in networks.itertuples()}
+        result = ArchitecturesResult(
+            n_pairs=int(len(trained)), n_untrained_pairs=int(len(untrained)),
+            spearman_cka_vs_jsd=relations["jsd"], spearman_cka_vs_rank=relations["spearman"],
+            untrained=UntrainedPairs(
+                mean_jsd=float(untrained["jsd"].mean()),
+                cka_range=(float(untrained["linear_cka"].min()),
+                           float(untrained["linear_cka"].max())),
+                mean_jsd_trained=float(trained["jsd"].mean()) if len(trained) else None,
+            ) if len(untrained) else None,
+            models={row.model_id: None if pd.isna(row.accuracy) else float(row.accuracy)
+                    for row in networks.itertuples()})
 
         fig, axes = figures.new_figure(1, 2)
         for column, output in enumerate(OUTPUTS):
@@ -204,9 +208,9 @@ class Architectures(Study[Settings]):
                 "linear CKA": trained["linear_cka"], "JSD": trained["jsd"],
                 "rank coefficient": trained["spearman"],
             }).sort_values("linear CKA", ascending=False, kind="stable").reset_index(drop=True)))
-        section = prose.section(self.NAME, self.TITLE, summary, settings,
+        section = prose.section(self.NAME, self.TITLE, result, settings,
                                 [FigureRef(scatter, prose.SCATTER_CAPTION)], tables)
-        return StudyOutput(summary, section)
+        return StudyOutput(result, section)
 
 
 def _scatter(frame: pd.DataFrame, output: str, ax: Axes) -> None:

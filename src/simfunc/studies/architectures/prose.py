@@ -8,17 +8,31 @@ list and the "this run beside the thesis" table.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from simfunc.report import FigureRef, Section, Table, ThesisRow
-from simfunc.scorecard import AtLeast, AtMost, judge_point, judge_relation, not_comparable
+from simfunc.scorecard import (
+    AtLeast,
+    AtMost,
+    judge_point,
+    judge_relation,
+    not_comparable,
+)
 from simfunc.settings import settings_dict
-from simfunc.studies.common import describe_dataset, inference_remark, relation_interval, stand_ins
+from simfunc.studies.common import (
+    describe_dataset,
+    inference_remark,
+    relation_interval,
+    stand_ins,
+)
 
 if TYPE_CHECKING:
     from simfunc.studies.architectures import Settings
+    from simfunc.studies.architectures.result import ArchitecturesResult
+    from simfunc.studies.relation import Relation
 
-__all__ = ["THESIS", "THESIS_ARCHS", "thesis_rows", "differs", "section"]
+__all__ = ["THESIS", "THESIS_ARCHS", "differs", "section", "thesis_rows"]
 
 THESIS = {"spearman_cka_vs_jsd": -0.75, "spearman_cka_vs_rank": 0.703}  # Table 3.1
 
@@ -72,23 +86,22 @@ def panel_title(output: str) -> str:
     return f"CKA vs {'JSD' if output == 'jsd' else 'rank coefficient'}"
 
 
-def _relation_row(relation: Mapping[str, Any], key: str, quantity: str, claim: str,
+def _relation_row(relation: Relation, key: str, quantity: str, claim: str,
                   claim_id: str, expected_sign: int, differ: str) -> ThesisRow:
-    rho = relation.get("spearman")
     ci, undefined = relation_interval(relation)
     return ThesisRow(
-        quantity=quantity, thesis=THESIS[key], value=rho, claim=claim, ci=ci,
-        p_value=relation.get("spearman_p"), n=relation.get("n"),
-        judgement=judge_relation(expected_sign, ci, thesis=THESIS[key], value=rho,
-                                 undefined=undefined,
+        quantity=quantity, thesis=THESIS[key], value=relation.rho, claim=claim, ci=ci,
+        p_value=relation.p_value, n=relation.n,
+        judgement=judge_relation(expected_sign, ci, thesis=THESIS[key],
+                                 value=relation.rho, undefined=undefined,
                                  what="network-bootstrap 95% interval"),
         remark=inference_remark(relation), id=claim_id, differs=differ,
     )
 
 
-def thesis_rows(summary: Mapping[str, Any], differ: str = "") -> list[ThesisRow]:
+def thesis_rows(result: ArchitecturesResult, differ: str = "") -> list[ThesisRow]:
     """The thesis's four findings beside this run's numbers."""
-    jsd, rank = summary["spearman_cka_vs_jsd"], summary["spearman_cka_vs_rank"]
+    jsd, rank = result.spearman_cka_vs_jsd, result.spearman_cka_vs_rank
     rows = [
         _relation_row(jsd, "spearman_cka_vs_jsd", "Spearman ρ(CKA, JSD), trained pairs",
                       "higher CKA goes with lower JSD", "architectures.cka_jsd", -1, differ),
@@ -97,31 +110,31 @@ def thesis_rows(summary: Mapping[str, Any], differ: str = "") -> list[ThesisRow]
                       "higher CKA goes with a higher rank coefficient", "architectures.cka_rank",
                       1, differ),
     ]
-    if "discordant_fraction" not in jsd:
+    if jsd.discordant_fraction is None:
         rows.append(ThesisRow(
             quantity="pairs of pairs breaking the CKA–JSD trend", thesis="many", value=None,
             claim="many pairs break the trend",
             judgement=judge_point(None, AtLeast(MANY_DISCORDANT, "many pairs of pairs discordant"),
-                                  undefined=str(jsd.get("undefined", "no relation"))),
+                                  undefined=jsd.undefined or "no relation"),
             id="architectures.discordant", differs=differ))
     else:
         rows.append(ThesisRow(
             quantity="pairs of pairs breaking the CKA–JSD trend", thesis="many",
-            value=jsd["discordant_fraction"], claim="many pairs break the trend", percent=True,
-            n=jsd["n"] * (jsd["n"] - 1) // 2, n_of="pairs of pairs",
-            judgement=judge_point(jsd["discordant_fraction"],
+            value=jsd.discordant_fraction, claim="many pairs break the trend", percent=True,
+            n=jsd.n * (jsd.n - 1) // 2, n_of="pairs of pairs",
+            judgement=judge_point(jsd.discordant_fraction,
                                   AtLeast(MANY_DISCORDANT, "many pairs of pairs discordant")),
             remark="A pair of pairs breaks the trend when the one with the higher CKA has the "
                    "larger JSD.", id="architectures.discordant", differs=differ,
         ))
-    untrained = summary.get("untrained")
-    if untrained:
-        trained_jsd = untrained["mean_jsd_trained"]
-        low, high = untrained["cka_range"]
-        ratio = None if not trained_jsd else untrained["mean_jsd"] / trained_jsd
+    untrained = result.untrained
+    if untrained is not None:
+        trained_jsd = untrained.mean_jsd_trained
+        low, high = untrained.cka_range
+        ratio = None if not trained_jsd else untrained.mean_jsd / trained_jsd
         rows.append(ThesisRow(
-            quantity="mean JSD of untrained pairs", thesis="≈ 0", value=untrained["mean_jsd"],
-            claim="untrained pairs have JSD ≈ 0 at any CKA", n=summary["n_untrained_pairs"],
+            quantity="mean JSD of untrained pairs", thesis="≈ 0", value=untrained.mean_jsd,
+            claim="untrained pairs have JSD ≈ 0 at any CKA", n=result.n_untrained_pairs,
             judgement=judge_point(ratio, AtMost(
                 UNTRAINED_JSD_RATIO, "≈ 0: the untrained pairs' mean JSD over the trained "
                 "pairs'"), undefined="no trained pairs to compare with"),
@@ -139,12 +152,12 @@ def thesis_rows(summary: Mapping[str, Any], differ: str = "") -> list[ThesisRow]
     return rows
 
 
-def section(name: str, title: str, summary: Mapping[str, Any], settings: Settings,
+def section(name: str, title: str, result: ArchitecturesResult, settings: Settings,
             figures: Sequence[FigureRef], tables: Sequence[Table]) -> Section:
     """The study's report section."""
     return Section(
         id=name, title=title, summary=SUMMARY, figures=list(figures), tables=list(tables),
-        thesis_rows=thesis_rows(summary, differs(settings)),
+        thesis_rows=thesis_rows(result, differs(settings)),
         stand_ins=stand_ins({"CIFAR-100": (settings.dataset, settings.classes)}),
         settings=settings_dict(settings),
     )

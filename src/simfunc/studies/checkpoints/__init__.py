@@ -30,7 +30,7 @@ The study's jobs are the shared image-classifier jobs; its report's words are in
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -42,17 +42,19 @@ from simfunc.report import FigureRef, Section, Table
 from simfunc.runner import Plan
 from simfunc.settings import settings_dict
 from simfunc.store import ResultsDB
-from simfunc.studies.base import JSON, AnalysisContext, Headline, Selection, Study, StudyOutput
+from simfunc.studies.base import AnalysisContext, Headline, Selection, Study, StudyOutput
 from simfunc.studies.checkpoints import prose
+from simfunc.studies.checkpoints.result import (ArchitectureSlope, CheckpointsResult, RunResult,
+                                                SlopeDifference, Slopes)
 from simfunc.studies.classifier_jobs import (UNTRAINED_EPOCH, ClassifierTraining, ImageSet,
                                              ModelRecord, check_layers, compare_job,
                                              extract_job, train_job)
 from simfunc.studies.common import pair_frame, relate_headline, stand_ins
 
 __all__ = ["Settings", "PROFILES", "Checkpoints", "STUDY", "checkpoint_list", "run_id",
-           "RELATIONS"]
+           "RELATIONS", "CheckpointsResult"]
 
-# The thesis's finding as three relations within a run: (x, y, expected sign, summary key).
+# The thesis's finding as three relations within a run: (x, y, expected sign, result field).
 RELATIONS = (("epoch", "linear_cka", 1, "epoch_vs_cka"),
              ("epoch", "jsd", -1, "epoch_vs_jsd"),
              ("linear_cka", "jsd", -1, "cka_vs_jsd"))
@@ -141,6 +143,7 @@ class Checkpoints(Study[Settings]):
     TITLE = "Checkpoints against the final model (thesis §3.4)"
     SECTION = "3.4"
     PROFILES = PROFILES
+    RESULT = CheckpointsResult
     # Every checkpoint against its final model; a run's checkpoints are relabelled among
     # themselves and a run is redrawn whole (the runs are the independent units).
     LEADERBOARD = Selection(strata=("run", "kind"), clusters="run")
@@ -194,21 +197,19 @@ class Checkpoints(Study[Settings]):
         settings = context.settings
         (headline,) = self.headlines(results, settings)
         frame = headline.pairs
-        summary: dict[str, JSON] = {"n_runs": int(frame["run"].nunique()),
-                                    "n_pairs": int(len(frame))}
-        for x, y, sign, key in RELATIONS:
-            summary[key] = relate_headline(headline, x, y, sign)
-        summary["slopes"] = architecture_slopes(frame, settings.n_resamples)
+        relations = {key: relate_headline(headline, x, y, sign) for x, y, sign, key in RELATIONS}
         runs = per_run(frame)
-        summary["runs"] = {row["run"]: {k: v for k, v in row.items() if k != "run"}
-                           for row in runs}
-        path = _figure(frame, summary["slopes"], context.figures_dir / "checkpoints.png")
-        tables = ([Table(prose.RUNS_TABLE, pd.DataFrame(runs).rename(columns=prose.RUN_COLUMNS))]
-                  if runs else [])
-        return StudyOutput(summary, Section(
+        result = CheckpointsResult(
+            n_runs=int(frame["run"].nunique()), n_pairs=len(frame), **relations,
+            slopes=architecture_slopes(frame, settings.n_resamples),
+            runs={run.run: run for run in runs})
+        path = _figure(frame, result.slopes, context.figures_dir / "checkpoints.png")
+        tables = ([Table(prose.RUNS_TABLE, pd.DataFrame([asdict(run) for run in runs])
+                         .rename(columns=prose.RUN_COLUMNS))] if runs else [])
+        return StudyOutput(result, Section(
             id=self.NAME, title=self.TITLE, summary=prose.SUMMARY,
             figures=[FigureRef(path, prose.FIGURE_CAPTION)], tables=tables,
-            thesis_rows=prose.thesis_rows(summary, prose.differs(settings)),
+            thesis_rows=prose.thesis_rows(result, prose.differs(settings)),
             settings=settings_dict(settings),
             stand_ins=stand_ins({"CIFAR-100": (settings.dataset, settings.classes)})))
 
@@ -241,7 +242,7 @@ def run_design(frame: pd.DataFrame) -> dict[str, Any]:
     return {"blocks": list(frame["run"]), "combine": "mean", "strata": role, "clusters": run}
 
 
-def architecture_slopes(frame: pd.DataFrame, n_resamples: int) -> dict[str, Any]:
+def architecture_slopes(frame: pd.DataFrame, n_resamples: int) -> Slopes:
     """The least-squares slope of JSD on CKA over each architecture's checkpoints, and each
     architecture's difference from the first, with intervals from redrawing runs within
     each (architecture, learning rate) cell (the learning rates are a fixed design factor);
@@ -255,17 +256,31 @@ def architecture_slopes(frame: pd.DataFrame, n_resamples: int) -> dict[str, Any]
     try:
         fitted, any_lr = fit(frame["lr"]), fit(None)
     except InputError as error:
-        return {"undefined": str(error)}
-    out = fitted.to_dict()
-    for item, other in zip(out["differences"], any_lr.differences):
-        item["any_lr_ci"] = None if other.ci is None else list(other.ci)
-    for item in out["slopes"]:
-        rows = frame[frame["arch"] == item["group"]]
-        item["r_squared"] = float(np.corrcoef(rows["linear_cka"], rows["jsd"])[0, 1] ** 2)
-    return out
+        return Slopes(undefined=str(error))
+
+    def r_squared(group: Any) -> float:
+        rows = frame[frame["arch"] == group]
+        return float(np.corrcoef(rows["linear_cka"], rows["jsd"])[0, 1] ** 2)
+
+    return Slopes(
+        slopes=tuple(ArchitectureSlope(
+            group=str(item.group), slope=float(item.slope), intercept=float(item.intercept),
+            ci=_interval(item.ci), n_points=int(item.n_points), n_clusters=int(item.n_clusters),
+            r_squared=r_squared(item.group)) for item in fitted.slopes),
+        differences=tuple(SlopeDifference(
+            group=str(item.group), reference=str(item.reference),
+            difference=float(item.difference), ci=_interval(item.ci),
+            any_lr_ci=_interval(other.ci))
+            for item, other in zip(fitted.differences, any_lr.differences)),
+        confidence=fitted.confidence, n_resamples=fitted.n_resamples, seed=fitted.seed,
+        notes=tuple(fitted.notes))
 
 
-def per_run(frame: pd.DataFrame) -> list[dict[str, Any]]:
+def _interval(ci: Any) -> tuple[float, float] | None:
+    return None if ci is None else (float(ci[0]), float(ci[1]))
+
+
+def per_run(frame: pd.DataFrame) -> list[RunResult]:
     """One record per run: its final accuracy, the untrained network's (epoch 0) CKA and JSD
     against the final model, the three within-run Spearman ρs and the slope of JSD on CKA
     (None where undefined)."""
@@ -274,16 +289,16 @@ def per_run(frame: pd.DataFrame) -> list[dict[str, Any]]:
         first = points.iloc[0]
         untrained = points[points["epoch"] == UNTRAINED_EPOCH]
         accuracy = first["final_accuracy"]
-        row = {"run": run, "arch": first["arch"], "lr": float(first["lr"]),
-               "final_accuracy": None if pd.isna(accuracy) else float(accuracy),
-               "n_checkpoints": int(len(points)),
-               "cka_epoch0": float(untrained["linear_cka"].iloc[0]) if len(untrained) else None,
-               "jsd_epoch0": float(untrained["jsd"].iloc[0]) if len(untrained) else None}
-        for x, y, _, key in RELATIONS:
-            row[f"rho_{key}"] = _defined(stats.spearman, points[x], points[y])
+        rhos = {f"rho_{key}": _defined(stats.spearman, points[x], points[y])
+                for x, y, _, key in RELATIONS}
         slope = _defined(stats.linear_fit, points["linear_cka"], points["jsd"])
-        row["slope"] = None if slope is None else slope[0]
-        rows.append(row)
+        rows.append(RunResult(
+            run=str(run), arch=str(first["arch"]), lr=float(first["lr"]),
+            final_accuracy=None if pd.isna(accuracy) else float(accuracy),
+            n_checkpoints=len(points),
+            cka_epoch0=float(untrained["linear_cka"].iloc[0]) if len(untrained) else None,
+            jsd_epoch0=float(untrained["jsd"].iloc[0]) if len(untrained) else None,
+            **rhos, slope=None if slope is None else float(slope[0])))
     return rows
 
 
@@ -294,7 +309,7 @@ def _defined(function: Any, x: pd.Series, y: pd.Series) -> Any:
         return None
 
 
-def _figure(frame: pd.DataFrame, slopes: dict[str, Any], path: Any) -> Any:
+def _figure(frame: pd.DataFrame, slopes: Slopes, path: Any) -> Any:
     """CKA and JSD against the epoch, and against each other with each architecture's line:
     one colour per (architecture, learning rate), solid for the first seed, dashed after."""
     cells = list(dict.fromkeys(zip(frame["arch"], frame["lr"])))
@@ -309,13 +324,13 @@ def _figure(frame: pd.DataFrame, slopes: dict[str, Any], path: Any) -> Any:
         axes[0, 0].plot(points["epoch"], points["linear_cka"], label=run, **line)
         axes[0, 1].plot(points["epoch"], points["jsd"], **line)
         axes[0, 2].plot(points["linear_cka"], points["jsd"], **line)
-    for item in slopes.get("slopes", []):
-        rows = frame[frame["arch"] == item["group"]]
+    for item in slopes.slopes:
+        rows = frame[frame["arch"] == item.group]
         xs = np.linspace(rows["linear_cka"].min(), rows["linear_cka"].max(), 20)
-        axes[0, 2].plot(xs, item["slope"] * xs + item["intercept"], color="black", lw=1.2,
+        axes[0, 2].plot(xs, item.slope * xs + item.intercept, color="black", lw=1.2,
                         alpha=0.7, linestyle=":")
-        axes[0, 2].annotate(f"{item['group']}: slope {item['slope']:.2f}",
-                            (xs[0], item["slope"] * xs[0] + item["intercept"]), fontsize=7)
+        axes[0, 2].annotate(f"{item.group}: slope {item.slope:.2f}",
+                            (xs[0], item.slope * xs[0] + item.intercept), fontsize=7)
     axes[0, 0].set(xlabel="epoch", ylabel="CKA with the final model", title="CKA vs epoch")
     axes[0, 1].set(xlabel="epoch", ylabel="JSD from the final model", title="JSD vs epoch")
     axes[0, 2].set(xlabel=figures.AXIS_LABELS["linear_cka"], ylabel=figures.AXIS_LABELS["jsd"],

@@ -8,14 +8,16 @@ findings in words, with no numbers, so its side of each row is a direction.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING
 
 from simfunc.report import ThesisRow
 from simfunc.scorecard import judge_relation, not_comparable
-from simfunc.studies.common import NETWORK_LEVEL, describe_dataset, inference_remark, relation_interval
+from simfunc.studies.common import describe_dataset, inference_remark, relation_interval
 
 if TYPE_CHECKING:
     from simfunc.studies.checkpoints import Settings
+    from simfunc.studies.checkpoints.result import CheckpointsResult, SlopeDifference, Slopes
+    from simfunc.studies.relation import Relation
 
 __all__ = ["SUMMARY", "FIGURE_CAPTION", "RUNS_TABLE", "RUN_COLUMNS", "thesis_rows",
            "relation_remark", "differs"]
@@ -51,7 +53,7 @@ RUN_COLUMNS = {"final_accuracy": "final accuracy", "n_checkpoints": "checkpoints
                "rho_epoch_vs_cka": "ρ(epoch, CKA)", "rho_epoch_vs_jsd": "ρ(epoch, JSD)",
                "rho_cka_vs_jsd": "ρ(CKA, JSD)", "slope": "slope of JSD on CKA"}
 
-# summary key -> (quantity, the thesis's direction, the thesis's claim, expected sign, id)
+# result field -> (quantity, the thesis's direction, the thesis's claim, expected sign, id)
 RELATION_ROWS = {
     "epoch_vs_cka": ("ρ(epoch, CKA with the final model), mean over runs", "rises (> 0)",
                      "CKA with the final model rises during training", 1,
@@ -85,89 +87,87 @@ def differs(settings: Settings) -> str:
     return "; ".join(out) or "as in the thesis"
 
 
-def relation_remark(relation: Mapping[str, Any]) -> str:
+def relation_remark(relation: Relation) -> str:
     """How a relation's p-value and interval were obtained: runs as the units."""
-    if relation.get("inference") != NETWORK_LEVEL:
+    if not relation.network_level:
         return inference_remark(relation)
-    pair_ci = relation.get("pair_spearman_ci")
+    pair_ci = relation.pair_ci
     pairs = ("" if not pair_ci else
              f" Treating the checkpoints as independent points would give {pair_ci[0]:.3f} to "
              f"{pair_ci[1]:.3f}.")
-    notes = " ".join(relation.get("notes") or [])
-    return (f"Mean over {relation['n_blocks']} training runs of the ρ within each run "
-            f"({relation['n']} checkpoints in all). Interval: training runs redrawn, the "
+    notes = " ".join(relation.notes)
+    return (f"Mean over {relation.n_blocks} training runs of the ρ within each run "
+            f"({relation.n} checkpoints in all). Interval: training runs redrawn, the "
             "independent units. p: each run's checkpoints relabelled among themselves, which "
             "treats them as exchangeable; ordered by training they are not, so p is "
             f"optimistic: read the interval.{pairs}" + (f" {notes}" if notes else ""))
 
 
-def _any_lr(difference: Mapping[str, Any]) -> str:
-    ci = difference.get("any_lr_ci")
+def _any_lr(difference: SlopeDifference) -> str:
+    ci = difference.any_lr_ci
     return ("" if ci is None else
             f" Redrawing runs regardless of their learning rate (which also varies the mix of "
             f"rates) gives {ci[0]:.3f} to {ci[1]:.3f}.")
 
 
-def _slope_rows(slopes: Mapping[str, Any], differ: str) -> list[ThesisRow]:
-    if "undefined" in slopes:
+def _slope_rows(slopes: Slopes, differ: str) -> list[ThesisRow]:
+    if slopes.undefined is not None:
         return [ThesisRow(quantity="slope of JSD on CKA per architecture",
                           thesis="depends on the architecture", value=None,
-                          claim="the slope depends on the architecture", remark=slopes["undefined"],
-                          judgement=judge_relation(1, None, undefined=slopes["undefined"]),
+                          claim="the slope depends on the architecture", remark=slopes.undefined,
+                          judgement=judge_relation(1, None, undefined=slopes.undefined),
                           id="checkpoints.slope_by_arch", differs=differ)]
     rows = []
-    for item in slopes["slopes"]:
-        ci = item["ci"]
+    for item in slopes.slopes:
         rows.append(ThesisRow(
-            quantity=f"slope of JSD on CKA, {item['group']}", thesis="linear", value=item["slope"],
-            ci=None if ci is None else tuple(ci), n=item["n_clusters"], n_of="training runs",
-            remark=(f"Least squares over its {item['n_points']} checkpoints; the line explains "
-                    f"R² = {item['r_squared']:.2f} of their JSD's variance."),
+            quantity=f"slope of JSD on CKA, {item.group}", thesis="linear", value=item.slope,
+            ci=item.ci, n=item.n_clusters, n_of="training runs",
+            remark=(f"Least squares over its {item.n_points} checkpoints; the line explains "
+                    f"R² = {item.r_squared:.2f} of their JSD's variance."),
         ))
-    notes = " ".join(slopes.get("notes") or [])
-    for index, item in enumerate(slopes["differences"]):
-        ci = None if item["ci"] is None else (float(item["ci"][0]), float(item["ci"][1]))
+    notes = " ".join(slopes.notes)
+    for index, item in enumerate(slopes.differences):
+        ci = item.ci
         # The claim is two-sided (the slopes differ): an interval that excludes 0 on either
         # side reproduces it (judged on the side the interval lies), one containing 0 leaves
         # it open.
-        centre = item["difference"] if ci is None else (ci[0] + ci[1]) / 2
+        centre = item.difference if ci is None else (ci[0] + ci[1]) / 2
         judgement = judge_relation(
-            1 if centre >= 0 else -1, ci, value=item["difference"],
+            1 if centre >= 0 else -1, ci, value=item.difference,
             undefined="too few training runs to redraw within each (architecture, learning "
                       "rate) cell", what="run-bootstrap 95% interval of the difference")
         rows.append(ThesisRow(
-            quantity=f"slope difference, {item['group']} − {item['reference']}",
-            thesis="≠ 0", value=item["difference"], claim="the slope depends on the architecture",
+            quantity=f"slope difference, {item.group} − {item.reference}",
+            thesis="≠ 0", value=item.difference, claim="the slope depends on the architecture",
             ci=ci, judgement=judgement,
-            id="checkpoints.slope_by_arch" + ("" if index == 0 else f".{item['group']}"),
+            id="checkpoints.slope_by_arch" + ("" if index == 0 else f".{item.group}"),
             differs=differ,
             remark=("Reproduced when the interval excludes 0 (the claim is two-sided). "
                     "Interval: training runs redrawn within each (architecture, learning rate) "
                     "cell; with two seeds a cell it is rough." + _any_lr(item)
                     + (f" {notes}" if notes else "")),
         ))
-    if not slopes["differences"]:
+    if not slopes.differences:
         rows.append(ThesisRow(
             quantity="slope difference between architectures", thesis="≠ 0", value=None,
             claim="the slope depends on the architecture",
-            judgement=not_comparable(f"{len(slopes['slopes'])} architecture(s): no slope "
+            judgement=not_comparable(f"{len(slopes.slopes)} architecture(s): no slope "
                                      "difference to measure"),
             id="checkpoints.slope_by_arch", differs=differ))
     return rows
 
 
-def thesis_rows(summary: Mapping[str, Any], differ: str = "") -> list[ThesisRow]:
+def thesis_rows(result: CheckpointsResult, differ: str = "") -> list[ThesisRow]:
     """The thesis's findings beside this run's numbers."""
     rows = []
     for key, (quantity, thesis, claim, sign, claim_id) in RELATION_ROWS.items():
-        relation = summary[key]
-        rho = relation.get("spearman")
+        relation = result.relation(key)
         ci, undefined = relation_interval(relation)
         rows.append(ThesisRow(
-            quantity=quantity, thesis=thesis, value=rho, claim=claim, ci=ci,
-            p_value=relation.get("spearman_p"), n=summary["n_runs"], n_of="training runs",
-            judgement=judge_relation(sign, ci, value=rho, undefined=undefined,
+            quantity=quantity, thesis=thesis, value=relation.rho, claim=claim, ci=ci,
+            p_value=relation.p_value, n=result.n_runs, n_of="training runs",
+            judgement=judge_relation(sign, ci, value=relation.rho, undefined=undefined,
                                      what="run-bootstrap 95% interval"),
             remark=relation_remark(relation), id=claim_id, differs=differ,
         ))
-    return rows + _slope_rows(summary["slopes"], differ)
+    return rows + _slope_rows(result.slopes, differ)

@@ -42,14 +42,15 @@ from simfunc.errors import InputError
 from simfunc.report import FigureRef, Table
 from simfunc.runner import Job, Plan
 from simfunc.store import OUTPUT_LAYER, ResultsDB
-from simfunc.studies.base import JSON, AnalysisContext, Study, StudyOutput
+from simfunc.studies.base import AnalysisContext, Study, StudyOutput
 from simfunc.studies.classifier_jobs import (ClassifierTraining, ImageSet, ModelRecord,
                                              check_layers, compare_job, extract_job, train_job)
 from simfunc.studies.converse import prose
+from simfunc.studies.converse.result import Construction, ConverseResult, Student
 from simfunc.train.distill import DistillConfig
 
 __all__ = ["Settings", "PROFILES", "Converse", "STUDY", "TEACHER_ID", "INDEPENDENT_ID",
-           "student_id", "pairs_frame"]
+           "student_id", "pairs_frame", "ConverseResult"]
 
 TEACHER_ID = "teacher"
 INDEPENDENT_ID = "independent"
@@ -117,6 +118,7 @@ class Converse(Study[Settings]):
     TITLE = "Same function, dissimilar representations: the converse (cf. Davari et al. 2023)"
     SECTION = None  # simfunc's own addition, not a section of the thesis
     PROFILES = PROFILES
+    RESULT = ConverseResult
     # No pairs for the leaderboard. Every pair is a network against the one teacher: the
     # constructions are the teacher itself under exact linear maps (outputs identical, JSD
     # rounding error), the students are built from the teacher's outputs, and the independent
@@ -184,15 +186,21 @@ class Converse(Study[Settings]):
         scalars = results.scalars(study=self.NAME)
         by_name = dict(zip(scalars["name"], scalars["value"])) if len(scalars) else {}
         teacher = results.models(model_id=TEACHER_ID)
-        summary: dict[str, JSON] = {
-            "teacher_accuracy": _number(teacher["accuracy"].iloc[0]) if len(teacher) else None,
-            "cka_limit": _number(by_name.get("cka_limit")),
-            "constructions": _rows(constructions, ("condition", "max_abs_logit_difference")),
-            "students": _rows(others, ("penalty", "accuracy")),
-        }
+        result = ConverseResult(
+            teacher_accuracy=_number(teacher["accuracy"].iloc[0]) if len(teacher) else None,
+            cka_limit=_number(by_name.get("cka_limit")),
+            constructions=tuple(Construction(
+                model=str(row["model_b"]), measures=_measures(row),
+                condition=float(row["condition"]),
+                max_abs_logit_difference=_number(row.get("max_abs_logit_difference")))
+                for _, row in constructions.iterrows()),
+            students=tuple(Student(
+                model=str(row["model_b"]), measures=_measures(row),
+                penalty=_number(row.get("penalty")), accuracy=_number(row.get("accuracy")))
+                for _, row in others.iterrows()))
         shown, tables = [], []
         if not empty:
-            path = _figure(constructions, others, summary["cka_limit"],
+            path = _figure(constructions, others, result.cka_limit,
                            context.figures_dir / "converse.png")
             shown.append(FigureRef(path, prose.FIGURE_CAPTION))
         if len(constructions):
@@ -202,8 +210,8 @@ class Converse(Study[Settings]):
         if len(others):
             tables.append(Table(prose.STUDENTS_TABLE, _table(others, ["penalty", "accuracy"]),
                                 float_format="{:.4g}"))
-        section = prose.section(self.NAME, self.TITLE, summary, context.settings, shown, tables)
-        return StudyOutput(summary, section)
+        section = prose.section(self.NAME, self.TITLE, result, context.settings, shown, tables)
+        return StudyOutput(result, section)
 
 
 def _check(settings: Settings) -> None:
@@ -237,18 +245,12 @@ def _number(value: Any) -> float | None:
     return None if value is None or pd.isna(value) else float(value)
 
 
-def _rows(frame: pd.DataFrame, keys: tuple[str, ...]) -> list[dict[str, Any]]:
+def _measures(row: pd.Series) -> dict[str, float | None]:
+    """The measures of :data:`prose.SHOWN` and every output measure recorded for the pair."""
     from simfunc import functional
 
-    out = []
-    for _, row in frame.iterrows():
-        item: dict[str, Any] = {key: _number(row.get(key)) for key in keys}
-        item["model"] = row["model_b"]
-        for name in (*prose.SHOWN, *functional.OUTPUT_MEASURES):
-            if name in row:
-                item[name] = _number(row[name])
-        out.append(item)
-    return out
+    return {name: _number(row[name]) for name in (*prose.SHOWN, *functional.OUTPUT_MEASURES)
+            if name in row}
 
 
 def _table(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

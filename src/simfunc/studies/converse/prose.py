@@ -13,7 +13,8 @@ p-value from.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from simfunc.report import FigureRef, Section, Table, ThesisRow
 from simfunc.scorecard import AtMost, Within, judge_point, not_comparable
@@ -22,8 +23,9 @@ from simfunc.studies.common import describe_dataset, stand_ins
 
 if TYPE_CHECKING:
     from simfunc.studies.converse import Settings
+    from simfunc.studies.converse.result import ConverseResult
 
-__all__ = ["SHOWN", "CLAIMS", "thesis_rows", "differs", "section"]
+__all__ = ["CLAIMS", "SHOWN", "differs", "section", "thesis_rows"]
 
 SHOWN = ("linear_cka", "debiased_cka", "rbf_cka", "cca", "mean_cca", "svcca", "pwcca",
          "procrustes", "angular_shape", "mutual_knn", "rsa")
@@ -108,18 +110,18 @@ def _claim(claim_id: str, quantity: str, claim: str, value: float | None, rule: 
                      **fields)
 
 
-def _construction_rows(summary: Mapping[str, Any], differ: str) -> list[ThesisRow]:
-    items = summary["constructions"]
+def _construction_rows(result: ConverseResult, differ: str) -> list[ThesisRow]:
+    items = result.constructions
     none = None if items else "this run builds no construction (conditions is empty)"
     n = len(items)
-    jsd = [r["jsd"] for r in items if r.get("jsd") is not None]
-    cca = [r["cca"] for r in items if r.get("cca") is not None]
-    cka = [(r["condition"], r["linear_cka"]) for r in items if r.get("linear_cka") is not None]
-    logits = [r["max_abs_logit_difference"] for r in items
-              if r.get("max_abs_logit_difference") is not None]
+    jsd = [r.jsd for r in items if r.jsd is not None]
+    cca = [r.cca for r in items if r.cca is not None]
+    cka = [(r.condition, r.linear_cka) for r in items if r.linear_cka is not None]
+    logits = [r.max_abs_logit_difference for r in items
+              if r.max_abs_logit_difference is not None]
     values = [v for _, v in cka]
     rises = [b - a for a, b in zip(values, values[1:])]
-    limit = summary.get("cka_limit")
+    limit = result.cka_limit
     by_kappa = ", ".join(f"{c:g}: {v:.4f}" for c, v in cka)
     rows = [
         _claim("converse.outputs_identical", "largest JSD of the outputs over every κ (bits)",
@@ -154,56 +156,57 @@ def _construction_rows(summary: Mapping[str, Any], differ: str) -> list[ThesisRo
     return rows
 
 
-def _student_rows(summary: Mapping[str, Any], differ: str) -> list[ThesisRow]:
-    students = sorted((s for s in summary["students"] if s.get("penalty") is not None),
-                      key=lambda s: s["penalty"])
-    rows = [ThesisRow(quantity=f"student, CKA penalty {s['penalty']:g}: linear CKA to the teacher",
-                      thesis=None, value=s.get("linear_cka"), source="simfunc",
-                      remark=f"JSD {_fmt(s.get('jsd'), '.4f')} bits, disagreement "
-                             f"{_fmt(s.get('disagreement'), '.3f')}, accuracy "
-                             f"{_fmt(s.get('accuracy'), '.3f')}.")
+def _student_rows(result: ConverseResult, differ: str) -> list[ThesisRow]:
+    students = sorted((s for s in result.students if s.penalty is not None),
+                      key=lambda s: s.penalty or 0.0)
+    rows = [ThesisRow(quantity=f"student, CKA penalty {s.penalty:g}: linear CKA to the teacher",
+                      thesis=None, value=s.linear_cka, source="simfunc",
+                      remark=f"JSD {_fmt(s.jsd, '.4f')} bits, disagreement "
+                             f"{_fmt(s.disagreement, '.3f')}, accuracy "
+                             f"{_fmt(s.accuracy, '.3f')}.")
             for s in students]
-    plain = students[0] if students and students[0]["penalty"] == 0 else None
-    strongest = students[-1] if students and students[-1]["penalty"] > 0 else None
+    plain = students[0] if students and students[0].penalty == 0 else None
+    strongest = students[-1] if students and (students[-1].penalty or 0.0) > 0 else None
     penalised = (None if strongest is not None
                  else "this run distils no student with a CKA penalty above 0")
-    which = "" if strongest is None else f" (penalty {strongest['penalty']:g})"
-    chosen: Mapping[str, Any] = strongest or {}
+    which = "" if strongest is None else f" (penalty {strongest.penalty:g})"
     rows.append(_claim(
         "converse.student_dissimilar", f"linear CKA to the teacher, most penalised student{which}",
         "a CKA penalty gives a student whose representation CKA calls dissimilar",
-        chosen.get("linear_cka"), AtMost(LOW_CKA, "dissimilar, linear CKA"), reason=penalised,
+        None if strongest is None else strongest.linear_cka,
+        AtMost(LOW_CKA, "dissimilar, linear CKA"), reason=penalised,
         undefined="linear CKA was not recorded", differ=differ))
     rows.append(_claim(
         "converse.student_same_function",
         f"disagreement with the teacher, most penalised student{which}",
-        "the penalised student still computes the teacher's function", chosen.get("disagreement"),
+        "the penalised student still computes the teacher's function",
+        None if strongest is None else strongest.disagreement,
         AtMost(MATCHING, "the same function, the fraction of test images classified "
                          "differently"),
         reason=penalised, undefined="disagreement was not recorded", differ=differ,
-        remark=f"JSD to the teacher {_fmt(chosen.get('jsd'), '.4f')} bits."))
+        remark=f"JSD to the teacher {_fmt(None if strongest is None else strongest.jsd, '.4f')}"
+               " bits."))
     drop_reason = penalised or (None if plain is not None
                                 else "this run distils no plain student (penalty 0)")
-    drop = (None if drop_reason is not None or None in (plain.get("linear_cka"),
-                                                         strongest.get("linear_cka"))
-            else strongest["linear_cka"] - plain["linear_cka"])
+    drop = (None if drop_reason is not None or plain is None or strongest is None
+            or plain.linear_cka is None or strongest.linear_cka is None
+            else strongest.linear_cka - plain.linear_cka)
     rows.append(_claim(
         "converse.penalty_lowers_cka",
         "change in linear CKA to the teacher, penalty 0 → "
-        + ("the largest" if strongest is None else f"{strongest['penalty']:g}"),
+        + ("the largest" if strongest is None else f"{strongest.penalty:g}"),
         "the CKA penalty, not distillation, lowers CKA", drop,
         AtMost(-PENALTY_DROP, "the penalty lowers CKA"), reason=drop_reason,
         undefined="linear CKA was not recorded", differ=differ,
-        remark="" if drop is None else
-        (f"Linear CKA {plain['linear_cka']:.3f} → {strongest['linear_cka']:.3f}; disagreement "
-         f"{_fmt(plain.get('disagreement'), '.3f')} → "
-         f"{_fmt(strongest.get('disagreement'), '.3f')}.")))
-    for s in (s for s in summary["students"] if s.get("penalty") is None):
+        remark="" if drop is None or plain is None or strongest is None else
+        (f"Linear CKA {plain.linear_cka:.3f} → {strongest.linear_cka:.3f}; disagreement "
+         f"{_fmt(plain.disagreement, '.3f')} → {_fmt(strongest.disagreement, '.3f')}.")))
+    for s in (s for s in result.students if s.penalty is None):
         rows.append(ThesisRow(
             quantity="independently trained network: linear CKA to the teacher", thesis=None,
-            value=s.get("linear_cka"), source="simfunc",
+            value=s.linear_cka, source="simfunc",
             remark=f"The reference (true labels, the students' seed): JSD "
-                   f"{_fmt(s.get('jsd'), '.4f')} bits, accuracy {_fmt(s.get('accuracy'), '.3f')}."))
+                   f"{_fmt(s.jsd, '.4f')} bits, accuracy {_fmt(s.accuracy, '.3f')}."))
     return rows
 
 
@@ -211,20 +214,20 @@ def _fmt(value: float | None, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
 
 
-def thesis_rows(summary: Mapping[str, Any], differ: str = "") -> list[ThesisRow]:
+def thesis_rows(result: ConverseResult, differ: str = "") -> list[ThesisRow]:
     """simfunc's claims (every id of :data:`CLAIMS`, in that order among the rows), the
     students' CKA, the reference and the teacher's accuracy as context."""
-    rows = _construction_rows(summary, differ) + _student_rows(summary, differ)
-    if summary["teacher_accuracy"] is not None:
+    rows = _construction_rows(result, differ) + _student_rows(result, differ)
+    if result.teacher_accuracy is not None:
         rows.append(ThesisRow(quantity="teacher's test accuracy", thesis=None,
-                              value=summary["teacher_accuracy"], source="simfunc"))
+                              value=result.teacher_accuracy, source="simfunc"))
     return rows
 
 
-def section(name: str, title: str, summary: Mapping[str, Any], settings: Settings,
+def section(name: str, title: str, result: ConverseResult, settings: Settings,
             figures: Sequence[FigureRef], tables: Sequence[Table]) -> Section:
     """The study's report section."""
     return Section(id=name, title=title, summary=SUMMARY, figures=list(figures),
-                   tables=list(tables), thesis_rows=thesis_rows(summary, differs(settings)),
+                   tables=list(tables), thesis_rows=thesis_rows(result, differs(settings)),
                    stand_ins=stand_ins({"training set": (settings.dataset, settings.classes)}),
                    settings=settings_dict(settings))

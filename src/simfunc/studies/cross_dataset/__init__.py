@@ -24,7 +24,6 @@ report's words are in :mod:`simfunc.studies.cross_dataset.prose`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,7 +33,7 @@ from simfunc.errors import InputError
 from simfunc.report import FigureRef, Table
 from simfunc.runner import Plan
 from simfunc.store import ResultsDB
-from simfunc.studies.base import JSON, AnalysisContext, Selection, Study, StudyOutput
+from simfunc.studies.base import AnalysisContext, Selection, Study, StudyOutput
 from simfunc.studies.classifier_jobs import (
     ClassifierTraining,
     ImageSet,
@@ -46,9 +45,24 @@ from simfunc.studies.classifier_jobs import (
 )
 from simfunc.studies.common import all_pairs
 from simfunc.studies.cross_dataset import prose
+from simfunc.studies.cross_dataset.result import (
+    CrossDatasetResult,
+    GroupMeans,
+    LayerResult,
+    TestSetResult,
+    TrainingSetContrast,
+)
 from simfunc.studies.training_sets import network_config
 
-__all__ = ["Settings", "PROFILES", "CrossDataset", "STUDY", "models", "group_means"]
+__all__ = [
+    "PROFILES",
+    "STUDY",
+    "CrossDataset",
+    "CrossDatasetResult",
+    "Settings",
+    "group_means",
+    "models",
+]
 
 ROLES = ("A", "B", "C")  # the test sets: A's, B's and the third set C
 
@@ -129,6 +143,7 @@ class CrossDataset(Study[Settings]):
     TITLE = "Models across training and test sets (thesis §3.2)"
     SECTION = "3.2"
     PROFILES = PROFILES
+    RESULT = CrossDatasetResult
     # It records no output measures (the two training sets' classes do not correspond), so
     # the leaderboard finds nothing here and says so.
     LEADERBOARD = Selection()
@@ -171,18 +186,18 @@ class CrossDataset(Study[Settings]):
         names = [model for model, _, _ in listed]
         roles = {model: role for model, role, _ in listed}
         sets = _sets(settings)
-        by_layer: dict[str, JSON] = {}
+        by_layer: dict[str, LayerResult] = {}
         figure_refs, rows = [], []
         for rank, layer in enumerate(settings.layers):
             pairs = results.pairs(measure="linear_cka", layer=layer)
-            per_test_set: dict[str, JSON] = {}
+            per_test_set: dict[str, TestSetResult] = {}
             fig, axes = figures.new_figure(1, len(ROLES), panel_size=(5.0, 4.4))
             for column, role in enumerate(ROLES):
                 on_role = pairs[pairs["test_set"] == role]
                 matrix = _matrix(on_role, names)
                 means = group_means(matrix, [roles[name] for name in names])
                 contrast = _contrast(on_role, roles, settings)
-                per_test_set[role] = {"dataset": sets[role][0], **means, "contrast": contrast}
+                per_test_set[role] = TestSetResult(sets[role][0], means, contrast)
                 label = prose.set_label(*sets[role])
                 figures.heatmap(axes[0, column], matrix, names, names,
                                 title=f"test set {role}: {label}", colorbar_label="linear CKA")
@@ -191,17 +206,16 @@ class CrossDataset(Study[Settings]):
             stem = "cka_heatmaps" if rank == 0 else f"cka_heatmaps_{layer}"
             path = figures.save_figure(fig, context.figures_dir / f"{stem}.png")
             figure_refs.append(FigureRef(path, prose.heatmap_caption(layer, rank == 0)))
-            by_layer[layer] = {"test_sets": per_test_set,
-                               "pooled": _contrast(pairs, roles, settings, blocks=True)}
+            by_layer[layer] = LayerResult(per_test_set,
+                                          _contrast(pairs, roles, settings, blocks=True))
         headline = by_layer[settings.layers[0]]
-        summary: dict[str, JSON] = {
-            "models": names, "layer": settings.layers[0], "test_sets": headline["test_sets"],
-            "pooled": headline["pooled"], "by_layer": by_layer,
-            "same_training_set_more_similar_on_every_test_set": _holds_everywhere(headline),
-        }
-        section = prose.section(self.NAME, self.TITLE, summary, settings, sets, figure_refs,
+        result = CrossDatasetResult(
+            models=tuple(names), layer=settings.layers[0], test_sets=headline.test_sets,
+            pooled=headline.pooled, by_layer=by_layer,
+            same_training_set_more_similar_on_every_test_set=_holds_everywhere(headline))
+        section = prose.section(self.NAME, self.TITLE, result, settings, sets, figure_refs,
                                 [Table(prose.MEANS_TABLE, pd.DataFrame(rows))])
-        return StudyOutput(summary, section)
+        return StudyOutput(result, section)
 
 
 def _matrix(pairs: pd.DataFrame, names: list[str]) -> np.ndarray:
@@ -213,7 +227,7 @@ def _matrix(pairs: pd.DataFrame, names: list[str]) -> np.ndarray:
     return matrix
 
 
-def group_means(matrix: np.ndarray, roles: list[str]) -> dict[str, float | None]:
+def group_means(matrix: np.ndarray, roles: list[str]) -> GroupMeans:
     """Mean CKA of each kind of pair in a symmetric matrix over networks of ``roles``."""
     roles_array = np.array(roles)
     upper = np.triu(np.ones_like(matrix, dtype=bool), k=1)
@@ -225,18 +239,18 @@ def group_means(matrix: np.ndarray, roles: list[str]) -> dict[str, float | None]
     a, b, u = (roles_array == r for r in ("A", "B", "untrained"))
     same = np.outer(a, a) | np.outer(b, b)
     across = np.outer(a, b) | np.outer(b, a)
-    return {
-        "within_A": mean(np.outer(a, a)),
-        "within_B": mean(np.outer(b, b)),
-        "within_training_set": mean(same),
-        "across_training_sets": mean(across),
-        "within_untrained": mean(np.outer(u, u)),
-        "trained_vs_untrained": mean(np.outer(a | b, u) | np.outer(u, a | b)),
-    }
+    return GroupMeans(
+        within_A=mean(np.outer(a, a)),
+        within_B=mean(np.outer(b, b)),
+        within_training_set=mean(same),
+        across_training_sets=mean(across),
+        within_untrained=mean(np.outer(u, u)),
+        trained_vs_untrained=mean(np.outer(a | b, u) | np.outer(u, a | b)),
+    )
 
 
 def _contrast(pairs: pd.DataFrame, roles: dict[str, str], settings: Settings,
-              blocks: bool = False) -> dict[str, Any]:
+              blocks: bool = False) -> TrainingSetContrast:
     """Within minus across training sets over the trained networks' pairs (one-sided: the
     thesis expects within above across), or why it is undefined."""
     trained = pairs[pairs["model_a"].map(roles).isin(["A", "B"])
@@ -248,13 +262,13 @@ def _contrast(pairs: pd.DataFrame, roles: dict[str, str], settings: Settings,
             blocks=trained["test_set"] if blocks else None, alternative="greater",
             n_permutations=settings.n_permutations, n_resamples=settings.n_resamples, seed=0)
     except InputError as error:
-        return {"undefined": str(error)}
-    return contrast.to_dict()
+        return TrainingSetContrast(undefined=str(error))
+    return TrainingSetContrast.of(contrast)
 
 
-def _holds_everywhere(headline: Any) -> bool:
-    contrasts = [values["contrast"] for values in headline["test_sets"].values()]
-    return all("difference" in c and c["difference"] > 0 for c in contrasts)
+def _holds_everywhere(headline: LayerResult) -> bool:
+    differences = [values.contrast.difference for values in headline.test_sets.values()]
+    return all(d is not None and d > 0 for d in differences)
 
 
 STUDY = CrossDataset()

@@ -7,7 +7,9 @@ finding as :class:`~simfunc.report.ThesisRow` s.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
 
 from simfunc.report import FigureRef, Section, Table, ThesisRow
 from simfunc.scorecard import judge_all, judge_relation
@@ -17,8 +19,13 @@ from simfunc.studies.training_sets import differs_from_thesis
 
 if TYPE_CHECKING:
     from simfunc.studies.cross_dataset import Settings
+    from simfunc.studies.cross_dataset.result import (
+        CrossDatasetResult,
+        GroupMeans,
+        TrainingSetContrast,
+    )
 
-__all__ = ["thesis_rows", "section", "table_row", "set_label", "differs"]
+__all__ = ["differs", "section", "set_label", "table_row", "thesis_rows"]
 
 LAYER_WORDS = {"last_conv": "the last convolutional map, flattened (the thesis's layer)",
                "features": "the pooled penultimate features"}
@@ -70,13 +77,13 @@ def _summary_text(settings: Settings) -> str:
     )
 
 
-def table_row(layer: str, test_set: str, means: Mapping[str, Any],
-              contrast: Mapping[str, Any]) -> dict[str, Any]:
-    ci = contrast.get("ci")
-    return {"layer": layer, "test set": test_set, **means,
-            "difference": contrast.get("difference"),
+def table_row(layer: str, test_set: str, means: GroupMeans,
+              contrast: TrainingSetContrast) -> dict[str, Any]:
+    ci = contrast.ci
+    return {"layer": layer, "test set": test_set, **asdict(means),
+            "difference": contrast.difference,
             "95% CI": "n/a" if not ci else f"{ci[0]:.3f} to {ci[1]:.3f}",
-            "Mantel p": contrast.get("p")}
+            "Mantel p": contrast.p}
 
 
 def differs(settings: Settings) -> str:
@@ -88,43 +95,44 @@ def differs(settings: Settings) -> str:
     return differs_from_thesis(settings, settings.dataset_c, len(settings.seeds), 3, extra)
 
 
-def _contrast_row(contrast: Mapping[str, Any], quantity: str, claim_id: str | None,
+def _contrast_row(contrast: TrainingSetContrast, quantity: str, claim_id: str | None,
                   differ: str, claim: str = "", lead: str = "") -> ThesisRow:
-    if "undefined" in contrast:
+    if contrast.undefined is not None:
         return ThesisRow(quantity=quantity, thesis="> 0", value=None, claim=claim,
-                         judgement=judge_relation(1, None, undefined=str(contrast["undefined"])),
-                         remark=str(contrast["undefined"]), id=claim_id, differs=differ)
-    ci = contrast["ci"]
-    ci = (float(ci[0]), float(ci[1])) if ci else None
-    how = "all" if contrast["exact"] else "random"
-    notes = "".join(f" {note}." for note in contrast.get("notes", []))
-    remark = lead + (f"Within {contrast['within']:.3f}, across {contrast['across']:.3f}. p: one-sided "
-              f"Mantel test over {contrast['n_networks']} networks ({how} "
-              f"{contrast['n_relabellings']} relabellings; the smallest p this design allows "
-              f"is {contrast['smallest_p']:.2g}); interval: network bootstrap within training "
+                         judgement=judge_relation(1, None, undefined=contrast.undefined),
+                         remark=contrast.undefined, id=claim_id, differs=differ)
+    ci = contrast.ci
+    how = "all" if contrast.exact else "random"
+    notes = "".join(f" {note}." for note in contrast.notes)
+    remark = lead + (f"Within {contrast.within:.3f}, across {contrast.across:.3f}. p: one-sided "
+              f"Mantel test over {contrast.n_networks} networks ({how} "
+              f"{contrast.n_relabellings} relabellings; the smallest p this design allows "
+              f"is {contrast.smallest_p:.2g}); interval: network bootstrap within training "
               "sets." + notes)
+    n = None if contrast.n_within is None or contrast.n_across is None else \
+        contrast.n_within + contrast.n_across
     return ThesisRow(
-        quantity=quantity, thesis="> 0", value=contrast["difference"], claim=claim,
-        ci=ci, p_value=contrast["p"], n=contrast["n_within"] + contrast["n_across"],
-        judgement=judge_relation(1, ci, value=contrast["difference"],
+        quantity=quantity, thesis="> 0", value=contrast.difference, claim=claim,
+        ci=ci, p_value=contrast.p, n=n,
+        judgement=judge_relation(1, ci, value=contrast.difference,
                                  undefined="the network bootstrap gave no interval" + notes,
                                  what="network-bootstrap 95% interval"),
         remark=remark, id=claim_id, differs=differ,
     )
 
 
-def thesis_rows(summary: Mapping[str, Any], differ: str = "") -> list[ThesisRow]:
+def thesis_rows(result: CrossDatasetResult, differ: str = "") -> list[ThesisRow]:
     """The thesis's finding beside this run's numbers: all test sets pooled (the headline
     claim), each test set, and the pooled difference at each other layer."""
     per_set = []
-    for role, values in summary["test_sets"].items():
+    for role, values in result.test_sets.items():
         per_set.append(_contrast_row(
-            values["contrast"], f"mean CKA within − across training sets, test set {role} "
-            f"({values['dataset']})", f"cross_dataset.within_minus_across.{role}", differ,
+            values.contrast, f"mean CKA within − across training sets, test set {role} "
+            f"({values.dataset})", f"cross_dataset.within_minus_across.{role}", differ,
             claim=f"within above across on test set {role}"))
     positive = sum(row.value is not None and row.value > 0 for row in per_set)
     rows = [_contrast_row(
-        summary["pooled"], "mean CKA within − across training sets, all test sets",
+        result.pooled, "mean CKA within − across training sets, all test sets",
         "cross_dataset.within_minus_across", differ, claim=CLAIM,
         lead=f"Within above across on {positive} of {len(per_set)} test sets. ")]
     rows += per_set
@@ -138,21 +146,21 @@ def thesis_rows(summary: Mapping[str, Any], differ: str = "") -> list[ThesisRow]
         id="cross_dataset.every_test_set", differs=differ,
         remark="The value is the smallest difference over the test sets; the verdict needs "
                "every test set's interval above 0."))
-    for layer, values in summary["by_layer"].items():
-        if layer != summary["layer"]:
+    for layer, values in result.by_layer.items():
+        if layer != result.layer:
             rows.append(_contrast_row(
-                values["pooled"], f"the same at {layer_words(layer)}, all test sets", None,
+                values.pooled, f"the same at {layer_words(layer)}, all test sets", None,
                 differ))
     return rows
 
 
-def section(name: str, title: str, summary: Mapping[str, Any], settings: Settings,
+def section(name: str, title: str, result: CrossDatasetResult, settings: Settings,
             sets: Mapping[str, tuple[str, Sequence[int] | None]], figures: Sequence[FigureRef],
             tables: Sequence[Table]) -> Section:
     """The study's report section (``sets``: test set A, B, C -> (dataset, classes))."""
     return Section(
         id=name, title=title, summary=_summary_text(settings), figures=list(figures),
-        tables=list(tables), thesis_rows=thesis_rows(summary, differs(settings)),
+        tables=list(tables), thesis_rows=thesis_rows(result, differs(settings)),
         stand_ins=stand_ins({"CIFAR-100 (A)": sets["A"], "ImageNet32 (B)": sets["B"],
                              "Pascal VOC (C)": sets["C"]}),
         settings=settings_dict(settings),

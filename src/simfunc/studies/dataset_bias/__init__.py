@@ -38,7 +38,7 @@ from simfunc.errors import InputError
 from simfunc.report import FigureRef, Table
 from simfunc.runner import Job, Plan
 from simfunc.store import ResultsDB
-from simfunc.studies.base import JSON, AnalysisContext, Selection, Study, StudyOutput
+from simfunc.studies.base import AnalysisContext, Selection, Study, StudyOutput
 from simfunc.studies.classifier_jobs import (
     ClassifierTraining,
     ImageSet,
@@ -49,9 +49,11 @@ from simfunc.studies.classifier_jobs import (
 )
 from simfunc.studies.dataset_bias import prose
 from simfunc.studies.dataset_bias.jobs import confusion_shares, error_kinds
+from simfunc.studies.dataset_bias.result import Confusions, DatasetBiasResult
 from simfunc.studies.training_sets import network_config
 
-__all__ = ["Settings", "PROFILES", "DatasetBias", "STUDY", "networks", "image_sets"]
+__all__ = ["Settings", "PROFILES", "DatasetBias", "STUDY", "networks", "image_sets",
+           "DatasetBiasResult"]
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,7 @@ class DatasetBias(Study[Settings]):
     TITLE = "Dataset bias of representations (thesis §3.1)"
     SECTION = "3.1"
     PROFILES = PROFILES
+    RESULT = DatasetBiasResult
     # It compares no pairs (a classifier reads the features), so the leaderboard finds
     # nothing here and says so.
     LEADERBOARD = Selection()
@@ -183,51 +186,52 @@ class DatasetBias(Study[Settings]):
 
         svm = extra("svm_accuracy")
         kinds = error_kinds(svm["predicted"], svm["test_sets"], svm["networks"])
-        summary = _summary(svm, kinds, settings)
+        result = _result(svm, kinds, settings)
         confusion_path = _confusion_figure(svm, context.figures_dir / "svm_confusion.png")
         tsne_path = _tsne_figure(settings, extra, context.figures_dir / "tsne.png")
-        shares = summary["confusions"]
-        section = prose.section(self.NAME, self.TITLE, summary, settings, figures=[
+        shares = result.confusions
+        section = prose.section(self.NAME, self.TITLE, result, settings, figures=[
             FigureRef(confusion_path, prose.CONFUSION_CAPTION),
             FigureRef(tsne_path, prose.TSNE_CAPTION),
         ], tables=[Table(prose.ERRORS_TABLE, pd.DataFrame([{
-            prose.KIND_NAMES[kind]: shares[kind] for kind in ("same_network", "same_test_set",
-                                                              "neither")}]))])
-        return StudyOutput(summary, section)
+            prose.KIND_NAMES[kind]: getattr(shares, kind) for kind in (
+                "same_network", "same_test_set", "neither")}]))])
+        return StudyOutput(result, section)
 
 
 def _interval(numerators: np.ndarray, denominators: np.ndarray, settings: Settings
-              ) -> list[float] | None:
+              ) -> tuple[float, float] | None:
     """The bootstrap interval over held-out rows, or None when there is no ratio to bound."""
     try:
-        return list(stats.ratio_bootstrap_ci(numerators, denominators,
+        low, high = stats.ratio_bootstrap_ci(numerators, denominators,
                                              n_resamples=settings.n_resamples,
-                                             seed=settings.seed))
+                                             seed=settings.seed)
     except InputError:
         return None
+    return float(low), float(high)
 
 
-def _summary(svm: dict[str, Any], kinds: dict[str, np.ndarray], settings: Settings
-             ) -> dict[str, JSON]:
+def _result(svm: dict[str, Any], kinds: dict[str, np.ndarray], settings: Settings
+            ) -> DatasetBiasResult:
     """The headline numbers, each share with its interval from resampling held-out rows."""
     n_sets = len(svm["labels"])
     per_row = np.full(len(kinds["errors"]), float(n_sets))
     other_network = kinds["same_test_set"] + kinds["neither"]
     shares = confusion_shares(kinds)
-    return {
-        "svm_accuracy": float(1 - kinds["errors"].sum() / per_row.sum()),
-        "svm_accuracy_ci": _interval(n_sets - kinds["errors"], per_row, settings),
-        "chance": 1 / n_sets,
-        "confusions": {kind: shares[kind] for kind in ("same_network", "same_test_set",
-                                                       "neither")},
-        "same_network_share_ci": _interval(kinds["same_network"], kinds["errors"], settings),
-        "n_errors": int(shares["errors"]),
-        "other_network_rate": float(other_network.sum() / per_row.sum()),
-        "other_network_rate_ci": _interval(other_network, per_row, settings),
-        "representation_sets": svm["labels"],
-        "features": svm["features"],
-        "n_test_per_set": svm["n_test_per_set"],
-    }
+    return DatasetBiasResult(
+        svm_accuracy=float(1 - kinds["errors"].sum() / per_row.sum()),
+        svm_accuracy_ci=_interval(n_sets - kinds["errors"], per_row, settings),
+        chance=1 / n_sets,
+        confusions=Confusions(**{kind: float(shares[kind]) for kind in (
+            "same_network", "same_test_set", "neither")}),
+        same_network_share_ci=_interval(kinds["same_network"], kinds["errors"], settings),
+        n_errors=int(shares["errors"]),
+        other_network_rate=float(other_network.sum() / per_row.sum()),
+        other_network_rate_ci=_interval(other_network, per_row, settings),
+        representation_sets=tuple(svm["labels"]),
+        features=int(svm["features"]),
+        n_test_per_set=int(svm["n_test_per_set"]),
+    )
 
 
 def _confusion_figure(svm: dict[str, Any], path: Any) -> Any:

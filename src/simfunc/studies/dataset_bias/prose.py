@@ -7,7 +7,8 @@ Everything a reader sees that is not a number computed by the analysis is here: 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from simfunc.report import FigureRef, Section, Table, ThesisRow
 from simfunc.scorecard import AtMost, judge_point, judge_relation
@@ -17,8 +18,9 @@ from simfunc.studies.training_sets import differs_from_thesis
 
 if TYPE_CHECKING:
     from simfunc.studies.dataset_bias import Settings
+    from simfunc.studies.dataset_bias.result import DatasetBiasResult
 
-__all__ = ["thesis_rows", "section", "differs"]
+__all__ = ["differs", "section", "thesis_rows"]
 
 #: "Never about the network": at most this share of held-out vectors assigned to another network.
 NEVER = 0.05
@@ -47,8 +49,8 @@ KIND_NAMES = {"same_network": "same network, other test set",
               "neither": "neither"}
 
 
-def _summary_text(summary: Mapping[str, Any], settings: Settings) -> str:
-    labels = summary["representation_sets"]
+def _summary_text(result: DatasetBiasResult, settings: Settings) -> str:
+    labels = result.representation_sets
     return (
         "Six networks (two seeds trained on A, two on B, two untrained) are shown the test "
         "images of A, B and C. A linear SVM learns which of the 18 (test set, network) "
@@ -56,45 +58,45 @@ def _summary_text(summary: Mapping[str, Any], settings: Settings) -> str:
         f"{labels[0]}. The two untrained networks are the initial weights of their own seeds "
         f"({', '.join(map(str, settings.untrained_seeds))}), unrelated to the trained ones.\n\n"
         f"Choices the thesis leaves open: the features are the flattened {settings.layer} map "
-        f"of {settings.arch} ({summary['features']}-d), each feature standardised with the "
+        f"of {settings.arch} ({result.features}-d), each feature standardised with the "
         "mean and standard deviation of the SVM's training rows of all 18 sets together; the "
         "images of each test set are normalised with that data set's own channel statistics "
         "(per test set), not with those of the network's training set (per network); the SVM "
         f"is one-vs-rest with the hinge loss and C = {settings.svm_c:g}, tested on the same "
-        f"{summary['n_test_per_set']} held-out rows of every set (a fraction "
+        f"{result.n_test_per_set} held-out rows of every set (a fraction "
         f"{settings.holdout:g} of {settings.test_subset or 'all'} test images)."
     )
 
 
-def thesis_rows(summary: Mapping[str, Any], differ: str = "") -> list[ThesisRow]:
+def thesis_rows(result: DatasetBiasResult, differ: str = "") -> list[ThesisRow]:
     """The thesis's finding beside this run's numbers."""
-    n_errors = summary["n_errors"]
-    share = summary["confusions"]["same_network"] if n_errors else None
-    n_sets = len(summary["representation_sets"])
-    vectors = summary["n_test_per_set"] * n_sets
+    n_errors = result.n_errors
+    share = result.confusions.same_network if n_errors else None
+    n_sets = len(result.representation_sets)
+    vectors = result.n_test_per_set * n_sets
     rows_remark = (
-        f"Intervals: bootstrap over the {summary['n_test_per_set']} held-out rows (a row is one "
+        f"Intervals: bootstrap over the {result.n_test_per_set} held-out rows (a row is one "
         "image of each test set seen by all six networks), for these six networks and this "
         "SVM; with two networks per training set no interval over networks exists."
     )
-    ci = summary["same_network_share_ci"]
-    rate_ci = summary["other_network_rate_ci"]
-    accuracy_ci = summary["svm_accuracy_ci"]
+    ci = result.same_network_share_ci
+    rate_ci = result.other_network_rate_ci
+    accuracy_ci = result.svm_accuracy_ci
     if n_errors:
         mistakes = judge_relation(
-            1, tuple(ci) if ci else None, value=share, reference=0.5,
+            1, ci, value=share, reference=0.5,
             what="bootstrap 95% interval of the share", undefined="no bootstrap interval")
     else:
         mistakes = judge_relation(1, None, undefined="the SVM made no mistake, so where its "
                                   "mistakes go is not measured")
-    never = judge_point(summary["other_network_rate"],
+    never = judge_point(result.other_network_rate,
                         AtMost(NEVER, "never about the network: share of vectors assigned to "
                                "another network"))
     return [
         ThesisRow(
             quantity="share of the SVM's mistakes that keep the network (another test set)",
             thesis="all", value=share, claim="the SVM is confused about the test set, never "
-            "about the network", ci=tuple(ci) if ci else None, n=n_errors, n_of="mistakes",
+            "about the network", ci=ci, n=n_errors, n_of="mistakes",
             percent=True, judgement=mistakes, id="dataset_bias.mistakes_keep_network",
             differs=differ,
             remark=("Reproduced when the interval lies above one half: most mistakes keep the "
@@ -104,26 +106,26 @@ def thesis_rows(summary: Mapping[str, Any], differ: str = "") -> list[ThesisRow]
         ),
         ThesisRow(
             quantity="share of held-out feature vectors assigned to another network",
-            thesis="none", value=summary["other_network_rate"], claim="never about the network",
-            ci=tuple(rate_ci) if rate_ci else None, n=vectors, n_of="feature vectors",
+            thesis="none", value=result.other_network_rate, claim="never about the network",
+            ci=rate_ci, n=vectors, n_of="feature vectors",
             judgement=never, id="dataset_bias.never_other_network", differs=differ,
-            remark=f"{round(summary['other_network_rate'] * vectors)} of {vectors}; the "
+            remark=f"{round(result.other_network_rate * vectors)} of {vectors}; the "
                    "thesis: never.",
         ),
         ThesisRow(
             quantity=f"SVM accuracy over the {n_sets} representation sets", thesis=None,
-            value=summary["svm_accuracy"], ci=tuple(accuracy_ci) if accuracy_ci else None,
-            n=vectors, n_of="feature vectors", remark=f"Chance is {summary['chance']:.3f}.",
+            value=result.svm_accuracy, ci=accuracy_ci,
+            n=vectors, n_of="feature vectors", remark=f"Chance is {result.chance:.3f}.",
         ),
     ]
 
 
-def section(name: str, title: str, summary: Mapping[str, Any], settings: Settings,
+def section(name: str, title: str, result: DatasetBiasResult, settings: Settings,
             figures: Sequence[FigureRef], tables: Sequence[Table]) -> Section:
     """The study's report section."""
     return Section(
-        id=name, title=title, summary=_summary_text(summary, settings), figures=list(figures),
-        tables=list(tables), thesis_rows=thesis_rows(summary, differs(settings)),
+        id=name, title=title, summary=_summary_text(result, settings), figures=list(figures),
+        tables=list(tables), thesis_rows=thesis_rows(result, differs(settings)),
         stand_ins=stand_ins({"CIFAR-100": (settings.dataset_a, settings.classes_a),
                              "ImageNet32": (settings.dataset_b, settings.classes_b),
                              "Pascal VOC": (settings.dataset_c, None)}),

@@ -47,16 +47,17 @@ from simfunc.errors import InputError
 from simfunc.report import FigureRef, Table
 from simfunc.runner import Job, Plan
 from simfunc.store import OUTPUT_LAYER, ResultsDB
-from simfunc.studies.base import JSON, AnalysisContext, Study, StudyOutput
+from simfunc.studies.base import AnalysisContext, Study, StudyOutput
 from simfunc.studies.classifier_jobs import ClassifierTraining, ImageSet, ModelRecord, train_job
 from simfunc.studies.existence import prose
 from simfunc.studies.existence.jobs import kept_ranges
+from simfunc.studies.existence.result import ControlRow, ExistenceResult, SweepRow
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 __all__ = ["BaseNetwork", "BinaryTask", "HeadFit", "Settings", "PROFILES", "Existence", "STUDY",
-           "BASE_ID", "sweep_frame"]
+           "BASE_ID", "sweep_frame", "ExistenceResult"]
 
 BASE_ID = "base"
 _JOBS = "simfunc.studies.existence.jobs"
@@ -155,6 +156,7 @@ class Existence(Study[Settings]):
     TITLE = "Same representation, different function: an existence proof (thesis ch. 4)"
     SECTION = "4"
     PROFILES = PROFILES
+    RESULT = ExistenceResult
     # No pairs for the leaderboard. Every pair here is a construction from the one frozen base
     # network (Net1 vs Net2 and vs the control, one pair of heads per d_ratio): not a sample of
     # networks, so there is no relation across pairs to rank measures by and nothing for
@@ -201,32 +203,33 @@ class Existence(Study[Settings]):
         flipped = frame[frame["pair"] == "flipped"] if len(frame) else frame
         control = frame[frame["pair"] == "control"] if len(frame) else frame
         base = results.models(model_id=BASE_ID)
-        summary: dict[str, JSON] = {
-            "base_accuracy": (float(base["accuracy"].iloc[0])
-                              if len(base) and pd.notna(base["accuracy"].iloc[0]) else None),
-            "input_size": _input_size(base),
-            "feature_dim": int(flipped["dim"].iloc[0]) if len(flipped) else None,
-            "rows": [{"d_ratio": float(row["d_ratio"]), "kept": int(row["kept"]),
-                      **{key: _value(row, column) for key, column in SUMMARY_KEYS.items()}}
-                     for _, row in flipped.iterrows()],
-            "controls": [{"d_ratio": float(row["d_ratio"]),
-                          **{key: _value(row, column) for key, column in SUMMARY_KEYS.items()
-                             if not key.startswith("accuracy")},
-                          "accuracy_control": _value(row, "accuracy_b")}
-                         for _, row in control.iterrows()],
-        }
+        result = ExistenceResult(
+            base_accuracy=(float(base["accuracy"].iloc[0])
+                           if len(base) and pd.notna(base["accuracy"].iloc[0]) else None),
+            input_size=_input_size(base),
+            feature_dim=int(flipped["dim"].iloc[0]) if len(flipped) else None,
+            rows=tuple(SweepRow(d_ratio=float(row["d_ratio"]), kept=int(row["kept"]),
+                                **{key: _value(row, column) for key, column in RESULT_FIELDS.items()})
+                       for _, row in flipped.iterrows()),
+            controls=tuple(ControlRow(d_ratio=float(row["d_ratio"]),
+                                      **{key: _value(row, column)
+                                         for key, column in RESULT_FIELDS.items()
+                                         if not key.startswith("accuracy")},
+                                      accuracy_control=_value(row, "accuracy_b"))
+                           for _, row in control.iterrows()),
+        )
         shown, tables = [], []
         if len(frame):
             path = _figure(frame, context.figures_dir / "existence.png")
             shown.append(FigureRef(path, prose.FIGURE_CAPTION))
             tables.append(Table(prose.SWEEP_TABLE, _sweep_table(flipped, control)))
             tables.append(Table(prose.MEASURES_TABLE, _measures_table(frame)))
-        section = prose.section(self.NAME, self.TITLE, summary, context.settings, shown, tables)
-        return StudyOutput(summary, section)
+        section = prose.section(self.NAME, self.TITLE, result, context.settings, shown, tables)
+        return StudyOutput(result, section)
 
 
-# summary key -> sweep_frame column
-SUMMARY_KEYS = {"cka_base": "linear_cka_base", "cca_base": "cca_base",
+# SweepRow field -> sweep_frame column
+RESULT_FIELDS = {"cka_base": "linear_cka_base", "cca_base": "cca_base",
                 "cka_masked": "linear_cka_masked", "cca_masked": "cca_masked", "jsd": "jsd",
                 "rank": "spearman", "disagreement": "disagreement", "accuracy_net1": "accuracy_a",
                 "accuracy_net2": "accuracy_b"}

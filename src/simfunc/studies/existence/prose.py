@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from simfunc.report import FigureRef, Section, Table, ThesisRow
 from simfunc.scorecard import (AtLeast, AtMost, Judgement, PointRule, Within, judge_point,
@@ -35,6 +35,7 @@ from simfunc.studies.common import describe_dataset, stand_ins
 
 if TYPE_CHECKING:
     from simfunc.studies.existence import Settings
+    from simfunc.studies.existence.result import ControlRow, ExistenceResult, SweepRow
 
 __all__ = ["Table41Row", "THESIS", "THESIS_INPUT_SIZE", "COLUMNS", "Column", "cell_id",
            "cell_rule", "accuracy_not_comparable", "Trend", "TRENDS", "differs", "thesis_rows",
@@ -101,11 +102,12 @@ CONTROL_SHARE = 0.25
 
 @dataclass(frozen=True)
 class Column:
-    """One column of Table 4.1: its id suffix (and :class:`Table41Row` field), the summary row's
-    key of this run's value, the quantity and the claim in words."""
+    """One column of Table 4.1: its id suffix (and :class:`Table41Row` field), the
+    :class:`~simfunc.studies.existence.result.SweepRow` field of this run's value, the quantity
+    and the claim in words."""
 
     key: str
-    summary_key: str
+    field: str
     quantity: str
     claim: str
 
@@ -239,14 +241,14 @@ def cell_rule(key: str, thesis: float | None) -> PointRule:
     raise ValueError(f"no rule for the column {key!r}")
 
 
-def differs(settings: Settings, summary: Mapping[str, Any]) -> str:
+def differs(settings: Settings, result: ExistenceResult) -> str:
     """How this run's experiment differs from the thesis's ch. 4 (Cats vs Dogs at 224×224 on a
     frozen ResNet18 pretrained on ImageNet32, 512-d features, heads trained by SGD)."""
     base, task, out = settings.base, settings.task, []
     if task.dataset != THESIS_TASK:
         out.append(f"task: {task.name} ({describe_dataset(task.dataset, task.classes)}), not "
                    "Cats vs Dogs")
-    dim = summary.get("feature_dim")
+    dim = result.feature_dim
     features = "" if dim is None else f", {dim}-d features"
     if (base.arch, float(base.width)) != THESIS_BASE[:2] or (dim is not None and dim != 512):
         out.append(f"base: {base.arch} ×{base.width:g}{features}, not ResNet18 (512-d)")
@@ -258,7 +260,7 @@ def differs(settings: Settings, summary: Mapping[str, Any]) -> str:
                    "not ImageNet32")
     else:
         out.append(f"pretrained for {budget} (the thesis does not say how long)")
-    size = summary.get("input_size")
+    size = result.input_size
     shown = "at the data set's own size" if size is None else f"{size}×{size}"
     out.append(f"input {shown}, not {THESIS_INPUT_SIZE}×{THESIS_INPUT_SIZE}")
     out.append("heads: logistic regression fitted to convergence, not SGD")
@@ -266,7 +268,7 @@ def differs(settings: Settings, summary: Mapping[str, Any]) -> str:
     return "; ".join(out)
 
 
-def _cell_rows(by_ratio: Mapping[str, Mapping[str, Any]], d_ratio: float, common: str,
+def _cell_rows(by_ratio: Mapping[str, SweepRow], d_ratio: float, common: str,
                accuracy_reason: str | None) -> list[ThesisRow]:
     """The five cells of Table 4.1 at one of the thesis's d_ratios."""
     row = by_ratio.get(f"{d_ratio:g}")
@@ -274,7 +276,7 @@ def _cell_rows(by_ratio: Mapping[str, Mapping[str, Any]], d_ratio: float, common
     out = []
     for column in COLUMNS:
         thesis = getattr(thesis_row, column.key)
-        value = None if row is None else row.get(column.summary_key)
+        value = None if row is None else getattr(row, column.field)
         extra = {"jsd": "; JSD in bits (the thesis names no base)",
                  "accuracy": "; Net1's test accuracy for the thesis's 'validation accuracy'"
                  }.get(column.key, "")
@@ -289,8 +291,8 @@ def _cell_rows(by_ratio: Mapping[str, Mapping[str, Any]], d_ratio: float, common
                                     undefined="the measure was not recorded at this d_ratio")
         if column.key == "jsd" and value is not None:
             remark = f"In nats: {value * math.log(2):.3f}."
-        elif column.key == "rank" and row is not None and row.get("disagreement") is not None:
-            remark = f"= 1 − 2 × disagreement ({row['disagreement']:.3f})."
+        elif column.key == "rank" and row is not None and row.disagreement is not None:
+            remark = f"= 1 − 2 × disagreement ({row.disagreement:.3f})."
         out.append(ThesisRow(
             quantity=f"d_ratio {d_ratio:g}: {column.quantity}", thesis=thesis, value=value,
             claim=f"at d_ratio {d_ratio:g}, {column.claim}", judgement=judgement,
@@ -300,23 +302,23 @@ def _cell_rows(by_ratio: Mapping[str, Mapping[str, Any]], d_ratio: float, common
     return out
 
 
-def _other_rows(row: Mapping[str, Any]) -> list[ThesisRow]:
+def _other_rows(row: SweepRow) -> list[ThesisRow]:
     """The cells at a d_ratio the thesis did not run: context, without a verdict."""
-    d = row["d_ratio"]
+    d = row.d_ratio
     return [ThesisRow(quantity=f"d_ratio {d:g}: {column.quantity}", thesis=None,
-                      value=row.get(column.summary_key), percent=column.key == "accuracy",
+                      value=getattr(row, column.field), percent=column.key == "accuracy",
                       remark="The thesis did not run this d_ratio.")
             for column in COLUMNS]
 
 
 @dataclass(frozen=True)
 class Trend:
-    """A claimed trend over the sweep: ``summary_key`` (the summary row's key) moves in
+    """A claimed trend over the sweep: ``field`` (a :class:`SweepRow` field) moves in
     ``direction`` (+1 rises, −1 falls) by at least ``bound`` from the first d_ratio to the last;
     ``column``: the :class:`Table41Row` field of the thesis's values."""
 
     claim_id: str
-    summary_key: str
+    field: str
     column: str
     words: str
     direction: int
@@ -331,13 +333,13 @@ TRENDS = (
 )
 
 
-def _trend_rows(rows: Sequence[Mapping[str, Any]], common: str) -> list[ThesisRow]:
+def _trend_rows(rows: Sequence[SweepRow], common: str) -> list[ThesisRow]:
     """JSD falls, the rank coefficient rises and Net1's accuracy falls as d_ratio grows: each
     judged on its change from the sweep's first d_ratio to its last."""
     out = []
     first, last = (rows[0], rows[-1]) if rows else (None, None)
-    thesis_ends = (first is not None and last is not None and first["d_ratio"] == 0.0
-                   and last["d_ratio"] == 0.9)
+    thesis_ends = (first is not None and last is not None and first.d_ratio == 0.0
+                   and last.d_ratio == 0.9)
     for trend in TRENDS:
         words, direction = trend.words, trend.direction
         moves = "falls" if direction < 0 else "rises"
@@ -354,8 +356,8 @@ def _trend_rows(rows: Sequence[Mapping[str, Any]], common: str) -> list[ThesisRo
                                                       "d_ratios"),
                 id=trend.claim_id, differs=common))
             continue
-        series = [r.get(trend.summary_key) for r in rows]
-        ends = f"d_ratio {first['d_ratio']:g} → {last['d_ratio']:g}"
+        series = [getattr(r, trend.field) for r in rows]
+        ends = f"d_ratio {first.d_ratio:g} → {last.d_ratio:g}"
         capital = words[0].upper() + words[1:]
         if any(v is None for v in series):
             value, remark = None, f"{capital} is missing at some d_ratio."
@@ -375,8 +377,7 @@ def _trend_rows(rows: Sequence[Mapping[str, Any]], common: str) -> list[ThesisRo
     return out
 
 
-def _control_row(rows: Sequence[Mapping[str, Any]],
-                 controls: Sequence[Mapping[str, Any]]) -> ThesisRow:
+def _control_row(rows: Sequence[SweepRow], controls: Sequence[ControlRow]) -> ThesisRow:
     """simfunc's control: a net on the true labels through Net2's mask stays near Net1."""
     quantity = "largest share, over d_ratios, of the control pair's JSD in Net1–Net2's"
     claim = "the gap between Net1 and Net2 comes from the flipped labels, not from the masks"
@@ -386,9 +387,9 @@ def _control_row(rows: Sequence[Mapping[str, Any]],
         return ThesisRow(quantity=quantity, value=None, **common,
                          judgement=not_comparable("this run fits no control net (controls is "
                                                   "off)"))
-    flipped = {f"{r['d_ratio']:g}": r.get("jsd") for r in rows}
-    shares = [(c["d_ratio"], c["jsd"] / flipped[f"{c['d_ratio']:g}"]) for c in controls
-              if c.get("jsd") is not None and flipped.get(f"{c['d_ratio']:g}")]
+    flipped = {f"{r.d_ratio:g}": r.jsd for r in rows}
+    shares = [(c.d_ratio, c.jsd / flipped[f"{c.d_ratio:g}"]) for c in controls
+              if c.jsd is not None and flipped.get(f"{c.d_ratio:g}")]
     worst = max(shares, key=lambda s: s[1]) if shares else None
     value = None if worst is None else worst[1]
     return ThesisRow(
@@ -396,8 +397,8 @@ def _control_row(rows: Sequence[Mapping[str, Any]],
         judgement=judge_point(value, AtMost(CONTROL_SHARE, "the masks alone make little of the "
                                             "gap"), undefined="no d_ratio has both JSDs"),
         remark=("The control net learns the true labels through Net2's mask; its JSD to Net1 "
-                "by d_ratio: " + ", ".join(f"{c['d_ratio']:g}: {c['jsd']:.3f}" for c in controls
-                                           if c.get("jsd") is not None)
+                "by d_ratio: " + ", ".join(f"{c.d_ratio:g}: {c.jsd:.3f}" for c in controls
+                                           if c.jsd is not None)
                 + ("" if worst is None else f" (largest share at d_ratio {worst[0]:g})") + "."))
 
 
@@ -408,26 +409,26 @@ def _input_row(size: int | None) -> ThesisRow:
         remark="The base's pretraining resolution; the summary says why not 224.")
 
 
-def thesis_rows(summary: Mapping[str, Any], settings: Settings) -> list[ThesisRow]:
+def thesis_rows(result: ExistenceResult, settings: Settings) -> list[ThesisRow]:
     """The input size, Table 4.1's 25 cells (every d_ratio the thesis ran; those of other
     d_ratios this run swept as context), the trends over d_ratio and the control."""
-    rows = sorted(summary["rows"], key=lambda r: r["d_ratio"])
-    by_ratio = {f"{r['d_ratio']:g}": r for r in rows}
-    common = differs(settings, summary)
+    rows = sorted(result.rows, key=lambda r: r.d_ratio)
+    by_ratio = {f"{r.d_ratio:g}": r for r in rows}
+    common = differs(settings, result)
     accuracy_reason = accuracy_not_comparable(settings)
-    out = [_input_row(summary.get("input_size"))]
+    out = [_input_row(result.input_size)]
     for d_ratio in THESIS:
         out += _cell_rows(by_ratio, d_ratio, common, accuracy_reason)
     thesis_keys = {f"{d:g}" for d in THESIS}
     for row in rows:
-        if f"{row['d_ratio']:g}" not in thesis_keys:
+        if f"{row.d_ratio:g}" not in thesis_keys:
             out += _other_rows(row)
     out += _trend_rows(rows, common)
-    out.append(_control_row(rows, summary["controls"]))
+    out.append(_control_row(rows, result.controls))
     return out
 
 
-def section(name: str, title: str, summary: Mapping[str, Any], settings: Settings,
+def section(name: str, title: str, result: ExistenceResult, settings: Settings,
             figures: Sequence[FigureRef], tables: Sequence[Table]) -> Section:
     """The study's report section."""
     described = stand_ins({"ImageNet32 (pretraining)": (settings.base.dataset, settings.base.classes),
@@ -435,5 +436,5 @@ def section(name: str, title: str, summary: Mapping[str, Any], settings: Setting
     positive = ", ".join(map(str, settings.task.positive))
     described["Cats vs Dogs (task)"] += f"; label 1 = class {positive} ({settings.task.name})"
     return Section(id=name, title=title, summary=SUMMARY, figures=list(figures),
-                   tables=list(tables), thesis_rows=thesis_rows(summary, settings),
+                   tables=list(tables), thesis_rows=thesis_rows(result, settings),
                    stand_ins=described, settings=settings_dict(settings))

@@ -43,14 +43,7 @@ import pandas as pd
 from simfunc.report import FigureRef
 from simfunc.runner import Plan
 from simfunc.store import ResultsDB
-from simfunc.studies.base import (
-    JSON,
-    AnalysisContext,
-    Headline,
-    Selection,
-    Study,
-    StudyOutput,
-)
+from simfunc.studies.base import AnalysisContext, Headline, Selection, Study, StudyOutput
 from simfunc.studies.common import all_pairs
 from simfunc.studies.minigrid import factor_jobs, jobs, prose
 from simfunc.studies.minigrid.analysis import (
@@ -115,6 +108,7 @@ class MiniGrid(Study[Settings]):
     TITLE = "MiniGrid agents, with and without a bottleneck (thesis §3.5, §3.5.1)"
     SECTION = "3.5"
     PROFILES = PROFILES
+    RESULT = MiniGridResult
     # Kept for a leaderboard that selects pairs itself: every recorded pair, one group per
     # variant, agents relabelled within a training size, a run's save points redrawn together.
     # The headline the leaderboard relates is :meth:`headlines`.
@@ -182,8 +176,7 @@ class MiniGrid(Study[Settings]):
                 paths.append(FigureRef(grid_figure(rows, chosen, variant, output, settings, path),
                                        prose.caption(variant, output)))
         section = prose.section(self.NAME, self.TITLE, result, settings, context.profile, paths)
-        summary: dict[str, JSON] = result.to_json()
-        return StudyOutput(summary, section)
+        return StudyOutput(result, section)
 
 
 STUDY = MiniGrid()

@@ -130,12 +130,12 @@ def cell_relation(rows: pd.DataFrame, output: str) -> CellRelation:
 def relate_mean(declared: Headline, output: str) -> MeanRelation:
     """The mean over the headline's cells of ρ(CKA, ``output``), network-level."""
     sign = OUTPUTS[output][0]
-    summary = relate_headline(declared, "linear_cka", output, sign)
+    relation = relate_headline(declared, "linear_cka", output, sign)
     cells = tuple(cell_relation(group, output).rho
                   for _, group in declared.pairs.groupby("cell", sort=True))
-    return MeanRelation.from_summary(output, sign, summary,
-                                     tuple(float(c) for c in cells if c is not None),
-                                     declared.population)
+    return MeanRelation.from_relation(output, sign, relation,
+                                      tuple(float(c) for c in cells if c is not None),
+                                      declared.population)
 
 
 def _other_measures(pairs: pd.DataFrame) -> dict[str, float]:

@@ -78,7 +78,7 @@ def _relation_row(variant: str, key: str, mean: MeanRelation, differ: str) -> Th
     label = "JSD" if key == "jsd" else "rank coefficient"
     claim = f"higher CKA goes with {'lower JSD' if key == 'jsd' else 'a higher rank coefficient'}"
     remark = (f"Mean over {mean.n_cells} cells ({mean.population}). "
-              + inference_remark(mean.details))
+              + inference_remark(mean.relation))
     is_claim = thesis is not None
     return ThesisRow(
         quantity=f"{VARIANT_TITLES[variant]}: mean over cells of ρ(CKA, {label})",

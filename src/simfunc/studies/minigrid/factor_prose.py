@@ -18,7 +18,7 @@ __all__ = ["factor_tables", "reading"]
 
 def _shown(mean: MeanRelation | None) -> str:
     if mean is None or mean.rho is None:
-        return "undefined" if mean is None else f"undefined ({mean.details.get('undefined', '')})"
+        return "undefined" if mean is None else f"undefined ({mean.relation.undefined or ''})"
     interval = ("no interval" if mean.ci is None
                 else f"[{mean.ci[0]:.3f}, {mean.ci[1]:.3f}]")
     return f"{mean.rho:+.3f} {interval}"

@@ -10,34 +10,29 @@ adds ``"schema"``).
 
 from __future__ import annotations
 
-import dataclasses
-import math
-from dataclasses import dataclass, field
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from simfunc.studies.common import NETWORK_LEVEL, relation_interval
+from simfunc.studies.common import relation_interval
+from simfunc.studies.relation import Relation
+from simfunc.studies.serialise import to_json
 
 __all__ = [
-    "CellRelation", "Cell", "MeanRelation", "SlopeSpread", "VariantResult", "PopulationResult",
-    "Contrast", "AgentCount", "TestReturn", "FactorLevel", "EqualPolicies", "FactorTable",
-    "MiniGridResult", "to_json",
+    "AgentCount",
+    "Cell",
+    "CellRelation",
+    "Contrast",
+    "EqualPolicies",
+    "FactorLevel",
+    "FactorTable",
+    "MeanRelation",
+    "MiniGridResult",
+    "PopulationResult",
+    "SlopeSpread",
+    "TestReturn",
+    "VariantResult",
+    "to_json",
 ]
-
-
-def to_json(value: Any) -> Any:
-    """A dataclass (or mapping, sequence, number) as plain JSON values: tuples as lists,
-    NaN and infinities as None."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Mapping):
-        return {str(k): to_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_json(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalars
-        return to_json(value.item())
-    return value
 
 
 @dataclass(frozen=True)
@@ -77,11 +72,12 @@ class MeanRelation:
     """The thesis's statistic: the mean over cells of Spearman ρ(CKA, output), with
     network-level inference (:func:`simfunc.studies.common.relate_headline`).
 
-    rho: the mean over cells (None when undefined: ``details["undefined"]``). ci: the
+    rho: the mean over cells (None when undefined: ``relation.undefined``). ci: the
     network-level 95% interval, or None and ``ci_undefined`` says why (e.g. too few runs per
     cell). p_value: the network-level Mantel p-value (None when it is not network-level).
     n_pairs, n_cells, cells: the pairs, cells and each cell's ρ. population: the pairs in
-    words. details: ``relate_headline``'s whole summary (pair-level values beside, notes).
+    words. relation: ``relate_headline``'s whole :class:`~simfunc.studies.relation.Relation`
+    (pair-level values beside, notes).
     """
 
     output: str
@@ -94,30 +90,29 @@ class MeanRelation:
     n_cells: int
     cells: tuple[float, ...]
     population: str
-    details: dict[str, Any] = field(default_factory=dict)
+    relation: Relation
 
     @property
     def network_level(self) -> bool:
-        return self.details.get("inference") == NETWORK_LEVEL
+        return self.relation.network_level
 
     @classmethod
-    def from_summary(cls, output: str, expected_sign: int, summary: Mapping[str, Any],
-                     cells: tuple[float, ...], population: str) -> MeanRelation:
-        """From a :func:`~simfunc.studies.common.relation_summary` of a ``combine="mean"``
-        design. Without network-level inference the summary's ρ is not the mean over cells
-        (it is the pooled pair-level ρ): the mean of the cells' ρ is shown, with no p-value."""
-        ci, why = relation_interval(summary)
-        network = summary.get("inference") == NETWORK_LEVEL
-        if "undefined" in summary or not cells:
+    def from_relation(cls, output: str, expected_sign: int, relation: Relation,
+                      cells: tuple[float, ...], population: str) -> MeanRelation:
+        """From a :class:`~simfunc.studies.relation.Relation` of a ``combine="mean"`` design.
+        Without network-level inference the relation's ρ is not the mean over cells (it is the
+        pooled pair-level ρ): the mean of the cells' ρ is shown, with no p-value."""
+        ci, why = relation_interval(relation)
+        if relation.undefined is not None or not cells:
             rho = None
-        elif network:
-            rho = float(summary["spearman"])
+        elif relation.network_level:
+            rho = relation.rho
         else:
             rho = float(sum(cells) / len(cells))
         return cls(output=output, expected_sign=expected_sign, rho=rho, ci=ci, ci_undefined=why,
-                   p_value=summary.get("spearman_p") if network else None,
-                   n_pairs=int(summary.get("n", 0)), n_cells=len(cells), cells=tuple(cells),
-                   population=population, details=dict(summary))
+                   p_value=relation.p_value if relation.network_level else None,
+                   n_pairs=relation.n, n_cells=len(cells), cells=tuple(cells),
+                   population=population, relation=relation)
 
 
 @dataclass(frozen=True)
@@ -222,10 +217,10 @@ class FactorLevel:
     factor: str
     level: str
     is_headline: bool
-    n_pairs: Mapping[str, int]
-    jsd: Mapping[str, MeanRelation]
+    n_pairs: dict[str, int]
+    jsd: dict[str, MeanRelation]
     difference: float | None
-    qualities: Mapping[str, Mapping[str, int]] | None = None
+    qualities: dict[str, dict[str, int]] | None = None
     note: str | None = None
 
 
@@ -248,7 +243,7 @@ class FactorTable:
     """The bottleneck factor table (:mod:`~simfunc.studies.minigrid.factors`)."""
 
     levels: tuple[FactorLevel, ...]
-    equal_policies: Mapping[str, EqualPolicies]
+    equal_policies: dict[str, EqualPolicies]
 
 
 @dataclass(frozen=True)
