@@ -124,6 +124,14 @@ def test_the_reading_names_the_factor_that_closes_the_gap(analysed):
     assert any("bottleneck factor table" in t.caption for t in output.section.tables)
 
 
+def test_the_factor_table_reads_back_from_the_summary(analysed):
+    from simfunc.studies.minigrid.result import FactorTable
+    from simfunc.studies.serialise import from_json
+
+    output, table = analysed
+    assert from_json(FactorTable, output.summary["factors"]) == table
+
+
 def test_without_factor_comparisons_there_is_no_table(tmp_path):
     db = ResultsDB(tmp_path / "results.sqlite")
     db.start_run("minigrid", "quick", {})
