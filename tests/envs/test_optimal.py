@@ -104,3 +104,13 @@ def test_greedy_paths_tell_two_policies_apart():
     walled = greedy_path(always_forward, 6)
     assert walled.tobytes() != shortest.tobytes()
     assert greedy_path(_ShortestPath(6), 6).tobytes() == shortest.tobytes()
+
+
+@pytest.mark.parametrize("size", [5, 6, 8, 16])
+def test_no_view_has_two_shortest_path_actions(size):
+    """A turn costs a step, so in an Empty room the shortest path from a state starts with
+    one action only: two agents that both act on a shortest path cannot disagree (what the
+    factor table's equally-good-policies caption states)."""
+    table = optimal_actions(size)
+    assert all(len(best) == 1 for best in table.values() if best is not None)
+    assert sum(best is not None for best in table.values()) > len(table) / 2
