@@ -114,3 +114,15 @@ def test_no_view_has_two_shortest_path_actions(size):
     table = optimal_actions(size)
     assert all(len(best) == 1 for best in table.values() if best is not None)
     assert sum(best is not None for best in table.values()) > len(table) / 2
+
+
+def test_bad_states_or_actions_raise_input_error():
+    from simfunc import InputError
+
+    views = np.zeros((2, 7, 7, 3), dtype=np.uint8)
+    with pytest.raises(InputError, match="states"):
+        optimal_mask(views[:, :5], np.array([0, 1]), 6)
+    with pytest.raises(InputError, match="actions"):
+        optimal_mask(views, np.array([0]), 6)
+    with pytest.raises(InputError, match="size"):
+        optimal_actions(7)

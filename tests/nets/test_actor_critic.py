@@ -200,3 +200,13 @@ def test_bad_networks_and_observations_raise_input_error():
         policy_outputs(policy, np.zeros((0, 7, 7, 3), dtype=np.uint8))
     with pytest.raises(InputError, match="NaN"):
         policy_outputs(policy, np.full((1, 7, 7, 3), np.nan))
+
+
+def test_the_embedding_refuses_bad_observations_as_the_outputs_do():
+    from simfunc.nets.actor_critic import policy_embedding
+
+    policy = build_policy("bottleneck", seed=0)
+    with pytest.raises(InputError, match="observations"):
+        policy_embedding(policy, np.zeros((3, 7, 7)))
+    with pytest.raises(InputError, match="batch_size"):
+        policy_embedding(policy, np.zeros((3, 7, 7, 3)), batch_size=0)

@@ -24,7 +24,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from simfunc.envs.minigrid import check_size, collect_states, make_env
+from simfunc.envs.minigrid import VIEW_SHAPE, check_size, collect_states, make_env
+from simfunc.errors import InputError
 
 __all__ = ["LEFT", "RIGHT", "FORWARD", "optimal_actions", "optimal_mask", "greedy_path"]
 
@@ -105,7 +106,13 @@ def optimal_mask(states: np.ndarray, actions: np.ndarray, size: int) -> np.ndarr
     action is optimal, 0 where it is not, NaN where the view is ambiguous or never seen from a
     state of the room."""
     table = optimal_actions(size)
-    states = np.asarray(states, dtype=np.uint8)
+    states, actions = np.asarray(states), np.asarray(actions)
+    if states.ndim != 4 or tuple(states.shape[1:]) != VIEW_SHAPE:
+        raise InputError(f"states has shape {states.shape}: expected (n, 7, 7, 3) MiniGrid views")
+    if actions.shape != (len(states),):
+        raise InputError(f"actions has shape {actions.shape}: expected one action per state "
+                         f"({len(states)},)")
+    states = states.astype(np.uint8)
     out = np.full(len(states), np.nan)
     for i, (view, action) in enumerate(zip(states, np.asarray(actions))):
         best = table.get(view.tobytes())

@@ -253,10 +253,20 @@ def policy_embedding(policy: ActorCriticPolicy, observations: Any, batch_size: i
     """``float64 (n, 64)``: the embedding (:data:`EMBEDDING_LAYER`) of ``policy`` on
     ``observations``: the compared features of ``plain``; for the bottleneck networks the
     layer the 64→8 bottleneck reads. Eval mode, no gradients; the mode is restored."""
+    module = policy.get_submodule(EMBEDDING_LAYER)
+    (embedding,) = _batched(policy, observations, batch_size,
+                            lambda inputs: (module(inputs.permute(0, 3, 1, 2)),))
+    return embedding
+
+
+def _batched(policy: ActorCriticPolicy, observations: Any, batch_size: int,
+             compute: Any) -> tuple[np.ndarray, ...]:
+    """``compute(inputs)`` (a tuple of tensors) on ``observations`` ``batch_size`` states at a
+    time, after SB3's preprocessing; in eval mode without gradients (the policy's mode
+    restored), each output concatenated as float64."""
     array = _as_observations(observations)
     batch_size = check_int(batch_size, "batch_size", minimum=1)
-    module = policy.get_submodule(EMBEDDING_LAYER)
-    parts = []
+    parts: list[tuple[np.ndarray, ...]] = []
     was_training = policy.training
     policy.set_training_mode(False)
     try:
@@ -264,10 +274,10 @@ def policy_embedding(policy: ActorCriticPolicy, observations: Any, batch_size: i
             for start in range(0, len(array), batch_size):
                 batch = torch.as_tensor(array[start : start + batch_size], device=policy.device)
                 inputs = preprocess_obs(batch, policy.observation_space, policy.normalize_images)
-                parts.append(module(inputs.permute(0, 3, 1, 2)).double().cpu().numpy())
+                parts.append(tuple(t.double().cpu().numpy() for t in compute(inputs)))
     finally:
         policy.set_training_mode(was_training)
-    return np.concatenate(parts)
+    return tuple(np.concatenate(column) for column in zip(*parts))
 
 
 def policy_outputs(
@@ -290,20 +300,11 @@ def policy_outputs(
         action_probs: ``float64 (n, 7)``, softmax of the :data:`LOGITS_LAYER` output, taken
             in float64 (rows sum to one).
     """
-    array = _as_observations(observations)
-    batch_size = check_int(batch_size, "batch_size", minimum=1)
-    features_parts, probability_parts = [], []
-    was_training = policy.training
-    policy.set_training_mode(False)
-    try:
-        with torch.no_grad():
-            for start in range(0, len(array), batch_size):
-                batch = torch.as_tensor(array[start : start + batch_size], device=policy.device)
-                inputs = preprocess_obs(batch, policy.observation_space, policy.normalize_images)
-                features = policy.pi_features_extractor(inputs)
-                logits = policy.action_net(policy.mlp_extractor.forward_actor(features))
-                features_parts.append(features.double().cpu().numpy())
-                probability_parts.append(torch.softmax(logits.double(), dim=1).cpu().numpy())
-    finally:
-        policy.set_training_mode(was_training)
-    return np.concatenate(features_parts), np.concatenate(probability_parts)
+    def features_and_probabilities(inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = policy.pi_features_extractor(inputs)
+        logits = policy.action_net(policy.mlp_extractor.forward_actor(features))
+        return features, torch.softmax(logits.double(), dim=1)
+
+    features, probabilities = _batched(policy, observations, batch_size,
+                                       features_and_probabilities)
+    return features, probabilities
