@@ -44,8 +44,8 @@ def test_rank_correlations_equal_scipy(name, data, request):
     assert getattr(stats, name)(x, y) == pytest.approx(scipy_statistic(name)(x, y), abs=1e-14)
 
 
-@pytest.mark.parametrize("n", [3, 150, 201, 260])
-def test_kendall_equals_scipy_on_both_sides_of_the_vectorised_size(n):
+@pytest.mark.parametrize("n", [3, 6, 7, 150, 260])
+def test_kendall_equals_scipy_on_both_sides_of_the_sign_array_size(n):
     rng = np.random.default_rng(n)
     x, y = rng.normal(size=n).round(1), rng.normal(size=n).round(1)
     assert stats.kendall(x, y) == pytest.approx(scipy.stats.kendalltau(x, y).statistic, abs=1e-14)
@@ -171,9 +171,9 @@ def test_permutation_pvalue_does_not_depend_on_batching(monkeypatch, related):
             x, y, name, 200, seed=3, stop_after=3)
 
 
-def test_kendall_permutations_above_the_vectorised_size_follow_the_scheme():
+def test_kendall_permutations_above_the_sign_array_size_follow_the_scheme():
     rng = np.random.default_rng(4)
-    n = correlation.KENDALL_VECTORISED_MAX_POINTS + 20
+    n = correlation.KENDALL_SIGN_ARRAY_MAX_POINTS + 20
     x = rng.normal(size=n)
     y = 0.1 * x + rng.normal(size=n)
     expected = loop_permutation_pvalue(x, y, "kendall", 40, seed=1)

@@ -10,17 +10,18 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import scipy.stats
 
 from simfunc.ranking import centred_average_ranks, row_correlation
 from simfunc.stats._inputs import as_ranked_pair
+from simfunc.stats.kendall_counts import kendall_tau_b_rows
 
 __all__ = ["kendall", "kendall_rows", "spearman", "spearman_rows"]
 
 # Up to this many points Kendall's tau of a batch is computed from (rows, n, n) sign arrays;
-# beyond it the O(n^2) work loses to a loop of scipy's O(n log n) calls (measured per row:
-# 12 us vs 430 us at n = 30, 65 vs 250 at n = 100, 220 vs 280 at n = 200).
-KENDALL_VECTORISED_MAX_POINTS = 200
+# beyond it the O(n^2) work loses to the batched O(n log n) count of
+# simfunc.stats.kendall_counts (benchmarks/kendall_speed.py, 2,000 rows, one thread, per row:
+# 0.2 us vs 0.6 us at n = 4, 1.2 vs 0.7 at n = 8, 13.8 vs 3.3 at n = 32; see BENCHMARKS.md).
+KENDALL_SIGN_ARRAY_MAX_POINTS = 6
 # Elements per batch chunk (sign arrays, ranks): 2 MiB of float64.
 BATCH_ELEMENTS = 1 << 18
 
@@ -46,10 +47,18 @@ def kendall_rows(x_rows: np.ndarray, y_rows: np.ndarray) -> np.ndarray:
     ``s_ij = sign(v_i - v_j)``: concordant minus discordant pairs over the geometric mean
     of the pairs untied in x and in y, as ``scipy.stats.kendalltau`` (variant "b"). A row
     pair where either row is constant gets NaN (undefined), for the callers to drop.
+
+    Above ``KENDALL_SIGN_ARRAY_MAX_POINTS`` points the pairs are counted in O(n log n) per
+    row (Knight 1966; :mod:`simfunc.stats.kendall_counts`), below it from sign arrays.
     """
+    if x_rows.shape[1] > KENDALL_SIGN_ARRAY_MAX_POINTS:
+        return kendall_tau_b_rows(x_rows, y_rows)
+    return kendall_rows_from_signs(x_rows, y_rows)
+
+
+def kendall_rows_from_signs(x_rows: np.ndarray, y_rows: np.ndarray) -> np.ndarray:
+    """``kendall_rows`` from (rows, n, n) sign arrays: O(n^2) per row, for small n."""
     rows, n = x_rows.shape
-    if n > KENDALL_VECTORISED_MAX_POINTS:
-        return np.array([_kendall_one(x_row, y_row) for x_row, y_row in zip(x_rows, y_rows)])
     tau = np.empty(rows, dtype=np.float64)
     step = max(1, BATCH_ELEMENTS // (n * n))
     for start in range(0, rows, step):
@@ -67,12 +76,6 @@ def kendall_rows(x_rows: np.ndarray, y_rows: np.ndarray) -> np.ndarray:
         tau[start : start + step] = chunk_tau
     np.clip(tau, -1.0, 1.0, out=tau)
     return tau
-
-
-def _kendall_one(x_row: np.ndarray, y_row: np.ndarray) -> float:
-    if np.all(x_row == x_row[0]) or np.all(y_row == y_row[0]):
-        return np.nan
-    return float(scipy.stats.kendalltau(x_row, y_row).statistic)
 
 
 def spearman(x: Any, y: Any) -> float:

@@ -13,7 +13,9 @@ variants of the same m pairs, and a variant is one row of an array:
 Spearman's rho is the Pearson correlation of mid-ranks in the expanded sample: a value v_k
 that has W_< units of weight below it and W_= units of weight equal to it (itself included)
 gets the rank ``W_< + (W_= + 1) / 2``. x and y are each sorted once; a row only needs the
-cumulative weights in that order, so no row is sorted again. Kendall's tau-b of the expanded
+cumulative weights in that order, so no row is sorted again. Kendall's tau-b of re-paired
+rows counts discordant pairs in O(m log m) per row (:mod:`simfunc.stats.kendall_counts`)
+from x's and y's ranks, each computed once. Kendall's tau-b of the expanded
 sample is ``w'(Sx o Sy)w / sqrt(w'(Sx o Sx)w * w'(Sy o Sy)w)`` with ``S_kl = sign(v_k - v_l)``
 (copies of one pair tie with each other and contribute nothing). Pearson's r uses weighted
 means and sums.
@@ -27,15 +29,17 @@ from __future__ import annotations
 import numpy as np
 
 from simfunc.ranking import centred_average_ranks
-from simfunc.stats.correlation import BATCH_ELEMENTS, kendall_rows
+from simfunc.stats.correlation import BATCH_ELEMENTS
+from simfunc.stats.kendall_counts import order_codes, tau_b_of_codes
 
 __all__ = ["NETWORK_STATISTICS", "correlation_rows"]
 
 NETWORK_STATISTICS = ("spearman", "kendall", "pearson")
 # Up to this many pairs a re-paired Kendall's tau gathers signs from an (m, m) table; beyond
-# it the O(m^2) gather loses to scipy's O(m log m) per row (measured per row: 0.8 ms vs 2.2 ms
-# at m = 210, 4.2 ms vs 2.5 ms at m = 435).
-KENDALL_GATHER_MAX_PAIRS = 300
+# it the O(m^2) gather loses to the O(m log m) count of simfunc.stats.kendall_counts
+# (benchmarks/kendall_speed.py, 2,000 rows, one thread, per row: 0.6 us vs 0.9 us at m = 12,
+# 1.0 vs 0.8 at m = 16, 184.8 vs 34.7 at m = 200; see BENCHMARKS.md).
+KENDALL_GATHER_MAX_PAIRS = 12
 
 
 def correlation_rows(
@@ -80,7 +84,7 @@ def _repaired(x: np.ndarray, y: np.ndarray, statistic: str, index: np.ndarray) -
     so x and y are ranked (or centred) once and each row is one dot product."""
     if statistic == "kendall":
         if x.size > KENDALL_GATHER_MAX_PAIRS:
-            return kendall_rows(np.broadcast_to(x, index.shape), y[index])
+            return tau_b_of_codes(order_codes(x[None, :]), order_codes(y[None, :])[0][index])
         return _kendall_repaired(x, y, index)
     if statistic == "spearman":
         x_scores = centred_average_ranks(x[None, :])[0]

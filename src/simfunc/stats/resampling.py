@@ -24,6 +24,7 @@ from simfunc.stats._inputs import (
     check_statistic,
 )
 from simfunc.stats.correlation import kendall_rows, spearman_rows
+from simfunc.stats.kendall_counts import order_codes, tau_b_of_codes
 from simfunc.stats.resampled_correlation import correlation_rows
 from simfunc.stats.sequential import (
     DEFAULT_STOP_AFTER,
@@ -69,8 +70,11 @@ def _permuted_statistics(
         observed = float(np.clip(np.dot(x_ranks, y_ranks) / scale, -1.0, 1.0))
         y_source = y_ranks
     else:
-        observed = float(kendall_rows(x[None, :], y[None, :])[0])
-        y_source = y
+        # Kendall's tau depends only on the orders: x and y are ranked once, and a permuted
+        # row's discordant pairs are counted from the permuted ranks of y.
+        x_codes = order_codes(x[None, :])
+        y_source = order_codes(y[None, :])[0]
+        observed = float(tau_b_of_codes(x_codes, y_source[None, :])[0])
 
     def batches() -> Iterator[np.ndarray]:
         for size in batch_schedule(n_permutations, _BATCH_ELEMENTS // n, stop_after):
@@ -81,7 +85,7 @@ def _permuted_statistics(
                 values /= scale
                 np.clip(values, -1.0, 1.0, out=values)
             else:
-                values = kendall_rows(np.broadcast_to(x, permuted.shape), permuted)
+                values = tau_b_of_codes(x_codes, permuted)
             yield values
 
     return observed, batches()
@@ -157,8 +161,10 @@ def bootstrap_distribution(
     """
     n = x.shape[0]
     rng = np.random.default_rng(seed)
-    row_statistic = _ROW_STATISTICS[statistic]
     values = np.empty(n_resamples, dtype=np.float64)
+    if statistic == "kendall":
+        # A resample's tau depends only on the orders of its values: gather ranks, not values.
+        x, y = order_codes(x[None, :])[0], order_codes(y[None, :])[0]
     done = 0
     for size in _batches(n_resamples, n):
         indices = rng.integers(0, n, size=(size, n))
@@ -170,7 +176,7 @@ def bootstrap_distribution(
             counts = _row_counts(indices, n)
             values[done : done + size] = correlation_rows(x, y, "spearman", weights=counts)
         else:
-            values[done : done + size] = row_statistic(x[indices], y[indices])
+            values[done : done + size] = tau_b_of_codes(x[indices], y[indices])
         done += size
     return values
 
