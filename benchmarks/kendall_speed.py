@@ -43,8 +43,11 @@ from simfunc.stats.kendall_counts import kendall_tau_b_rows, order_codes, tau_b_
 POINTS = (30, 66, 200, 435, 1000)
 
 
-def scipy_rows(x_rows: np.ndarray, y_rows: np.ndarray) -> np.ndarray:
-    """The old path above 200 points: scipy per row (NaN for a constant row)."""
+def scipy_rows(
+    x_rows: np.ndarray, y_rows: np.ndarray, rows_are_permutations: bool = False
+) -> np.ndarray:
+    """The old path above 200 points: scipy per row (NaN for a constant row); in place of
+    ``tau_b_of_codes``, whose ``rows_are_permutations`` it ignores."""
     x_rows = np.broadcast_to(x_rows, y_rows.shape)
     out = np.empty(y_rows.shape[0])
     for r, (x_row, y_row) in enumerate(zip(x_rows, y_rows)):
@@ -73,7 +76,7 @@ def rates(rows: int, reference_rows: int) -> None:
         x_codes = order_codes(x[:1])
         y_codes = order_codes(y[:1])[0][rng.permuted(np.tile(np.arange(n), (rows, 1)), axis=1)]
         counted = rows / best_seconds(lambda: kendall_rows(x, y))
-        permuted = rows / best_seconds(lambda: tau_b_of_codes(x_codes, y_codes))
+        permuted = rows / best_seconds(lambda: tau_b_of_codes(x_codes, y_codes, True))
         few_x, few_y = x[:reference_rows], y[:reference_rows]
         reference = scipy_rows(few_x, few_y)
         with_scipy = reference_rows / best_seconds(lambda: scipy_rows(few_x, few_y), repeat=1)
@@ -96,7 +99,7 @@ def crossovers(rows: int) -> None:
             lambda: kendall_rows_from_signs(x, y),
             lambda: kendall_tau_b_rows(x, y),
             lambda: resampled_correlation._kendall_repaired(x[0], y[0], index),
-            lambda: tau_b_of_codes(x_codes, y_codes[index]),
+            lambda: tau_b_of_codes(x_codes, y_codes[index], True),
         )]
         print(f"{n:>5} " + " ".join(f"{t:>8.2f}" for t in times[:3]) + f" {times[3]:>9.2f}")
 

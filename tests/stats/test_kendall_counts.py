@@ -18,8 +18,9 @@ from simfunc.stats.correlation import kendall_rows, kendall_rows_from_signs
 from simfunc.stats.kendall_counts import kendall_tau_b_rows, order_codes, tau_b_of_codes
 
 
-def scipy_rows(x_rows, y_rows):
-    """scipy's tau-b, one row at a time; NaN for a constant row (as the batched forms)."""
+def scipy_rows(x_rows, y_rows, rows_are_permutations=False):
+    """scipy's tau-b, one row at a time; NaN for a constant row (as the batched forms). It
+    stands in for ``tau_b_of_codes`` (whose ``rows_are_permutations`` it ignores)."""
     x_rows = np.broadcast_to(x_rows, y_rows.shape)
     out = []
     for x_row, y_row in zip(x_rows, y_rows):
@@ -167,3 +168,13 @@ def test_a_long_row_takes_the_int64_sort():
     y = x + rng.normal(scale=300, size=50_000).round()
     got = kendall_tau_b_rows(x[None, :], y[None, :])
     np.testing.assert_allclose(got, scipy_rows(x[None, :], y[None, :]), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [10, 100])
+def test_permuted_rows_may_count_the_ties_of_y_once(n):
+    rng = np.random.default_rng(n)
+    x_codes = order_codes(rng.integers(0, 5, (1, n)))
+    y_codes = order_codes(rng.integers(0, 7, (1, n)))[0][
+        rng.permuted(np.tile(np.arange(n), (200, 1)), axis=1)]
+    np.testing.assert_array_equal(tau_b_of_codes(x_codes, y_codes, rows_are_permutations=True),
+                                  tau_b_of_codes(x_codes, y_codes))

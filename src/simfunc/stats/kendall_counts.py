@@ -67,22 +67,31 @@ def order_codes(values: np.ndarray) -> np.ndarray:
     return codes
 
 
-def tau_b_of_codes(x_codes: np.ndarray, y_codes: np.ndarray) -> np.ndarray:
+def tau_b_of_codes(
+    x_codes: np.ndarray, y_codes: np.ndarray, rows_are_permutations: bool = False
+) -> np.ndarray:
     """tau-b of rows of integer codes in [0, n) that order as the values do (B or 1, n).
 
     Any order-preserving codes will do (dense ranks, or dense ranks gathered by a
     permutation or a resample). ``x_codes`` of one row is shared by every row of y.
+    ``rows_are_permutations``: every row of ``y_codes`` is a permutation of its first, so
+    y's ties are counted once (the permutation tests' case).
     """
     rows, n = y_codes.shape
     x_ties = _tied_pairs_of_codes(x_codes)
-    y_ties = _tied_pairs_of_codes(y_codes)
+    if rows_are_permutations:
+        y_ties = np.broadcast_to(_tied_pairs_of_codes(y_codes[:1]), (rows,))
+    else:
+        y_ties = _tied_pairs_of_codes(y_codes)
     if x_codes.shape[0] == 1 and x_ties[0] == 0:
         # One x without ties: the (x, then y) order is x's order, the same for every row.
         y_in_order = np.take(y_codes, np.argsort(x_codes[0]), axis=1)
         both_ties = np.zeros(rows, dtype=np.int64)
     else:
-        # Order by (x, then y): sort a combined key (exact: n**2 < 2**63).
-        sorted_key = np.sort(x_codes * n + y_codes, axis=1)
+        # Order by (x, then y): sort a combined key, exact in int32 while n**2 < 2**31 (a
+        # faster sort) and in int64 beyond.
+        key_type = np.int32 if n * n < 2**31 else np.int64
+        sorted_key = np.sort(x_codes.astype(key_type) * n + y_codes, axis=1)
         both_ties = _tied_pairs_of_sorted(sorted_key)
         y_in_order = sorted_key % n
     discordant = _strict_inversions(y_in_order)

@@ -84,7 +84,8 @@ def _repaired(x: np.ndarray, y: np.ndarray, statistic: str, index: np.ndarray) -
     so x and y are ranked (or centred) once and each row is one dot product."""
     if statistic == "kendall":
         if x.size > KENDALL_GATHER_MAX_PAIRS:
-            return tau_b_of_codes(order_codes(x[None, :]), order_codes(y[None, :])[0][index])
+            y_codes = order_codes(y[None, :])[0][index]
+            return tau_b_of_codes(order_codes(x[None, :]), y_codes, rows_are_permutations=True)
         return _kendall_repaired(x, y, index)
     if statistic == "spearman":
         x_scores = centred_average_ranks(x[None, :])[0]

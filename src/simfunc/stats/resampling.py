@@ -85,7 +85,7 @@ def _permuted_statistics(
                 values /= scale
                 np.clip(values, -1.0, 1.0, out=values)
             else:
-                values = tau_b_of_codes(x_codes, permuted)
+                values = tau_b_of_codes(x_codes, permuted, rows_are_permutations=True)
             yield values
 
     return observed, batches()
