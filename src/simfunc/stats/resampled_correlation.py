@@ -37,9 +37,10 @@ __all__ = ["NETWORK_STATISTICS", "correlation_rows"]
 NETWORK_STATISTICS = ("spearman", "kendall", "pearson")
 # Up to this many pairs a re-paired Kendall's tau gathers signs from an (m, m) table; beyond
 # it the O(m^2) gather loses to the O(m log m) count of simfunc.stats.kendall_counts
-# (benchmarks/kendall_speed.py, 2,000 rows, one thread, per row: 0.6 us vs 0.9 us at m = 12,
-# 1.0 vs 0.8 at m = 16, 184.8 vs 34.7 at m = 200; see BENCHMARKS.md).
-KENDALL_GATHER_MAX_PAIRS = 12
+# (OMP_NUM_THREADS=1 python benchmarks/kendall_speed.py, 2,000 rows, microseconds per row,
+# gather vs count: 0.30 vs 0.35 at m = 8, 0.61 vs 0.53 at m = 12, 2.07 vs 1.00 at m = 24;
+# see BENCHMARKS.md).
+KENDALL_GATHER_MAX_PAIRS = 10
 
 
 def correlation_rows(

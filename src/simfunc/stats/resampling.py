@@ -2,9 +2,11 @@
 
 Both draw all their randomness from ``numpy.random.default_rng(seed)`` in a documented
 order, so a seed reproduces the result exactly, and both evaluate the statistic on a batch of
-rows at a time (no Python loop over permutations or resamples for Spearman). The permutation
+rows at a time (no Python loop over permutations or resamples). The permutation
 test stops early by Besag and Clifford's sequential rule (:mod:`simfunc.stats.sequential`);
-a bootstrap resample's Spearman rho is computed from its pairs' counts, without sorting it.
+a bootstrap resample's Spearman rho is computed from its pairs' counts, without sorting it;
+Kendall's tau of permuted or resampled rows is counted in O(n log n) from x's and y's ranks,
+computed once (:mod:`simfunc.stats.kendall_counts`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,11 @@ from simfunc.stats._inputs import (
     check_seed,
     check_statistic,
 )
-from simfunc.stats.correlation import kendall_rows, spearman_rows
+from simfunc.stats.correlation import (
+    KENDALL_SIGN_ARRAY_MAX_POINTS,
+    kendall_rows,
+    spearman_rows,
+)
 from simfunc.stats.kendall_counts import order_codes, tau_b_of_codes
 from simfunc.stats.resampled_correlation import correlation_rows
 from simfunc.stats.sequential import (
@@ -162,7 +168,8 @@ def bootstrap_distribution(
     n = x.shape[0]
     rng = np.random.default_rng(seed)
     values = np.empty(n_resamples, dtype=np.float64)
-    if statistic == "kendall":
+    kendall_counted = statistic == "kendall" and n > KENDALL_SIGN_ARRAY_MAX_POINTS
+    if kendall_counted:
         # A resample's tau depends only on the orders of its values: gather ranks, not values.
         x, y = order_codes(x[None, :])[0], order_codes(y[None, :])[0]
     done = 0
@@ -175,8 +182,10 @@ def bootstrap_distribution(
             # simfunc.stats.resampled_correlation).
             counts = _row_counts(indices, n)
             values[done : done + size] = correlation_rows(x, y, "spearman", weights=counts)
-        else:
+        elif kendall_counted:
             values[done : done + size] = tau_b_of_codes(x[indices], y[indices])
+        else:
+            values[done : done + size] = kendall_rows(x[indices], y[indices])
         done += size
     return values
 
