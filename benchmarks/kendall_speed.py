@@ -7,13 +7,15 @@ Part 1, rows per second at n = 30, 66, 200, 435, 1000 points (one run, same data
 * *counted*: ``simfunc.stats.correlation.kendall_rows`` as it is now (independent rows of x
   and y; Knight's O(n log n) count, :mod:`simfunc.stats.kendall_counts`);
 * *counted, permutation form*: ``tau_b_of_codes`` with one shared x and permuted ranks of y,
-  as the permutation tests call it;
+  as the permutation tests call it (y's ties counted once); *ties/row*: the same, counting
+  y's ties in every row;
 * *scipy per row*: ``scipy.stats.kendalltau`` in a loop, the old path above 200 points;
 * *sign arrays*: the old (rows, n, n) path, ``kendall_rows_from_signs``, used up to 200.
 
 The two old paths are timed on ``--reference-rows`` rows (their rate does not depend on the
-batch size) and the counted ones on ``--rows``; every rate's ratio to the counted one is
-printed, and the largest difference from scipy over the reference rows.
+batch size) and the counted ones on ``--rows``. Printed: the counted rate over scipy's and
+over the sign arrays', the permutation form's over scipy's, and the largest difference from
+scipy over the reference rows.
 
 Part 2, the crossovers at small n, microseconds per row on ``--rows`` rows: sign arrays
 against the count (``KENDALL_SIGN_ARRAY_MAX_POINTS``), and the re-paired sign gather of
@@ -67,8 +69,8 @@ def best_seconds(function, *args, repeat: int = 3) -> float:
 
 def rates(rows: int, reference_rows: int) -> None:
     print(f"rows per second (counted: {rows} rows; scipy and sign arrays: {reference_rows})")
-    print(f"{'n':>5} {'counted':>10} {'perm form':>10} {'scipy':>10} {'signs':>10} "
-          f"{'vs scipy':>9} {'vs signs':>9} {'max |diff|':>11}")
+    print(f"{'n':>5} {'counted':>10} {'perm form':>10} {'ties/row':>9} {'scipy':>10} {'signs':>10} "
+          f"{'vs scipy':>9} {'vs signs':>9} {'perm/scipy':>11} {'max |diff|':>11}")
     rng = np.random.default_rng(0)
     for n in POINTS:
         x = rng.normal(size=(rows, n)).round(1)  # ties
@@ -77,14 +79,17 @@ def rates(rows: int, reference_rows: int) -> None:
         y_codes = order_codes(y[:1])[0][rng.permuted(np.tile(np.arange(n), (rows, 1)), axis=1)]
         counted = rows / best_seconds(kendall_rows, x, y)
         permuted = rows / best_seconds(tau_b_of_codes, x_codes, y_codes, True)
+        ties_per_row = rows / best_seconds(tau_b_of_codes, x_codes, y_codes, False)
         few_x, few_y = x[:reference_rows], y[:reference_rows]
         reference = scipy_rows(few_x, few_y)
         with_scipy = reference_rows / best_seconds(scipy_rows, few_x, few_y, repeat=1)
         with_signs = reference_rows / best_seconds(kendall_rows_from_signs, few_x, few_y,
                                                    repeat=1)
         difference = np.max(np.abs(kendall_rows(few_x, few_y) - reference))
-        print(f"{n:>5} {counted:>10.0f} {permuted:>10.0f} {with_scipy:>10.0f} {with_signs:>10.0f} "
-              f"{counted / with_scipy:>8.1f}x {counted / with_signs:>8.1f}x {difference:>11.1e}")
+        print(f"{n:>5} {counted:>10.0f} {permuted:>10.0f} {ties_per_row:>9.0f} {with_scipy:>10.0f} "
+              f"{with_signs:>10.0f} "
+              f"{counted / with_scipy:>8.1f}x {counted / with_signs:>8.1f}x "
+              f"{permuted / with_scipy:>10.1f}x {difference:>11.1e}")
 
 
 def crossovers(rows: int) -> None:
