@@ -11,9 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-import simfunc.stats.resampled_correlation as resampled_correlation
-import simfunc.stats.resampling as resampling
 from simfunc import stats
+from simfunc.stats import resampled_correlation, resampling
 from simfunc.stats.correlation import kendall_rows, kendall_rows_from_signs
 from simfunc.stats.kendall_counts import kendall_tau_b_rows, order_codes, tau_b_of_codes
 
