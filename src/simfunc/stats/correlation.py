@@ -20,8 +20,8 @@ __all__ = ["kendall", "kendall_rows", "spearman", "spearman_rows"]
 # Up to this many points Kendall's tau of a batch is computed from (rows, n, n) sign arrays;
 # beyond it the O(n^2) work loses to the batched O(n log n) count of
 # simfunc.stats.kendall_counts (OMP_NUM_THREADS=1 python benchmarks/kendall_speed.py, 2,000
-# independent rows, microseconds per row, signs vs count: 2.06 vs 2.22 at n = 20, 2.80 vs
-# 2.51 at n = 24, 10.8 vs 4.8 at n = 48; see BENCHMARKS.md).
+# independent rows, microseconds per row, signs vs count: 1.94 vs 2.17 at n = 20, 2.73 vs
+# 2.51 at n = 24, 10.2 vs 4.6 at n = 48; see BENCHMARKS.md).
 KENDALL_SIGN_ARRAY_MAX_POINTS = 20
 # Elements per batch chunk (sign arrays, ranks): 2 MiB of float64.
 BATCH_ELEMENTS = 1 << 18

@@ -38,7 +38,7 @@ NETWORK_STATISTICS = ("spearman", "kendall", "pearson")
 # Up to this many pairs a re-paired Kendall's tau gathers signs from an (m, m) table; beyond
 # it the O(m^2) gather loses to the O(m log m) count of simfunc.stats.kendall_counts
 # (OMP_NUM_THREADS=1 python benchmarks/kendall_speed.py, 2,000 rows, microseconds per row,
-# gather vs count: 0.29 vs 0.33 at m = 8, 0.60 vs 0.56 at m = 12, 2.07 vs 0.85 at m = 24;
+# gather vs count: 0.29 vs 0.33 at m = 8, 0.61 vs 0.51 at m = 12, 2.07 vs 0.86 at m = 24;
 # see BENCHMARKS.md).
 KENDALL_GATHER_MAX_PAIRS = 10
 
