@@ -16,6 +16,9 @@ channel-last RGB picture, which it would transpose (``VecTransposeImage``) and d
 The policy in :mod:`simfunc.train.ppo` therefore always sees channel-last raw integers,
 exactly the arrays :func:`collect_states` returns.
 
+Speed: every room built here computes each distinct partial view once per process
+(:mod:`simfunc.envs.observation_memo`); the observations are minigrid's, step for step.
+
 A *policy* for the rollout functions is either an object with an ``action_probabilities``
 method (a :class:`Policy`, such as the actor-critic of :mod:`simfunc.nets.actor_critic`) or
 any callable mapping a batch of observations ``(n, 7, 7, 3)`` to action probabilities
@@ -33,6 +36,7 @@ from gymnasium import spaces
 from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX, STATE_TO_IDX
 from minigrid.wrappers import ImgObsWrapper
 
+from simfunc.envs.observation_memo import memoise_observations
 from simfunc.errors import InputError
 from simfunc.validation import check_int
 
@@ -134,6 +138,7 @@ def make_env(size: int, seed: int | None = None, max_steps: int | None = None) -
     if seed is not None:
         seed = check_int(seed, "seed", minimum=0)
     env = _EncodingBounds(ImgObsWrapper(gym.make(env_id(size), **kwargs)))
+    memoise_observations(env)  # each distinct view computed once (exact: observation_memo)
     if seed is not None:
         env.reset(seed=seed)
         env.action_space.seed(seed)
