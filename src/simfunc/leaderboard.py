@@ -381,7 +381,9 @@ def _headline_relation(headline: Headline, measure: str, output: str,
                        sign: int) -> dict[str, Any]:
     """A leaderboard row's numbers for a group whose study declares its headline: exactly the
     study's relation (:func:`simfunc.studies.common.relate_headline`), oriented by ``sign``."""
-    relation = relate_headline(headline, measure, output, sign)
+    # the board shows Spearman's numbers only: Kendall's tests are skipped, which leaves every
+    # Spearman number equal to the study's (each test has its own seeded stream)
+    relation = relate_headline(headline, measure, output, sign, kendall_tests=False)
     out: dict[str, Any] = {"n": relation.n, "orientation": sign,
                            "n_networks": relation.n_networks}
     if relation.undefined is not None:

@@ -16,6 +16,8 @@ import hashlib
 import json
 import os
 import platform
+import queue
+import threading
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -30,11 +32,14 @@ from simfunc.scorecard import SCHEMA, SCORECARD_FILE, Scorecard
 from simfunc.studies.framework import (
     ANALYSIS_FILE,
     STUDIES,
+    JobsDone,
     StudyResult,
+    analyse_study_run,
     code_fingerprint,
     load_study,
+    make_executor,
     rebuild_study,
-    run_study,
+    run_study_jobs,
 )
 
 __all__ = ["reproduce", "rebuild", "combined_scorecard", "INTRO"]
@@ -119,20 +124,76 @@ def reproduce(
     ``overrides`` maps a study name to its overrides. The combined report goes to
     ``OUT/reproduce-<profile>/report.html``, with the measure leaderboard over every study's
     pairs as its last section (and ``leaderboard.csv`` beside it); each study keeps its own
-    run directory. ``executor`` (default: chosen from ``jobs``) runs every study's jobs; it is
-    not shut down.
+    run directory. ``executor`` (default: made from ``jobs``, one worker pool for every study,
+    shut down at the end) runs every study's jobs; one passed in is not shut down. Each
+    study's analysis runs in a thread of this process while the next study's jobs run, so the
+    workers do not wait for it; the results are those of running the studies one by one.
     """
     names = list(studies or STUDIES)
     for name in names:
         load_study(name)
-    results = [
-        run_study(name, profile, out=out, cache_dir=cache_dir,
-                  overrides=(overrides or {}).get(name), jobs=jobs, executor=executor,
-                  progress=progress, device=device)
-        for name in names
-    ]
+    owned = executor is None
+    executor = make_executor(jobs) if executor is None else executor
+    # One study's analysis (in the driver) runs while the next study's jobs run in the
+    # workers; the analyses run one at a time, in the studies' order.
+    analyses = _Analyses()
+    try:
+        for name in names:
+            analyses.start(run_study_jobs(
+                name, profile, out=out, cache_dir=cache_dir,
+                overrides=(overrides or {}).get(name), executor=executor, progress=progress,
+                device=device))
+        results = analyses.results()
+    finally:
+        analyses.stop()
+        if owned:
+            executor.shutdown()
     out_dir = Path(out) / reproduce_dir_name(profile)
     return _write_combined(out_dir, profile, results), results
+
+
+class _Analyses:
+    """The studies' analyses, one at a time in a background thread, in the order started.
+
+    The thread is a daemon: an interrupted reproduce does not wait for an analysis (its
+    outputs are written atomically, its key last, so the rerun redoes it). The first error of
+    an analysis is raised by :meth:`results`, or by the next :meth:`start`.
+    """
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[JobsDone | None] = queue.Queue()
+        self._done: list[StudyResult] = []
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, name="simfunc-analyses", daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        while (ran := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._done.append(analyse_study_run(ran))
+                except BaseException as error:  # handed to the driver thread
+                    self._error = error
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def start(self, ran: JobsDone) -> None:
+        self._raise()
+        self._queue.put(ran)
+
+    def results(self) -> list[StudyResult]:
+        """Every analysis's result, once all are done."""
+        self._queue.put(None)
+        while self._thread.is_alive():  # a timed join: Ctrl-C still reaches the driver
+            self._thread.join(timeout=0.2)
+        self._raise()
+        return list(self._done)
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
 
 
 def rebuild(run_dir: str | os.PathLike[str]) -> list[StudyResult]:

@@ -9,7 +9,8 @@
     relate(x, y) -> Relation                 all of the above in one call
 
 Inputs are finite one-dimensional sequences (lists, numpy, torch) of equal length >= 3;
-anything else raises ``simfunc.InputError`` naming the argument.
+anything else raises ``simfunc.InputError`` naming the argument
+(``as_ranked_pair(x, y)`` applies exactly these checks and returns float64 arrays).
 
 When x and y are values of *pairs of networks*, pairs that share a network are not
 independent and the pair-level p-values and intervals above are too small and too narrow.
@@ -33,6 +34,7 @@ compares the least-squares slope of y on x between groups with a bootstrap over 
 
 from __future__ import annotations
 
+from simfunc.stats._inputs import as_ranked_pair
 from simfunc.stats.correlation import kendall, spearman
 from simfunc.stats.degenerate import constant_reason
 from simfunc.stats.group_slopes import GroupSlopes, group_slopes
@@ -49,6 +51,7 @@ __all__ = [
     "GroupSlopes",
     "NetworkRelation",
     "Relation",
+    "as_ranked_pair",
     "bootstrap_ci",
     "constant_reason",
     "group_slopes",

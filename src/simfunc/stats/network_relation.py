@@ -65,7 +65,7 @@ class NetworkRelation:
     kendall_p: float | None
     pair_spearman_p: float
     pair_spearman_ci: tuple[float, float] | None
-    pair_kendall_p: float
+    pair_kendall_p: float | None
     slope: float
     intercept: float
     permutation: str
@@ -102,6 +102,7 @@ def relate_networks(
     n_resamples: int = 10_000,
     confidence: float = 0.95,
     seed: int | None = 0,
+    kendall_tests: bool = True,
 ) -> NetworkRelation:
     """Spearman's rho and Kendall's tau-b of y against x over pairs of networks, with
     network-level p-values (Mantel permutation test) and interval (network bootstrap), the
@@ -148,6 +149,9 @@ def relate_networks(
         n_resamples: bootstrap resamples per interval.
         confidence: coverage of the intervals, strictly between 0 and 1.
         seed: non-negative integer, or None for a fresh, irreproducible stream.
+        kendall_tests: False skips Kendall's two permutation tests (``kendall_p`` and
+            ``pair_kendall_p`` None; tau itself is still given). Every test draws from its own
+            stream of ``seed``, so the Spearman numbers are the same either way.
 
     Raises:
         InputError: naming the argument: matrices not square, not symmetric, with NaN off
@@ -185,7 +189,7 @@ def relate_networks(
             return None
 
     spearman_test = network_p("spearman")
-    kendall_test = network_p("kendall")
+    kendall_test = network_p("kendall") if kendall_tests else None
     network_bootstrap = bootstrap(design, "spearman", combine, n_resamples, seed)
     try:
         spearman_ci = network_bootstrap.interval(confidence, "spearman")
@@ -221,8 +225,9 @@ def relate_networks(
         pair_spearman_p=permutation_test(design, "spearman", combine, n_permutations, seed,
                                          "two-sided", level="pairs").p,
         pair_spearman_ci=pair_ci,
-        pair_kendall_p=permutation_test(design, "kendall", combine, n_permutations, seed,
-                                        "two-sided", level="pairs").p,
+        pair_kendall_p=(permutation_test(design, "kendall", combine, n_permutations, seed,
+                                         "two-sided", level="pairs").p
+                        if kendall_tests else None),
         slope=slope,
         intercept=intercept,
         permutation="exact" if exact else "monte carlo",

@@ -21,7 +21,8 @@ class Relation:
         n: number of pairs.
         spearman: Spearman's rho; ``spearman_p`` its two-sided permutation p-value;
             ``spearman_ci`` its percentile bootstrap interval at ``confidence``.
-        kendall: Kendall's tau-b; ``kendall_p`` its two-sided permutation p-value.
+        kendall: Kendall's tau-b; ``kendall_p`` its two-sided permutation p-value (None when
+            the call asked for no Kendall test).
         slope, intercept: the least-squares line y ≈ slope x + intercept.
         confidence, n_permutations, n_resamples, seed: the settings that produced it.
     """
@@ -31,7 +32,7 @@ class Relation:
     spearman_p: float
     spearman_ci: tuple[float, float]
     kendall: float
-    kendall_p: float
+    kendall_p: float | None
     slope: float
     intercept: float
     confidence: float
@@ -53,13 +54,16 @@ def relate(
     n_resamples: int = 10_000,
     confidence: float = 0.95,
     seed: int | None = 0,
+    kendall_test: bool = True,
 ) -> Relation:
     """Spearman's rho with p-value and bootstrap CI, Kendall's tau-b with p-value, and the
     least-squares slope of y on x, in one call ("rho, p, CI, slope" of a study).
 
     The p-values are two-sided sequential permutation p-values (``permutation_pvalue``: at
     most ``n_permutations`` draws, fewer for a large p-value), the interval a
-    percentile bootstrap over pairs (``bootstrap_ci``), all seeded by ``seed``.
+    percentile bootstrap over pairs (``bootstrap_ci``), all seeded by ``seed``. Each test has
+    its own stream from ``seed``, so ``kendall_test=False`` (no Kendall p-value: ``kendall_p``
+    None) leaves every Spearman number as it is.
 
     Raises:
         InputError: x and y of different lengths, fewer than 3 points, NaN or infinite
@@ -79,7 +83,8 @@ def relate(
             x_values, y_values, "spearman", n_resamples, confidence, seed
         ),
         kendall=kendall(x_values, y_values),
-        kendall_p=permutation_pvalue(x_values, y_values, "kendall", n_permutations, seed),
+        kendall_p=(permutation_pvalue(x_values, y_values, "kendall", n_permutations, seed)
+                   if kendall_test else None),
         slope=slope,
         intercept=intercept,
         confidence=confidence,

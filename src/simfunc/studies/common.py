@@ -87,7 +87,8 @@ def discordant_fraction(x: Iterable[float], y: Iterable[float], expected_sign: i
 def relation_summary(x: Sequence[float], y: Sequence[float], expected_sign: int,
                      n_permutations: int, n_resamples: int, seed: int = 0, *,
                      networks: tuple[Sequence[Any], Sequence[Any]] | None = None,
-                     design: Mapping[str, Any] | None = None) -> Relation:
+                     design: Mapping[str, Any] | None = None,
+                     kendall_tests: bool = True) -> Relation:
     """Spearman's rho with its p-value and 95% CI, Kendall's tau, the least-squares line, and
     the fraction of discordant pairs — or the reason it is undefined — as a :class:`Relation`.
 
@@ -104,27 +105,38 @@ def relation_summary(x: Sequence[float], y: Sequence[float], expected_sign: int,
     headline numbers are; without ``networks`` (points that are not pairs of networks), or
     when the network-level procedures are undefined (fewer than four networks), they are
     pair-level (``p_value`` and ``ci`` None) and ``network_level_undefined`` says why.
+    ``kendall_tests=False`` skips Kendall's permutation tests (its p-values None); every test
+    has its own stream of ``seed``, so the Spearman numbers do not change.
     """
     try:
-        relation = stats.relate(x, y, n_permutations=n_permutations, n_resamples=n_resamples,
-                                seed=seed)
+        stats.as_ranked_pair(x, y)  # the points relate() and relate_networks() both need
     except InputError as error:
         return Relation.undefined_because(len(x), str(error), expected_sign)
     discordant = discordant_fraction(x, y, expected_sign)
-    if networks is None:
-        return Relation.pair_level(relation, expected_sign, discordant)
+    network_level_undefined = n_networks = None
+    if networks is not None:
+        try:
+            network = stats.relate_networks(
+                x, y, a=list(networks[0]), b=list(networks[1]), n_permutations=n_permutations,
+                n_resamples=n_resamples, seed=seed, kendall_tests=kendall_tests,
+                **dict(design or {}))
+        except InputError as error:
+            network_level_undefined = str(error)
+            n_networks = len(set(networks[0]) | set(networks[1]))
+        else:  # its pair-level numbers are relate()'s, so relate() is not called again
+            return Relation.from_network(network, expected_sign, discordant)
     try:
-        network = stats.relate_networks(
-            x, y, a=list(networks[0]), b=list(networks[1]), n_permutations=n_permutations,
-            n_resamples=n_resamples, seed=seed, **dict(design or {}))
+        relation = stats.relate(x, y, n_permutations=n_permutations, n_resamples=n_resamples,
+                                seed=seed, kendall_test=kendall_tests)
     except InputError as error:
-        return Relation.pair_level(relation, expected_sign, discordant,
-                                   network_level_undefined=str(error),
-                                   n_networks=len(set(networks[0]) | set(networks[1])))
-    return Relation.from_network(network, expected_sign, discordant)
+        return Relation.undefined_because(len(x), str(error), expected_sign)
+    return Relation.pair_level(relation, expected_sign, discordant,
+                               network_level_undefined=network_level_undefined,
+                               n_networks=n_networks)
 
 
-def relate_headline(headline: Any, measure: str, output: str, expected_sign: int) -> Relation:
+def relate_headline(headline: Any, measure: str, output: str, expected_sign: int,
+                    kendall_tests: bool = True) -> Relation:
     """The relation of ``output`` to ``measure`` over a study's declared
     :class:`~simfunc.studies.base.Headline` (its pairs where both are defined, its blocks,
     strata, clusters and Monte Carlo settings): :func:`relation_summary` with network-level
@@ -157,7 +169,7 @@ def relate_headline(headline: Any, measure: str, output: str, expected_sign: int
     relation = relation_summary(
         both[measure].to_numpy(float), both[output].to_numpy(float), expected_sign,
         headline.n_permutations, headline.n_resamples, headline.seed,
-        networks=(both["model_a"], both["model_b"]), design=design)
+        networks=(both["model_a"], both["model_b"]), design=design, kendall_tests=kendall_tests)
     return dataclasses.replace(relation, population=population)
 
 

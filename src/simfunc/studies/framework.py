@@ -56,6 +56,9 @@ __all__ = [
     "StudyResult",
     "load_study",
     "run_study",
+    "run_study_jobs",
+    "analyse_study_run",
+    "JobsDone",
     "rebuild_study",
     "analyse_run",
     "analysis_key",
@@ -219,7 +222,48 @@ def run_study(
     Writes ``OUT/<name>-<profile>/`` (results.sqlite, summary.json, figures/, report.html,
     csv/). Raises :class:`simfunc.runner.JobsFailed` (after recording the run as failed) when a
     job fails; the jobs that finished stay in the cache, so a rerun continues from there.
+    ``executor``: where jobs run (default: made from ``jobs`` and shut down at the end; one
+    passed in is left running, so it can serve several studies).
     """
+    owned = executor is None
+    executor = make_executor(jobs) if executor is None else executor
+    try:
+        ran = run_study_jobs(study, profile, out=out, cache_dir=cache_dir, overrides=overrides,
+                             executor=executor, progress=progress, device=device)
+    finally:
+        if owned:
+            executor.shutdown()
+    return analyse_study_run(ran)
+
+
+@dataclass(frozen=True)
+class JobsDone:
+    """A study whose jobs are all done and recorded (:func:`run_study_jobs`), awaiting
+    :func:`analyse_study_run`; ``run_id`` is its row in the run table, still marked running."""
+
+    study: Study[Any]
+    profile: str
+    settings: Any
+    run_dir: Path
+    run_id: int
+    report: RunReport
+
+
+def run_study_jobs(
+    study: str | Study[Any],
+    profile: str,
+    *,
+    out: str | os.PathLike[str],
+    cache_dir: str | os.PathLike[str] | None,
+    overrides: Mapping[str, Any] | None,
+    executor: Executor,
+    progress: bool,
+    device: str,
+) -> JobsDone:
+    """The first half of :func:`run_study`: every job of the study's plan, recorded in its
+    database. The database connection is closed on return, so the analysis may run in
+    another thread (:func:`simfunc.reproduce.reproduce` overlaps one study's analysis with the
+    next study's jobs)."""
     if isinstance(study, str):
         study = load_study(study)
     settings = study.settings(profile, overrides)
@@ -231,26 +275,43 @@ def run_study(
         run_id = db.start_run(study.NAME, profile, settings_dict(settings))
         status = "failed"
         try:
-            report = run_plan(
-                plan, cache, db=db, executor=executor or make_executor(jobs),
-                progress=progress, keep_going=True, device=device,
-            )
+            report = run_plan(plan, cache, db=db, executor=executor, progress=progress,
+                              keep_going=True, device=device)
             report.raise_for_failures()
             db.keep_only_run(run_id)
-            key = analysis_key(study, db, settings, profile)
+            status = None  # jobs done: the analysis ends the run
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
+        finally:
+            if status is not None:
+                db.finish_run(run_id, status)
+    return JobsDone(study, profile, settings, run_dir, run_id, report)
+
+
+def analyse_study_run(ran: JobsDone) -> StudyResult:
+    """The second half of :func:`run_study`: the analysis of a study whose jobs are done
+    (kept as it is when the results, settings and code are unchanged), in a connection of its
+    own to the study's database."""
+    study, run_dir = ran.study, ran.run_dir
+    with ResultsDB(run_dir / RESULTS_FILE) as db:
+        status = "failed"
+        try:
+            key = analysis_key(study, db, ran.settings, ran.profile)
             kept = _kept_analysis(run_dir, key, study)
             if kept is not None:  # the same results, settings and code: nothing to redo
                 status = "completed"
-                return dataclasses.replace(kept, name=study.NAME, report=report)
-            summary, section, card, result = analyse_run(study, run_dir, db, settings, profile)
+                return dataclasses.replace(kept, name=study.NAME, report=ran.report)
+            summary, section, card, result = analyse_run(study, run_dir, db, ran.settings,
+                                                         ran.profile)
             _keep_analysis(run_dir, key, section)
             status = "completed"
         except KeyboardInterrupt:
             status = "interrupted"
             raise
         finally:
-            db.finish_run(run_id, status)
-    return StudyResult(study.NAME, run_dir, summary, section, report, card, key, result)
+            db.finish_run(ran.run_id, status)
+    return StudyResult(study.NAME, run_dir, summary, section, ran.report, card, key, result)
 
 
 def _keep_analysis(run_dir: Path, key: str, section: Section) -> None:

@@ -32,6 +32,10 @@ def _interval(values: Any) -> tuple[float, float] | None:
     return None if values is None else (float(values[0]), float(values[1]))
 
 
+def _optional(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
 @dataclass(frozen=True)
 class Relation:
     """How y relates to x over a study's points, with its inference — or why it is undefined.
@@ -117,7 +121,7 @@ class Relation:
             n=int(relation.n), expected_sign=expected_sign, statistic=POOLED,
             inference=PAIR_LEVEL, rho=float(relation.spearman),
             pair_p_value=float(relation.spearman_p), pair_ci=_interval(relation.spearman_ci),
-            kendall=float(relation.kendall), pair_kendall_p=float(relation.kendall_p),
+            kendall=float(relation.kendall), pair_kendall_p=_optional(relation.kendall_p),
             slope=float(relation.slope), intercept=float(relation.intercept),
             discordant_fraction=discordant, n_networks=n_networks,
             confidence=relation.confidence, n_permutations=relation.n_permutations,
@@ -135,7 +139,7 @@ class Relation:
             pair_p_value=float(relation.pair_spearman_p),
             pair_ci=_interval(relation.pair_spearman_ci), kendall=float(relation.kendall),
             kendall_p=None if relation.kendall_p is None else float(relation.kendall_p),
-            pair_kendall_p=float(relation.pair_kendall_p), slope=float(relation.slope),
+            pair_kendall_p=_optional(relation.pair_kendall_p), slope=float(relation.slope),
             intercept=float(relation.intercept), discordant_fraction=discordant,
             n_networks=int(relation.n_networks), n_blocks=int(relation.n_blocks),
             permutation=relation.permutation, n_relabellings=int(relation.n_relabellings),
