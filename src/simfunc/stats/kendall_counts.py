@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["kendall_tau_b_rows", "order_codes", "tau_b_of_codes"]
+__all__ = ["kendall_tau_b_rows", "order_codes", "tau_b_of_codes", "weighted_tau_b_of_codes"]
 
 # The merge sort starts from blocks of 8 to 15 positions (so that padding to the width
 # base * 2**levels adds under 2/15 of n for n > 15), whose inversions are counted by direct
@@ -167,5 +167,227 @@ def _strict_inversions(values: np.ndarray) -> np.ndarray:
         all_positions = n_blocks * half * (2 * half - 1)  # 0 + 1 + ... + (2h - 1) per block
         inversions += all_positions - right_positions - n_blocks * (half * (half - 1) // 2)
         padded = (tagged >> 1).reshape(rows, width)
+        half *= 2
+    return inversions
+
+
+# ------------------------------------------------------------------ weighted (expanded) samples
+
+
+def weighted_tau_b_of_codes(
+    x_codes: np.ndarray, y_codes: np.ndarray, weights: np.ndarray
+) -> np.ndarray:
+    """tau-b of the *expanded* samples in which point k appears ``weights[r, k]`` times.
+
+    ``x_codes`` (1, n) and ``y_codes`` (1 or rows, n) are order-preserving integer codes in
+    [0, n) (as for :func:`tau_b_of_codes`); ``weights`` (rows, n) are non-negative int64
+    counts (0 leaves a point out). In row r, with W = sum_k w_k and the sums of squared
+    weights of the groups of points tied in x, in y and in both,
+
+        Sx = sum over x-groups G**2,  Sy = sum over y-groups G**2,  Sxy = sum over (x, y)-groups G**2
+
+    (G the group's total weight; a point that ties with no other is a group of its own), the
+    expanded sample has 2 (n0 - n1) = W**2 - Sx pairs untied in x counted twice (and likewise
+    in y), and 2 (C - D) = W**2 - Sx - Sy + Sxy - 4 D, where the weighted discordant count
+    D = sum over pairs k < l in (x, then y) order with y_k > y_l of w_k w_l is the weighted
+    number of strict inversions of y in that order (copies of one point tie with each other
+    in x and in y and count in neither C nor D). So
+
+        tau_b = (W**2 - Sx - Sy + Sxy - 4 D) / sqrt((W**2 - Sx) (W**2 - Sy)),
+
+    which equals the sign-array form ``w'(Sx o Sy)w / sqrt(w'|Sx|w * w'|Sy|w)`` and scipy's
+    tau-b of the sample expanded by ``np.repeat``. Everything is exact int64 arithmetic while
+    4 W**2 < 2**63, i.e. W < 2**30 (callers check it); only the last division rounds. A row
+    constant in x or y over its weighted points (or with fewer than two units of weight
+    there) has no tau: NaN.
+
+    D is counted by the merge sort of :func:`_strict_inversions`, with weights: at each level a
+    left value's inversions are the *weight* of the right values merged before it (cumulative
+    sums of right-half weights in merged order), times its own weight. With one ordering for
+    every row (one x and one y, only the weights change: the bootstrap), the merge order of
+    each level is computed once on that row and the rows' weights are gathered through it.
+    """
+    rows, n = weights.shape
+    total = weights.sum(axis=1)
+    x_squares = _group_square_sums(x_codes, weights)
+    y_squares = _group_square_sums(y_codes, weights)
+    x_order = np.argsort(x_codes[0], kind="stable")
+    x_sorted = x_codes[0][x_order]
+    x_untied = n < 2 or bool(np.all(x_sorted[1:] != x_sorted[:-1]))
+    if x_untied:
+        # The (x, then y) order is x's order, and every (x, y) group is a single point.
+        y_in_order = y_codes[:, x_order]
+        w_in_order = weights[:, x_order]
+        both_squares = np.einsum("rk,rk->r", weights, weights)
+    elif y_codes.shape[0] == 1:
+        key = x_codes[0] * n + y_codes[0]
+        order = np.argsort(key, kind="stable")
+        sorted_key = key[order]
+        y_in_order = (sorted_key % n)[None, :]
+        w_in_order = weights[:, order]
+        both_squares = _run_square_sums(sorted_key[None, :], w_in_order)
+    else:
+        key = np.broadcast_to(x_codes * n, y_codes.shape) + y_codes
+        sorted_key, w_in_order = _sort_with_weights(key, weights, n * n)
+        y_in_order = sorted_key % n
+        both_squares = _run_square_sums(sorted_key, w_in_order)
+    if y_in_order.shape[0] == 1:
+        discordant = _weighted_inversions_shared(y_in_order[0], w_in_order)
+    else:
+        discordant = _weighted_inversions(y_in_order, w_in_order)
+
+    square = total * total
+    untied_x = square - x_squares
+    untied_y = square - y_squares
+    numerator = (square - x_squares - y_squares + both_squares - 4 * discordant)
+    denominator = np.sqrt(untied_x.astype(np.float64)) * np.sqrt(untied_y.astype(np.float64))
+    tau = np.full(rows, np.nan)
+    np.divide(numerator.astype(np.float64), denominator, out=tau,
+              where=(untied_x > 0) & (untied_y > 0))
+    np.clip(tau, -1.0, 1.0, out=tau)
+    return tau
+
+
+def _group_square_sums(codes: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per row: sum over the groups of equal codes of (the group's total weight)**2.
+
+    ``codes`` (1 or rows, n) in [0, n); ``weights`` (rows, n) int64."""
+    rows, n = weights.shape
+    if codes.shape[0] == 1:
+        order = np.argsort(codes[0], kind="stable")
+        ordered = codes[0][order]
+        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+        groups = np.add.reduceat(weights[:, order], starts, axis=1)
+    else:
+        flat = (codes + (n * np.arange(rows, dtype=np.int64))[:, None]).ravel()
+        # float64 sums of integers below 2**53 are exact.
+        groups = np.bincount(flat, weights=weights.ravel(), minlength=rows * n)
+        groups = groups.astype(np.int64).reshape(rows, n)
+    return np.einsum("rk,rk->r", groups, groups)
+
+
+def _run_square_sums(sorted_keys: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per row: sum over the runs of equal sorted keys (1 or rows, n) of (the run's weight)**2,
+    ``weights`` (rows, n) int64 in the keys' order."""
+    starts = np.empty(sorted_keys.shape, dtype=bool)
+    starts[:, :1] = True
+    np.not_equal(sorted_keys[:, 1:], sorted_keys[:, :-1], out=starts[:, 1:])
+    if sorted_keys.shape[0] == 1:
+        runs = np.add.reduceat(weights, np.flatnonzero(starts[0]), axis=1)
+        return np.einsum("rk,rk->r", runs, runs)
+    runs = np.add.reduceat(weights.ravel(), np.flatnonzero(starts.ravel()))
+    runs *= runs
+    first_run = np.r_[0, np.cumsum(starts.sum(axis=1))[:-1]]
+    return np.add.reduceat(runs, first_run)
+
+
+def _sort_with_weights(
+    keys: np.ndarray, weights: np.ndarray, key_bound: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each row of int ``keys`` in [0, key_bound) sorted, with ``weights`` in the same order.
+
+    The weight is packed into the low bits of the key, so one sort moves both (in int32 where
+    it fits, about twice as fast); an argsort is the fallback when it does not fit in int64.
+    """
+    bits = max(1, int(weights.max(initial=0)).bit_length())
+    if key_bound << bits < 2**63:
+        dtype = np.int32 if key_bound << bits < 2**31 else np.int64
+        packed = (keys.astype(dtype) << dtype(bits)) | weights.astype(dtype)
+        packed.sort(axis=1)
+        return (packed >> dtype(bits)).astype(np.int64), (packed & dtype((1 << bits) - 1)).astype(
+            np.int64)
+    order = np.argsort(keys, axis=1, kind="stable")
+    return np.take_along_axis(keys, order, axis=1), np.take_along_axis(weights, order, axis=1)
+
+
+def _merge_layout(n: int) -> tuple[int, int]:
+    """(base, width) of the bottom-up merge sort of n values (see ``_strict_inversions``)."""
+    levels = 0
+    while _LARGEST_BASE << levels < n:
+        levels += 1
+    base = max(_SMALLEST_BASE, -(-n >> levels))
+    return base, base << levels
+
+
+def _weighted_inversions(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per row: sum of w_i w_j over i < j with ``values[i] > values[j]``; (rows, n) int values
+    in [0, n) and int64 weights, each row in its own order.
+
+    As ``_strict_inversions``, with the weight packed into the low bits of the tagged value
+    ``((2 v + tag) << bits) | w``, so that each level's single sort carries the weights: a
+    left value's inversions are the right weight merged before it, read from the cumulative
+    sum of the right values' weights. Padding: value n, weight 0.
+    """
+    rows, n = values.shape
+    base, width = _merge_layout(n)
+    bits = max(1, int(weights.max(initial=0)).bit_length())
+    bound = (2 * n + 2) << bits
+    dtype = np.int32 if bound < 2**31 else np.int64
+    padded = np.full((rows, width), n, dtype=np.int64)
+    padded[:, :n] = values
+    padded_w = np.zeros((rows, width), dtype=np.int64)
+    padded_w[:, :n] = weights
+    blocks = padded.reshape(rows, width // base, base)
+    block_w = padded_w.reshape(rows, width // base, base)
+    inversions = np.zeros(rows, dtype=np.int64)
+    for distance in range(1, base):
+        inverted_w = np.where(blocks[:, :, :-distance] > blocks[:, :, distance:],
+                              block_w[:, :, :-distance], 0)
+        inversions += np.einsum("rbk,rbk->r", inverted_w, block_w[:, :, distance:])
+    tag = dtype(1 << bits)
+    keys = ((padded.astype(dtype) << dtype(bits + 1)) | padded_w.astype(dtype))
+    keys = np.sort(keys.reshape(rows, width // base, base), axis=2).reshape(rows, width)
+    mask = dtype((1 << bits) - 1)
+    half = base
+    while half < width:
+        n_blocks = width // (2 * half)
+        merged = keys.reshape(rows, n_blocks, 2 * half)
+        merged[:, :, half:] |= tag
+        merged.sort(axis=2)
+        w = (merged & mask).astype(np.int64)
+        right = (merged & tag) != 0
+        right_w = np.where(right, w, 0)
+        before = np.cumsum(right_w, axis=2)
+        w -= right_w  # left weights only
+        inversions += np.einsum("rbk,rbk->r", w, before)
+        merged &= ~tag
+        half *= 2
+    return inversions
+
+
+def _weighted_inversions_shared(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``_weighted_inversions`` of one row of ``values`` (n,) under many rows of weights
+    (rows, n): the merge order of each level is that of the values alone, found once, and
+    each level gathers the weights through it."""
+    rows, n = weights.shape
+    base, width = _merge_layout(n)
+    padded = np.full(width, n, dtype=np.int64)
+    padded[:n] = values
+    padded_w = np.zeros((rows, width), dtype=np.int64)
+    padded_w[:, :n] = weights
+    blocks = padded.reshape(width // base, base)
+    block_w = padded_w.reshape(rows, width // base, base)
+    inversions = np.zeros(rows, dtype=np.int64)
+    for distance in range(1, base):
+        inverted = (blocks[:, :-distance] > blocks[:, distance:]).astype(np.int64)
+        products = block_w[:, :, :-distance] * block_w[:, :, distance:]
+        inversions += np.einsum("rbk,bk->r", products, inverted)
+    position = np.arange(width).reshape(width // base, base)
+    order = np.argsort(blocks, axis=1, kind="stable")
+    position = np.take_along_axis(position, order, axis=1).ravel()
+    sorted_values = padded[position]
+    half = base
+    while half < width:
+        n_blocks = width // (2 * half)
+        tagged = (sorted_values.reshape(n_blocks, 2 * half) << 1)
+        tagged[:, half:] |= 1
+        order = np.argsort(tagged, axis=1, kind="stable")
+        position = np.take_along_axis(position.reshape(n_blocks, 2 * half), order, axis=1)
+        right = np.take_along_axis(tagged, order, axis=1) & 1
+        position = position.ravel()
+        w = padded_w[:, position].reshape(rows, n_blocks, 2 * half)
+        before = np.cumsum(w * right, axis=2)
+        inversions += np.einsum("rbk,rbk,bk->r", w, before, 1 - right)
+        sorted_values = padded[position]
         half *= 2
     return inversions

@@ -17,8 +17,10 @@ cumulative weights in that order, so no row is sorted again. Kendall's tau-b of 
 rows counts discordant pairs in O(m log m) per row (:mod:`simfunc.stats.kendall_counts`)
 from x's and y's ranks, each computed once. Kendall's tau-b of the expanded
 sample is ``w'(Sx o Sy)w / sqrt(w'(Sx o Sx)w * w'(Sy o Sy)w)`` with ``S_kl = sign(v_k - v_l)``
-(copies of one pair tie with each other and contribute nothing). Pearson's r uses weighted
-means and sums.
+(copies of one pair tie with each other and contribute nothing): with integer weights and
+more than a few pairs it is counted in O(m log m) per row from weighted discordant pairs and
+the weights of tie groups (:func:`simfunc.stats.kendall_counts.weighted_tau_b_of_codes`).
+Pearson's r uses weighted means and sums.
 
 A row whose x or y is constant (or empty) has no correlation: it gets NaN, which the callers
 drop or count. No division by zero happens.
@@ -30,7 +32,11 @@ import numpy as np
 
 from simfunc.ranking import centred_average_ranks
 from simfunc.stats.correlation import BATCH_ELEMENTS
-from simfunc.stats.kendall_counts import order_codes, tau_b_of_codes
+from simfunc.stats.kendall_counts import (
+    order_codes,
+    tau_b_of_codes,
+    weighted_tau_b_of_codes,
+)
 
 __all__ = ["NETWORK_STATISTICS", "correlation_rows"]
 
@@ -41,6 +47,15 @@ NETWORK_STATISTICS = ("spearman", "kendall", "pearson")
 # gather vs count: 0.29 vs 0.33 at m = 8, 0.61 vs 0.51 at m = 12, 2.07 vs 0.86 at m = 24;
 # see BENCHMARKS.md).
 KENDALL_GATHER_MAX_PAIRS = 10
+# Weighted pairs (a partial design's 0/1 weights, bootstrap counts): up to these many pairs
+# the O(m^2) sign-array form, beyond them the O(m log m) weighted count. Microseconds per row,
+# OMP_NUM_THREADS=1 python benchmarks/kendall_speed.py (see BENCHMARKS.md), sign arrays vs
+# count. Re-paired rows with 0/1 weights (2,000 rows, x untied): 1.79 vs 1.99 at m = 24, 2.92
+# vs 2.61 at 32, 7.85 vs 5.05 at 54 (with ties in x the count sorts a combined key: 9.57 vs
+# 8.93 at 54), 470 vs 64 at 435. One y with bootstrap counts (three BLAS products
+# w'Sw vs the count, 500 rows): 27.4 vs 29.7 at 435, 51.6 vs 45.3 at 600, 626 vs 260 at 2,000.
+KENDALL_WEIGHTED_SIGNS_MAX_PAIRS = 28
+KENDALL_WEIGHTED_PRODUCT_MAX_PAIRS = 500
 
 
 def correlation_rows(
@@ -72,8 +87,7 @@ def correlation_rows(
     if index is not None:
         weights = np.where(index >= 0, weights, 0.0)
     if statistic == "kendall":
-        y_rows = y if index is None else y[np.maximum(index, 0)]
-        return _kendall_weighted(x, y_rows, weights)
+        return _kendall_weighted(x, y, index, weights)
     return _pearson_weighted(x, y, statistic, index, weights)
 
 
@@ -196,8 +210,37 @@ def _constant_rows(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return ~(highest > lowest)
 
 
-def _kendall_weighted(x: np.ndarray, y_rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """tau-b of the expanded samples; ``y_rows`` is (m,) (fixed) or (rows, m)."""
+def _kendall_weighted(
+    x: np.ndarray, y: np.ndarray, index: np.ndarray | None, weights: np.ndarray
+) -> np.ndarray:
+    """tau-b of the expanded samples of x with y (``index`` None) or with y re-paired.
+
+    Integer weights (every caller's: 0/1 of a partial design, bootstrap counts and their
+    products) with totals below 2**26 are counted exactly by Knight's method with weights
+    (:func:`simfunc.stats.kendall_counts.weighted_tau_b_of_codes`, O(m log m) per row):
+    re-paired rows beyond ``KENDALL_WEIGHTED_SIGNS_MAX_PAIRS`` pairs, one y (the bootstrap)
+    beyond ``KENDALL_WEIGHTED_PRODUCT_MAX_PAIRS``. Below those, and for other weights, the
+    sign-array form ``w'(Sx o Sy)w / sqrt(w'|Sx|w * w'|Sy|w)`` in float64 (exact too for
+    integer weights: sums of integers below 2**53).
+    """
+    small = x.size <= (KENDALL_WEIGHTED_PRODUCT_MAX_PAIRS if index is None
+                       else KENDALL_WEIGHTED_SIGNS_MAX_PAIRS)
+    counts = None if small else weights.astype(np.int64)
+    if counts is None or not (np.array_equal(counts, weights)
+                              and counts.sum(axis=1).max(initial=0) < 2**26):
+        y_rows = y if index is None else y[np.maximum(index, 0)]
+        return _kendall_weighted_signs(x, y_rows, weights)
+    y_codes = order_codes(y[None, :])
+    if index is not None:
+        y_codes = y_codes[0][np.maximum(index, 0)]
+    return weighted_tau_b_of_codes(order_codes(x[None, :]), y_codes, counts)
+
+
+def _kendall_weighted_signs(
+    x: np.ndarray, y_rows: np.ndarray, weights: np.ndarray
+) -> np.ndarray:
+    """tau-b of the expanded samples from sign arrays, O(m^2) per row, any non-negative
+    weights; ``y_rows`` is (m,) (fixed) or (rows, m)."""
     sign_x = np.sign(x[:, None] - x[None, :])
     if y_rows.ndim == 1:
         sign_y = np.sign(y_rows[:, None] - y_rows[None, :])
