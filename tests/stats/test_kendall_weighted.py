@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from simfunc import stats
-from simfunc.stats import resampled_correlation
+from simfunc.stats import kendall_counts, resampled_correlation
 from simfunc.stats.kendall_counts import order_codes, weighted_tau_b_of_codes
 from simfunc.stats.resampled_correlation import (
     _kendall_weighted_signs,
@@ -133,6 +133,44 @@ def test_large_weights_pack_into_int64_and_non_integer_weights_keep_the_sign_arr
     monkeypatch.setattr(resampled_correlation, "weighted_tau_b_of_codes", None)  # not called
     assert_same(correlation_rows(x, y, "kendall", index=index, weights=spread),
                 _kendall_weighted_signs(x, y_rows, spread), atol=0)
+
+
+def exact_sign_form(x, y_rows, weights):
+    """``w'(Sx o Sy)w / sqrt(w'|Sx|w w'|Sy|w)`` in int64 (exact for weights below 2**24 and
+    m below 4,000), one row at a time."""
+    sign_x = np.sign(x[:, None] - x[None, :]).astype(np.int64)
+    out = []
+    for y_row, w in zip(np.broadcast_to(y_rows, weights.shape), weights):
+        sign_y = np.sign(y_row[:, None] - y_row[None, :]).astype(np.int64)
+        untied_x, untied_y = w @ np.abs(sign_x) @ w, w @ np.abs(sign_y) @ w
+        scale = np.sqrt(float(untied_x)) * np.sqrt(float(untied_y))
+        out.append(float(w @ (sign_x * sign_y) @ w) / scale if scale else np.nan)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("repaired", [False, True])
+def test_weights_too_wide_for_int32_keys_still_count_exactly(repaired):
+    """Weights near 2**24 (row totals near 2**30, the count's bound): int64 packed keys and
+    int64 products, against the sign form in exact integers."""
+    rng = np.random.default_rng(6)
+    m, rows = 72, 5  # (2 m + 2) << 24 >= 2**31: int64 keys in the merge too
+    x, y = rng.integers(0, 8, m).astype(float), rng.integers(0, 8, m).astype(float)
+    weights = rng.integers(0, 2**24, (rows, m))
+    weights[:, ::3] = rng.integers(0, 3, (rows, 24))  # light and heavy pairs tie
+    index = rng.permuted(np.tile(np.arange(m), (rows, 1)), axis=1) if repaired else None
+    y_rows = y if index is None else y[index]
+    assert weights.sum(axis=1).max() < 2**30
+    assert_same(counted(x, y, index, weights), exact_sign_form(x, y_rows, weights))
+
+
+def test_keys_too_wide_to_pack_are_argsorted():
+    rng = np.random.default_rng(7)
+    keys = rng.integers(0, 2**40, (4, 50))
+    weights = rng.integers(0, 2**30, (4, 50))
+    sorted_keys, sorted_weights = kendall_counts._sort_with_weights(keys, weights, 2**40)
+    order = np.argsort(keys, axis=1, kind="stable")
+    np.testing.assert_array_equal(sorted_keys, np.take_along_axis(keys, order, axis=1))
+    np.testing.assert_array_equal(sorted_weights, np.take_along_axis(weights, order, axis=1))
 
 
 def test_duplicated_pairs_equal_weights():

@@ -311,32 +311,36 @@ def _merge_layout(n: int) -> tuple[int, int]:
 
 def _weighted_inversions(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Per row: sum of w_i w_j over i < j with ``values[i] > values[j]``; (rows, n) int values
-    in [0, n) and int64 weights, each row in its own order.
+    in [0, n) and int64 weights with row totals below 2**31, each row in its own order.
 
     As ``_strict_inversions``, with the weight packed into the low bits of the tagged value
     ``((2 v + tag) << bits) | w``, so that each level's single sort carries the weights: a
     left value's inversions are the right weight merged before it, read from the cumulative
-    sum of the right values' weights. Padding: value n, weight 0.
+    sum of the right values' weights. Padding: value n, weight 0. int32 wherever it is exact
+    (packed keys below 2**31; cumulative weights below the row total; products of two
+    weights in the base blocks when weights are below 2**15), sums in int64.
     """
     rows, n = values.shape
     base, width = _merge_layout(n)
     bits = max(1, int(weights.max(initial=0)).bit_length())
-    bound = (2 * n + 2) << bits
-    dtype = np.int32 if bound < 2**31 else np.int64
-    padded = np.full((rows, width), n, dtype=np.int64)
+    dtype = np.int32 if (2 * n + 2) << bits < 2**31 else np.int64
+    padded = np.full((rows, width), n, dtype=dtype)
     padded[:, :n] = values
-    padded_w = np.zeros((rows, width), dtype=np.int64)
+    padded_w = np.zeros((rows, width), dtype=dtype)
     padded_w[:, :n] = weights
     blocks = padded.reshape(rows, width // base, base)
     block_w = padded_w.reshape(rows, width // base, base)
+    if bits > 15:
+        block_w = block_w.astype(np.int64)
     inversions = np.zeros(rows, dtype=np.int64)
     for distance in range(1, base):
-        inverted_w = np.where(blocks[:, :, :-distance] > blocks[:, :, distance:],
-                              block_w[:, :, :-distance], 0)
-        inversions += np.einsum("rbk,rbk->r", inverted_w, block_w[:, :, distance:])
+        products = (blocks[:, :, :-distance] > blocks[:, :, distance:]) * block_w[:, :, :-distance]
+        products *= block_w[:, :, distance:]
+        inversions += products.reshape(rows, -1).sum(axis=1, dtype=np.int64)
     tag = dtype(1 << bits)
-    keys = ((padded.astype(dtype) << dtype(bits + 1)) | padded_w.astype(dtype))
-    keys = np.sort(keys.reshape(rows, width // base, base), axis=2).reshape(rows, width)
+    padded <<= dtype(bits + 1)
+    padded |= padded_w
+    keys = np.sort(padded.reshape(rows, width // base, base), axis=2).reshape(rows, width)
     mask = dtype((1 << bits) - 1)
     half = base
     while half < width:
@@ -344,12 +348,13 @@ def _weighted_inversions(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
         merged = keys.reshape(rows, n_blocks, 2 * half)
         merged[:, :, half:] |= tag
         merged.sort(axis=2)
-        w = (merged & mask).astype(np.int64)
-        right = (merged & tag) != 0
-        right_w = np.where(right, w, 0)
-        before = np.cumsum(right_w, axis=2)
+        w = merged & mask
+        right_w = merged >> dtype(bits)
+        right_w &= 1
+        right_w *= w
+        before = np.cumsum(right_w, axis=2, dtype=dtype)
         w -= right_w  # left weights only
-        inversions += np.einsum("rbk,rbk->r", w, before)
+        inversions += np.einsum("rbk,rbk->r", w, before, dtype=np.int64)
         merged &= ~tag
         half *= 2
     return inversions
@@ -357,21 +362,24 @@ def _weighted_inversions(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 def _weighted_inversions_shared(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """``_weighted_inversions`` of one row of ``values`` (n,) under many rows of weights
-    (rows, n): the merge order of each level is that of the values alone, found once, and
-    each level gathers the weights through it."""
+    (rows, n), totals below 2**31: the merge order of each level is that of the values alone,
+    found once, and each level gathers the weights through it (int32 as there)."""
     rows, n = weights.shape
     base, width = _merge_layout(n)
     padded = np.full(width, n, dtype=np.int64)
     padded[:n] = values
-    padded_w = np.zeros((rows, width), dtype=np.int64)
+    wide = int(weights.max(initial=0)) >= 2**15
+    padded_w = np.zeros((rows, width), dtype=np.int64 if wide else np.int32)
     padded_w[:, :n] = weights
     blocks = padded.reshape(width // base, base)
     block_w = padded_w.reshape(rows, width // base, base)
     inversions = np.zeros(rows, dtype=np.int64)
     for distance in range(1, base):
-        inverted = (blocks[:, :-distance] > blocks[:, distance:]).astype(np.int64)
-        products = block_w[:, :, :-distance] * block_w[:, :, distance:]
-        inversions += np.einsum("rbk,bk->r", products, inverted)
+        inverted = blocks[:, :-distance] > blocks[:, distance:]
+        products = block_w[:, :, :-distance] * inverted
+        products *= block_w[:, :, distance:]
+        inversions += products.reshape(rows, -1).sum(axis=1, dtype=np.int64)
+    padded_w = padded_w.astype(np.int32)  # totals below 2**31
     position = np.arange(width).reshape(width // base, base)
     order = np.argsort(blocks, axis=1, kind="stable")
     position = np.take_along_axis(position, order, axis=1).ravel()
@@ -379,15 +387,16 @@ def _weighted_inversions_shared(values: np.ndarray, weights: np.ndarray) -> np.n
     half = base
     while half < width:
         n_blocks = width // (2 * half)
-        tagged = (sorted_values.reshape(n_blocks, 2 * half) << 1)
+        tagged = sorted_values.reshape(n_blocks, 2 * half) << 1
         tagged[:, half:] |= 1
         order = np.argsort(tagged, axis=1, kind="stable")
         position = np.take_along_axis(position.reshape(n_blocks, 2 * half), order, axis=1)
-        right = np.take_along_axis(tagged, order, axis=1) & 1
+        right = (np.take_along_axis(tagged, order, axis=1) & 1).astype(np.int32)
         position = position.ravel()
         w = padded_w[:, position].reshape(rows, n_blocks, 2 * half)
-        before = np.cumsum(w * right, axis=2)
-        inversions += np.einsum("rbk,rbk,bk->r", w, before, 1 - right)
+        before = np.cumsum(w * right, axis=2, dtype=np.int32)
+        w *= 1 - right  # left weights only
+        inversions += np.einsum("rbk,rbk->r", w, before, dtype=np.int64)
         sorted_values = padded[position]
         half *= 2
     return inversions

@@ -50,11 +50,11 @@ KENDALL_GATHER_MAX_PAIRS = 10
 # Weighted pairs (a partial design's 0/1 weights, bootstrap counts): up to these many pairs
 # the O(m^2) sign-array form, beyond them the O(m log m) weighted count. Microseconds per row,
 # OMP_NUM_THREADS=1 python benchmarks/kendall_speed.py (see BENCHMARKS.md), sign arrays vs
-# count. Re-paired rows with 0/1 weights (2,000 rows, x untied): 1.79 vs 1.99 at m = 24, 2.92
-# vs 2.61 at 32, 7.85 vs 5.05 at 54 (with ties in x the count sorts a combined key: 9.57 vs
-# 8.93 at 54), 470 vs 64 at 435. One y with bootstrap counts (three BLAS products
-# w'Sw vs the count, 500 rows): 27.4 vs 29.7 at 435, 51.6 vs 45.3 at 600, 626 vs 260 at 2,000.
-KENDALL_WEIGHTED_SIGNS_MAX_PAIRS = 28
+# count. Re-paired rows with 0/1 weights (2,000 rows): 0.61 vs 0.89 at m = 8, 0.95 vs 1.08
+# at 16, 1.35 vs 1.33 at 20, 1.82 vs 1.60 at 24, 7.92 vs 3.51 at 54, 508 vs 59 at 435 (x
+# tied there). One y with bootstrap counts (three BLAS products w'Sw vs the count, 500
+# rows): 27.8 vs 29.6 at 435, 54.0 vs 47.0 at 600, 617 vs 229 at 2,000.
+KENDALL_WEIGHTED_SIGNS_MAX_PAIRS = 20
 KENDALL_WEIGHTED_PRODUCT_MAX_PAIRS = 500
 
 
