@@ -1,6 +1,7 @@
 """Kendall's tau-b of a batch of rows: the O(n log n) count against the paths it replaced.
 
     OMP_NUM_THREADS=1 python benchmarks/kendall_speed.py [--rows 2000] [--reference-rows 200]
+        [--permutations 2000] [--weighted-only]
 
 Part 1, rows per second at n = 30, 66, 200, 435, 1000 points (one run, same data):
 

@@ -24,6 +24,11 @@ ungrouped data", JASA 61(314), 1966), vectorised over the rows of a batch:
    as ``scipy.stats.kendalltau`` (variant "b", which uses the same counts). All counts are
    exact integers; only the last division rounds.
 
+3. Weighted (expanded) samples, pair k counted w_k times (``weighted_tau_b_of_codes``): the
+   same count with D the weight of the discordant pairs (each weight carried through the
+   merge sort in the low bits of the tagged value) and the ties from the squared total
+   weights of the tie groups; see that function.
+
 A row constant in x or in y has no tau (n0 = n1 or n0 = n2): it gets NaN, for the callers
 to drop. Values are clipped to [-1, 1].
 
@@ -196,8 +201,9 @@ def weighted_tau_b_of_codes(
         tau_b = (W**2 - Sx - Sy + Sxy - 4 D) / sqrt((W**2 - Sx) (W**2 - Sy)),
 
     which equals the sign-array form ``w'(Sx o Sy)w / sqrt(w'|Sx|w * w'|Sy|w)`` and scipy's
-    tau-b of the sample expanded by ``np.repeat``. Everything is exact int64 arithmetic while
-    4 W**2 < 2**63, i.e. W < 2**30 (callers check it); only the last division rounds. A row
+    tau-b of the sample expanded by ``np.repeat``. Everything is exact integer arithmetic
+    (int64; int32 where it cannot overflow) while 4 W**2 < 2**63, i.e. for row totals
+    W < 2**30 (callers check it); only the last division rounds. A row
     constant in x or y over its weighted points (or with fewer than two units of weight
     there) has no tau: NaN.
 

@@ -50,10 +50,10 @@ KENDALL_GATHER_MAX_PAIRS = 10
 # Weighted pairs (a partial design's 0/1 weights, bootstrap counts): up to these many pairs
 # the O(m^2) sign-array form, beyond them the O(m log m) weighted count. Microseconds per row,
 # OMP_NUM_THREADS=1 python benchmarks/kendall_speed.py (see BENCHMARKS.md), sign arrays vs
-# count. Re-paired rows with 0/1 weights (2,000 rows): 0.61 vs 0.89 at m = 8, 0.95 vs 1.08
-# at 16, 1.35 vs 1.33 at 20, 1.82 vs 1.60 at 24, 7.92 vs 3.51 at 54, 508 vs 59 at 435 (x
+# count. Re-paired rows with 0/1 weights (2,000 rows): 0.37 vs 0.65 at m = 8, 0.88 vs 1.18
+# at 16, 1.32 vs 1.49 at 20, 1.73 vs 1.77 at 24, 2.82 vs 2.23 at 32, 438 vs 46 at 435 (x
 # tied there). One y with bootstrap counts (three BLAS products w'Sw vs the count, 500
-# rows): 27.8 vs 29.6 at 435, 54.0 vs 47.0 at 600, 617 vs 229 at 2,000.
+# rows): 28.2 vs 29.7 at 435, 52.5 vs 46.9 at 600, 646 vs 248 at 2,000.
 KENDALL_WEIGHTED_SIGNS_MAX_PAIRS = 20
 KENDALL_WEIGHTED_PRODUCT_MAX_PAIRS = 500
 
