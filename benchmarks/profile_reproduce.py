@@ -28,6 +28,7 @@ import argparse
 import cProfile
 import functools
 import sys
+import threading
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -36,7 +37,13 @@ from typing import Any, Callable
 TIMES: dict[str, float] = defaultdict(float)
 CPU: dict[str, float] = defaultdict(float)
 CALLS: dict[str, int] = defaultdict(int)
-_stack: list[str] = []
+_local = threading.local()  # each thread's stack of open stages
+
+
+def _stack() -> list[str]:
+    if not hasattr(_local, "stack"):
+        _local.stack = []
+    return _local.stack
 
 
 def _timed(name: Callable[..., str] | str, function: Callable[..., Any]) -> Callable[..., Any]:
@@ -45,23 +52,24 @@ def _timed(name: Callable[..., str] | str, function: Callable[..., Any]) -> Call
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         label = name(*args, **kwargs) if callable(name) else name
-        if label in _stack:  # nested call of the same stage: counted by the outer one
+        stack = _stack()
+        if label in stack:  # nested call of the same stage: counted by the outer one
             return function(*args, **kwargs)
-        _stack.append(label)
-        started, started_cpu = time.perf_counter(), time.process_time()
+        stack.append(label)
+        started, started_cpu = time.perf_counter(), time.thread_time()
         try:
             return function(*args, **kwargs)
         finally:
             TIMES[label] += time.perf_counter() - started
-            CPU[label] += time.process_time() - started_cpu
+            CPU[label] += time.thread_time() - started_cpu
             CALLS[label] += 1
-            _stack.remove(label)
+            stack.remove(label)
 
     return wrapper
 
 
 def _current_study() -> str:
-    for label in reversed(_stack):
+    for label in reversed(_stack()):
         if label.startswith("study "):
             return label.split()[1]
     return "combined"
@@ -80,7 +88,13 @@ def install_hooks() -> None:
     import simfunc.stats as stats
     import simfunc.studies.framework as framework
 
-    reproduce.run_study = _timed(lambda name, *a, **k: f"study {name}", reproduce.run_study)
+    # reproduce runs a study's jobs in the driver thread and its analysis in a second thread,
+    # overlapping the next study's jobs; each thread keeps its own stack of stages, and CPU
+    # seconds are the thread's own (time.thread_time)
+    reproduce.run_study_jobs = _timed(lambda name, *a, **k: f"study {name}",
+                                      reproduce.run_study_jobs)
+    reproduce.analyse_study_run = _timed(lambda ran: f"study {ran.study.NAME} (analysis thread)",
+                                         reproduce.analyse_study_run)
     framework.run_plan = _timed(_in_study("jobs (plan wall time)"), framework.run_plan)
     framework.analyse_run = _timed(_in_study("analysis (all)"), framework.analyse_run)
     figures.save_figure = _timed(_in_study("figures: save_figure"), figures.save_figure)

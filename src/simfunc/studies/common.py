@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import threading
 from itertools import combinations
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -108,6 +110,65 @@ def relation_summary(x: Sequence[float], y: Sequence[float], expected_sign: int,
     ``kendall_tests=False`` skips Kendall's permutation tests (its p-values None); every test
     has its own stream of ``seed``, so the Spearman numbers do not change.
     """
+    key = _relation_key(x, y, expected_sign, n_permutations, n_resamples, seed, networks,
+                        design)
+    with _RELATIONS_LOCK:
+        known = _RELATIONS.get(key)
+    if known is not None and (known.kendall_tests or not kendall_tests):
+        return known.relation
+    relation = _relation_summary(x, y, expected_sign, n_permutations, n_resamples, seed,
+                                 networks, design, kendall_tests)
+    with _RELATIONS_LOCK:
+        if len(_RELATIONS) >= _MAX_RELATIONS:
+            _RELATIONS.pop(next(iter(_RELATIONS)))
+        _RELATIONS[key] = _KnownRelation(relation, kendall_tests)
+    return relation
+
+
+@dataclasses.dataclass(frozen=True)
+class _KnownRelation:
+    relation: Relation
+    kendall_tests: bool
+
+
+# relation_summary is a pure function of its arguments (every test seeded), so a relation
+# asked for again — the factor table's rows that repeat the headline, the leaderboard's rows
+# for a study's own headline — is answered from here; keyed by the values themselves.
+_RELATIONS: dict[str, _KnownRelation] = {}
+_RELATIONS_LOCK = threading.Lock()
+_MAX_RELATIONS = 4096
+
+
+def _relation_key(x: Any, y: Any, *settings: Any) -> str:
+    digest = hashlib.sha256()
+    for values in (x, y):
+        array = np.ascontiguousarray(np.asarray(values, dtype=float))
+        digest.update(str(array.shape).encode())
+        digest.update(array.tobytes())
+    *numbers, networks, design = settings
+    digest.update(repr(numbers).encode())
+    if networks is not None:
+        for side in networks:
+            digest.update(repr([str(v) for v in side]).encode())
+    digest.update(repr(_canonical(design)).encode())
+    return digest.hexdigest()
+
+
+def _canonical(value: Any) -> Any:
+    """A repr-stable form of a design mapping (blocks, strata, clusters, ...)."""
+    if isinstance(value, Mapping):
+        return sorted((str(k), _canonical(v)) for k, v in value.items())
+    if isinstance(value, pd.Series):
+        return sorted((str(k), str(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_canonical(v) for v in value]
+    return str(value)
+
+
+def _relation_summary(x: Sequence[float], y: Sequence[float], expected_sign: int,
+                      n_permutations: int, n_resamples: int, seed: int,
+                      networks: tuple[Sequence[Any], Sequence[Any]] | None,
+                      design: Mapping[str, Any] | None, kendall_tests: bool) -> Relation:
     try:
         stats.as_ranked_pair(x, y)  # the points relate() and relate_networks() both need
     except InputError as error:
