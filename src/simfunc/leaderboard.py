@@ -606,6 +606,22 @@ def _summary(board: pd.DataFrame, pairs: pd.DataFrame) -> dict[str, Any]:
     return summary
 
 
+def warm(run_dir: str | os.PathLike, *, n_permutations: int = N_PERMUTATIONS,
+         n_resamples: int = N_RESAMPLES, seed: int = 0) -> None:
+    """Compute the rows of one study's groups ahead of the leaderboard (nothing is written).
+
+    A group whose study declares a headline is related through
+    :func:`simfunc.studies.common.relation_summary`, which remembers each relation by its
+    values and settings; :func:`simfunc.reproduce.reproduce` calls this right after each
+    study's analysis, while other studies' jobs still run, so the final leaderboard only has
+    the pooled rows (and those of groups without a headline) left to compute."""
+    headlines: dict[str, Headline] = {}
+    pairs, _ = collect_pairs([run_dir], None, headlines)
+    if not pairs.empty and headlines:
+        leaderboard(pairs[pairs["group"].isin(list(headlines))], n_permutations=n_permutations,
+                    n_resamples=n_resamples, seed=seed, headlines=headlines, pooled=False)
+
+
 def build(run_dirs: Sequence[str | os.PathLike], figures_dir: str | os.PathLike, *,
           n_permutations: int = N_PERMUTATIONS, n_resamples: int = N_RESAMPLES,
           seed: int = 0) -> Leaderboard:

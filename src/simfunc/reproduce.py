@@ -25,6 +25,7 @@ from simfunc import __version__
 from simfunc.errors import InputError
 from simfunc.io import atomic_write_json, load_json
 from simfunc.leaderboard import CSV_FILE, write_leaderboard
+from simfunc.leaderboard import warm as warm_leaderboard
 from simfunc.report import scorecard_section, write_report
 from simfunc.runner import Executor
 from simfunc.runs import REPORT_FILE, REPRODUCE_FILE, SUMMARY_FILE, reproduce_dir_name
@@ -39,7 +40,7 @@ from simfunc.studies.framework import (
     load_study,
     make_executor,
     rebuild_study,
-    run_study_jobs,
+    run_studies_jobs,
 )
 
 __all__ = ["reproduce", "rebuild", "combined_scorecard", "INTRO"]
@@ -125,25 +126,25 @@ def reproduce(
     ``OUT/reproduce-<profile>/report.html``, with the measure leaderboard over every study's
     pairs as its last section (and ``leaderboard.csv`` beside it); each study keeps its own
     run directory. ``executor`` (default: made from ``jobs``, one worker pool for every study,
-    shut down at the end) runs every study's jobs; one passed in is not shut down. Each
-    study's analysis runs in a thread of this process while the next study's jobs run, so the
-    workers do not wait for it; the results are those of running the studies one by one.
+    shut down at the end) runs every study's jobs; one passed in is not shut down. The
+    studies' jobs run as one plan, so no worker idles while any study has a job ready
+    (:func:`~simfunc.studies.framework.run_studies_jobs`), and each study's analysis runs in a
+    thread of this process as soon as its jobs are done; the results are those of running the
+    studies one by one.
     """
     names = list(studies or STUDIES)
     for name in names:
         load_study(name)
     owned = executor is None
     executor = make_executor(jobs) if executor is None else executor
-    # One study's analysis (in the driver) runs while the next study's jobs run in the
-    # workers; the analyses run one at a time, in the studies' order.
+    # Every study's jobs run as one plan (a study's jobs first, the next studies' filling
+    # idle workers); a study's analysis starts in a background thread once its jobs are done.
     analyses = _Analyses()
     try:
-        for name in names:
-            analyses.start(run_study_jobs(
-                name, profile, out=out, cache_dir=cache_dir,
-                overrides=(overrides or {}).get(name), executor=executor, progress=progress,
-                device=device))
-        results = analyses.results()
+        run_studies_jobs(names, profile, out=out, cache_dir=cache_dir, overrides=overrides,
+                         executor=executor, progress=progress, device=device,
+                         on_done=analyses.start)
+        results = analyses.results([load_study(name).NAME for name in names])
     finally:
         analyses.stop()
         if owned:
@@ -153,11 +154,12 @@ def reproduce(
 
 
 class _Analyses:
-    """The studies' analyses, one at a time in a background thread, in the order started.
+    """The studies' analyses, one at a time in a background thread, in the order started
+    (the order in which the studies' jobs finish).
 
     The thread is a daemon: an interrupted reproduce does not wait for an analysis (its
     outputs are written atomically, its key last, so the rerun redoes it). The first error of
-    an analysis is raised by :meth:`results`, or by the next :meth:`start`.
+    an analysis is raised by :meth:`results` (the analyses after it are not run).
     """
 
     def __init__(self) -> None:
@@ -171,7 +173,11 @@ class _Analyses:
         while (ran := self._queue.get()) is not None:
             if self._error is None:
                 try:
-                    self._done.append(analyse_study_run(ran))
+                    result = analyse_study_run(ran)
+                    self._done.append(result)
+                    if result.analysed_now:  # a kept analysis may mean a kept leaderboard
+                        # its leaderboard rows (headline groups), while other jobs still run
+                        warm_leaderboard(result.run_dir)
                 except BaseException as error:  # handed to the driver thread
                     self._error = error
 
@@ -180,16 +186,15 @@ class _Analyses:
             raise self._error
 
     def start(self, ran: JobsDone) -> None:
-        self._raise()
         self._queue.put(ran)
 
-    def results(self) -> list[StudyResult]:
-        """Every analysis's result, once all are done."""
+    def results(self, names: Sequence[str]) -> list[StudyResult]:
+        """Every analysis's result once all are done, in the order of ``names``."""
         self._queue.put(None)
         while self._thread.is_alive():  # a timed join: Ctrl-C still reaches the driver
             self._thread.join(timeout=0.2)
         self._raise()
-        return list(self._done)
+        return sorted(self._done, key=lambda result: list(names).index(result.name))
 
     def stop(self) -> None:
         if self._thread.is_alive():

@@ -33,6 +33,7 @@ from simfunc.runner import (
     Plan,
     ProcessExecutor,
     run_plan,
+    run_plans,
 )
 from simfunc.io import config_hash, load_json
 from simfunc.store import MANIFEST_NAME, Cache, ResultsDB
@@ -661,3 +662,70 @@ def test_workers_stay_interruptible_when_the_driver_was_started_with_sigint_igno
     assert report.ok, report.summary()
     reported = load_json(Path(report.entries["signal/a"]) / "sigint.json")
     assert reported["handler"] == "default_int_handler"
+
+
+# -- several plans as one (run_plans) -----------------------------------------------------------
+
+
+def _two_plans(log: Path) -> tuple[Plan, Plan]:
+    common = {"log": str(log)}
+    first = Plan(value_jobs(log))
+    second = Plan([
+        Job("train/x", WRITE, {"value": 7, **common}, record=RECORD),
+        # the same configuration as the first plan's train/a: one artifact, computed once
+        Job("train/twin-of-a", WRITE, {"value": 1, **common}, record=RECORD),
+        Job("compare/y", WRITE, {"value": 5, **common}, deps=["train/x", "train/twin-of-a"],
+            record=RECORD),
+    ])
+    return first, second
+
+
+@pytest.mark.parametrize("executor", ["local", "process"])
+def test_run_plans_records_each_plan_in_its_own_database_and_reports_each(tmp_path, executor):
+    log = tmp_path / "log"
+    first, second = _two_plans(log)
+    finished = []
+    with ResultsDB(tmp_path / "one.sqlite") as one, ResultsDB(tmp_path / "two.sqlite") as two:
+        reports = run_plans(
+            [first, second], Cache(tmp_path / "cache"), [one, two],
+            executor=LocalExecutor() if executor == "local" else ProcessExecutor(2),
+            progress=False,
+            on_plan_done=lambda index, report: finished.append((index, dict(report.status))))
+        scalars_one = dict(one.scalars()[["name", "value"]].values.tolist())
+        scalars_two = dict(two.scalars()[["name", "value"]].values.tolist())
+    assert scalars_one == {"train/a": 1, "train/b": 2, "extract/c": 6, "compare/d": 10}
+    assert scalars_two == {"train/x": 7, "train/twin-of-a": 1, "compare/y": 13}
+    assert set(reports[0].status) == set(first.order)
+    assert set(reports[1].status) == set(second.order)
+    assert reports[0].ok and reports[1].ok
+    assert sorted(reports[1].status.values()) == ["cached", "run", "run"]  # the twin is cached
+    # each plan reported once, as soon as its last job settled, with its own jobs only
+    assert sorted(index for index, _ in finished) == [0, 1]
+    assert {index: status for index, status in finished} == {0: reports[0].status,
+                                                             1: reports[1].status}
+    runs = [line for line in events(log) if line.startswith("run")]
+    assert len(runs) == 6  # 4 + 3 jobs, the twin computed once
+
+
+def test_run_plans_a_failure_skips_only_its_own_plans_dependents(tmp_path):
+    log = tmp_path / "log"
+    failing = Plan([
+        Job("train/bad", "runner_jobs:fail", {"log": str(log)}),
+        Job("extract/needs-bad", WRITE, {"value": 2, "log": str(log)}, deps=["train/bad"]),
+    ])
+    healthy = Plan(value_jobs(log))
+    bad, good = run_plans([failing, healthy], Cache(tmp_path / "cache"), progress=False)
+    assert bad.status == {"train/bad": "failed", "extract/needs-bad": "skipped"}
+    assert good.ok and good.run == 4
+
+
+def test_run_plans_rejects_a_job_id_in_two_plans_and_a_wrong_number_of_databases(tmp_path):
+    log = tmp_path / "log"
+    with pytest.raises(InputError, match="unique"):
+        run_plans([Plan(value_jobs(log)), Plan(value_jobs(log))], Cache(tmp_path / "c"),
+                  progress=False)
+    with pytest.raises(InputError, match="dbs"):
+        run_plans([Plan(value_jobs(log))], Cache(tmp_path / "c"), dbs=[None, None],
+                  progress=False)
+    with pytest.raises(InputError, match="plans"):
+        run_plans([], Cache(tmp_path / "c"), progress=False)

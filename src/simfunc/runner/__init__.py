@@ -16,7 +16,7 @@ from simfunc.runner.context import JobContext, JobSettings
 from simfunc.runner.executors import Executor, LocalExecutor, ProcessExecutor
 from simfunc.runner.plan import Job, Plan, resolve_callable
 from simfunc.runner.ray_executor import RayExecutor
-from simfunc.runner.run import JobFailure, JobsFailed, RunReport, run_plan
+from simfunc.runner.run import JobFailure, JobsFailed, RunReport, run_plan, run_plans
 from simfunc.runner.task import JobTask, TaskResult, execute_task
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "TaskResult",
     "execute_task",
     "run_plan",
+    "run_plans",
     "RunReport",
     "JobFailure",
     "JobsFailed",

@@ -23,7 +23,7 @@ import threading
 import time
 import traceback
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from simfunc.runner.plan import Job, Plan, resolve_callable
 from simfunc.runner.task import FAILED, RUN, JobTask
 from simfunc.store.cache import Cache
 
-__all__ = ["run_plan", "RunReport", "JobFailure", "JobsFailed"]
+__all__ = ["run_plan", "run_plans", "RunReport", "JobFailure", "JobsFailed"]
 
 STATUSES = ("run", "cached", "failed", "skipped")
 
@@ -129,9 +129,20 @@ class _Driver:
         settings: JobSettings,
         progress: bool,
         keep_going: bool,
+        parts: Sequence[tuple[frozenset[str], Any]] | None = None,
+        on_part_done: Callable[[int, RunReport], None] | None = None,
     ) -> None:
-        self.plan, self.cache, self.db, self.executor = plan, cache, db, executor
+        self.plan, self.cache, self.executor = plan, cache, executor
         self.settings, self.keep_going = settings, keep_going
+        # the plan may be several plans run as one (run_plans): each part has its own jobs
+        # and database, and is reported as soon as its last job is settled
+        parts = parts if parts is not None else [(frozenset(plan.order), db)]
+        self.part_of = {job_id: index for index, (ids, _) in enumerate(parts) for job_id in ids}
+        self.part_ids = [ids for ids, _ in parts]
+        self.part_dbs = [part_db for _, part_db in parts]
+        self.part_left = [len(ids) for ids in self.part_ids]
+        self.on_part_done = on_part_done
+        self.started = time.perf_counter()
         self.report = RunReport(status={})
         self.position = {job_id: index for index, job_id in enumerate(plan.order)}
         self.waiting_deps = {job.id: len(job.deps) for job in plan}
@@ -172,6 +183,7 @@ class _Driver:
             else:
                 self.report.entries[job_id] = entry
         self.report.status[job_id] = status
+        self.part_settled(job_id)
         self.counts[status] += 1
         self.bar.set_postfix({name: self.counts[name] for name in STATUSES}, refresh=False)
         if self.lines and status in ("run", "failed"):
@@ -224,8 +236,22 @@ class _Driver:
             ]
 
     def record(self, job: Job, entry: Path) -> None:
-        if self.db is not None and job.record is not None:
-            resolve_callable(job.record)(entry, self.db, job)
+        db = self.part_dbs[self.part_of[job.id]]
+        if db is not None and job.record is not None:
+            resolve_callable(job.record)(entry, db, job)
+
+    def part_settled(self, job_id: str) -> None:
+        """Count a settled job against its part; report the part once all of it is settled."""
+        index = self.part_of[job_id]
+        self.part_left[index] -= 1
+        if self.part_left[index] == 0 and self.on_part_done is not None:
+            self.on_part_done(index, self.part_report(index))
+
+    def part_report(self, index: int) -> RunReport:
+        """The report of part ``index`` alone (its wall time: from the start to its end)."""
+        report = _subset(self.report, self.part_ids[index])
+        report.wall_time = time.perf_counter() - self.started
+        return report
 
     def fail(self, job_id: str, error: str, trace: str) -> None:
         self.report.failures[job_id] = JobFailure(job_id, error, trace)
@@ -378,6 +404,75 @@ def run_plan(
     """
     if not isinstance(plan, Plan):
         raise InputError(f"plan must be a Plan, got {type(plan).__name__}")
+    return _run(plan, [(frozenset(plan.order), db)], None, cache, executor, progress,
+                keep_going, device, verify)
+
+
+def run_plans(
+    plans: Sequence[Plan],
+    cache: Cache,
+    dbs: Sequence[Any] | None = None,
+    executor: Executor | None = None,
+    progress: bool = True,
+    keep_going: bool = True,
+    device: str = "cpu",
+    verify: bool = True,
+    on_plan_done: Callable[[int, RunReport], None] | None = None,
+) -> list[RunReport]:
+    """Run several plans as one, so that no worker waits while any plan has work: the jobs of
+    an earlier plan go first whenever they are ready, later plans' jobs fill the free
+    workers. Returns one :class:`RunReport` per plan.
+
+    ``dbs``: each plan's database (its jobs' ``record`` functions get it), or None.
+    ``on_plan_done(index, report)`` is called in this thread as soon as every job of plan
+    ``index`` is settled (run, cached, failed or skipped), with that plan's report: e.g. to
+    start its analysis while the other plans' jobs run. Job ids must be unique across the
+    plans; jobs of different plans with the same key are computed once. A failed job skips
+    its dependents in its own plan only (with ``keep_going``). Otherwise as :func:`run_plan`.
+    """
+    plans = list(plans)
+    for index, plan in enumerate(plans):
+        if not isinstance(plan, Plan):
+            raise InputError(f"plans[{index}] must be a Plan, got {type(plan).__name__}")
+    if not plans:
+        raise InputError("plans must hold at least one plan")
+    dbs = [None] * len(plans) if dbs is None else list(dbs)
+    if len(dbs) != len(plans):
+        raise InputError(f"dbs must hold one database per plan ({len(plans)}), got {len(dbs)}")
+    merged = Plan([job for plan in plans for job in plan])
+    parts = [(frozenset(plan.order), db) for plan, db in zip(plans, dbs)]
+    reports: dict[int, RunReport] = {}
+
+    def done(index: int, report: RunReport) -> None:
+        reports[index] = report
+        if on_plan_done is not None:
+            on_plan_done(index, report)
+
+    whole = _run(merged, parts, done, cache, executor, progress, keep_going, device, verify)
+    return [reports.get(index) or _subset(whole, parts[index][0]) for index in range(len(plans))]
+
+
+def _subset(report: RunReport, ids: frozenset[str]) -> RunReport:
+    def mine(values: dict[str, Any]) -> dict[str, Any]:
+        return {job_id: value for job_id, value in values.items() if job_id in ids}
+
+    return RunReport(status=mine(report.status), entries=mine(report.entries),
+                     failures=mine(report.failures), skip_reasons=mine(report.skip_reasons),
+                     seconds=mine(report.seconds), cpu_seconds=mine(report.cpu_seconds),
+                     wall_time=report.wall_time)
+
+
+def _run(
+    plan: Plan,
+    parts: Sequence[tuple[frozenset[str], Any]],
+    on_part_done: Callable[[int, RunReport], None] | None,
+    cache: Cache,
+    executor: Executor | None,
+    progress: bool,
+    keep_going: bool,
+    device: str,
+    verify: bool,
+) -> RunReport:
     if not isinstance(cache, Cache):
         raise InputError(f"cache must be a Cache, got {type(cache).__name__}")
     if executor is not None and not isinstance(executor, Executor):
@@ -392,7 +487,8 @@ def run_plan(
         limit_threads=True,
         verify=bool(verify),
     )
-    driver = _Driver(plan, cache, db, executor, settings, bool(progress), bool(keep_going))
+    driver = _Driver(plan, cache, None, executor, settings, bool(progress), bool(keep_going),
+                     parts, on_part_done)
     started = time.perf_counter()
     try:
         with _terminate_as_interrupt():

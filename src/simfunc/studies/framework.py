@@ -20,7 +20,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from simfunc import __version__
 from simfunc.errors import InputError
@@ -35,7 +35,14 @@ from simfunc.report import (
     write_report,
 )
 from simfunc.scorecard import SCHEMA, SCORECARD_FILE, Scorecard
-from simfunc.runner import Executor, LocalExecutor, ProcessExecutor, RunReport, run_plan
+from simfunc.runner import (
+    Executor,
+    LocalExecutor,
+    ProcessExecutor,
+    RunReport,
+    run_plan,
+    run_plans,
+)
 from simfunc.runs import (
     CSV_DIR,
     FIGURES_DIR,
@@ -57,6 +64,7 @@ __all__ = [
     "load_study",
     "run_study",
     "run_study_jobs",
+    "run_studies_jobs",
     "analyse_study_run",
     "JobsDone",
     "rebuild_study",
@@ -114,6 +122,11 @@ class StudyResult:
     #: The study's typed result (what ``summary`` serialises); read back from summary.json
     #: when the analysis was found unchanged, None then if the study declares no ``RESULT``.
     result: Any = None
+
+    @property
+    def analysed_now(self) -> bool:
+        """Whether this run made the analysis (False: found unchanged and kept)."""
+        return isinstance(self.section, Section)
 
 
 #: What a run directory keeps of its analysis: its key and the rendered section.
@@ -287,6 +300,66 @@ def run_study_jobs(
             if status is not None:
                 db.finish_run(run_id, status)
     return JobsDone(study, profile, settings, run_dir, run_id, report)
+
+
+def run_studies_jobs(
+    studies: Sequence[str | Study[Any]],
+    profile: str,
+    *,
+    out: str | os.PathLike[str],
+    cache_dir: str | os.PathLike[str] | None,
+    overrides: Mapping[str, Mapping[str, Any]] | None,
+    executor: Executor,
+    progress: bool,
+    device: str,
+    on_done: Callable[[JobsDone], None],
+) -> None:
+    """The jobs of several studies as one plan (:func:`simfunc.runner.run_plans`): a study's
+    jobs go first whenever they are ready, the next studies' jobs fill the workers it leaves
+    idle (its last, longest jobs; its dependencies). Each study's :class:`JobsDone` is handed
+    to ``on_done`` (in this thread) as soon as its last job is done, e.g. to analyse it while
+    the rest run. Each study is recorded in its own database, exactly as by
+    :func:`run_study_jobs`. Raises :class:`simfunc.runner.JobsFailed` for the first study (in
+    the given order) whose jobs failed, after every study's jobs ran."""
+    loaded = [load_study(study) if isinstance(study, str) else study for study in studies]
+    settings = [study.settings(profile, (overrides or {}).get(study.NAME)) for study in loaded]
+    run_dirs = [Path(out) / run_dir_name(study.NAME, profile) for study in loaded]
+    plans = [study.plan(each) for study, each in zip(loaded, settings)]
+    cache = Cache(Path(cache_dir) if cache_dir is not None else default_cache_dir())
+    dbs: list[ResultsDB] = []
+    run_ids: list[int] = []
+    open_runs: set[int] = set()
+    failed: dict[int, RunReport] = {}
+    try:
+        for study, each, run_dir in zip(loaded, settings, run_dirs):
+            run_dir.mkdir(parents=True, exist_ok=True)
+            dbs.append(ResultsDB(run_dir / RESULTS_FILE))
+            run_ids.append(dbs[-1].start_run(study.NAME, profile, settings_dict(each)))
+            open_runs.add(len(dbs) - 1)
+
+        def done(index: int, report: RunReport) -> None:
+            db = dbs[index]
+            open_runs.discard(index)
+            if not report.ok:
+                db.finish_run(run_ids[index], "failed")
+                failed[index] = report
+                return
+            db.keep_only_run(run_ids[index])
+            db.close()  # the analysis opens its own connection, maybe in another thread
+            on_done(JobsDone(loaded[index], profile, settings[index], run_dirs[index],
+                             run_ids[index], report))
+
+        run_plans(plans, cache, dbs, executor=executor, progress=progress, keep_going=True,
+                  device=device, on_plan_done=done)
+    except KeyboardInterrupt:
+        for index in open_runs:
+            dbs[index].finish_run(run_ids[index], "interrupted")
+        raise
+    finally:
+        for db in dbs:
+            db.close()
+    if failed:
+        failed[min(failed)].raise_for_failures()
 
 
 def analyse_study_run(ran: JobsDone) -> StudyResult:
