@@ -9,8 +9,10 @@ changed; the hooks wrap module attributes in this process only):
 
 * **jobs** — every job's compute time from the run report (``RunReport.seconds``: the time
   inside the worker, lock to commit), summed per kind of job (the job function: training,
-  PPO, rollouts, extraction, comparisons, ...), and the wall time of each study's plan;
-* **analysis** — each study's ``analyse_run`` (its statistics, tables, figures, report), with
+  PPO, rollouts, extraction, comparisons, ...), and when each study's jobs were done (the
+  studies' jobs run as one plan, ``run_studies_jobs``);
+* **analysis** — each study's ``analyse_run`` (its statistics, tables, figures, report; in a
+  second thread of the driver, beside the jobs, so its CPU is that thread's), with
   the figure rendering inside it (``simfunc.figures.save_figure`` plus matplotlib's
   ``tight_layout``) and the statistics inside it (``simfunc.stats``'s permutation and bootstrap
   functions) broken out;
@@ -91,11 +93,10 @@ def install_hooks() -> None:
     # reproduce runs a study's jobs in the driver thread and its analysis in a second thread,
     # overlapping the next study's jobs; each thread keeps its own stack of stages, and CPU
     # seconds are the thread's own (time.thread_time)
-    reproduce.run_study_jobs = _timed(lambda name, *a, **k: f"study {name}",
-                                      reproduce.run_study_jobs)
+    reproduce.run_studies_jobs = _timed("jobs of every study (one plan)",
+                                        reproduce.run_studies_jobs)
     reproduce.analyse_study_run = _timed(lambda ran: f"study {ran.study.NAME} (analysis thread)",
                                          reproduce.analyse_study_run)
-    framework.run_plan = _timed(_in_study("jobs (plan wall time)"), framework.run_plan)
     framework.analyse_run = _timed(_in_study("analysis (all)"), framework.analyse_run)
     figures.save_figure = _timed(_in_study("figures: save_figure"), figures.save_figure)
     matplotlib.figure.Figure.tight_layout = _timed(
@@ -167,6 +168,10 @@ def main(argv: list[str] | None = None) -> int:
               f"({run} run, {cached} cached)")
     print(f"  {sum(job_seconds.values()):8.1f} s wall {sum(job_cpu.values()):8.1f} s CPU  "
           "all jobs")
+    print("\neach study's jobs done, seconds after the start (they run as one plan):")
+    for result in results:
+        if result.report is not None:
+            print(f"  {result.report.wall_time:8.1f} s  {result.name}")
     print("\nstages in this process (wall and CPU seconds):")
     for label, seconds in sorted(TIMES.items()):
         print(f"  {seconds:8.1f} s wall {CPU[label]:8.1f} s CPU  {label}  ({CALLS[label]} calls)")
@@ -182,15 +187,16 @@ def _remember_kinds() -> None:
     """Map job ids to their function's short name as plans are made."""
     import simfunc.studies.framework as framework
 
-    original = framework.run_plan
+    original = framework.run_plans
 
     @functools.wraps(original)
-    def run_plan(plan: Any, *args: Any, **kwargs: Any) -> Any:
-        for job in plan:
-            _KINDS[job.id] = job_kind(job.fn)
-        return original(plan, *args, **kwargs)
+    def run_plans(plans: Any, *args: Any, **kwargs: Any) -> Any:
+        for plan in plans:
+            for job in plan:
+                _KINDS[job.id] = job_kind(job.fn)
+        return original(plans, *args, **kwargs)
 
-    framework.run_plan = run_plan
+    framework.run_plans = run_plans
 
 
 if __name__ == "__main__":

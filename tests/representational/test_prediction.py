@@ -20,7 +20,8 @@ def _related(n: int, p: int, q: int, seed: int) -> tuple[np.ndarray, np.ndarray]
     return X, Y
 
 
-SHAPES = [(60, 5, 8), (40, 6, 6), (25, 30, 12), (50, 3, 40)]  # n > p; p = q; p > n; p ≠ q
+SHAPES = [(60, 5, 8), (40, 6, 6), (25, 30, 12), (50, 3, 40),  # n > p; p = q; p > n; p ≠ q
+          (30, 120, 90)]  # both wider than the training folds (the dual form both ways)
 
 
 # --- GULP ---------------------------------------------------------------------------------------

@@ -164,12 +164,15 @@ def _cross_validated_r2(
         test, train = _indices(assignment == fold, source), _indices(assignment != fold, source)
         train_x, train_y = source[train], target[train]
         mean_x, mean_y = train_x.mean(axis=0), train_y.mean(axis=0)
-        weights = _ridge_weights(train_x - mean_x, train_y - mean_y, ridge)
         test_y = target[test] - mean_y
-        if weights is None:  # a constant training source predicts the training mean
-            error = test_y
+        if train_x.shape[1] > train_x.shape[0]:  # wider than tall: never form the p × q W
+            predicted = _dual_predictions(train_x - mean_x, train_y - mean_y,
+                                          source[test] - mean_x, ridge)
         else:
-            error = test_y - (source[test] - mean_x) @ weights
+            weights = _ridge_weights(train_x - mean_x, train_y - mean_y, ridge)
+            predicted = None if weights is None else (source[test] - mean_x) @ weights
+        # a constant training source (None) predicts the training mean
+        error = test_y if predicted is None else test_y - predicted
         residual += float((error * error).sum())
         total += float((test_y * test_y).sum())
     if not total > 0.0:
@@ -201,6 +204,19 @@ def _ridge_weights(train_x: Any, train_y: Any, ridge: float) -> Any:
         return xp.linalg.solve(gram, train_x.T @ train_y)
     gram = _add_to_diagonal(train_x @ train_x.T, ridge * scale)
     return train_x.T @ xp.linalg.solve(gram, train_y)
+
+
+def _dual_predictions(train_x: Any, train_y: Any, test_x: Any, ridge: float) -> Any:
+    """Ridge predictions of the test rows in the dual form, ``X_te Aᵀ (AAᵀ + λI)^{-1} B``,
+    from m × m kernels (m training rows) without the p × q weights (the same numbers as
+    ``X_te W`` with :func:`_ridge_weights`; for p = q = 2048 features and m = 144 rows about
+    eight times fewer operations); None when A is all zeros."""
+    xp = namespace(train_x)
+    scale = float((train_x * train_x).sum())
+    if not scale > 0.0:
+        return None
+    kernel = _add_to_diagonal(train_x @ train_x.T, ridge * scale)
+    return (test_x @ train_x.T) @ xp.linalg.solve(kernel, train_y)
 
 
 def _add_to_diagonal(matrix: Any, value: float) -> Any:
