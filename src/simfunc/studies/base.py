@@ -172,6 +172,10 @@ class Study(abc.ABC, Generic[SettingsT]):
     #: ``summary.json`` reads back as it (:func:`simfunc.studies.serialise.from_json`); None:
     #: not declared (an analysis found unchanged then leaves ``StudyResult.result`` None).
     RESULT: ClassVar[type | None] = None
+    #: Scheduling only: in a reproduce, whose studies' jobs run as one plan, the jobs of a
+    #: study with ``RUN_FIRST`` go ahead of the others' (for a study whose analysis is long,
+    #: so that it runs while the other studies' jobs do). Results are the same either way.
+    RUN_FIRST: ClassVar[bool] = False
 
     @abc.abstractmethod
     def plan(self, settings: SettingsT) -> Plan:

@@ -318,10 +318,12 @@ def run_studies_jobs(
     jobs go first whenever they are ready, the next studies' jobs fill the workers it leaves
     idle (its last, longest jobs; its dependencies). Each study's :class:`JobsDone` is handed
     to ``on_done`` (in this thread) as soon as its last job is done, e.g. to analyse it while
-    the rest run. Each study is recorded in its own database, exactly as by
-    :func:`run_study_jobs`. Raises :class:`simfunc.runner.JobsFailed` for the first study (in
-    the given order) whose jobs failed, after every study's jobs ran."""
+    the rest run. Studies with ``RUN_FIRST`` go first, the others in the given order. Each
+    study is recorded in its own database, exactly as by :func:`run_study_jobs`. Raises
+    :class:`simfunc.runner.JobsFailed` for the first study (in that order) whose jobs failed,
+    after every study's jobs ran."""
     loaded = [load_study(study) if isinstance(study, str) else study for study in studies]
+    loaded.sort(key=lambda study: not study.RUN_FIRST)  # stable: otherwise the given order
     settings = [study.settings(profile, (overrides or {}).get(study.NAME)) for study in loaded]
     run_dirs = [Path(out) / run_dir_name(study.NAME, profile) for study in loaded]
     plans = [study.plan(each) for study, each in zip(loaded, settings)]

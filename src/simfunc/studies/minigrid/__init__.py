@@ -109,6 +109,7 @@ class MiniGrid(Study[Settings]):
     SECTION = "3.5"
     PROFILES = PROFILES
     RESULT = MiniGridResult
+    RUN_FIRST = True  # its analysis (figures, factor table) is the longest
     # Kept for a leaderboard that selects pairs itself: every recorded pair, one group per
     # variant, agents relabelled within a training size, a run's save points redrawn together.
     # The headline the leaderboard relates is :meth:`headlines`.
