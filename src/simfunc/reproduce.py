@@ -27,7 +27,7 @@ from simfunc.io import atomic_write_json, load_json
 from simfunc.leaderboard import CSV_FILE, write_leaderboard
 from simfunc.leaderboard import warm as warm_leaderboard
 from simfunc.report import scorecard_section, write_report
-from simfunc.runner import Executor
+from simfunc.runner import Executor, JobsFailed
 from simfunc.runs import REPORT_FILE, REPRODUCE_FILE, SUMMARY_FILE, reproduce_dir_name
 from simfunc.scorecard import SCHEMA, SCORECARD_FILE, Scorecard
 from simfunc.studies.framework import (
@@ -141,9 +141,13 @@ def reproduce(
     # idle workers); a study's analysis starts in a background thread once its jobs are done.
     analyses = _Analyses()
     try:
-        run_studies_jobs(names, profile, out=out, cache_dir=cache_dir, overrides=overrides,
-                         executor=executor, progress=progress, device=device,
-                         on_done=analyses.start)
+        try:
+            run_studies_jobs(names, profile, out=out, cache_dir=cache_dir, overrides=overrides,
+                             executor=executor, progress=progress, device=device,
+                             on_done=analyses.start)
+        except JobsFailed:
+            analyses.finish()  # the studies whose jobs were all done are still analysed
+            raise
         results = analyses.results([load_study(name).NAME for name in names])
     finally:
         analyses.stop()
@@ -188,11 +192,15 @@ class _Analyses:
     def start(self, ran: JobsDone) -> None:
         self._queue.put(ran)
 
-    def results(self, names: Sequence[str]) -> list[StudyResult]:
-        """Every analysis's result once all are done, in the order of ``names``."""
+    def finish(self) -> None:
+        """Wait until every analysis started is done."""
         self._queue.put(None)
         while self._thread.is_alive():  # a timed join: Ctrl-C still reaches the driver
             self._thread.join(timeout=0.2)
+
+    def results(self, names: Sequence[str]) -> list[StudyResult]:
+        """Every analysis's result once all are done, in the order of ``names``."""
+        self.finish()
         self._raise()
         return sorted(self._done, key=lambda result: list(names).index(result.name))
 

@@ -157,3 +157,38 @@ def test_an_unchanged_rerun_reuses_the_analysis_and_a_changed_study_redoes_only_
     assert [type(r.section) for r in changed] == [Section, RenderedSection]
     assert changed[0].result.relation.n == 6 != first[0].result.relation.n
     assert report.read_bytes() != files[report]
+
+
+def test_a_study_whose_jobs_fail_stops_the_reproduce_after_the_others_ran_and_were_analysed(
+        noise_study, tmp_path, monkeypatch):
+    """reproduce runs every study's jobs as one plan: a failing job fails its own study (its
+    run recorded as failed, its other jobs kept in the cache), while the other studies' jobs
+    still run and are analysed; then the failure is raised."""
+    from simfunc.runner import JobsFailed
+
+    source = code_blocks("python")[0]
+    broken = (source.replace('NAME = "noise"', 'NAME = "broken"')
+              .replace('f"toy/noise-{t:g}"', 'f"toy/broken-{t:g}"')
+              .replace('    c = ctx.config\n', '    c = ctx.config\n    if c["noise"] == 2.0:\n'
+                       '        raise RuntimeError("planted failure")\n', 1))
+    assert broken.count("planted failure") == 1 and '"broken"' in broken
+    (tmp_path / "toy_broken.py").write_text(broken, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(STUDIES, "broken", "toy_broken")
+    runs, cache = tmp_path / "runs", tmp_path / "cache"
+    with pytest.raises(JobsFailed, match="planted failure"):
+        reproduce("quick", studies=["broken", "noise"], out=runs, cache_dir=cache,
+                  progress=False, overrides={"broken": {"examples": 120},
+                                             "noise": {"examples": 120}})
+    importlib.sys.modules.pop("toy_broken", None)
+
+    def statuses(study):
+        with sqlite3.connect(runs / f"{study}-quick" / "results.sqlite") as connection:
+            return [row[0] for row in connection.execute("SELECT status FROM runs")]
+    assert statuses("broken") == ["failed"]
+    assert statuses("noise") == ["completed"]  # listed after the failing study, still done
+    assert (runs / "noise-quick" / "summary.json").is_file()
+    assert not (runs / "broken-quick" / "summary.json").exists()
+    assert not (runs / "reproduce-quick").exists()  # no combined report over a failed study
+    kept = [p for p in (cache / "toy").iterdir() if not p.name.endswith(".partial")]
+    assert len(kept) == 4 + 5  # broken's four healthy levels and noise's five
