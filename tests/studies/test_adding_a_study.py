@@ -120,6 +120,7 @@ def test_a_reproduce_written_to_a_log_has_plain_lines_and_no_redrawn_bars(noise_
     assert "5 jobs: 0 run, 5 cached" in out and "report: " in out
 
 
+@pytest.mark.slow  # three reproduces of two studies
 def test_an_unchanged_rerun_reuses_the_analysis_and_a_changed_study_redoes_only_its_own(
         noise_study, tmp_path, monkeypatch):
     """The analysis is keyed like every artifact (results, settings, code): a rerun that finds
@@ -159,6 +160,7 @@ def test_an_unchanged_rerun_reuses_the_analysis_and_a_changed_study_redoes_only_
     assert report.read_bytes() != files[report]
 
 
+@pytest.mark.slow  # a reproduce of two studies
 def test_a_study_whose_jobs_fail_stops_the_reproduce_after_the_others_ran_and_were_analysed(
         noise_study, tmp_path, monkeypatch):
     """reproduce runs every study's jobs as one plan: a failing job fails its own study (its
