@@ -68,18 +68,3 @@ def study_root(tmp_path_factory, study_cache, request) -> Path:
     root = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
     (root / "cache").symlink_to(study_cache, target_is_directory=True)
     return root
-
-
-def pytest_collection_modifyitems(config, items):
-    """Longest first: the modules that run whole studies (the MiniGrid quick run is the
-    longest, about four minutes) start before the rest, so that with ``-n 2`` the other
-    worker works through the many short tests beside them instead of both ending on one long
-    module (pytest-xdist's ``--dist loadfile`` hands out modules in this order). Within each
-    group the order is unchanged."""
-    def weight(item):
-        path = str(item.fspath)
-        if path.endswith("test_minigrid_quick.py"):
-            return 0
-        return 1 if item.get_closest_marker("slow") else 2
-
-    items.sort(key=weight)
