@@ -124,19 +124,18 @@ class _Driver:
         self,
         plan: Plan,
         cache: Cache,
-        db: Any,
         executor: Executor,
         settings: JobSettings,
         progress: bool,
         keep_going: bool,
-        parts: Sequence[tuple[frozenset[str], Any]] | None = None,
-        on_part_done: Callable[[int, RunReport], None] | None = None,
+        parts: Sequence[tuple[frozenset[str], Any]],
+        on_part_done: Callable[[int, RunReport], None] | None,
     ) -> None:
         self.plan, self.cache, self.executor = plan, cache, executor
         self.settings, self.keep_going = settings, keep_going
         # the plan may be several plans run as one (run_plans): each part has its own jobs
-        # and database, and is reported as soon as its last job is settled
-        parts = parts if parts is not None else [(frozenset(plan.order), db)]
+        # and database (run_plan: one part, the whole plan), and is reported as soon as its
+        # last job is settled
         self.part_of = {job_id: index for index, (ids, _) in enumerate(parts) for job_id in ids}
         self.part_ids = [ids for ids, _ in parts]
         self.part_dbs = [part_db for _, part_db in parts]
@@ -487,8 +486,8 @@ def _run(
         limit_threads=True,
         verify=bool(verify),
     )
-    driver = _Driver(plan, cache, None, executor, settings, bool(progress), bool(keep_going),
-                     parts, on_part_done)
+    driver = _Driver(plan, cache, executor, settings, bool(progress), bool(keep_going), parts,
+                     on_part_done)
     started = time.perf_counter()
     try:
         with _terminate_as_interrupt():
