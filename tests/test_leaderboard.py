@@ -387,3 +387,78 @@ def test_the_figure_marks_undefined_cells_and_cells_without_a_p_value(tmp_path):
                               n_permutations=100, n_resamples=100)
     assert (tmp_path / "out" / "figures" / "leaderboard.png").stat().st_size > 10_000
     assert "never drawn as a number" in board.section.figures[0].caption
+
+
+@pytest.fixture
+def counted_rows(monkeypatch):
+    """The (group size, measure, output) of every leaderboard row really computed."""
+    import simfunc.leaderboard as board_module
+
+    calls = []
+    real = board_module._compute_relation
+
+    def spy(frame, measure, output, *args):
+        calls.append((len(frame), measure, output))
+        return real(frame, measure, output, *args)
+
+    monkeypatch.setattr(board_module, "_compute_relation", spy)
+    monkeypatch.setattr(board_module, "_ROWS", {})
+    return calls
+
+
+def _two_studies(runs: Path) -> list[Path]:
+    frame, models = known_pairs(2, 14)
+    toy = write_study(runs / "toy-quick", "toy", frame, models)
+    other = write_study(runs / "other-quick", "other", frame.head(9), models)
+    existence = write_study(runs / "existence-quick", "existence", frame.head(6), models,
+                            layer="masked")
+    return [toy, existence, other]
+
+
+def test_a_row_asked_for_again_is_remembered_by_value(tmp_path, counted_rows):
+    pairs, _ = collect_pairs(_two_studies(tmp_path / "runs"))
+    settings = dict(measures=["linear_cka", "rbf_cka"], output_measures=["jsd"],
+                    n_permutations=100, n_resamples=100)
+    first = leaderboard(pairs, **settings)
+    computed = len(counted_rows)
+    assert computed == 6  # two groups and the pooled one, two measures each
+    again = leaderboard(pairs.copy(), **settings)
+    assert len(counted_rows) == computed
+    pd.testing.assert_frame_equal(first, again)
+    # any change of the values, the design or a setting is computed afresh
+    nudged = pairs.copy()
+    nudged.loc[0, "linear_cka"] += 1e-9
+    leaderboard(nudged, **settings)
+    assert len(counted_rows) == computed + 2  # the first study's row and the pooled one
+    leaderboard(pairs, **{**settings, "n_permutations": 101})
+    assert len(counted_rows) == computed + 8
+    relabelled = pairs.copy()
+    relabelled["block"] = "one block"
+    leaderboard(relabelled, **settings)
+    assert len(counted_rows) == computed + 14
+
+
+def test_warming_the_pooled_rows_leaves_the_final_leaderboard_nothing_to_compute(
+        tmp_path, counted_rows):
+    """What reproduce does: each study's rows as it is analysed, then the pooled rows over the
+    studies with leaderboard pairs while the others (existence) still run; the final
+    leaderboard over every study computes nothing and equals a cold one."""
+    from simfunc.leaderboard import build, warm
+
+    toy, existence, other = _two_studies(tmp_path / "runs")
+    warm(toy, n_permutations=100, n_resamples=100)
+    warm(other, n_permutations=100, n_resamples=100)
+    before_pooled = len(counted_rows)
+    warm([toy, other], n_permutations=100, n_resamples=100, pooled=True)
+    assert len(counted_rows) > before_pooled  # the pooled rows, computed here
+    warmed = len(counted_rows)
+    board = build([toy, existence, other], tmp_path / "figures", n_permutations=100,
+                  n_resamples=100)
+    assert len(counted_rows) == warmed
+    import simfunc.leaderboard as board_module
+
+    board_module._ROWS.clear()
+    cold = build([toy, existence, other], tmp_path / "cold", n_permutations=100,
+                 n_resamples=100)
+    assert len(counted_rows) == 2 * warmed  # every row computed again, cold
+    pd.testing.assert_frame_equal(board.frame, cold.frame)

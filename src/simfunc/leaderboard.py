@@ -43,7 +43,9 @@ leaderboard RUN_DIR`` on the command line. :func:`simfunc.runs.find_run_dirs` fi
 from __future__ import annotations
 
 import concurrent.futures
+import hashlib
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -330,11 +332,47 @@ def _oriented_interval(low: float, high: float, sign: int) -> list[float]:
     return sorted((sign * low + 0.0, sign * high + 0.0))  # + 0.0: no -0.0
 
 
+# _relation is a pure function of the pairs' values, their design and the settings (every
+# test seeded), so a row asked for again -- the pooled rows that reproduce computes while the
+# studies without leaderboard pairs still run, then asks for in the final leaderboard -- is
+# answered from here, keyed by the values themselves (at most _MAX_ROWS rows, oldest dropped).
+_ROWS: dict[str, dict[str, Any]] = {}
+_ROWS_LOCK = threading.Lock()
+_MAX_ROWS = 4096
+
+
+def _row_key(frame: pd.DataFrame, measure: str, output: str, *settings: Any) -> str:
+    digest = hashlib.sha256()
+    for column in (measure, output):
+        values = np.ascontiguousarray(frame[column].to_numpy(float))
+        digest.update(str(values.shape).encode())
+        digest.update(values.tobytes())
+    for column in UNIT_COLUMNS:
+        digest.update(repr(frame[column].astype(str).tolist()).encode())
+    digest.update(repr(settings).encode())
+    return digest.hexdigest()
+
+
 def _relation(frame: pd.DataFrame, measure: str, output: str, sign: int, n_permutations: int,
               n_resamples: int, seed: int) -> dict[str, Any]:
     """Spearman's ρ of ``output`` on ``measure`` over the pairs of ``frame`` (with its
     :data:`UNIT_COLUMNS`), oriented by ``sign``; network-level p and interval, pair-level
-    beside them."""
+    beside them. Remembered by value (``_ROWS``)."""
+    key = _row_key(frame, measure, output, sign, n_permutations, n_resamples, seed)
+    with _ROWS_LOCK:
+        known = _ROWS.get(key)
+    if known is not None:
+        return dict(known)
+    row = _compute_relation(frame, measure, output, sign, n_permutations, n_resamples, seed)
+    with _ROWS_LOCK:
+        if len(_ROWS) >= _MAX_ROWS:
+            _ROWS.pop(next(iter(_ROWS)))
+        _ROWS[key] = dict(row)
+    return row
+
+
+def _compute_relation(frame: pd.DataFrame, measure: str, output: str, sign: int,
+                      n_permutations: int, n_resamples: int, seed: int) -> dict[str, Any]:
     from simfunc import stats
 
     x = frame[measure].to_numpy(float)
@@ -609,20 +647,26 @@ def _summary(board: pd.DataFrame, pairs: pd.DataFrame) -> dict[str, Any]:
     return summary
 
 
-def warm(run_dir: str | os.PathLike, *, n_permutations: int = N_PERMUTATIONS,
-         n_resamples: int = N_RESAMPLES, seed: int = 0) -> None:
-    """Compute the rows of one study's groups ahead of the leaderboard (nothing is written).
+def warm(run_dirs: str | os.PathLike | Sequence[str | os.PathLike], *,
+         n_permutations: int = N_PERMUTATIONS, n_resamples: int = N_RESAMPLES, seed: int = 0,
+         pooled: bool = False) -> None:
+    """Compute leaderboard rows ahead of the leaderboard (nothing is written).
 
-    A group whose study declares a headline is related through
-    :func:`simfunc.studies.common.relation_summary`, which remembers each relation by its
-    values and settings; :func:`simfunc.reproduce.reproduce` calls this right after each
-    study's analysis, while other studies' jobs still run, so the final leaderboard only has
-    the pooled rows (and those of groups without a headline) left to compute."""
+    ``run_dirs``: one study run directory, or several. Every row of their groups is computed
+    and remembered by its values and settings (a group whose study declares a headline
+    through :func:`simfunc.studies.common.relation_summary`, the others here), and with
+    ``pooled`` the rows pooled over them too, which equal the final leaderboard's pooled rows
+    when ``run_dirs`` are every study that contributes pairs.
+    :func:`simfunc.reproduce.reproduce` calls this after each study's analysis, and for the
+    pooled rows once every contributing study is analysed, while other studies' jobs still
+    run, so that the final leaderboard finds its rows computed."""
+    if isinstance(run_dirs, (str, os.PathLike)):
+        run_dirs = [run_dirs]
     headlines: dict[str, Headline] = {}
-    pairs, _ = collect_pairs([run_dir], None, headlines)
-    if not pairs.empty and headlines:
-        leaderboard(pairs[pairs["group"].isin(list(headlines))], n_permutations=n_permutations,
-                    n_resamples=n_resamples, seed=seed, headlines=headlines, pooled=False)
+    pairs, _ = collect_pairs(list(run_dirs), None, headlines)
+    if not pairs.empty:
+        leaderboard(pairs, n_permutations=n_permutations, n_resamples=n_resamples, seed=seed,
+                    headlines=headlines, pooled=pooled)
 
 
 def build(run_dirs: Sequence[str | os.PathLike], figures_dir: str | os.PathLike, *,

@@ -24,7 +24,7 @@ from typing import Any, Mapping, Sequence
 from simfunc import __version__
 from simfunc.errors import InputError
 from simfunc.io import atomic_write_json, load_json
-from simfunc.leaderboard import CSV_FILE, write_leaderboard
+from simfunc.leaderboard import CSV_FILE, selection_of, write_leaderboard
 from simfunc.leaderboard import warm as warm_leaderboard
 from simfunc.report import scorecard_section, write_report
 from simfunc.runner import Executor, JobsFailed
@@ -139,7 +139,7 @@ def reproduce(
     executor = make_executor(jobs) if executor is None else executor
     # Every study's jobs run as one plan (a study's jobs first, the next studies' filling
     # idle workers); a study's analysis starts in a background thread once its jobs are done.
-    analyses = _Analyses()
+    analyses = _Analyses([load_study(name).NAME for name in names])
     try:
         try:
             run_studies_jobs(names, profile, out=out, cache_dir=cache_dir, overrides=overrides,
@@ -161,12 +161,20 @@ class _Analyses:
     """The studies' analyses, one at a time in a background thread, in the order started
     (the order in which the studies' jobs finish).
 
+    After each analysis the study's leaderboard rows are computed (remembered by value, see
+    :func:`simfunc.leaderboard.warm`), and once every study of ``names`` that contributes
+    leaderboard pairs is analysed, the pooled rows too: the final leaderboard then finds its
+    rows computed, and the pooled ones are computed while the other studies' jobs (those
+    without leaderboard pairs, existence and converse) still run instead of after them.
+
     The thread is a daemon: an interrupted reproduce does not wait for an analysis (its
     outputs are written atomically, its key last, so the rerun redoes it). The first error of
     an analysis is raised by :meth:`results` (the analyses after it are not run).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, names: Sequence[str]) -> None:
+        self._names = list(names)
+        self._pooled_from = [name for name in self._names if selection_of(name) is not None]
         self._queue: queue.Queue[JobsDone | None] = queue.Queue()
         self._done: list[StudyResult] = []
         self._error: BaseException | None = None
@@ -179,11 +187,18 @@ class _Analyses:
                 try:
                     result = analyse_study_run(ran)
                     self._done.append(result)
-                    if result.analysed_now:  # a kept analysis may mean a kept leaderboard
-                        # its leaderboard rows (headline groups), while other jobs still run
-                        warm_leaderboard(result.run_dir)
+                    self._warm(result)
                 except BaseException as error:  # handed to the driver thread
                     self._error = error
+
+    def _warm(self, result: StudyResult) -> None:
+        """The leaderboard rows the final leaderboard will ask for, computed now."""
+        if not result.analysed_now:  # a kept analysis may mean a kept leaderboard
+            return
+        warm_leaderboard(result.run_dir)
+        done = {r.name: r for r in self._done}
+        if result.name in self._pooled_from and all(n in done for n in self._pooled_from):
+            warm_leaderboard([done[n].run_dir for n in self._pooled_from], pooled=True)
 
     def _raise(self) -> None:
         if self._error is not None:
