@@ -45,9 +45,9 @@ from study_checks import summary_reads_back
 pytestmark = pytest.mark.slow
 
 # The permutation and bootstrap sizes change no ρ; the intervals move by a few thousandths.
-# The factor comparisons (off on quick, on at standard) are switched on to test them for real.
-OVERRIDES = {"n_permutations": 500, "n_resamples": 500, "factors": True,
-             "population_draws": 200}
+# The factor comparisons (off on quick, on at standard) are tested for real on a small run
+# (test_minigrid_factor_jobs.py): here they would add about 40 CPU-seconds to this run.
+OVERRIDES = {"n_permutations": 500, "n_resamples": 500, "population_draws": 200}
 PLAIN_RHO_CKA_JSD = (-0.95, -0.3)  # see the module docstring
 IDS = ("minigrid.plain.cka_jsd", "minigrid.plain.cka_rank", "minigrid.bottleneck.cka_jsd",
        "minigrid.bottleneck.cka_rank", "minigrid.bottleneck_stronger", "minigrid.slopes_alike",
@@ -123,53 +123,6 @@ def test_a_pair_recomputed_independently_matches_what_the_study_stored(quick, ro
         expected = functional.OUTPUT_MEASURES[name](
             outputs[0]["action_net"], outputs[1]["action_net"], from_logits=True)
         assert stored[name] == pytest.approx(expected, abs=1e-6), name
-
-
-def test_a_pairs_factor_values_recomputed_independently(quick, root):
-    """The factor table's quantities from scratch for one bottleneck pair on its 6×6 test
-    room: CKA of the 64-d embedding (a forward hook on the convolutions) on the pooled states,
-    the JSD on the first agent's states only, and whether the greedy episodes differ."""
-    from simfunc.envs import collect_states
-    from simfunc.extract import activations
-
-    a, b = "bottleneck-8x8-s0-t32768", "bottleneck-8x8-s1-t8192"
-    pooled, agents = [], []
-    for model_id in (a, b):
-        agent, k = _agent(root, quick.run_dir, model_id)
-        states, _ = collect_states(agent, 6, 4, seed=1000)
-        if len(states) > 200:
-            keep = np.random.default_rng([1000, k]).choice(len(states), 200, replace=False)
-            states = states[np.sort(keep)]
-        pooled.append(states)
-        agents.append(agent)
-    states = np.concatenate(pooled)
-    layers = ["features_extractor.image_conv", "action_net"]
-    outputs = [activations(agent, states, layers, dtype=np.float64) for agent in agents]
-    with sqlite3.connect(quick.run_dir / "results.sqlite") as connection:
-        stored = {(layer, measure): value for layer, measure, value in connection.execute(
-            "SELECT layer, measure, value FROM pairs WHERE model_a = ? AND model_b = ? "
-            "AND test_set = 'empty-6'", (a, b)).fetchall()}
-    assert outputs[0][layers[0]].shape == (len(states), 64)
-    assert stored[("embedding", "linear_cka")] == pytest.approx(representational.linear_cka(
-        outputs[0][layers[0]], outputs[1][layers[0]]), abs=1e-6)
-    first = slice(0, len(pooled[0]))
-    assert stored[("output@first", "jsd")] == pytest.approx(functional.jsd(
-        outputs[0]["action_net"][first], outputs[1]["action_net"][first], from_logits=True),
-        abs=1e-6)
-    paths = [collect_states(agent, 6, 1, 0, deterministic=True)[0].tobytes() for agent in agents]
-    assert stored[("policy", "greedy_paths_differ")] == float(paths[0] != paths[1])
-
-
-def test_the_factor_table_is_in_the_report(quick):
-    factors = quick.summary["factors"]
-    headline = factors["levels"][0]
-    for variant in ("plain", "bottleneck"):
-        assert headline["jsd"][variant]["rho"] == quick.summary["variants"][variant]["jsd"]["rho"]
-    assert {row["factor"] for row in factors["levels"]} >= {
-        "training budget", "population", "states compared on", "compared layer",
-        "equally good policies", "bottleneck"}
-    report = html.unescape((quick.run_dir / "report.html").read_text(encoding="utf-8"))
-    assert "The bottleneck factor table" in report and "Bottleneck factor table:" in report
 
 
 def _rows(quick):
