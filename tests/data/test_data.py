@@ -852,3 +852,32 @@ def test_photo_patches_are_deterministic_unlabelled_natural_images():
     assert grey.images.shape == (1000, 1, 8, 8)
     with pytest.raises(InputError, match="unlabelled"):
         load("photo-patches", "test", classes=[0])
+
+
+def test_bundled_sets_are_read_once_per_process_and_their_users_get_copies(monkeypatch):
+    """The digits are parsed once per process and their fitted images kept: a second load is
+    the same data, a caller changing its images changes no other caller's, and the kept
+    arrays cannot be written."""
+    from simfunc.data import registry
+
+    parsed = []
+    real = registry.read_digits
+    monkeypatch.setattr(registry, "read_digits", lambda split: parsed.append(split) or real(split))
+    registry._bundled.cache_clear()
+    monkeypatch.setattr(registry, "_FITTED", {})
+    first = load("digits", "test", image_size=12, channels=3)
+    again = load("digits", "test", image_size=12, channels=3)
+    subset = load("digits", "test", image_size=12, channels=3, subset=50, seed=1)
+    assert parsed == ["test"]
+    assert torch.equal(first.images, again.images) and torch.equal(first.labels, again.labels)
+    uncached = registry.fit_array(real("test").images, 12, 3)
+    assert np.array_equal(again.images.numpy(), uncached)
+    first.images.zero_()
+    again.images.zero_()
+    assert np.array_equal(load("digits", "test", image_size=12, channels=3).images.numpy(),
+                          uncached)
+    assert subset.images.shape[0] == 50 and not torch.equal(subset.images, again.images[:50])
+    source = registry.resolve("digits", "test")
+    with pytest.raises(ValueError, match="read-only"):
+        source.images[0, 0, 0, 0] = 1
+    registry._bundled.cache_clear()

@@ -44,7 +44,10 @@ subset of a large folder decodes only N images.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -237,6 +240,46 @@ def _resolve_path(path: Path, split: str) -> FileListing:
         ) from None
 
 
+@functools.lru_cache(maxsize=None)
+def _bundled(name: str, split: str) -> ArraySet:
+    """A set that ships with simfunc or a dependency (the digits, the photo patches): the same
+    arrays every time, so read once per process (parsing the digits' CSV took as long as
+    extracting a small network's features); read-only, so no caller can change them."""
+    source = read_digits(split) if name == "digits" else read_photo_patches(split)
+    for array in (source.images, source.labels):
+        array.flags.writeable = False
+    return source
+
+
+# The images of a set read from arrays, fitted to a size and channel count: the same inputs
+# give the same images, so a process that loads them again (a worker running many jobs on the
+# digits) fits them once. Keyed by the source, the examples kept and the size; at most
+# _MAX_FITTED entries, the oldest dropped; callers get a copy.
+_FITTED: dict[tuple, np.ndarray] = {}
+_FITTED_LOCK = threading.Lock()
+_MAX_FITTED = 16
+
+
+def _fitted_images(source: ArraySet, indices: np.ndarray, image_size: int,
+                   channels: int) -> np.ndarray:
+    chosen = np.ascontiguousarray(indices, dtype=np.int64)
+    key = (source.name, source.split, source.source, id(source.images), source.images.shape,
+           hashlib.sha256(chosen.tobytes()).hexdigest(), image_size, channels)
+    bundled = not source.images.flags.writeable  # only the read-only bundled sets are kept
+    if bundled:
+        with _FITTED_LOCK:
+            known = _FITTED.get(key)
+        if known is not None:
+            return known.copy()
+    images = fit_array(source.images[chosen], image_size, channels)
+    if bundled:
+        with _FITTED_LOCK:
+            if len(_FITTED) >= _MAX_FITTED:
+                _FITTED.pop(next(iter(_FITTED)))
+            _FITTED[key] = images.copy()
+    return images
+
+
 def resolve(
     name_or_path: str | os.PathLike,
     split: str = "train",
@@ -247,10 +290,8 @@ def resolve(
     check_choice(split, "split", SPLITS)
     if isinstance(name_or_path, str) and name_or_path in DATASETS:
         name = name_or_path
-        if name == "digits":
-            return read_digits(split)
-        if name == "photo-patches":
-            return read_photo_patches(split)
+        if name in ("digits", "photo-patches"):
+            return _bundled(name, split)
         root = Path(data_root).expanduser() if data_root is not None else default_data_root()
         if name in ("cifar10", "cifar100"):
             return _resolve_cifar(name, root, split, download)
@@ -362,7 +403,7 @@ def load(
     )
     from_cache = False
     if isinstance(source, ArraySet):
-        images = fit_array(source.images[indices], image_size, channels)
+        images = _fitted_images(source, indices, image_size, channels)
         labels, classes, origin = source.labels[indices], source.classes, source.source
     else:
         origin = str(source.root)
