@@ -22,7 +22,8 @@ from simfunc.studies.framework import StudyResult, run_study
 pytestmark = pytest.mark.slow
 
 OVERRIDES = {"train_sizes": "5", "test_sizes": "5,6", "seeds": "0,1,2",
-             "training.n_envs": 4, "training.save_steps": "5:0/512/1024", "episodes": 2,
+             "training.n_envs": 4, "training.save_steps": "5:0/512/1024",
+             "training.eval_episodes": 2, "episodes": 2,
              "measures": "linear_cka",
              "population.suboptimal": "keep", "factors": True, "n_permutations": 200,
              "n_resamples": 200, "population_draws": 100}
