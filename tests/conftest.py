@@ -7,6 +7,12 @@ example database (``derandomize`` makes it useless, and workers would share it),
 suite runs with ``--dist loadfile`` (pyproject.toml), so a module's tests, and the networks
 its module-scoped fixtures train, stay on one worker and are trained once.
 
+The study runs of ``tests/studies/`` run their jobs in the test process (``jobs=1``): the
+suite's two workers already keep both cores busy, and a pool of job processes would import
+torch, the studies and torch's compiler stack again for every module (about 5 CPU-s a process).
+The MiniGrid quick run keeps two job processes: it is the longest module, often the last one
+running, and then has both cores to itself.
+
 Shared across modules: the study runs of ``tests/studies/`` keep their artifacts in one cache
 for the whole session, and for every xdist worker of it (``study_cache``), keyed by job
 configuration like the real cache, so a network two studies train alike (dataset-bias and

@@ -53,7 +53,7 @@ def root(study_root):
 def quick(root) -> StudyResult:
     # the permutation and bootstrap sizes change no ρ; smaller ones only save time
     return run_study("architectures", "quick", out=root / "runs", cache_dir=root / "cache",
-                     jobs=2, progress=False,
+                     jobs=1, progress=False,
                      overrides={"n_permutations": 500, "n_resamples": 500})
 
 

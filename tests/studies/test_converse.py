@@ -70,7 +70,7 @@ def root(study_root):
 
 @pytest.fixture(scope="module")
 def quick(root) -> StudyResult:
-    return run_study("converse", "quick", out=root / "runs", cache_dir=root / "cache", jobs=2,
+    return run_study("converse", "quick", out=root / "runs", cache_dir=root / "cache", jobs=1,
                      progress=False)
 
 

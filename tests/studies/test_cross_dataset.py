@@ -60,7 +60,7 @@ def quick(root) -> StudyResult:
     # linear CKA only: the finding reads nothing else (every measure on 2,048-d maps would
     # triple the run's time)
     return run_study("cross-dataset", "quick", out=root / "runs", cache_dir=root / "cache",
-                     jobs=2, progress=False, overrides={"measures": "linear_cka"})
+                     jobs=1, progress=False, overrides={"measures": "linear_cka"})
 
 
 def test_within_training_set_cka_is_above_across(quick):

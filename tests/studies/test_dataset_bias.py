@@ -56,7 +56,7 @@ def root(study_root):
 @pytest.fixture(scope="module")
 def quick(root) -> StudyResult:
     return run_study("dataset-bias", "quick", out=root / "runs", cache_dir=root / "cache",
-                     jobs=2, progress=False)
+                     jobs=1, progress=False)
 
 
 def test_the_svm_confuses_test_sets_not_networks(quick):
