@@ -173,8 +173,7 @@ class _Analyses:
     """
 
     def __init__(self, names: Sequence[str]) -> None:
-        self._names = list(names)
-        self._pooled_from = [name for name in self._names if selection_of(name) is not None]
+        self._pooled_from = [name for name in names if selection_of(name) is not None]
         self._queue: queue.Queue[JobsDone | None] = queue.Queue()
         self._done: list[StudyResult] = []
         self._error: BaseException | None = None

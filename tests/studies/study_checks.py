@@ -89,3 +89,17 @@ def summary_reads_back(result) -> bool:
     assert written["schema"] == SCHEMA and written["study"] == result.name
     fields = {k: v for k, v in written.items() if k not in ("schema", "study", "profile")}
     return from_json(load_study(result.name).RESULT, fields) == result.result
+
+
+def saved_agent(root: Path, run_dir: Path, model_id: str):
+    """A MiniGrid run's saved agent ``model_id``, loaded from the run's cache (``root/cache``),
+    and its index among its cell's agents (what the rollouts' state samples are seeded by)."""
+    from simfunc.train.ppo import agent_path, load_agent
+
+    with sqlite3.connect(run_dir / "results.sqlite") as connection:
+        artifact, epoch = connection.execute(
+            "SELECT artifact, epoch FROM models WHERE model_id = ?", (model_id,)).fetchone()
+        cell = model_id.rsplit("-s", 1)[0] + "-s%"
+        ids = [row[0] for row in connection.execute(
+            "SELECT model_id FROM models WHERE model_id LIKE ? ORDER BY seed, epoch", (cell,))]
+    return load_agent(agent_path(root / "cache" / artifact, epoch)), ids.index(model_id)

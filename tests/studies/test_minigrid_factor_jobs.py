@@ -19,6 +19,8 @@ import pytest
 from simfunc import functional, representational
 from simfunc.studies.framework import StudyResult, run_study
 
+from study_checks import saved_agent
+
 pytestmark = pytest.mark.slow
 
 OVERRIDES = {"train_sizes": "5", "test_sizes": "5,6", "seeds": "0,1,2",
@@ -40,19 +42,6 @@ def small(root) -> StudyResult:
                      progress=False, overrides=OVERRIDES)
 
 
-def _agent(root, run_dir, model_id):
-    """The saved agent ``model_id`` from the cache, and its index among its cell's agents."""
-    from simfunc.train.ppo import agent_path, load_agent
-
-    with sqlite3.connect(run_dir / "results.sqlite") as connection:
-        artifact, epoch = connection.execute(
-            "SELECT artifact, epoch FROM models WHERE model_id = ?", (model_id,)).fetchone()
-        cell = model_id.rsplit("-s", 1)[0] + "-s%"
-        ids = [row[0] for row in connection.execute(
-            "SELECT model_id FROM models WHERE model_id LIKE ? ORDER BY seed, epoch", (cell,))]
-    return load_agent(agent_path(root / "cache" / artifact, epoch)), ids.index(model_id)
-
-
 @pytest.mark.parametrize("variant", ["bottleneck", "plain"])
 def test_a_pairs_factor_values_recomputed_independently(small, root, variant):
     """The factor table's quantities from scratch for one pair on the 6×6 test room: CKA of
@@ -64,7 +53,7 @@ def test_a_pairs_factor_values_recomputed_independently(small, root, variant):
     a, b = f"{variant}-5x5-s0-t1024", f"{variant}-5x5-s1-t0"
     pooled, agents = [], []
     for model_id in (a, b):
-        agent, k = _agent(root, small.run_dir, model_id)
+        agent, k = saved_agent(root, small.run_dir, model_id)
         states, _ = collect_states(agent, 6, 2, seed=1000)
         if len(states) > 200:
             keep = np.random.default_rng([1000, k]).choice(len(states), 200, replace=False)

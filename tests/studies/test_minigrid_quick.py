@@ -40,7 +40,7 @@ import pytest
 from simfunc import functional, representational
 from simfunc.studies.framework import StudyResult, run_study
 
-from study_checks import summary_reads_back
+from study_checks import saved_agent, summary_reads_back
 
 pytestmark = pytest.mark.slow
 
@@ -73,19 +73,6 @@ def _stored(run_dir, a, b, test_set):
             (a, b, test_set)).fetchall())
 
 
-def _agent(root, run_dir, model_id):
-    """The saved agent ``model_id`` from the cache, and its index among its cell's agents."""
-    from simfunc.train.ppo import agent_path, load_agent
-
-    with sqlite3.connect(run_dir / "results.sqlite") as connection:
-        artifact, epoch = connection.execute(
-            "SELECT artifact, epoch FROM models WHERE model_id = ?", (model_id,)).fetchone()
-        cell = model_id.rsplit("-s", 1)[0] + "-s%"
-        ids = [row[0] for row in connection.execute(
-            "SELECT model_id FROM models WHERE model_id LIKE ? ORDER BY seed, epoch", (cell,))]
-    return load_agent(agent_path(root / "cache" / artifact, epoch)), ids.index(model_id)
-
-
 @pytest.mark.parametrize("variant, test", [("bottleneck", 6), ("plain", 5)])
 def test_a_pair_recomputed_independently_matches_what_the_study_stored(quick, root, variant,
                                                                        test):
@@ -100,7 +87,7 @@ def test_a_pair_recomputed_independently_matches_what_the_study_stored(quick, ro
     pooled = []
     hooked = []
     for model_id in (a, b):
-        agent, k = _agent(root, quick.run_dir, model_id)
+        agent, k = saved_agent(root, quick.run_dir, model_id)
         if variant == "bottleneck":  # §3.5.1: 8-d features, then the final layer directly
             assert agent.action_net.in_features == 8 and len(agent.mlp_extractor.policy_net) == 0
         states, _ = collect_states(agent, test, 4, seed=1000)

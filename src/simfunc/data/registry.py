@@ -243,8 +243,8 @@ def _resolve_path(path: Path, split: str) -> FileListing:
 @functools.lru_cache(maxsize=None)
 def _bundled(name: str, split: str) -> ArraySet:
     """A set that ships with simfunc or a dependency (the digits, the photo patches): the same
-    arrays every time, so read once per process (parsing the digits' CSV took as long as
-    extracting a small network's features); read-only, so no caller can change them."""
+    arrays every time, so read once per process (parsing the digits' CSV took about as long
+    as a small network's feature extraction); read-only, so no caller can change them."""
     source = read_digits(split) if name == "digits" else read_photo_patches(split)
     for array in (source.images, source.labels):
         array.flags.writeable = False

@@ -268,8 +268,8 @@ def _batched(policy: ActorCriticPolicy, observations: Any, batch_size: int,
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     parts: list[tuple[np.ndarray, ...]] = []
     was_training = policy.training
-    # Switching modes walks every module (a quarter of a rollout's time when done at every
-    # step), so a policy already in eval mode throughout is left as it is.
+    # Switching modes walks every module, twice per call, and rollouts call this at every step:
+    # a policy already in eval mode throughout is left as it is.
     switch = any(module.training for module in policy.modules())
     if switch:
         policy.set_training_mode(False)

@@ -378,9 +378,11 @@ def _save_point(
     # itself before it collects or trains again; the network has no mode-dependent layer)
     was_training = policy.training
     policy.set_training_mode(False)
-    mean_return = evaluate(policy, size, eval_episodes, eval_seed)
-    greedy_return = evaluate(policy, size, 1, eval_seed, deterministic=True)
-    policy.set_training_mode(was_training)
+    try:
+        mean_return = evaluate(policy, size, eval_episodes, eval_seed)
+        greedy_return = evaluate(policy, size, 1, eval_seed, deterministic=True)
+    finally:
+        policy.set_training_mode(was_training)
     weights = agent_path(directory, timesteps)
     weights_only = {name: value.detach().clone() for name, value in policy.state_dict().items()}
     save_tensors(weights, weights_only)
