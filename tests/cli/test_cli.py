@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from simfunc.cli import main
+from simfunc.cli import COMMANDS, build_parser, main
+
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 def test_measures_lists_both_registries(capsys):
@@ -66,9 +73,47 @@ def test_show_settings_applies_overrides(capsys):
     assert "training.epochs" in out and " 4" in out and "(0.1, 0.01)" in out
 
 
-@pytest.mark.parametrize("command", ["run", "reproduce", "report", "measures", "compare", "train"])
+@pytest.mark.parametrize("command", list(COMMANDS))
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])
     assert exit_info.value.code == 0
-    assert "usage: simfunc" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"usage: simfunc {command}" in out and "--help" in out
+
+
+def _listed(parser):
+    """{command: its line in ``simfunc --help``} of a built parser."""
+    (commands,) = [action for action in parser._actions if action.dest == "command"]
+    return {action.dest: action.help for action in commands._choices_actions}
+
+
+def test_the_listing_is_what_each_command_declares():
+    """main builds only the parser of the command it runs and lists the others from COMMANDS:
+    their lines must be the ones their full parsers declare, in the same order."""
+    full = _listed(build_parser())
+    assert full == {name: line for name, (_, line) in COMMANDS.items()}
+    assert list(full) == list(COMMANDS)
+    for name in COMMANDS:
+        assert _listed(build_parser([name, "--help"])) == full
+
+
+def test_the_top_level_help_starts_without_the_heavy_libraries():
+    """``simfunc --help`` and a mistyped command answer at once: no torch, pandas, matplotlib
+    or scipy is imported for them (several seconds on a small machine)."""
+    code = textwrap.dedent("""
+        import sys
+        from simfunc.cli import main
+        for argv in (["--help"], ["trian"]):
+            try:
+                main(argv)
+            except SystemExit:
+                pass
+        heavy = [name for name in ("torch", "pandas", "matplotlib", "scipy") if name in sys.modules]
+        print(heavy)
+        sys.exit(1 if heavy else 0)
+    """)
+    finished = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": str(SRC)})
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert "invalid choice: 'trian'" in finished.stderr and "leaderboard" in finished.stdout

@@ -3,7 +3,13 @@
 Each subcommand lives in its own module in this package and exposes
 ``register(subparsers)``, which adds its parser and sets ``handler`` to a function taking the
 parsed arguments and returning an exit status. Adding a command is one module and one line in
-``COMMAND_MODULES``.
+``COMMANDS`` (its name, its module and the one line ``simfunc --help`` shows for it).
+
+Building a command's parser imports what its choices list (the architectures, the data sets,
+the studies: torch, pandas, matplotlib), several seconds on a small machine. So
+:func:`main` builds only the parser of the command it runs; the others are listed by name and
+help line. ``simfunc --help`` therefore starts at once, and a command's ``--help`` imports
+only what that command needs; :func:`build_parser` without arguments builds every parser.
 """
 
 from __future__ import annotations
@@ -14,21 +20,31 @@ import sys
 
 from simfunc import __version__
 from simfunc.errors import InputError
-from simfunc.runner.run import JobsFailed
 
-COMMAND_MODULES = [
-    # one module per subcommand group, in the order --help lists them
-    "simfunc.cli.run",
-    "simfunc.cli.train",
-    "simfunc.cli.measures",
-    "simfunc.cli.compare",
-    "simfunc.cli.map",
-    "simfunc.cli.study",
-    "simfunc.cli.leaderboard",
-]
+# name -> (the module that registers it, its line in ``simfunc --help``), in the order the
+# help lists them; the line is the one the module's parser declares (tested).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("simfunc.cli.run", "run one study end to end"),
+    "reproduce": ("simfunc.cli.run", "run every study and write one report"),
+    "report": ("simfunc.cli.run", "rebuild a run's report from its results database"),
+    "train": ("simfunc.cli.train", "train a classifier (SGD, checkpoints, resumable)"),
+    "measures": ("simfunc.cli.measures", "list every similarity measure with its declared "
+                 "properties"),
+    "compare": ("simfunc.cli.compare", "compare two feature matrices, or two trained "
+                "networks, with every measure"),
+    "map": ("simfunc.cli.map", "layer-by-layer similarity map (heatmap, CSV, HTML) of two "
+            "PyTorch models"),
+    "study": ("simfunc.cli.study", "do your models with similar representations compute "
+              "similar functions?"),
+    "leaderboard": ("simfunc.cli.leaderboard", "rank every similarity measure by how well it "
+                    "tracks function"),
+}
+COMMAND_MODULES = list(dict.fromkeys(module for module, _ in COMMANDS.values()))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The ``simfunc`` parser. With ``argv``, only the parser of the command ``argv`` names is
+    built in full (the others are listed by name and help line); without, every parser."""
     parser = argparse.ArgumentParser(
         prog="simfunc",
         description=(
@@ -39,13 +55,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"simfunc {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    wanted = None if argv is None else next((a for a in argv if a in COMMANDS), "")
     for module_name in COMMAND_MODULES:
-        importlib.import_module(module_name).register(subparsers)
+        names = [name for name, (module, _) in COMMANDS.items() if module == module_name]
+        if wanted is None or wanted in names:
+            importlib.import_module(module_name).register(subparsers)
+        else:
+            for name in names:
+                subparsers.add_parser(name, help=COMMANDS[name][1])
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    from simfunc.runner.run import JobsFailed
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if getattr(args, "handler", None) is None:
         parser.print_help()
