@@ -210,3 +210,25 @@ def test_the_embedding_refuses_bad_observations_as_the_outputs_do():
         policy_embedding(policy, np.zeros((3, 7, 7)))
     with pytest.raises(InputError, match="batch_size"):
         policy_embedding(policy, np.zeros((3, 7, 7, 3)), batch_size=0)
+
+
+def test_outputs_are_read_in_eval_mode_and_the_mode_is_left_as_found(states, monkeypatch):
+    """policy_outputs runs in eval mode: a policy in training mode (or with one submodule in
+    it) is switched and switched back; one already in eval mode throughout is not switched at
+    all (rollouts call this at every step). The outputs are the same either way."""
+    policy = build_policy("plain", seed=4)
+    switches = []
+    real = policy.set_training_mode
+    monkeypatch.setattr(policy, "set_training_mode",
+                        lambda mode: switches.append(mode) or real(mode))
+    evaluated = policy_outputs(policy, states)
+    assert switches == [] and not policy.training
+    policy.train(True)
+    trained_mode = policy_outputs(policy, states)
+    assert switches == [False, True] and policy.training
+    assert all(np.array_equal(a, b) for a, b in zip(evaluated, trained_mode))
+    policy.train(False)
+    policy.features_extractor.train(True)  # one submodule left in training mode
+    switches.clear()
+    policy_outputs(policy, states)
+    assert switches == [False, False] and not policy.features_extractor.training
