@@ -103,3 +103,21 @@ def saved_agent(root: Path, run_dir: Path, model_id: str):
         ids = [row[0] for row in connection.execute(
             "SELECT model_id FROM models WHERE model_id LIKE ? ORDER BY seed, epoch", (cell,))]
     return load_agent(agent_path(root / "cache" / artifact, epoch)), ids.index(model_id)
+
+
+def played_states(agent, index: int, test_size: int, episodes: int, seed: int = 1000,
+                  max_states: int = 200):
+    """The states a MiniGrid agent is compared on, rebuilt as the study documents them: the
+    agent plays ``episodes`` episodes of the test room (episode i seeded ``seed + i``), and when
+    it visited more than ``max_states`` states a uniform sample of them is kept, in visiting
+    order, drawn with ``default_rng([seed, index])`` (``index``: the agent's among its cell's)."""
+    import numpy as np
+
+    from simfunc.envs import collect_states
+
+    states, _ = collect_states(agent, test_size, episodes, seed=seed)
+    if len(states) > max_states:
+        keep = np.random.default_rng([seed, index]).choice(len(states), max_states,
+                                                           replace=False)
+        states = states[np.sort(keep)]
+    return states

@@ -19,7 +19,7 @@ import pytest
 from simfunc import functional, representational
 from simfunc.studies.framework import StudyResult, run_study
 
-from study_checks import saved_agent
+from study_checks import played_states, saved_agent
 
 pytestmark = pytest.mark.slow
 
@@ -54,11 +54,7 @@ def test_a_pairs_factor_values_recomputed_independently(small, root, variant):
     pooled, agents = [], []
     for model_id in (a, b):
         agent, k = saved_agent(root, small.run_dir, model_id)
-        states, _ = collect_states(agent, 6, 2, seed=1000)
-        if len(states) > 200:
-            keep = np.random.default_rng([1000, k]).choice(len(states), 200, replace=False)
-            states = states[np.sort(keep)]
-        pooled.append(states)
+        pooled.append(played_states(agent, k, 6, 2))
         agents.append(agent)
     states = np.concatenate(pooled)
     layers = ["features_extractor.image_conv", "action_net"]

@@ -40,7 +40,7 @@ import pytest
 from simfunc import functional, representational
 from simfunc.studies.framework import StudyResult, run_study
 
-from study_checks import saved_agent, summary_reads_back
+from study_checks import played_states, saved_agent, summary_reads_back
 
 pytestmark = pytest.mark.slow
 
@@ -80,7 +80,6 @@ def test_a_pair_recomputed_independently_matches_what_the_study_stored(quick, ro
     halfway) loaded from the cache, each playing the test room (4 episodes seeded 1000 + i, at
     most 200 of its states kept as documented), their features after the bottleneck and their
     logits read by forward hooks on the pooled states, compared with the measures themselves."""
-    from simfunc.envs import collect_states
     from simfunc.extract import activations
 
     a, b = f"{variant}-8x8-s0-t32768", f"{variant}-8x8-s1-t8192"
@@ -90,11 +89,7 @@ def test_a_pair_recomputed_independently_matches_what_the_study_stored(quick, ro
         agent, k = saved_agent(root, quick.run_dir, model_id)
         if variant == "bottleneck":  # §3.5.1: 8-d features, then the final layer directly
             assert agent.action_net.in_features == 8 and len(agent.mlp_extractor.policy_net) == 0
-        states, _ = collect_states(agent, test, 4, seed=1000)
-        if len(states) > 200:
-            keep = np.random.default_rng([1000, k]).choice(len(states), 200, replace=False)
-            states = states[np.sort(keep)]
-        pooled.append(states)
+        pooled.append(played_states(agent, k, test, 4))
         hooked.append(agent)
     states = np.concatenate(pooled)
     outputs = [activations(agent, states, ["features_extractor.features", "action_net"],
