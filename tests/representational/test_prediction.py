@@ -21,7 +21,8 @@ def _related(n: int, p: int, q: int, seed: int) -> tuple[np.ndarray, np.ndarray]
 
 
 SHAPES = [(60, 5, 8), (40, 6, 6), (25, 30, 12), (50, 3, 40),  # n > p; p = q; p > n; p ≠ q
-          (30, 120, 90)]  # both wider than the training folds (the dual form both ways)
+          (30, 120, 90),  # both wider than the training folds (the dual form both ways)
+          (50, 60, 4)]  # X wider than its folds, Y narrower than a test fold (both solves)
 
 
 # --- GULP ---------------------------------------------------------------------------------------
@@ -114,11 +115,29 @@ def test_linear_predictivity_is_the_mean_of_both_directions():
     assert rep.linear_predictivity(Y, X) == rep.linear_predictivity(X, Y)
 
 
-def test_linear_predictivity_on_float32_features_with_a_large_offset():
-    X, Y = _related(80, 5, 6, seed=13)
+@pytest.mark.parametrize("shape", [(80, 5, 6), (30, 120, 90)])  # moments; fold kernels from G
+def test_linear_predictivity_on_float32_features_with_a_large_offset(shape):
+    X, Y = _related(*shape, seed=13)
     X32, Y32 = (X + 1e4).astype(np.float32), (Y - 1e4).astype(np.float32)
     assert rep.linear_predictivity(X32, Y32) == pytest.approx(
         ref.linear_predictivity(X32.astype(np.float64), Y32.astype(np.float64)), abs=1e-9)  # fmt: skip
+
+
+@pytest.mark.parametrize("test_rows", [3, 40])  # fewer test rows than targets, and more
+def test_ridge_predictions_solve_against_either_side_with_the_same_result(test_rows):
+    """Primal and dual predictions equal X_te W with W formed explicitly, whichever right-hand
+    side (test rows or target features) the solve is taken against."""
+    from simfunc.representational.predictivity import _dual_predictions, _primal_predictions
+
+    rng = np.random.default_rng(16)
+    for p in (6, 30):  # no wider than the 20 training rows (primal), wider (dual)
+        A, B = rng.standard_normal((20, p)), rng.standard_normal((20, 8))
+        test = rng.standard_normal((test_rows, p))
+        lam = 0.1 * float((A * A).sum())
+        expected = test @ np.linalg.solve(A.T @ A + lam * np.eye(p), A.T @ B)
+        got = (_primal_predictions(A, test, B, 0.1) if p <= 20
+               else _dual_predictions(A @ A.T, test @ A.T, B, 0.1))
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
 
 
 def test_folds_are_balanced_seeded_and_the_seed_matters():
