@@ -13,6 +13,12 @@ torch, the studies and torch's compiler stack again for every module (about 5 CP
 The MiniGrid quick run keeps two job processes: it is the longest module, often the last one
 running, and then has both cores to itself.
 
+Scheduling: xdist hands a worker one module at a time, by default the modules with the most
+tests first, which put the longest ones (a study run behind a handful of tests) last, one worker
+busy with them while the other idled. ``--no-loadscope-reorder`` (pyproject.toml) keeps the
+collection order instead, and :data:`LONGEST_FIRST` puts the longest modules at its front, so
+the short ones fill in around them.
+
 Shared across modules: the study runs of ``tests/studies/`` keep their artifacts in one cache
 for the whole session, and for every xdist worker of it (``study_cache``), keyed by job
 configuration like the real cache, so a network two studies train alike (dataset-bias and
@@ -38,6 +44,33 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("simfunc")
+
+# The longest modules, longest first (setup and calls in seconds, a full run on 2 cores with
+# -n 2: BENCHMARKS.md "The test suite"); every other module follows in collection order.
+LONGEST_FIRST = (
+    "tests/studies/test_minigrid_quick.py",  # 24 PPO agents (210 s)
+    "tests/studies/test_checkpoints.py",  # 12 networks, 132 checkpoints (105 s)
+    "tests/runner/test_ray_executor.py",  # Ray instances (58 s)
+    "tests/studies/test_architectures.py",  # 20 networks (48 s)
+    "tests/studies/test_cross_dataset.py",  # 8 networks (40 s)
+    "tests/studies/test_dataset_bias.py",  # 8 networks, 4 shared with cross-dataset (39 s)
+    "tests/study/test_own_study.py",  # (29 s)
+    "tests/train/test_supervised.py",  # (29 s)
+    "tests/studies/test_e2e.py",  # (28 s)
+    "tests/train/test_ppo.py",  # (27 s)
+    "tests/studies/test_minigrid_factor_jobs.py",  # 18 PPO agents (26 s)
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Put the modules of :data:`LONGEST_FIRST` first, in its order (a stable sort keeps the
+    order of the tests within each module and of every other module)."""
+    root = Path(config.rootpath)
+    missing = [path for path in LONGEST_FIRST if not (root / path).is_file()]
+    if missing:
+        raise pytest.UsageError(f"conftest.LONGEST_FIRST names missing modules: {missing}")
+    rank = {path: position for position, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
 
 
 @pytest.fixture(scope="module")

@@ -74,7 +74,8 @@ class Settings:
     seeds: tuple[int, ...] = (0, 1)
     untrained: bool = True
     training: ClassifierTraining = ClassifierTraining(epochs=6, lr=0.05, schedule="cosine",
-                                                      batch_size=64)
+                                                      batch_size=64,
+                                                      channels_last=True)
     test_subset: int | None = None
     layer: str = "features"
     n_permutations: int = 10_000

@@ -85,7 +85,8 @@ class Settings:
     seeds: tuple[int, ...] = (0, 1)
     lrs: tuple[float, ...] = (0.05, 0.01, 0.002)
     training: ClassifierTraining = ClassifierTraining(epochs=10, schedule="constant",
-                                                      batch_size=64)
+                                                      batch_size=64,
+                                                      channels_last=True)
     checkpoint_epochs: tuple[int, ...] | None = None
     test_subset: int | None = None
     layer: str = "features"

@@ -77,7 +77,8 @@ class Settings:
     arch: str = "cnn"
     width: float = 0.5
     training: ClassifierTraining = ClassifierTraining(epochs=10, lr=0.05, schedule="cosine",
-                                                      batch_size=64)
+                                                      batch_size=64,
+                                                      channels_last=True)
     test_subset: int | None = None
     teacher_seed: int = 0
     student_seed: int = 1

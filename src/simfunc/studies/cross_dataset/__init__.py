@@ -93,7 +93,8 @@ class Settings:
     seeds: tuple[int, ...] = (0, 1, 2)
     untrained_seeds: tuple[int, ...] = (100, 101)
     training: ClassifierTraining = ClassifierTraining(epochs=8, lr=0.05, schedule="cosine",
-                                                      batch_size=64)
+                                                      batch_size=64,
+                                                      channels_last=True)
     test_subset: int | None = 180
     layers: tuple[str, ...] = ("last_conv", "features")
     measures: tuple[str, ...] | None = None

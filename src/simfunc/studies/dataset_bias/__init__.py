@@ -87,7 +87,8 @@ class Settings:
     seeds: tuple[int, ...] = (1, 2)
     untrained_seeds: tuple[int, ...] = (3, 4)
     training: ClassifierTraining = ClassifierTraining(epochs=8, lr=0.05, schedule="cosine",
-                                                      batch_size=64)
+                                                      batch_size=64,
+                                                      channels_last=True)
     test_subset: int | None = 180
     layer: str = "last_conv"
     holdout: float = 0.5

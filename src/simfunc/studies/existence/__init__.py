@@ -118,7 +118,8 @@ class Settings:
     data_root: str | None = None
     base: BaseNetwork = BaseNetwork()
     training: ClassifierTraining = ClassifierTraining(epochs=10, lr=0.05, schedule="cosine",
-                                                      batch_size=64)
+                                                      batch_size=64,
+                                                      channels_last=True)
     task: BinaryTask = BinaryTask()
     d_ratios: tuple[float, ...] = (0.0, 0.25, 0.5, 0.8, 0.9)
     heads: HeadFit = HeadFit()
