@@ -10,13 +10,13 @@ its module-scoped fixtures train, stay on one worker and are trained once.
 The study runs of ``tests/studies/`` run their jobs in the test process (``jobs=1``): the
 suite's two workers already keep both cores busy, and a pool of job processes would import
 torch, the studies and torch's compiler stack again for every module (about 5 CPU-s a process).
-The MiniGrid quick run keeps two job processes: it is the longest module, often the last one
-running, and then has both cores to itself.
+The MiniGrid quick run keeps two job processes: it is the longest module, and its run would
+otherwise outlast everything the other worker does.
 
 Scheduling: xdist hands a worker one module at a time, by default the modules with the most
 tests first, which put the longest ones (a study run behind a handful of tests) last, one worker
 busy with them while the other idled. ``--no-loadscope-reorder`` (pyproject.toml) keeps the
-collection order instead, and :data:`LONGEST_FIRST` puts the longest modules at its front, so
+collection order instead, and :data:`LONGEST_FIRST` puts the long modules at its front, so
 the short ones fill in around them.
 
 Shared across modules: the study runs of ``tests/studies/`` keep their artifacts in one cache
@@ -45,20 +45,22 @@ settings.register_profile(
 )
 settings.load_profile("simfunc")
 
-# The longest modules, longest first (setup and calls in seconds, a full run on 2 cores with
-# -n 2: BENCHMARKS.md "The test suite"); every other module follows in collection order.
+# The longest modules, longest first (setup and calls in seconds, full runs on 2 cores with
+# -n 2: BENCHMARKS.md "The test suite"); every other module follows in collection order, so the
+# short ones fill in at the end, around the long ones.
 LONGEST_FIRST = (
-    "tests/studies/test_minigrid_quick.py",  # 24 PPO agents (210 s)
-    "tests/studies/test_checkpoints.py",  # 12 networks, 132 checkpoints (105 s)
-    "tests/runner/test_ray_executor.py",  # Ray instances (58 s)
-    "tests/studies/test_architectures.py",  # 20 networks (48 s)
-    "tests/studies/test_cross_dataset.py",  # 8 networks (40 s)
-    "tests/studies/test_dataset_bias.py",  # 8 networks, 4 shared with cross-dataset (39 s)
-    "tests/study/test_own_study.py",  # (29 s)
-    "tests/train/test_supervised.py",  # (29 s)
-    "tests/studies/test_e2e.py",  # (28 s)
-    "tests/train/test_ppo.py",  # (27 s)
-    "tests/studies/test_minigrid_factor_jobs.py",  # 18 PPO agents (26 s)
+    "tests/studies/test_minigrid_quick.py",  # 24 PPO agents in two job processes (155-230 s)
+    "tests/studies/test_checkpoints.py",  # 12 networks, 132 checkpoints (65-130 s)
+    "tests/runner/test_ray_executor.py",  # Ray instances (58-86 s; 182 s when it started
+    #   beside the MiniGrid run's two job processes, as the second module)
+    "tests/studies/test_architectures.py",  # 20 networks (39-70 s)
+    "tests/studies/test_cross_dataset.py",  # 8 networks (17-40 s)
+    "tests/studies/test_dataset_bias.py",  # 8 networks, 4 shared with cross-dataset (17-39 s)
+    "tests/study/test_own_study.py",  # a Ray instance (27-36 s)
+    "tests/train/test_supervised.py",  # a killed and resumed training run (17-31 s)
+    "tests/studies/test_e2e.py",  # (21-28 s)
+    "tests/train/test_ppo.py",  # a killed and resumed PPO run (22-31 s)
+    "tests/studies/test_minigrid_factor_jobs.py",  # 18 PPO agents (19-26 s)
 )
 
 

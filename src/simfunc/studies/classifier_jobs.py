@@ -82,7 +82,9 @@ class ClassifierTraining:
     rate schedule, optionally on a class-stratified subset of the training split, and the
     recipe options (one-cycle warm-up, label smoothing, Nesterov momentum, channels-last) that
     are off by default (see :class:`~simfunc.train.supervised.TrainConfig` for each field;
-    ``benchmarks/recipes.py`` measures what they buy).
+    ``benchmarks/recipes.py`` measures what they buy). Every study's quick profile trains
+    channels-last: the same networks in another memory order, 1.15-1.35x faster steps on the
+    CPU (BENCHMARKS.md, "Night"), weights that differ in the last bits.
 
     A study's settings hold it as the nested group ``training`` (``--set training.epochs=3``);
     :meth:`config` combines it with what the study varies (architecture, seed, data).
