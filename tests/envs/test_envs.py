@@ -126,6 +126,20 @@ def test_bad_policies_and_arguments_raise_input_error():
         collect_states(lambda obs: np.ones((len(obs), 3)) / 3, 5, 1, seed=0)
     with pytest.raises(InputError, match="sum to one"):
         collect_states(lambda obs: np.ones((len(obs), N_ACTIONS)), 5, 1, seed=0)
+    uniform = np.full(N_ACTIONS, 1 / N_ACTIONS)
+    for value in (np.nan, np.inf, -0.1):  # the row still sums to one where it can
+        def broken(obs, value=value):
+            probabilities = np.tile(uniform, (len(obs), 1))
+            probabilities[0, 2] += probabilities[0, 1] - (value if np.isfinite(value) else 0)
+            probabilities[0, 1] = value
+            return probabilities
+        with pytest.raises(InputError, match="negative or non-finite"):
+            collect_states(broken, 5, 2, seed=0)
+    almost = lambda obs: np.tile(uniform * (1 + 2e-5), (len(obs), 1))  # noqa: E731
+    with pytest.raises(InputError, match="sum to one"):
+        collect_states(almost, 5, 1, seed=0)
+    within = lambda obs: np.tile(uniform * (1 + 5e-6), (len(obs), 1))  # noqa: E731
+    assert len(collect_states(within, 5, 1, seed=0)[0]) > 0  # np.allclose's tolerance
     with pytest.raises(InputError, match="policy"):
         collect_states(42, 5, 1, seed=0)
     with pytest.raises(InputError, match="n_episodes"):

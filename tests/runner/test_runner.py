@@ -6,8 +6,6 @@ tests count how often each job really ran.
 
 from __future__ import annotations
 
-import re
-
 import json
 import logging
 import os

@@ -7,6 +7,7 @@ nets/test_actor_critic.py, the SB3 state adapter in test_sb3_state.py).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -22,6 +23,7 @@ import torch
 from simfunc import InputError
 from simfunc.envs import collect_states, evaluate, random_policy
 from simfunc.nets.actor_critic import policy_outputs
+from simfunc.train import ppo
 from simfunc.train.ppo import (
     PPOConfig,
     agent_config,
@@ -29,6 +31,7 @@ from simfunc.train.ppo import (
     load_agent,
     saved_agents,
     train_agent,
+    unvalidated_distributions,
 )
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -146,6 +149,39 @@ def test_agent_config_is_what_the_records_hold(tmp_path):
     assert agent_config(5, 3)["learning_rate"] == PPOConfig().learning_rate
     with pytest.raises(InputError, match="unknown PPO"):
         agent_config(5, 3, lr=0.1)
+
+
+def test_distribution_checks_are_off_only_while_training_and_change_no_weight(tmp_path,
+                                                                             monkeypatch):
+    from torch.distributions import Distribution
+
+    monkeypatch.setattr(Distribution, "_validate_args", True)
+    unchecked = train_agent(5, 8, 128, out_dir=tmp_path / "unchecked", **TINY)
+    assert Distribution._validate_args is True  # restored
+    seen = []
+
+    @contextlib.contextmanager
+    def checked():  # every Categorical validated, as torch does by default
+        seen.append(Distribution._validate_args)
+        yield
+
+    monkeypatch.setattr(ppo, "unvalidated_distributions", checked)
+    validated = train_agent(5, 8, 128, out_dir=tmp_path / "checked", **TINY)
+    assert seen == [True]
+    _assert_same_tensors(_state(unchecked[-1].path), _state(validated[-1].path))
+    with unvalidated_distributions():
+        assert Distribution._validate_args is False
+    assert Distribution._validate_args is True
+
+
+def test_a_diverged_policy_still_stops_training_without_the_checks(tmp_path):
+    train_agent(5, 9, 128, out_dir=tmp_path, **TINY)
+    resume = tmp_path / "resume.pt"
+    saved = torch.load(resume, weights_only=True)
+    saved["policy"]["action_net.bias"][0] = float("nan")
+    torch.save(saved, resume)
+    with pytest.raises(RuntimeError, match="nan"):
+        train_agent(5, 9, 256, out_dir=tmp_path, **TINY)
 
 
 @pytest.mark.slow  # trains PPO four times

@@ -164,7 +164,6 @@ def _full_float32_matmul(tensor: Any) -> Iterator[None]:
 
 def _sum_of_squares(matrix: Any, dim: int | None = None) -> Any:
     """Σ of squares, accumulated in float64 where the device has it."""
-    import torch
 
     wide = compute_dtype(matrix.device)
     squares = matrix.to(wide) ** 2

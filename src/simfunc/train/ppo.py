@@ -13,8 +13,10 @@ into place with ``os.replace``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -287,9 +289,32 @@ def train_agent(
     if num_threads is not None:
         torch.set_num_threads(num_threads)
     try:
-        return _train(directory, run_config, config, points, eval_episodes, eval_seed, progress)
+        with unvalidated_distributions():
+            return _train(directory, run_config, config, points, eval_episodes, eval_seed,
+                          progress)
     finally:
         torch.set_num_threads(previous_threads)
+
+
+@contextlib.contextmanager
+def unvalidated_distributions() -> Iterator[None]:
+    """torch.distributions' argument checks off inside the block, the previous default after.
+
+    SB3 builds a ``Categorical`` at every rollout step and every minibatch, and by default
+    torch checks its logits (finite, the right shape) and every action it scores (in the
+    support) each time: 5-10 % of a MiniGrid agent's training time. The checks compute
+    nothing that enters the results (the same run trains the same weights bit for bit with
+    them on or off: ``tests/train/test_ppo.py``), and a diverged policy still stops the run
+    loudly: ``torch.multinomial`` refuses NaN probabilities at the next rollout step.
+    """
+    from torch.distributions import Distribution
+
+    previous = Distribution._validate_args
+    Distribution.set_default_validate_args(False)
+    try:
+        yield
+    finally:
+        Distribution.set_default_validate_args(previous)
 
 
 def _train(
