@@ -53,7 +53,6 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from simfunc import figures
 from simfunc.errors import InputError
 from simfunc.io import atomic_write_text
 from simfunc.report import FigureRef, Section, Table
@@ -536,6 +535,8 @@ def _shown(matrix: np.ndarray) -> np.ndarray:
 
 
 def _heatmap(board: pd.DataFrame, path: Path) -> Path:
+    from simfunc import figures  # matplotlib: not for ``simfunc leaderboard --help``
+
     pooled = overall_ranking(board)
     groups = [g for g in dict.fromkeys(board["group"]) if g != POOLED]
     order = list(pooled.index)

@@ -117,3 +117,25 @@ def test_the_top_level_help_starts_without_the_heavy_libraries():
                               env={**os.environ, "PYTHONPATH": str(SRC)})
     assert finished.returncode == 0, finished.stdout + finished.stderr
     assert "invalid choice: 'trian'" in finished.stderr and "leaderboard" in finished.stdout
+
+
+@pytest.mark.parametrize("command, allowed", [("train", ()), ("leaderboard", ("pandas",))])
+def test_a_commands_help_starts_without_torch_or_matplotlib(command, allowed):
+    """``simfunc train --help`` lists the architectures and data sets, ``leaderboard --help``
+    its defaults: names, which cost no torch (3-5 s on a small machine) or matplotlib."""
+    code = textwrap.dedent(f"""
+        import sys
+        from simfunc.cli import main
+        try:
+            main([{command!r}, "--help"])
+        except SystemExit:
+            pass
+        heavy = [name for name in ("torch", "pandas", "matplotlib", "scipy", "PIL")
+                 if name in sys.modules and name not in {allowed!r}]
+        print(heavy, file=sys.stderr)
+        sys.exit(1 if heavy else 0)
+    """)
+    finished = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": str(SRC)})
+    assert finished.returncode == 0, finished.stderr
+    assert f"usage: simfunc {command}" in finished.stdout

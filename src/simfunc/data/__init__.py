@@ -9,7 +9,6 @@ for the per-dataset mean and std; :mod:`simfunc.data.cache` for the decoded-imag
 from __future__ import annotations
 
 from simfunc.data.cache import default_cache_dir
-from simfunc.data.dataset import ImageDataset
 from simfunc.data.download import DownloadError, download_cifar
 from simfunc.data.normalization import NORMALIZATION
 from simfunc.data.registry import DATASETS, default_data_root, load, resolve
@@ -27,3 +26,13 @@ __all__ = [
     "resolve",
     "stratified_subset",
 ]
+
+
+def __getattr__(name: str):
+    # ImageDataset needs torch; everything else here does not (``simfunc train --help`` lists
+    # the data sets without importing it).
+    if name == "ImageDataset":
+        from simfunc.data.dataset import ImageDataset
+
+        return ImageDataset
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -51,13 +51,13 @@ import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from simfunc.data.cache import cache_key, cache_path, default_cache_dir, read_cache, write_cache
 from simfunc.data.catsdogs import kaggle_files, scan_kaggle_catsdogs
 from simfunc.data.cifar import CIFAR_LAYOUT, read_cifar
-from simfunc.data.dataset import ImageDataset
 from simfunc.data.digits import read_digits
 from simfunc.data.download import CIFAR_ARCHIVES, download_cifar
 from simfunc.data.imagefolder import scan_image_folder
@@ -67,10 +67,15 @@ from simfunc.data.photopatches import read_photo_patches
 from simfunc.data.sources import SPLITS, ArraySet, FileListing
 from simfunc.data.subset import stratified_subset
 from simfunc.data.tinyimagenet import has_official_val, scan_tiny_official_val
-from simfunc.data.transforms import decode_image, fit_array
 from simfunc.data.voc import scan_voc, voc_image_folders
 from simfunc.errors import InputError
 from simfunc.validation import check_choice, check_int
+
+if TYPE_CHECKING:
+    from simfunc.data.dataset import ImageDataset
+
+# torch (ImageDataset) and Pillow (the decoders) are imported where the images are made, not
+# here: the names of the data sets (DATASETS) serve ``simfunc train --help`` without them.
 
 __all__ = ["DATASETS", "default_data_root", "load", "resolve"]
 
@@ -271,6 +276,8 @@ def _fitted_images(source: ArraySet, indices: np.ndarray, image_size: int,
             known = _FITTED.get(key)
         if known is not None:
             return known.copy()
+    from simfunc.data.transforms import fit_array
+
     images = fit_array(source.images[chosen], image_size, channels)
     if bundled:
         with _FITTED_LOCK:
@@ -349,6 +356,8 @@ def _select_classes(
 
 
 def _decode(listing: FileListing, indices: np.ndarray, size: int, channels: int) -> np.ndarray:
+    from simfunc.data.transforms import decode_image
+
     images = np.empty((len(indices), channels, size, size), dtype=np.uint8)
     for row, index in enumerate(indices):
         images[row] = decode_image(listing.paths[index], size, channels)
@@ -421,6 +430,8 @@ def load(
             labels = source.labels[indices]
             if use_cache:
                 write_cache(path, key, images, labels, classes)
+    from simfunc.data.dataset import ImageDataset
+
     mean, std = statistics(source.normalization, channels)
     return ImageDataset(
         images,

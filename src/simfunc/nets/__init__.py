@@ -23,47 +23,65 @@ global RNG, so ``torch.manual_seed(s)`` before ``build`` gives identical weights
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from simfunc.errors import InputError
-from simfunc.nets.common import Classifier, scaled
-from simfunc.nets.mobilenet import mobilenet, mobilenetv2
-from simfunc.nets.resnet import resnet, resnet110
-from simfunc.nets.small import cnn, mlp
-from simfunc.nets.vgg import vgg
 from simfunc.validation import check_int, check_positive
+
+if TYPE_CHECKING:
+    import torch
+
+    from simfunc.nets.common import Classifier
 
 __all__ = ["ARCHITECTURES", "Architecture", "Classifier", "build", "count_parameters", "scaled"]
 
 
 @dataclass(frozen=True)
 class Architecture:
-    """A buildable network: its constructor, a one-line description, the smallest input."""
+    """A buildable network: where its constructor is, a one-line description, the smallest input.
+
+    ``factory`` is ``"module:function"`` (with ``arguments`` bound first); the module, and
+    torch with it, is imported when :attr:`constructor` is first read, so the registry's names
+    and descriptions (``simfunc train --help``) cost no torch import.
+    """
 
     name: str
-    constructor: Callable[..., Classifier]
+    factory: str
     description: str
     min_input_size: int
+    arguments: tuple[Any, ...] = field(default=())
+
+    @property
+    def constructor(self) -> Callable[..., Classifier]:
+        module, _, function = self.factory.partition(":")
+        built = getattr(importlib.import_module(module), function)
+        return partial(built, *self.arguments) if self.arguments else built
 
 
 def _registry() -> dict[str, Architecture]:
     entries = [
-        ("vgg11", partial(vgg, "vgg11"), "VGG-11 with batch norm (CIFAR variant)", 16),
-        ("vgg13", partial(vgg, "vgg13"), "VGG-13 with batch norm (CIFAR variant)", 16),
-        ("vgg16", partial(vgg, "vgg16"), "VGG-16 with batch norm (CIFAR variant)", 16),
-        ("resnet18", partial(resnet, "resnet18"), "ResNet-18, BasicBlocks 64-512, CIFAR stem", 1),
-        ("resnet34", partial(resnet, "resnet34"), "ResNet-34, BasicBlocks 64-512, CIFAR stem", 1),
-        ("resnet110", resnet110, "ResNet-110 of He et al. 2016 §4.2 (16/32/64, 18 blocks)", 1),
-        ("mobilenet", mobilenet, "MobileNet v1, depthwise-separable, CIFAR strides", 1),
-        ("mobilenetv2", mobilenetv2, "MobileNetV2, inverted residuals, CIFAR strides", 1),
-        ("cnn", cnn, "small CNN: 3 conv blocks, 2 max-pools, global average pool", 4),
-        ("mlp", mlp, "MLP with two hidden layers (256, 128)", 1),
+        ("vgg11", "vgg:vgg", ("vgg11",), "VGG-11 with batch norm (CIFAR variant)", 16),
+        ("vgg13", "vgg:vgg", ("vgg13",), "VGG-13 with batch norm (CIFAR variant)", 16),
+        ("vgg16", "vgg:vgg", ("vgg16",), "VGG-16 with batch norm (CIFAR variant)", 16),
+        ("resnet18", "resnet:resnet", ("resnet18",),
+         "ResNet-18, BasicBlocks 64-512, CIFAR stem", 1),
+        ("resnet34", "resnet:resnet", ("resnet34",),
+         "ResNet-34, BasicBlocks 64-512, CIFAR stem", 1),
+        ("resnet110", "resnet:resnet110", (),
+         "ResNet-110 of He et al. 2016 §4.2 (16/32/64, 18 blocks)", 1),
+        ("mobilenet", "mobilenet:mobilenet", (),
+         "MobileNet v1, depthwise-separable, CIFAR strides", 1),
+        ("mobilenetv2", "mobilenet:mobilenetv2", (),
+         "MobileNetV2, inverted residuals, CIFAR strides", 1),
+        ("cnn", "small:cnn", (), "small CNN: 3 conv blocks, 2 max-pools, global average pool", 4),
+        ("mlp", "small:mlp", (), "MLP with two hidden layers (256, 128)", 1),
     ]
-    return {name: Architecture(name, ctor, text, size) for name, ctor, text, size in entries}
+    return {name: Architecture(name, f"simfunc.nets.{where}", text, size, arguments)
+            for name, where, arguments, text, size in entries}
 
 
 ARCHITECTURES: dict[str, Architecture] = _registry()
@@ -100,6 +118,8 @@ def build(
             f"{spec.min_input_size}x{spec.min_input_size} inputs"
         )
     if seed is not None:
+        import torch
+
         seed = check_int(seed, "seed", minimum=0)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -116,3 +136,12 @@ def build(
 def count_parameters(model: torch.nn.Module) -> int:
     """The number of trainable parameters (weights and biases; BN running stats excluded)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def __getattr__(name: str) -> Any:
+    # Classifier and scaled need torch; the registry above does not.
+    if name in ("Classifier", "scaled"):
+        from simfunc.nets import common
+
+        return getattr(common, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
