@@ -252,7 +252,7 @@ def _any_in_training_mode(module: nn.Module) -> bool:
     """Whether ``module`` or any module below it is in training mode.
 
     The same answer as ``any(m.training for m in module.modules())`` without the generators
-    that build ``named_modules``' prefixed names, which cost a fifth of a rollout step's
+    that build ``named_modules``' prefixed names, which cost about a tenth of a rollout step's
     policy call (rollouts ask at every step).
     """
     pending = [module]
