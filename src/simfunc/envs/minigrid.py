@@ -198,13 +198,14 @@ def _checked_probabilities(probabilities: Any, n: int) -> np.ndarray:
     # Checked at every step of every episode, so the common case is two reductions: a NaN
     # fails ``min >= 0``, an infinity the sum (the messages are worked out on failure only).
     sums = probabilities.sum(axis=1)
-    if not (probabilities.min() >= 0 and np.all(np.abs(sums - 1.0) <= _SUM_TOLERANCE)):
+    deviation = np.abs(sums - 1.0)
+    if not (probabilities.min() >= 0 and np.all(deviation <= _SUM_TOLERANCE)):
         if not np.all(np.isfinite(probabilities)) or np.any(probabilities < 0):
             raise InputError("policy returned negative or non-finite action probabilities")
         raise InputError("policy returned action probabilities whose rows do not sum to one")
     # Rows within the tolerance but beyond numpy's own for sampling (a policy computing in
     # float32) are rescaled to sum to one; rows of a float64 softmax never are.
-    off = np.abs(sums - 1.0) > _SAMPLING_TOLERANCE
+    off = deviation > _SAMPLING_TOLERANCE
     if off.any():
         probabilities = probabilities.copy()
         probabilities[off] /= sums[off, None]
