@@ -42,9 +42,8 @@ import numpy as np
 
 from simfunc.errors import InputError
 from simfunc.stats._inputs import as_paired, check_confidence, check_count, check_seed
-from simfunc.stats.network import _row_counts
 from simfunc.stats.regression import linear_fit
-from simfunc.stats.resampling import MIN_DEFINED_FRACTION
+from simfunc.stats.resampling import MIN_DEFINED_FRACTION, row_counts
 
 __all__ = ["GroupSlope", "SlopeDifference", "GroupSlopes", "group_slopes"]
 
@@ -228,7 +227,7 @@ def group_slopes(
         for c in range(int(cell.max()) + 1):
             members = np.flatnonzero(cell == c)
             draws = members[rng.integers(0, members.size, size=(size, members.size))]
-            counts += _row_counts(draws, cluster_group.size)
+            counts += row_counts(draws, cluster_group.size)
         weights = counts[:, cluster]
         for g in range(len(group_order)):
             mask = group == g

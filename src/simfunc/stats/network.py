@@ -91,7 +91,7 @@ from simfunc.stats._inputs import (
 )
 from simfunc.stats.network_design import PairDesign, pair_design
 from simfunc.stats.resampled_correlation import NETWORK_STATISTICS, correlation_rows
-from simfunc.stats.resampling import MIN_DEFINED_FRACTION
+from simfunc.stats.resampling import MIN_DEFINED_FRACTION, row_counts
 from simfunc.stats.sequential import (
     DEFAULT_STOP_AFTER,
     batch_schedule,
@@ -357,15 +357,8 @@ def _cluster_counts(design: PairDesign, size: int, rng: np.random.Generator) -> 
     for s in range(design.cluster_strata.max() + 1):
         members = np.flatnonzero(design.cluster_strata == s)
         draws = members[rng.integers(0, members.size, size=(size, members.size))]
-        counts += _row_counts(draws, n_clusters)
+        counts += row_counts(draws, n_clusters)
     return counts
-
-
-def _row_counts(draws: np.ndarray, width: int) -> np.ndarray:
-    """(rows, width): how often each of 0..width-1 occurs in each row of ``draws``."""
-    rows = draws.shape[0]
-    flat = (np.arange(rows)[:, None] * width + draws).ravel()
-    return np.bincount(flat, minlength=rows * width).reshape(rows, width).astype(np.float64)
 
 
 def network_weights(
@@ -416,7 +409,7 @@ def bootstrap(
             for scope in design.block_slices():
                 width = scope.stop - scope.start
                 draws = rng.integers(0, width, size=(size, width))
-                weights[:, scope] = _row_counts(draws, width)
+                weights[:, scope] = row_counts(draws, width)
             block_weights = None
         parts.append(design_statistics(design, statistic, combine, weights=weights,
                                        block_weights=block_weights))

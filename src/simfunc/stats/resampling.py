@@ -180,7 +180,7 @@ def bootstrap_distribution(
             # weighted by how often each was drawn, whose mid-ranks come from cumulative
             # weights in the once-sorted x and y (no resample is sorted; see
             # simfunc.stats.resampled_correlation).
-            counts = _row_counts(indices, n)
+            counts = row_counts(indices, n)
             values[done : done + size] = correlation_rows(x, y, "spearman", weights=counts)
         elif kendall_counted:
             values[done : done + size] = tau_b_of_codes(x[indices], y[indices])
@@ -190,7 +190,7 @@ def bootstrap_distribution(
     return values
 
 
-def _row_counts(draws: np.ndarray, width: int) -> np.ndarray:
+def row_counts(draws: np.ndarray, width: int) -> np.ndarray:
     """(rows, width) float64: how often each of 0..width-1 occurs in each row of ``draws``."""
     rows = draws.shape[0]
     flat = (np.arange(rows)[:, None] * width + draws).ravel()
