@@ -66,6 +66,29 @@ def test_bad_input_is_one_line_not_a_traceback(argv, fragment, capsys, tmp_path,
     assert fragment in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("argv, unknown", [
+    (["measures", "--bogus"], "--bogus"),
+    (["leaderboard", "--runs", "x"], "--runs"),  # x is the command's RUN_DIR
+    (["run", "architectures", "--epochs", "3"], "--epochs 3"),
+])
+def test_an_unknown_option_is_named_by_its_command_with_its_usage(argv, unknown, capsys):
+    """argparse's own report of an unrecognized option comes from the top-level parser
+    ("simfunc: error", the top-level usage); the command's usage is what helps."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"simfunc {argv[0]}: error: unrecognized arguments: {unknown}\n" in err
+    assert f"usage: simfunc {argv[0]}" in err and "Traceback" not in err
+
+
+def test_an_unknown_option_before_the_command_is_the_top_levels(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--bogus"])
+    assert exit_info.value.code == 2
+    assert "simfunc: error: unrecognized arguments: --bogus" in capsys.readouterr().err
+
+
 def test_show_settings_applies_overrides(capsys):
     assert main(["run", "checkpoints", "--set", "training.epochs=4", "--set", "lrs=0.1,0.01",
                  "--show-settings"]) == 0

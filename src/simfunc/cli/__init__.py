@@ -71,7 +71,10 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(argv)
-    args = parser.parse_args(argv)
+    args, unrecognized = parser.parse_known_args(argv)
+    if unrecognized:  # named by the command they were given to, with its usage, not the top's
+        command_parser = _command_parser(parser, getattr(args, "command", None))
+        command_parser.error(f"unrecognized arguments: {' '.join(unrecognized)}")
     if getattr(args, "handler", None) is None:
         parser.print_help()
         return 2
@@ -88,3 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"simfunc {args.command}: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
+
+
+def _command_parser(
+    parser: argparse.ArgumentParser, command: str | None
+) -> argparse.ArgumentParser:
+    """The parser of ``command`` inside ``parser`` (``parser`` itself when there is none)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            return action.choices[command]
+    return parser
