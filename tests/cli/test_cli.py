@@ -82,11 +82,14 @@ def test_an_unknown_option_is_named_by_its_command_with_its_usage(argv, unknown,
     assert f"usage: simfunc {argv[0]}" in err and "Traceback" not in err
 
 
-def test_an_unknown_option_before_the_command_is_the_top_levels(capsys):
+@pytest.mark.parametrize("argv", [["--bogus"], ["--bogus", "measures"]])
+def test_an_unknown_option_before_the_command_is_the_top_levels(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        main(["--bogus"])
+        main(argv)
     assert exit_info.value.code == 2
-    assert "simfunc: error: unrecognized arguments: --bogus" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "simfunc: error: unrecognized arguments: --bogus" in err
+    assert "usage: simfunc [-h]" in err
 
 
 def test_show_settings_applies_overrides(capsys):

@@ -72,9 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(argv)
     args, unrecognized = parser.parse_known_args(argv)
-    if unrecognized:  # named by the command they were given to, with its usage, not the top's
-        command_parser = _command_parser(parser, getattr(args, "command", None))
-        command_parser.error(f"unrecognized arguments: {' '.join(unrecognized)}")
+    if unrecognized:  # named by the parser they were given to, with its usage
+        _parser_given(parser, argv, getattr(args, "command", None), unrecognized).error(
+            f"unrecognized arguments: {' '.join(unrecognized)}")
     if getattr(args, "handler", None) is None:
         parser.print_help()
         return 2
@@ -89,14 +89,23 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"simfunc {args.command}: interrupted; rerun the same command to resume", file=sys.stderr)
+        print(f"simfunc {args.command}: interrupted; rerun the same command to resume",
+              file=sys.stderr)
         return 130
 
 
-def _command_parser(
-    parser: argparse.ArgumentParser, command: str | None
+def _parser_given(
+    parser: argparse.ArgumentParser, argv: list[str], command: str | None,
+    unrecognized: list[str],
 ) -> argparse.ArgumentParser:
-    """The parser of ``command`` inside ``parser`` (``parser`` itself when there is none)."""
+    """The parser the ``unrecognized`` arguments were given to: ``command``'s when they all
+    follow its name in ``argv`` (argparse itself reports them as the top level's), else the
+    top-level ``parser``."""
+    if command is None or command not in argv:
+        return parser
+    after = argv[argv.index(command) + 1:]
+    if not all(argument in after for argument in unrecognized):
+        return parser
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction) and command in action.choices:
             return action.choices[command]
