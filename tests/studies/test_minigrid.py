@@ -180,6 +180,15 @@ def _database(tmp_path, runs, values, variant="plain", measures=("linear_cka", "
     measure to ``f(size, test, k, pair)`` for the k-th pair (a, b) of that size's agents."""
     db = ResultsDB(tmp_path / "results.sqlite")
     db.start_run("minigrid", "quick", {})
+    _add_variant(db, runs, {measure: values[measure] for measure in measures}, variant,
+                 test_sizes)
+    return db
+
+
+def _add_variant(db, runs, values, variant, test_sizes=(5, 6)):
+    """Add ``variant``'s agents and pairs to ``db``: every save point of every run an agent
+    (its quality as its mean return), every pair of a training size's agents compared on each
+    test size, ``values[measure](size, test, k, pair)`` for its k-th pair."""
     for size, qualities in runs.items():
         names = []
         for seed, run in enumerate(qualities):
@@ -193,13 +202,12 @@ def _database(tmp_path, runs, values, variant="plain", measures=("linear_cka", "
         rows = []
         for test in test_sizes:
             for k, pair in enumerate(combinations(names, 2)):
-                for measure in measures:
+                for measure, f in values.items():
                     layer = "features" if measure == "linear_cka" else "output"
                     rows.append({"model_a": pair[0], "model_b": pair[1],
                                  "test_set": f"empty-{test}", "layer": layer, "measure": measure,
-                                 "value": values[measure](size, test, k, pair)})
+                                 "value": f(size, test, k, pair)})
         db.add_pairs(rows)
-    return db
 
 
 def _analyse(db, tmp_path, **settings):
@@ -462,26 +470,3 @@ def _steep():
             + jitter(size, test, k),
             "spearman": lambda size, test, k, pair: cka(size, test, k, pair)
             + jitter(size, test, k)}
-
-
-def _add_variant(db, runs, values, variant, test_sizes=(5, 6)):
-    """Add ``variant``'s agents and pairs to ``db`` (as :func:`_database` does)."""
-    for size, qualities in runs.items():
-        names = []
-        for seed, run in enumerate(qualities):
-            for point, label in enumerate(run):
-                name = f"{variant}-{size}x{size}-s{seed}-t{1024 * point}"
-                names.append(name)
-                db.add_model(name, kind="agent", dataset=f"empty-{size}", seed=seed,
-                             epoch=1024 * point, mean_return=RETURNS[label],
-                             extra={"variant": variant, "train_size": size,
-                                    "run": name.rsplit("-t", 1)[0], "timesteps": 1024 * point})
-        rows = []
-        for test in test_sizes:
-            for k, pair in enumerate(combinations(names, 2)):
-                for measure, f in values.items():
-                    layer = "features" if measure == "linear_cka" else "output"
-                    rows.append({"model_a": pair[0], "model_b": pair[1],
-                                 "test_set": f"empty-{test}", "layer": layer, "measure": measure,
-                                 "value": f(size, test, k, pair)})
-        db.add_pairs(rows)
