@@ -30,6 +30,12 @@ def needs_measures():
     pytest.importorskip("simfunc.functional", reason="simfunc.functional not installed")
 
 
+def _small_run(arch: str, out: Path) -> list[str]:
+    """``simfunc train``'s arguments for a small digits run of ``arch`` written to ``out``."""
+    return ["train", "--arch", arch, "--dataset", "digits", "--epochs", "3", "--width", "0.5",
+            "--checkpoint-epochs", "0,3", "--quiet", "--out", str(out)]
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """Two small digits networks trained through the command line."""
@@ -37,24 +43,7 @@ def trained(tmp_path_factory):
     runs = {}
     for name, arch in (("cnn", "cnn"), ("mlp", "mlp")):
         out = root / name
-        status = main(
-            [
-                "train",
-                "--arch",
-                arch,
-                "--dataset",
-                "digits",
-                "--epochs",
-                "3",
-                "--width",
-                "0.5",
-                "--checkpoint-epochs",
-                "0,3",
-                "--quiet",
-                "--out",
-                str(out),
-            ]
-        )
+        status = main(_small_run(arch, out))
         assert status == 0
         runs[name] = out
     return runs
@@ -68,27 +57,7 @@ def test_train_writes_the_model_and_the_metrics(trained, capsys):
     assert metrics["config"]["arch"] == "cnn" and metrics["config"]["width"] == 0.5
     # Rerunning the finished command prints the result without training again.
     stamp = (out / "model.pt").stat().st_mtime_ns
-    assert (
-        main(
-            [
-                "train",
-                "--arch",
-                "cnn",
-                "--dataset",
-                "digits",
-                "--epochs",
-                "3",
-                "--width",
-                "0.5",
-                "--checkpoint-epochs",
-                "0,3",
-                "--quiet",
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    assert main(_small_run("cnn", out)) == 0
     printed = capsys.readouterr().out
     assert f"test accuracy: {metrics['test_accuracy']:.4f}" in printed
     assert str(out / "model.pt") in printed and str(out / "metrics.json") in printed
