@@ -188,6 +188,10 @@ def _action_probabilities(policy: Any) -> ActionProbabilities:
     )
 
 
+_SUM_TOLERANCE = 1e-6 + 1e-5  # np.allclose(sums, 1.0, atol=1e-6)'s: atol + rtol * 1
+_SAMPLING_TOLERANCE = float(np.sqrt(np.finfo(np.float64).eps))  # Generator.choice's
+
+
 def _checked_probabilities(probabilities: Any, n: int) -> np.ndarray:
     probabilities = np.asarray(probabilities, dtype=np.float64)
     if probabilities.shape != (n, N_ACTIONS):
@@ -210,10 +214,6 @@ def _checked_probabilities(probabilities: Any, n: int) -> np.ndarray:
         probabilities = probabilities.copy()
         probabilities[off] /= sums[off, None]
     return probabilities
-
-
-_SUM_TOLERANCE = 1e-6 + 1e-5  # np.allclose(sums, 1.0, atol=1e-6)'s: atol + rtol * 1
-_SAMPLING_TOLERANCE = float(np.sqrt(np.finfo(np.float64).eps))  # Generator.choice's
 
 
 def _run_episodes(

@@ -164,7 +164,6 @@ def _full_float32_matmul(tensor: Any) -> Iterator[None]:
 
 def _sum_of_squares(matrix: Any, dim: int | None = None) -> Any:
     """Σ of squares, accumulated in float64 where the device has it."""
-
     wide = compute_dtype(matrix.device)
     squares = matrix.to(wide) ** 2
     return squares.sum() if dim is None else squares.sum(dim=dim)
