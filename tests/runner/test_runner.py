@@ -33,6 +33,7 @@ from simfunc.runner import (
     run_plan,
     run_plans,
 )
+from simfunc.runner.task import TaskResult
 from simfunc.io import config_hash, load_json
 from simfunc.store import MANIFEST_NAME, Cache, ResultsDB
 
@@ -356,6 +357,38 @@ def test_a_worker_that_dies_fails_only_its_own_job(tmp_path):
         "train/d": "skipped",
     }
     assert "died" in report.failures["train/crash"].error
+
+
+class _ResultLostAfterCommit(LocalExecutor):
+    """Runs ``job_id``'s first attempt to the end (its artifact committed), then reports its
+    worker lost: what a process pool does when another worker dies before this job's result
+    came back."""
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id, self.lost = job_id, False
+
+    def result(self, handle):
+        outcome = super().result(handle)
+        if handle.task.job.id == self.job_id and not self.lost:
+            self.lost = True
+            assert outcome.outcome == "run"  # committed before the "crash"
+            return TaskResult(self.job_id, "failed", error="worker died", worker_lost=True)
+        return outcome
+
+
+def test_a_lost_job_whose_artifact_was_committed_is_reported_run_not_cached(tmp_path):
+    """The race behind a process pool breaking: a job commits its artifact, then another
+    worker dies before the job's result comes back. Its retry finds the artifact; it was
+    computed by this run, so the report says run (it said cached before)."""
+    log = str(tmp_path / "log")
+    jobs = [Job("train/a", WRITE, {"value": 1, "log": log}),
+            Job("train/b", WRITE, {"value": 2, "log": log})]
+    executor = _ResultLostAfterCommit("train/a")
+    report = run_plan(Plan(jobs), Cache(tmp_path / "cache"), executor=executor, progress=False)
+    assert executor.lost
+    assert report.status == {"train/a": "run", "train/b": "run"} and report.run == 2
+    again = run_plan(Plan(jobs), Cache(tmp_path / "cache"), progress=False)
+    assert again.status == {"train/a": "cached", "train/b": "cached"}
 
 
 def test_worker_processes_limit_threads_to_each_job_cpus(tmp_path):

@@ -157,6 +157,10 @@ class _Driver:
         self.in_flight: dict[Any, str] = {}
         # jobs lost with a dying worker: retried one at a time, alone, to find the culprit
         self.suspects: list[tuple[int, str]] = []
+        # ... some of them after committing their artifact (the pool broke before the result
+        # came back): their retry finds it, and reports it run, not cached, since it was not
+        # in the cache when this run scheduled it
+        self.lost_attempts: set[str] = set()
         self.solo: str | None = None
         self.stopping = False
         self.counts: Counter[str] = Counter()
@@ -304,6 +308,7 @@ class _Driver:
                 self.solo = None
             if result.worker_lost and not alone:  # maybe another job's crash: retry it alone
                 heapq.heappush(self.suspects, (self.position[job_id], job_id))
+                self.lost_attempts.add(job_id)
                 continue
             self.queued_keys.discard(self.plan.key(job_id))
             if result.outcome == FAILED:
@@ -312,7 +317,9 @@ class _Driver:
             if result.outcome == RUN:
                 self.report.seconds[job_id] = result.seconds
                 self.report.cpu_seconds[job_id] = result.cpu_seconds
-            self.settle(job_id, "run" if result.outcome == RUN else "cached", Path(result.entry))
+            # found by the retry of a lost attempt: that attempt committed it in this run
+            computed = result.outcome == RUN or job_id in self.lost_attempts
+            self.settle(job_id, "run" if computed else "cached", Path(result.entry))
 
     def run(self) -> RunReport:
         while True:
