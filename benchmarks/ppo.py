@@ -26,8 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
-
+from simfunc.machine import this_machine
 from simfunc.studies.minigrid import OPTIMAL_RETURN, POOR_RETURN, quality
 from simfunc.train.ppo import PPOConfig, train_agent
 
@@ -88,8 +87,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 
-    print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-          f"python {platform.python_version()}")  # fmt: skip
+    print(f"# {this_machine().describe()}, python {platform.python_version()}")
     results: dict = {"throughput": [], "settings": [], "curves": []}
 
     if not args.curves_only:

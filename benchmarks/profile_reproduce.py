@@ -33,7 +33,6 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from pathlib import Path
 from typing import Any, Callable
 
 TIMES: dict[str, float] = defaultdict(float)
@@ -146,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         profiler.disable()
         profiler.dump_stats(args.cprofile)
 
+    from simfunc.machine import this_machine
+
+    print(f"# machine: {this_machine().describe()}")
     print(f"quick reproduce: {total:.1f} s (+ {import_seconds:.1f} s importing simfunc), "
           f"--jobs {args.jobs}")
     job_seconds: dict[str, float] = defaultdict(float)

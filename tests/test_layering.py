@@ -23,7 +23,7 @@ ROWS = [
     {"nets", "data"},
     {"envs"},
     {"representational", "functional", "stats", "measure", "ranking"},
-    {"io", "validation", "settings", "progress", "arrayfile", "errors"},
+    {"io", "validation", "settings", "progress", "arrayfile", "errors", "machine"},
 ]
 RANK = {name: len(ROWS) - i for i, row in enumerate(ROWS) for name in row}
 #: Neighbours in one row that may import each other (the README says which).

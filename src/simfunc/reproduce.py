@@ -26,6 +26,7 @@ from simfunc.errors import InputError
 from simfunc.io import atomic_write_json, load_json
 from simfunc.leaderboard import CSV_FILE, selection_of, write_leaderboard
 from simfunc.leaderboard import warm as warm_leaderboard
+from simfunc.machine import this_machine
 from simfunc.report import scorecard_section, write_report
 from simfunc.runner import Executor, JobsFailed
 from simfunc.runs import REPORT_FILE, REPRODUCE_FILE, SUMMARY_FILE, reproduce_dir_name
@@ -49,7 +50,11 @@ INTRO = (
     "Are the proposed similarity metrics also a measure of functional similarity? "
     "This report re-derives the findings of Yellapragada (NYU, 2020) from scratch: every "
     "network below was trained, every feature extracted and every pair compared by this run. "
-    "Each section puts this run's numbers beside the thesis's."
+    "Each section puts this run's numbers beside the thesis's. The networks are trained in "
+    "float32: on one machine the same seeds give the same numbers bit for bit, but a CPU with "
+    "another instruction set or vendor rounds differently, so on another machine the values "
+    "move a little and a verdict whose interval nearly reaches its boundary can change (the "
+    "machine is named above)."
 )
 
 
@@ -99,7 +104,8 @@ def _write_combined(out_dir: Path, profile: str, results: Sequence[StudyResult],
         out_dir / REPRODUCE_FILE,
         {"profile": profile, "studies": [os.path.relpath(r.run_dir, out_dir) for r in results]},
     )
-    meta = {"profile": profile, "simfunc": __version__, "python": platform.python_version()}
+    meta = {"profile": profile, "simfunc": __version__, "python": platform.python_version(),
+            "machine": this_machine().describe()}
     report = write_report(out_dir / REPORT_FILE, f"simfunc reproduce · {profile} profile",
                           [scorecard_section(card), *(r.section for r in results), board.section],
                           meta, INTRO)

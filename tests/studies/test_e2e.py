@@ -3,6 +3,7 @@ analyse, report — then a rerun from the cache and a rebuild from the database.
 
 from __future__ import annotations
 
+import html
 import json
 import sqlite3
 from html.parser import HTMLParser
@@ -73,6 +74,24 @@ def test_every_study_writes_its_run_directory(reproduced):
         assert summary["study"] == name and summary["profile"] == "quick"
         report = parse_report(run_dir / "report.html")
         assert report.sources and all(s.startswith("data:image/png;base64,") for s in report.sources)
+        assert_names_the_machine(run_dir / "report.html")
+
+
+def assert_names_the_machine(report_path):
+    """A report's header says which CPU and torch kernels wrote it (float32 results move a
+    little from one CPU to another: simfunc.machine)."""
+    from simfunc.machine import this_machine
+
+    text = html.unescape(report_path.read_text(encoding="utf-8"))
+    start = text.index('<div class="meta">')
+    header = text[start:text.index("</div>", start)]
+    assert f"machine: {this_machine().describe()}" in header
+
+
+def test_the_combined_report_names_the_machine_and_says_why(reproduced):
+    _, report, _ = reproduced
+    assert_names_the_machine(report)
+    assert "bit for bit" in html.unescape(report.read_text(encoding="utf-8"))
 
 
 def test_pairs_are_complete_and_within_their_bounds(reproduced):

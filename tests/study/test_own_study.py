@@ -8,6 +8,7 @@ broken configuration is one line and exit status 2 before any work starts.
 from __future__ import annotations
 
 import csv
+import html
 import json
 import sys
 import textwrap
@@ -21,6 +22,7 @@ from simfunc import functional as fn
 from simfunc import representational as rep
 from simfunc.cli import main
 from simfunc.errors import InputError
+from simfunc.machine import this_machine
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -190,8 +192,9 @@ def test_five_models_in_one_command_then_a_sixth_reuses_their_features_and_pairs
                    == ("linear_cka", "jsd"))
     assert cka_jsd["n_pairs"] == "10" and cka_jsd["n_networks"] == "5"
     assert cka_jsd["strata"] == "group" and cka_jsd["p_value"] and cka_jsd["spearman"]
-    report = (out / "report.html").read_text()
-    for text in ("The models", "linear_cka", "Leaderboard", "Settings that produced"):
+    report = html.unescape((out / "report.html").read_text())
+    for text in ("The models", "linear_cka", "Leaderboard", "Settings that produced",
+                 f"machine: {this_machine().describe()}"):
         assert text in report
 
     from simfunc.store import ResultsDB
