@@ -15,6 +15,10 @@ population (pairs across runs, runs that end optimal), network-level 95% interva
     the old quick, 2 runs (seeds 2,3)       −0.457 (no interval)         −0.308 (no interval)
     the old quick, 2 runs (seeds 4,5)       −0.741 (no interval)         −0.164 (no interval)
 
+On an AMD EPYC with torch's AVX-512 kernels the same seeds train other agents (float32 rounds
+differently on another CPU: :mod:`simfunc.machine`): −0.488 [−0.688, −0.391] and −0.107
+[−0.323, +0.057] in the quick reproduce's scorecard, inside the bounds below.
+
 Only one seed set of the 4-run design was measured (each cold run took 16-25 minutes on the
 shared 2 cores); the bound below rests on it and on the old design's three seed sets.
 Without the bottleneck CKA tracks JSD in every seed set and every cell (the thesis: −0.721);
