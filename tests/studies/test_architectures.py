@@ -16,8 +16,8 @@ profile's: five architectures at 1/8 width, 6 epochs on digits at 16×16, 45 tra
 moves a lot (0.19 to 0.79; the thesis: 0.703), so only its sign and a generous range are
 asserted. The machine moves them too: on an AMD EPYC with torch's AVX-512 kernels the profile's
 seeds give −0.790 and 0.699 (float32 training rounds differently on another CPU:
-:mod:`simfunc.machine`). Untrained pairs' JSD stays near 0: at most 0.06 of the trained pairs' in every seed
-set, asserted below 0.1.
+:mod:`simfunc.machine`). Untrained pairs' JSD stays near 0: at most 0.06 of the trained pairs'
+in every seed set, asserted below 0.1.
 
 The finding alone does not notice a study that computes it on the wrong data: comparing the
 logits instead of the penultimate features gave ρ −0.842 / 0.882, the training images instead
