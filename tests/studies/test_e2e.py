@@ -94,6 +94,21 @@ def test_the_combined_report_names_the_machine_and_says_why(reproduced):
     assert "bit for bit" in html.unescape(report.read_text(encoding="utf-8"))
 
 
+def test_report_rebuilds_on_the_command_line_and_prints_the_scorecard_and_machine(reproduced,
+                                                                                   capsys):
+    from simfunc.cli import main
+    from simfunc.machine import this_machine
+
+    _, report, _ = reproduced
+    assert main(["report", str(report.parent)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Scorecard (quick profile)"))
+    card = json.loads((report.parent / "scorecard.json").read_text())
+    assert len(lines) == start + len(card["rows"]) + 3  # header, a line a claim, counts, machine
+    assert lines[-1] == (f"  machine: {this_machine().describe()} (another CPU may round "
+                         "differently)")
+
+
 def test_pairs_are_complete_and_within_their_bounds(reproduced):
     from simfunc import functional, representational
 

@@ -186,8 +186,12 @@ def run_all(args: argparse.Namespace) -> int:
 
 
 def _print_scorecard(card: Any) -> None:
+    """The scorecard in short, then the machine: float32 results move between CPUs."""
     if card is not None and card.rows:
+        from simfunc.machine import this_machine
+
         print(card.terminal())
+        print(f"  machine: {this_machine().describe()} (another CPU may round differently)")
 
 
 def _print_done(report: Any, run_dir: Path) -> None:
