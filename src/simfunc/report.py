@@ -25,6 +25,7 @@ from typing import Any, Sequence
 import pandas as pd
 
 from simfunc.io.atomic import atomic_write_text
+from simfunc.machine import this_machine
 from simfunc.scorecard import Judgement, Scorecard, ScoreRow
 
 __all__ = [
@@ -371,6 +372,8 @@ def render(title: str, sections: Sequence[Section | RenderedSection],
 
 def write_report(path: str | Path, title: str, sections: Sequence[Section | RenderedSection],
                  meta: dict[str, Any] | None = None, intro: str = "") -> Path:
-    """Render and write the report atomically."""
+    """Render and write the report atomically; its header ends with the machine that wrote it
+    (float32 results move a little from one CPU to another: :mod:`simfunc.machine`)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
+    meta = {**(meta or {}), "machine": this_machine().describe()}
     return atomic_write_text(path, render(title, sections, meta, intro))

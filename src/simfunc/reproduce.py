@@ -26,7 +26,6 @@ from simfunc.errors import InputError
 from simfunc.io import atomic_write_json, load_json
 from simfunc.leaderboard import CSV_FILE, selection_of, write_leaderboard
 from simfunc.leaderboard import warm as warm_leaderboard
-from simfunc.machine import this_machine
 from simfunc.report import scorecard_section, write_report
 from simfunc.runner import Executor, JobsFailed
 from simfunc.runs import REPORT_FILE, REPRODUCE_FILE, SUMMARY_FILE, reproduce_dir_name
@@ -104,8 +103,7 @@ def _write_combined(out_dir: Path, profile: str, results: Sequence[StudyResult],
         out_dir / REPRODUCE_FILE,
         {"profile": profile, "studies": [os.path.relpath(r.run_dir, out_dir) for r in results]},
     )
-    meta = {"profile": profile, "simfunc": __version__, "python": platform.python_version(),
-            "machine": this_machine().describe()}
+    meta = {"profile": profile, "simfunc": __version__, "python": platform.python_version()}
     report = write_report(out_dir / REPORT_FILE, f"simfunc reproduce · {profile} profile",
                           [scorecard_section(card), *(r.section for r in results), board.section],
                           meta, INTRO)

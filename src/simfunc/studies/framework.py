@@ -25,7 +25,6 @@ from typing import Any, Callable, Mapping, Sequence
 from simfunc import __version__
 from simfunc.errors import InputError
 from simfunc.io import atomic_write_json, load_json
-from simfunc.machine import this_machine
 from simfunc.report import (
     RenderedSection,
     Section,
@@ -213,8 +212,7 @@ def analyse_run(study: Study[Any], run_dir: Path, db: ResultsDB, settings: Any,
     card.write(run_dir)
     sections = [scorecard_section(card), section] if card.rows else [section]
     write_report(run_dir / REPORT_FILE, f"simfunc · {study.TITLE}", sections,
-                 {"study": study.NAME, "profile": profile, "simfunc": __version__,
-                  "machine": this_machine().describe()})
+                 {"study": study.NAME, "profile": profile, "simfunc": __version__})
     db.export_csv(run_dir / CSV_DIR)
     return summary, section, card, output.result
 

@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 from simfunc import figures
-from simfunc.machine import this_machine
 from simfunc.report import FigureRef, Section, Table, write_report
 from simfunc.study.analysis import NO_GROUP, StudySummary, value_matrix
 
@@ -224,4 +223,4 @@ def write_study_report(summary: StudySummary, run_dir: Path) -> Path:
     return write_report(Path(run_dir) / "report.html", f"simfunc study · {summary.name}",
                         [model_section, pairs_section, relation_section, leaderboard_section],
                         {"study": summary.name, "models": len(names),
-                         "examples": summary.n_examples, "machine": this_machine().describe()})
+                         "examples": summary.n_examples})
