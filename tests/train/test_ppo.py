@@ -26,6 +26,7 @@ from simfunc.nets.actor_critic import policy_outputs
 from simfunc.train import ppo
 from simfunc.train.ppo import (
     PPOConfig,
+    agent_arguments,
     agent_config,
     agent_path,
     load_agent,
@@ -149,6 +150,29 @@ def test_agent_config_is_what_the_records_hold(tmp_path):
     assert agent_config(5, 3)["learning_rate"] == PPOConfig().learning_rate
     with pytest.raises(InputError, match="unknown PPO"):
         agent_config(5, 3, lr=0.1)
+
+
+def test_the_config_records_the_small_batches_kernel_and_an_older_rule_is_refused(tmp_path,
+                                                                                monkeypatch):
+    from simfunc.nets.small_batch_conv import SMALL_BATCH_CONVOLUTIONS
+
+    config = agent_config(5, 3, network="bottleneck", n_envs=2)
+    assert config["small_batch_convolutions"] == SMALL_BATCH_CONVOLUTIONS
+    size, seed, network, hyperparameters = agent_arguments(config)
+    assert (size, seed, network) == (5, 3, "bottleneck")
+    assert hyperparameters == PPOConfig(n_envs=2).to_dict()
+    older = {k: v for k, v in config.items() if k != "small_batch_convolutions"}
+    for stale in (older, {**config, "small_batch_convolutions": "onednn"}):
+        with pytest.raises(InputError, match="small_batch_convolutions"):
+            agent_arguments(stale)
+    with pytest.raises(InputError, match="no 'seed'"):
+        agent_arguments({k: v for k, v in config.items() if k != "seed"})
+    # a directory holding a run of an older simfunc is not resumed with today's kernels
+    monkeypatch.setattr(ppo, "SMALL_BATCH_CONVOLUTIONS", "oneDNN for every batch")
+    train_agent(5, 3, 256, out_dir=tmp_path, save_at=[128], **TINY)
+    monkeypatch.undo()
+    with pytest.raises(InputError, match="different configuration.*small_batch_convolutions"):
+        train_agent(5, 3, 384, out_dir=tmp_path, **TINY)
 
 
 def test_distribution_checks_are_off_only_while_training_and_change_no_weight(tmp_path,

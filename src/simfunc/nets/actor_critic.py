@@ -34,6 +34,9 @@ In SB3 terms: a :class:`MiniGridFeatures` ``BaseFeaturesExtractor`` (convolution
 ``activation_fn=nn.Tanh``, ``normalize_images=False``. Linear layers are initialised as
 rl-starter-files does (each weight row drawn from N(0, 1) and scaled to unit norm, biases
 zero; convolutions keep PyTorch's default), instead of SB3's orthogonal initialisation.
+The convolutions are :class:`~simfunc.nets.small_batch_conv.SmallBatchConv2d`: the same
+layers, computed by PyTorch's native kernel on the rollouts' small batches without gradients,
+where oneDNN's costs several times more a call.
 
 Layers for forward hooks (``policy.get_submodule(path)``):
 
@@ -65,6 +68,7 @@ from torch import nn
 
 from simfunc.envs.minigrid import VIEW_SHAPE, action_space, observation_space
 from simfunc.errors import InputError
+from simfunc.nets.small_batch_conv import SmallBatchConv2d
 from simfunc.validation import check_choice, check_int, to_numpy
 
 __all__ = [
@@ -133,12 +137,12 @@ class MiniGridFeatures(BaseFeaturesExtractor):
         width = BOTTLENECK_DIM if bottleneck is True else int(bottleneck)
         super().__init__(observation_space, width or EMBEDDING_DIM)
         self.image_conv = nn.Sequential(
-            nn.Conv2d(3, 16, (2, 2)),
+            SmallBatchConv2d(3, 16, (2, 2)),
             nn.ReLU(),
             nn.MaxPool2d((2, 2)),
-            nn.Conv2d(16, 32, (2, 2)),
+            SmallBatchConv2d(16, 32, (2, 2)),
             nn.ReLU(),
-            nn.Conv2d(32, EMBEDDING_DIM, (2, 2)),
+            SmallBatchConv2d(32, EMBEDDING_DIM, (2, 2)),
             nn.ReLU(),
             nn.Flatten(),
         )

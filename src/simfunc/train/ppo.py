@@ -27,6 +27,7 @@ import torch
 from simfunc.envs.minigrid import check_size, evaluate, make_vec_env
 from simfunc.errors import InputError
 from simfunc.nets.actor_critic import NETWORKS, MiniGridPolicy
+from simfunc.nets.small_batch_conv import SMALL_BATCH_CONVOLUTIONS
 from simfunc.train import sb3_state
 from simfunc.train.ppo_files import (
     FORMAT,
@@ -53,6 +54,7 @@ __all__ = [
     "PPOConfig",
     "SavedAgent",
     "agent_config",
+    "agent_arguments",
     "train_agent",
     "saved_agents",
     "load_agent",
@@ -133,17 +135,41 @@ def agent_config(size: int, seed: int, network: str = "plain",
                  **hyperparameters: Any) -> dict[str, Any]:
     """The configuration that determines a training run, as recorded in its files.
 
-    ``{"size", "seed", "network", **PPOConfig fields}``: two calls of :func:`train_agent`
-    with equal configurations train the same agent (save points, evaluation, threads and
-    progress do not enter), so this is the thing to hash for a cache key. A resumed run must
-    match it exactly.
+    ``{"size", "seed", "network", **PPOConfig fields, "small_batch_convolutions"}``: two
+    calls of :func:`train_agent` with equal configurations train the same agent (save points,
+    evaluation, threads and progress do not enter), so this is the thing to hash for a cache
+    key. A resumed run must match it exactly. ``small_batch_convolutions`` is no setting: it
+    records which kernel the rollouts' convolutions ran
+    (:data:`~simfunc.nets.small_batch_conv.SMALL_BATCH_CONVOLUTIONS`), so that agents trained
+    before that rule (which differ in their last bits) are neither found in a cache nor resumed.
     """
     return {
         "size": check_size(size),
         "seed": check_int(seed, "seed", minimum=0),
         "network": check_choice(network, "network", NETWORKS),
         **PPOConfig.from_dict(hyperparameters).to_dict(),
+        "small_batch_convolutions": SMALL_BATCH_CONVOLUTIONS,
     }
+
+
+def agent_arguments(config: dict[str, Any]) -> tuple[int, int, str, dict[str, Any]]:
+    """``(size, seed, network, hyperparameters)`` of an :func:`agent_config`, the arguments
+    that train its agent with :func:`train_agent` today.
+
+    InputError if the configuration records another rule for the small batches' convolutions
+    (an agent of an older simfunc, which today's code cannot train again bit for bit).
+    """
+    hyperparameters = dict(config)
+    rule = hyperparameters.pop("small_batch_convolutions", None)
+    if rule != SMALL_BATCH_CONVOLUTIONS:
+        raise InputError(
+            f"the agent configuration records small_batch_convolutions {rule!r}, this simfunc "
+            f"{SMALL_BATCH_CONVOLUTIONS!r}: it trains other agents (in their last bits)")
+    try:
+        size, seed, network = (hyperparameters.pop(key) for key in ("size", "seed", "network"))
+    except KeyError as missing:
+        raise InputError(f"the agent configuration has no {missing}") from None
+    return size, seed, network, hyperparameters
 
 
 # --------------------------------------------------------------------------------------------

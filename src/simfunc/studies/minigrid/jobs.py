@@ -128,16 +128,15 @@ def compare_job(job_id: str, rollouts_id: str, model_ids: Sequence[str],
 
 
 def train_agents(ctx: Any) -> None:
-    from simfunc.train.ppo import train_agent
+    from simfunc.train.ppo import agent_arguments, train_agent
 
     config = ctx.config
-    agent = dict(config["agent"])
-    size, seed, network = agent.pop("size"), agent.pop("seed"), agent.pop("network")
+    size, seed, network, hyperparameters = agent_arguments(config["agent"])
     save_at = config["save_at"]
     train_agent(
         size, seed, max(save_at), out_dir=ctx.output_dir, network=network, save_at=save_at,
         eval_episodes=config["eval_episodes"], eval_seed=config["eval_seed"], num_threads=1,
-        progress=ctx.settings.progress, **agent,
+        progress=ctx.settings.progress, **hyperparameters,
     )
 
 
