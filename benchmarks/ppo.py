@@ -2,12 +2,18 @@
 
     PYTHONPATH=src python benchmarks/ppo.py            # full: ~20-30 min on 2 quiet cores
     PYTHONPATH=src python benchmarks/ppo.py --quick    # smoke size: about a minute
+    PYTHONPATH=src python benchmarks/ppo.py --kernels  # part 1b only: about 4 minutes
 
 Part 1, throughput: environment steps per second of ``simfunc.train.ppo.train_agent``
 (time inside SB3's ``learn``: rollouts and updates, evaluations excluded) for every grid
 size and both variants at the default settings (n_envs 8, 1 torch thread), then for
 n_envs in {4, 8, 16} × torch threads in {1, 2} on 8×8. The reference for the thread
 setting is the same run with 2 threads; the ratio is printed.
+
+Part 1b, the rollouts' convolutions: the same throughput with the policy's convolutions as
+simfunc runs them (``SmallBatchConv2d``: PyTorch's native kernel for the rollouts' small
+batches) against the reference, oneDNN for every batch (plain ``nn.Conv2d``, as before),
+measured alternately in the same process; the ratio is printed (``--kernels``: this part only).
 
 Part 2, learning curves: agents trained with a save point every ``interval`` steps; at each
 point the recorded mean return (stochastic policy, 16 seeded episodes). Printed per run:
@@ -19,6 +25,7 @@ study's step budgets and save points.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
 import sys
@@ -27,6 +34,7 @@ import time
 from pathlib import Path
 
 from simfunc.machine import this_machine
+from simfunc.nets import small_batch_conv
 from simfunc.studies.minigrid import OPTIMAL_RETURN, POOR_RETURN, quality
 from simfunc.train.ppo import PPOConfig, train_agent
 
@@ -45,6 +53,39 @@ def throughput(size: int, network: str, steps: int, n_envs: int, threads: int) -
         )  # fmt: skip
         seconds = json.loads(record.path.with_suffix(".json").read_text())["train_seconds"]
     return steps / seconds
+
+
+@contextlib.contextmanager
+def onednn_for_every_batch():
+    """The reference of part 1b: every convolution through nn.Conv2d (oneDNN for batches of
+    more than one example), as before ``SmallBatchConv2d``."""
+    saved = small_batch_conv._native_conv2d
+    small_batch_conv._native_conv2d = None
+    try:
+        yield
+    finally:
+        small_batch_conv._native_conv2d = saved
+
+
+def kernels(steps: int, sizes: tuple[int, ...], envs: tuple[int, ...], repeats: int) -> list:
+    """Part 1b: steps/s with the native small-batch kernel and with oneDNN, alternately."""
+    print(f"\n## The rollouts' convolutions, {steps} steps per run, 1 thread, best of {repeats}")
+    print(f"{'size':>5} {'variant':>11} {'n_envs':>6} {'native':>9} {'oneDNN':>9} {'ratio':>6}")
+    rows = []
+    for size in sizes:
+        for network in ("plain", "bottleneck"):
+            for n_envs in envs:
+                native, onednn = [], []
+                for _ in range(repeats):
+                    native.append(throughput(size, network, steps, n_envs=n_envs, threads=1))
+                    with onednn_for_every_batch():
+                        onednn.append(throughput(size, network, steps, n_envs=n_envs, threads=1))
+                row = {"size": size, "network": network, "n_envs": n_envs,
+                       "native": max(native), "onednn": max(onednn)}
+                rows.append(row)
+                print(f"{size:>5} {network:>11} {n_envs:>6} {row['native']:>9.0f} "
+                      f"{row['onednn']:>9.0f} {row['native'] / row['onednn']:>6.2f}", flush=True)
+    return rows
 
 
 def curve(size: int, network: str, seed: int, budget: int, interval: int) -> dict:
@@ -84,11 +125,19 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", help="grid sizes for the curves")
     parser.add_argument("--seeds", type=int, nargs="*", help="seeds for the curves")
     parser.add_argument("--curves-only", action="store_true", help="skip the throughput part")
+    parser.add_argument("--kernels", action="store_true",
+                        help="only part 1b: the rollouts' convolution kernels")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 
     print(f"# {this_machine().describe()}, python {platform.python_version()}")
-    results: dict = {"throughput": [], "settings": [], "curves": []}
+    results: dict = {"throughput": [], "kernels": [], "settings": [], "curves": []}
+    if args.kernels:
+        results["kernels"] = kernels(4096 if args.quick else 16384, (5, 8), (8, 16),
+                                     repeats=1 if args.quick else 3)
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2))
+        return
 
     if not args.curves_only:
         steps = 4096 if args.quick else 16384
@@ -100,6 +149,9 @@ def main() -> None:
                 row = {"size": size, "network": network, "rate": rate}
                 results["throughput"].append(row)
                 print(f"{size:>5} {network:>11} {rate:>9.0f}", flush=True)
+
+        results["kernels"] = kernels(steps, (5, 8) if args.quick else (5, 6, 8, 16),
+                                     (8,) if args.quick else (8, 16), repeats=1)
 
         print(f"\n## Settings on 8x8 plain, {steps} steps per run")
         print(f"{'n_envs':>6} {'1 thread':>9} {'2 threads':>9} {'ratio 1/2':>9}")
