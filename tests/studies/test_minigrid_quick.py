@@ -6,8 +6,11 @@ within each training size) has an interval. Mean over cells of ρ(CKA, JSD), hea
 population (pairs across runs, runs that end optimal), network-level 95% interval:
 
     profile (save points), seeds            plain ρ(CKA, JSD)            bottleneck ρ(CKA, JSD)
-    5:16384 6:20480 8:32768, seeds 0-3     −0.507 [−0.698, −0.422]      −0.101 [−0.329, +0.068]
-      (this test, 500 resamples; every run ends optimal in both variants)
+    5:16384 6:20480 8:32768, seeds 0-3     −0.499 [−0.698, −0.391]      −0.163 [−0.379, +0.015]
+      (this test, 500 resamples, on an Intel Xeon with AVX-512; every run ends optimal in
+      both variants)
+    the same, before the rollouts ran        −0.507 [−0.698, −0.422]      −0.101 [−0.329, +0.068]
+      the native small-batch convolutions (other agents in their last bits)
     5:12288 6:16384 8:24576, seeds 0-3     −0.495 [−0.691, −0.388]      −0.111 [−0.259, −0.006]
       (one bottleneck run per training size ended at R 0.64-0.77: 3 runs, 29% of the
       bootstrap's resamples undefined — hence the longer runs)
@@ -15,12 +18,14 @@ population (pairs across runs, runs that end optimal), network-level 95% interva
     the old quick, 2 runs (seeds 2,3)       −0.457 (no interval)         −0.308 (no interval)
     the old quick, 2 runs (seeds 4,5)       −0.741 (no interval)         −0.164 (no interval)
 
-On an AMD EPYC with torch's AVX-512 kernels the same seeds train other agents (float32 rounds
-differently on another CPU: :mod:`simfunc.machine`): −0.488 [−0.688, −0.391] and −0.107
-[−0.323, +0.057] in the quick reproduce's scorecard, inside the bounds below.
+On an AMD EPYC with torch's AVX-512 kernels the same seeds trained other agents before that
+change (float32 rounds differently on another CPU: :mod:`simfunc.machine`): −0.488 [−0.688,
+−0.391] and −0.107 [−0.323, +0.057] in the quick reproduce's scorecard, inside the bounds below.
 
-Only one seed set of the 4-run design was measured (each cold run took 16-25 minutes on the
-shared 2 cores); the bound below rests on it and on the old design's three seed sets.
+One seed set of the 4-run design was measured (each cold run took 16-25 minutes on the shared 2
+cores then), trained three times over with float32 rounded differently (two CPUs, two kernels
+for the rollouts' convolutions); the bound below rests on it and on the old design's three seed
+sets.
 Without the bottleneck CKA tracks JSD in every seed set and every cell (the thesis: −0.721);
 its size moves (−0.46 to −0.78), so the bound is −0.95 to −0.3 and the claim must be
 reproduced (interval below 0). With the bottleneck the relation is weaker than without it in
